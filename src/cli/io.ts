@@ -1,0 +1,46 @@
+/** Terminal output helpers: progress only on a TTY, NO_COLOR honoured. */
+export const useColor = (): boolean => process.stderr.isTTY === true && !process.env.NO_COLOR;
+
+export function paint(code: number, text: string): string {
+  return useColor() ? `\u001b[${code}m${text}\u001b[0m` : text;
+}
+
+export const green = (t: string): string => paint(32, t);
+export const red = (t: string): string => paint(31, t);
+export const dim = (t: string): string => paint(2, t);
+
+/** A one-line progress bar on stderr; silent unless stderr is a terminal. */
+export class Progress {
+  readonly #label: string;
+  readonly #total: number;
+  readonly #start = Date.now();
+  readonly #enabled: boolean;
+  #last = 0;
+
+  constructor(label: string, total: number, enabled = process.stderr.isTTY === true) {
+    this.#label = label;
+    this.#total = total;
+    this.#enabled = enabled;
+  }
+
+  update(done: number): void {
+    if (!this.#enabled) return;
+    const now = Date.now();
+    if (now - this.#last < 100 && done < this.#total) return;
+    this.#last = now;
+    const fraction = this.#total > 0 ? Math.min(1, done / this.#total) : 1;
+    const width = 30;
+    const filled = Math.round(fraction * width);
+    const seconds = (now - this.#start) / 1000;
+    const rate = seconds > 0 ? done / seconds : 0;
+    const eta = rate > 0 ? Math.ceil((this.#total - done) / rate) : 0;
+    process.stderr.write(
+      `\r${this.#label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.#total} ` +
+        `${Math.round(fraction * 100)}% ${Math.round(rate)}/s eta ${eta}s  `,
+    );
+  }
+
+  done(): void {
+    if (this.#enabled) process.stderr.write('\n');
+  }
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+/**
+ * The `dirchain` command. Every command takes --json for machine output and
+ * --help for usage; exit codes: 0 success, 1 a check failed or records were
+ * refused, 2 usage error, 3 any other error (printed with its code and a hint).
+ */
+import { parseArgs } from 'node:util';
+import { DirchainError, ErrorCode, isDirchainError } from '../errors.js';
+import { append, audit, type Ctx, checkpoint, EXIT, init, prove, verify } from './commands.js';
+import { demo } from './demo.js';
+import { red } from './io.js';
+
+const HELP: Record<string, string> = {
+  '': `dirchain: a signed, hash-chained ledger of a data directory
+
+usage: dirchain <command> [options]
+
+commands:
+  init <dir> --origin <name>         create a ledger and its keys
+  append <dir> --file <ndjson>       append records
+  checkpoint <dir>                   print the latest signed checkpoint
+  prove <dir> --index I [--size N]   inclusion proof bundle
+  prove <dir> --from M [--to N]      consistency proof bundle
+  verify <bundle.json> --key <key>   check a proof bundle offline
+  audit <dir> [--key <key>]          re-verify a whole ledger
+  demo [<dir>]                       build, query, prove and verify a small city ledger
+
+The data folder may also come from --dir or DIRCHAIN_DIR.
+Run dirchain <command> --help for details. Exit codes: 0 ok, 1 check failed, 2 usage, 3 error.`,
+  init: `usage: dirchain init <dir> --origin <name> [--admin <id>] [--json]
+
+Creates <dir>/ledger with a genesis record, a sequencer key named <name> and a
+root admin member (default id "bureau"), keys in <dir>/keys (mode 0600).
+Prints the sequencer's verifier key (C2SP note format: name+hash+base64key).
+
+example: dirchain init ./city --origin dirchain.example.gov/city`,
+  append: `usage: dirchain append <dir> --file <records.ndjson> [--key <member key file>] [--json]
+
+One record per line, either signed elsewhere:
+  {"record": "<base64 of the signed entry bytes>"}
+or to be signed here by the member whose signer key --key names:
+  {"kind": "access.log", "body": {"grant": "g-1", "count": 3}}
+Refused lines are listed with their code; the others are appended.
+
+example: dirchain append ./city --file records.ndjson --key ./city/keys/bureau.key`,
+  checkpoint: `usage: dirchain checkpoint <dir> [--json]
+
+Prints the latest signed checkpoint note exactly as signed.
+
+example: dirchain checkpoint ./city > checkpoint.txt`,
+  prove: `usage: dirchain prove <dir> --index I [--size N] [--json]
+       dirchain prove <dir> --from M [--to N] [--json]
+
+Inclusion bundle: {"origin","index","size","leaf","inclusion","root","checkpoint"}.
+Consistency bundle: {"size1","size2","root1","root2","consistency"} (+ checkpoints).
+N must be a tree size at which a block ends (default: the latest).
+
+example: dirchain prove ./city --index 42 --json > bundle.json`,
+  verify: `usage: dirchain verify <bundle.json> --key <verifier key or file> [--key ...] [--json]
+
+Checks a proof bundle offline against trusted sequencer keys and names the check that failed.
+
+example: dirchain verify bundle.json --key ./city/sequencer.pub`,
+  audit: `usage: dirchain audit <dir> [--key <verifier key or file>] [--json]
+
+Re-verifies every block, record signature, admission rule, stored hash and root.
+Exits 1 and names the first bad record index on any failure.
+
+example: dirchain audit ./city --key ./city/sequencer.pub`,
+  demo: `usage: dirchain demo [<dir>]
+
+Builds a small city ledger (in a temp folder unless <dir> is given), appends
+records from three departments, reads, proves and verifies.`,
+};
+
+function usage(message: string): never {
+  throw new DirchainError(ErrorCode.INVALID_ARGUMENT, message, { hint: 'run with --help for usage' });
+}
+
+function int(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) usage(`--${name} must be a non-negative integer`);
+  return Number(value);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command = '', ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      dir: { type: 'string' },
+      origin: { type: 'string' },
+      admin: { type: 'string', default: 'bureau' },
+      file: { type: 'string' },
+      key: { type: 'string', multiple: true },
+      index: { type: 'string' },
+      size: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+    },
+  });
+  const ctx: Ctx = { json: values.json === true, out: (s) => process.stdout.write(`${s}\n`) };
+  if (command === '' || command === 'help' || command === '--help' || command === '-h') {
+    ctx.out(HELP['']!);
+    return command === '' ? EXIT.usage : EXIT.ok;
+  }
+  if (HELP[command] === undefined) usage(`unknown command ${JSON.stringify(command)}`);
+  if (values.help) {
+    ctx.out(HELP[command]!);
+    return EXIT.ok;
+  }
+  const dir = (): string => {
+    const d = positionals[0] ?? values.dir ?? process.env.DIRCHAIN_DIR;
+    if (d === undefined) usage('give the data folder as <dir>, --dir or DIRCHAIN_DIR');
+    return d;
+  };
+  switch (command) {
+    case 'init':
+      if (values.origin === undefined) usage('init needs --origin <name>');
+      return init(ctx, dir(), values.origin, values.admin!);
+    case 'append':
+      if (values.file === undefined) usage('append needs --file <records.ndjson>');
+      return append(ctx, dir(), values.file, values.key?.[0]);
+    case 'checkpoint':
+      return checkpoint(ctx, dir());
+    case 'prove': {
+      const index = int(values.index, 'index');
+      const from = int(values.from, 'from');
+      if ((index === undefined) === (from === undefined))
+        usage('prove needs exactly one of --index or --from');
+      return prove(ctx, dir(), {
+        ...(index === undefined ? {} : { index }),
+        ...(from === undefined ? {} : { from }),
+        ...(values.size === undefined ? {} : { size: int(values.size, 'size')! }),
+        ...(values.to === undefined ? {} : { to: int(values.to, 'to')! }),
+      });
+    }
+    case 'verify':
+      if (positionals[0] === undefined) usage('verify needs <bundle.json>');
+      return verify(ctx, positionals[0], values.key ?? []);
+    case 'audit':
+      return audit(ctx, dir(), values.key ?? []);
+    case 'demo':
+      return demo(ctx, positionals[0] ?? values.dir);
+    default:
+      return usage(`unknown command ${command}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const json = process.argv.includes('--json');
+    if (isDirchainError(e)) {
+      if (json) process.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
+      process.stderr.write(`${red(`error ${e.code}:`)} ${e.message}\n`);
+      if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+      process.exitCode = e.code === ErrorCode.INVALID_ARGUMENT ? EXIT.usage : EXIT.error;
+    } else if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(
+        `${red('error E_INVALID_ARGUMENT:')} ${(e as Error).message}\nhint: run with --help for usage\n`,
+      );
+      process.exitCode = EXIT.usage;
+    } else {
+      process.stderr.write(`${red('error:')} ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = EXIT.error;
+    }
+  },
+);

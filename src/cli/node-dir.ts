@@ -1,0 +1,24 @@
+/**
+ * A node folder as the CLI lays it out:
+ *   <dir>/ledger/          the LevelDB ledger
+ *   <dir>/keys/sequencer.key  the sequencer's signer key (mode 0600)
+ *   <dir>/keys/<member>.key   member signer keys made by init (mode 0600)
+ *   <dir>/sequencer.pub    the sequencer's verifier key, to publish
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, fail } from '../errors.js';
+
+export const ledgerPath = (dir: string): string => join(dir, 'ledger');
+export const keysPath = (dir: string): string => join(dir, 'keys');
+export const sequencerKeyPath = (dir: string): string => join(dir, 'keys', 'sequencer.key');
+
+export function readKeyFile(path: string): string {
+  if (!existsSync(path)) fail(ErrorCode.INVALID_ARGUMENT, `key file ${path} does not exist`);
+  return readFileSync(path, 'utf8').trim();
+}
+
+/** `--key` accepts a key or a file holding one. */
+export function keyArgument(value: string): string {
+  return existsSync(value) ? readFileSync(value, 'utf8').trim() : value.trim();
+}

@@ -1,0 +1,49 @@
+/**
+ * Ed25519 (RFC 8032) through noble: the portable path, used by the verify entry
+ * and browsers. Verification is RFC 8032-strict (zip215: false) so it gives the
+ * same verdicts as OpenSSL on the Node hot path; a node-by-node difference in
+ * verdicts would split the ledger.
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { ErrorCode, fail } from '../errors.js';
+
+export const PUBLIC_KEY_LENGTH = 32;
+export const SEED_LENGTH = 32;
+export const SIGNATURE_LENGTH = 64;
+
+/** Something that signs with one Ed25519 key. */
+export interface Signer {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+/** Verifies one Ed25519 signature; returns false (never throws) on any mismatch. */
+export type Verify = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+
+export function checkLength(bytes: Uint8Array, length: number, what: string): void {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
+    fail(
+      ErrorCode.INVALID_ARGUMENT,
+      `${what}: expected ${length} bytes, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`,
+    );
+  }
+}
+
+export function randomSeed(): Uint8Array {
+  return ed25519.utils.randomSecretKey();
+}
+
+export function nobleSigner(seed: Uint8Array): Signer {
+  checkLength(seed, SEED_LENGTH, 'Ed25519 seed');
+  const secret = seed.slice();
+  return { publicKey: ed25519.getPublicKey(secret), sign: (m) => ed25519.sign(m, secret) };
+}
+
+export const verifyNoble: Verify = (publicKey, message, signature) => {
+  if (publicKey.length !== PUBLIC_KEY_LENGTH || signature.length !== SIGNATURE_LENGTH) return false;
+  try {
+    return ed25519.verify(signature, message, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+};

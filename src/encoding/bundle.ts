@@ -1,0 +1,159 @@
+/**
+ * Proof bundles as JSON: a published format that auditors' scripts in other
+ * languages read, so field names and encodings never change. Hashes, entries
+ * and proof elements are standard base64; checkpoints are signed-note text.
+ *
+ * Inclusion:   {"origin","index","size","leaf","inclusion":[...],"root","checkpoint"}
+ * Consistency: {"size1","size2","root1","root2","consistency":[...]}
+ *              plus "origin", "checkpoint1", "checkpoint2" when known.
+ */
+import { fromBase64, toBase64 } from '../crypto/bytes.js';
+import { ErrorCode, fail } from '../errors.js';
+
+export interface InclusionBundleJSON {
+  origin: string;
+  index: number;
+  size: number;
+  leaf: string;
+  inclusion: string[];
+  root: string;
+  checkpoint: string;
+}
+
+export interface ConsistencyBundleJSON {
+  origin?: string;
+  size1: number;
+  size2: number;
+  root1: string;
+  root2: string;
+  consistency: string[];
+  checkpoint1?: string;
+  checkpoint2?: string;
+}
+
+export interface InclusionBundleBytes {
+  origin: string;
+  index: number;
+  size: number;
+  leaf: Uint8Array;
+  inclusion: Uint8Array[];
+  root: Uint8Array;
+  checkpoint: string;
+}
+
+export interface ConsistencyBundleBytes {
+  origin?: string;
+  size1: number;
+  size2: number;
+  root1: Uint8Array;
+  root2: Uint8Array;
+  consistency: Uint8Array[];
+  checkpoint1?: string;
+  checkpoint2?: string;
+}
+
+export function inclusionBundleToJSON(b: InclusionBundleBytes): InclusionBundleJSON {
+  return {
+    origin: b.origin,
+    index: b.index,
+    size: b.size,
+    leaf: toBase64(b.leaf),
+    inclusion: b.inclusion.map(toBase64),
+    root: toBase64(b.root),
+    checkpoint: b.checkpoint,
+  };
+}
+
+export function consistencyBundleToJSON(b: ConsistencyBundleBytes): ConsistencyBundleJSON {
+  return {
+    ...(b.origin === undefined ? {} : { origin: b.origin }),
+    size1: b.size1,
+    size2: b.size2,
+    root1: toBase64(b.root1),
+    root2: toBase64(b.root2),
+    consistency: b.consistency.map(toBase64),
+    ...(b.checkpoint1 === undefined ? {} : { checkpoint1: b.checkpoint1 }),
+    ...(b.checkpoint2 === undefined ? {} : { checkpoint2: b.checkpoint2 }),
+  };
+}
+
+type Obj = Record<string, unknown>;
+
+function field<T>(o: Obj, name: string, check: (v: unknown) => v is T, what: string): T {
+  const v = o[name];
+  if (!check(v)) fail(ErrorCode.DECODE, `bundle field "${name}" must be ${what}`);
+  return v;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+
+function b64(o: Obj, name: string): Uint8Array {
+  const text = field(o, name, isString, 'a base64 string');
+  try {
+    return fromBase64(text);
+  } catch {
+    return fail(ErrorCode.DECODE, `bundle field "${name}" is not valid base64`);
+  }
+}
+
+function b64List(o: Obj, name: string): Uint8Array[] {
+  return field(o, name, isStrings, 'a list of base64 strings').map((s, i) => {
+    try {
+      return fromBase64(s);
+    } catch {
+      return fail(ErrorCode.DECODE, `bundle field "${name}"[${i}] is not valid base64`);
+    }
+  });
+}
+
+export function parseBundleObject(json: unknown): Obj {
+  const o = typeof json === 'string' ? safeParse(json) : json;
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    fail(ErrorCode.DECODE, 'a bundle must be a JSON object');
+  return o as Obj;
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return fail(ErrorCode.DECODE, `bundle is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function bundleKind(o: Obj): 'inclusion' | 'consistency' {
+  if ('inclusion' in o) return 'inclusion';
+  if ('consistency' in o) return 'consistency';
+  return fail(ErrorCode.DECODE, 'bundle has neither an "inclusion" nor a "consistency" field');
+}
+
+export function inclusionBundleFromJSON(json: unknown): InclusionBundleBytes {
+  const o = parseBundleObject(json);
+  return {
+    origin: field(o, 'origin', isString, 'a string'),
+    index: field(o, 'index', isCount, 'a non-negative integer'),
+    size: field(o, 'size', isCount, 'a non-negative integer'),
+    leaf: b64(o, 'leaf'),
+    inclusion: b64List(o, 'inclusion'),
+    root: b64(o, 'root'),
+    checkpoint: field(o, 'checkpoint', isString, 'signed-note text'),
+  };
+}
+
+export function consistencyBundleFromJSON(json: unknown): ConsistencyBundleBytes {
+  const o = parseBundleObject(json);
+  const optional = (name: string) =>
+    o[name] === undefined ? {} : { [name]: field(o, name, isString, 'a string') };
+  return {
+    ...optional('origin'),
+    size1: field(o, 'size1', isCount, 'a non-negative integer'),
+    size2: field(o, 'size2', isCount, 'a non-negative integer'),
+    root1: b64(o, 'root1'),
+    root2: b64(o, 'root2'),
+    consistency: b64List(o, 'consistency'),
+    ...optional('checkpoint1'),
+    ...optional('checkpoint2'),
+  };
+}

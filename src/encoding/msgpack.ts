@@ -1,0 +1,52 @@
+/**
+ * The one MessagePack configuration dirchain uses: plain standard MessagePack
+ * (no msgpackr record extension, no structured clone), maps decoded to plain
+ * objects. `unpackStrict` rejects trailing bytes and anything that is not plain
+ * data (extension types such as timestamps decode to other objects and are refused).
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { ErrorCode, fail } from '../errors.js';
+
+const packr = new Packr({ useRecords: false, variableMapSize: true, encodeUndefinedAsNil: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+/** Plain data that round-trips through MessagePack unchanged. */
+export type Plain = null | boolean | number | string | Uint8Array | Plain[] | { [key: string]: Plain };
+
+export function pack(value: unknown): Uint8Array {
+  const b = packr.pack(value);
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+
+export function unpackStrict(bytes: Uint8Array, what: string): unknown {
+  let value: unknown;
+  try {
+    value = unpackr.unpack(bytes);
+  } catch (e) {
+    return fail(
+      ErrorCode.DECODE,
+      `${what} is not a single well-formed MessagePack value: ${(e as Error).message}`,
+    );
+  }
+  return value;
+}
+
+/** Throws E_SCHEMA unless `value` is plain data, at most `maxDepth` deep. */
+export function assertPlain(value: unknown, what: string, maxDepth = 32): asserts value is Plain {
+  if (maxDepth < 0) fail(ErrorCode.SCHEMA, `${what} is nested too deeply`);
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) fail(ErrorCode.SCHEMA, `${what} holds a non-finite number`);
+    return;
+  }
+  if (value instanceof Uint8Array) return;
+  if (Array.isArray(value)) {
+    for (const v of value) assertPlain(v, what, maxDepth - 1);
+    return;
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value as object)) assertPlain(v, what, maxDepth - 1);
+    return;
+  }
+  fail(ErrorCode.SCHEMA, `${what} holds a value that is not plain data (${typeof value})`);
+}

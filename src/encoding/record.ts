@@ -1,0 +1,172 @@
+/**
+ * The record envelope: what an author signs and the ledger stores, hashes and
+ * serves, as one byte string (the log entry). Bytes are the truth: a record is
+ * encoded once by its author; every later step slices these bytes, nothing is
+ * re-encoded to verify.
+ *
+ *   entry  = MessagePack [ signed: bin, signature: bin(64) ]
+ *   signed = MessagePack [ version=1, origin, kind, author, keyId, timestamp, body ]
+ *   signature = Ed25519(RECORD_SIGNATURE_CONTEXT || signed)
+ *
+ * The signature covers the exact `signed` bytes, so it never depends on key
+ * order or on how another library would encode the same values.
+ */
+import { concatBytes, utf8 } from '../crypto/bytes.js';
+import { RECORD_SIGNATURE_CONTEXT } from '../crypto/domain.js';
+import { SIGNATURE_LENGTH, type Signer, type Verify } from '../crypto/ed25519.js';
+import { ErrorCode, fail } from '../errors.js';
+import { assertPlain, type Plain, pack, unpackStrict } from './msgpack.js';
+
+export const RECORD_VERSION = 1;
+/** tlog-tiles entry bundles carry each entry behind a uint16 length. */
+export const MAX_ENTRY_BYTES = 65_535;
+
+export const KIND_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
+export const MEMBER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** What an author fills in; the envelope adds version and signature. */
+export interface RecordDraft {
+  readonly origin: string;
+  readonly kind: string;
+  /** Member id of the author. */
+  readonly author: string;
+  /** Which of the author's keys signed (0 for the first, +1 per rotation). */
+  readonly keyId: number;
+  /** Milliseconds since the Unix epoch, set by the author. */
+  readonly timestamp: number;
+  readonly body: Plain;
+}
+
+/** A decoded record together with the exact bytes it came from. */
+export interface LedgerRecord extends RecordDraft {
+  readonly version: number;
+  /** The log entry: exactly what is stored, served and hashed into the leaf. */
+  readonly bytes: Uint8Array;
+  /** The signed part of the entry (a view into `bytes`). */
+  readonly signed: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+const CONTEXT = utf8(RECORD_SIGNATURE_CONTEXT);
+
+/** The exact message an author's signature covers. */
+export function recordSigningMessage(signed: Uint8Array): Uint8Array {
+  return concatBytes(CONTEXT, signed);
+}
+
+function checkDraft(d: RecordDraft): void {
+  if (typeof d.origin !== 'string' || d.origin.length === 0)
+    fail(ErrorCode.SCHEMA, 'record origin must be a non-empty string');
+  if (typeof d.kind !== 'string' || !KIND_PATTERN.test(d.kind)) {
+    fail(ErrorCode.SCHEMA, `record kind ${JSON.stringify(d.kind)} must match ${KIND_PATTERN}`);
+  }
+  if (typeof d.author !== 'string' || !MEMBER_ID_PATTERN.test(d.author)) {
+    fail(ErrorCode.SCHEMA, `record author ${JSON.stringify(d.author)} must match ${MEMBER_ID_PATTERN}`);
+  }
+  if (!Number.isSafeInteger(d.keyId) || d.keyId < 0 || d.keyId > 0xffff_ffff) {
+    fail(ErrorCode.SCHEMA, 'record keyId must be an integer in 0..2^32-1');
+  }
+  if (!Number.isSafeInteger(d.timestamp) || d.timestamp < 0) {
+    fail(ErrorCode.SCHEMA, 'record timestamp must be a non-negative integer (milliseconds)');
+  }
+  assertPlain(d.body, 'record body');
+}
+
+function packEntry(signed: Uint8Array, signature: Uint8Array): Uint8Array {
+  // Hand-written outer array so its layout is fixed and minimal: fixarray(2),
+  // bin8/bin16 header + signed, bin8(64) + signature.
+  const header = signed.length < 256 ? 2 : 3;
+  const out = new Uint8Array(1 + header + signed.length + 2 + SIGNATURE_LENGTH);
+  out[0] = 0x92;
+  if (header === 2) {
+    out[1] = 0xc4;
+    out[2] = signed.length;
+  } else {
+    out[1] = 0xc5;
+    out[2] = signed.length >> 8;
+    out[3] = signed.length & 255;
+  }
+  out.set(signed, 1 + header);
+  let at = 1 + header + signed.length;
+  out[at++] = 0xc4;
+  out[at++] = SIGNATURE_LENGTH;
+  out.set(signature, at);
+  return out;
+}
+
+/** Encodes and signs a record. The result's `bytes` is the log entry. */
+export function signRecord(draft: RecordDraft, signer: Signer): LedgerRecord {
+  checkDraft(draft);
+  const signed = pack([
+    RECORD_VERSION,
+    draft.origin,
+    draft.kind,
+    draft.author,
+    draft.keyId,
+    draft.timestamp,
+    draft.body,
+  ]);
+  const signature = signer.sign(recordSigningMessage(signed));
+  const bytes = packEntry(signed, signature);
+  if (bytes.length > MAX_ENTRY_BYTES) {
+    fail(ErrorCode.TOO_LARGE, `record is ${bytes.length} bytes; a log entry is at most ${MAX_ENTRY_BYTES}`, {
+      hint: 'put large content beside the ledger and record its hash',
+    });
+  }
+  const start = bytes.length - SIGNATURE_LENGTH - 2 - signed.length;
+  return {
+    version: RECORD_VERSION,
+    ...draft,
+    bytes,
+    signed: bytes.subarray(start, start + signed.length),
+    signature: bytes.subarray(bytes.length - SIGNATURE_LENGTH),
+  };
+}
+
+/**
+ * Strictly decodes a log entry: exact outer layout, no trailing bytes, the
+ * signed part a 7-element array of the right types, body plain data. Does not
+ * check the signature (that needs the author's key: see `verifyRecordSignature`).
+ */
+export function decodeRecord(bytes: Uint8Array): LedgerRecord {
+  if (!(bytes instanceof Uint8Array)) fail(ErrorCode.DECODE, 'record must be a Uint8Array');
+  if (bytes.length > MAX_ENTRY_BYTES)
+    fail(ErrorCode.TOO_LARGE, `record is ${bytes.length} bytes; the limit is ${MAX_ENTRY_BYTES}`);
+  if (bytes.length < 4 || bytes[0] !== 0x92)
+    fail(ErrorCode.DECODE, 'record is not a 2-element MessagePack array');
+  let at = 1;
+  let signedLength: number;
+  if (bytes[at] === 0xc4) {
+    signedLength = bytes[at + 1]!;
+    at += 2;
+  } else if (bytes[at] === 0xc5) {
+    signedLength = (bytes[at + 1]! << 8) | bytes[at + 2]!;
+    if (signedLength < 256) fail(ErrorCode.DECODE, 'record uses a non-minimal length header');
+    at += 3;
+  } else {
+    return fail(ErrorCode.DECODE, 'record does not start with its signed part as binary');
+  }
+  const signed = bytes.subarray(at, at + signedLength);
+  at += signedLength;
+  if (
+    at + 2 + SIGNATURE_LENGTH !== bytes.length ||
+    bytes[at] !== 0xc4 ||
+    bytes[at + 1] !== SIGNATURE_LENGTH
+  ) {
+    fail(ErrorCode.DECODE, 'record must end with exactly one 64-byte signature');
+  }
+  const signature = bytes.subarray(at + 2);
+  const fields = unpackStrict(signed, 'record signed part');
+  if (!Array.isArray(fields) || fields.length !== 7)
+    fail(ErrorCode.DECODE, 'record signed part must be a 7-element array');
+  const [version, origin, kind, author, keyId, timestamp, body] = fields as unknown[];
+  if (version !== RECORD_VERSION) fail(ErrorCode.DECODE, `unsupported record version ${String(version)}`);
+  const draft = { origin, kind, author, keyId, timestamp, body } as RecordDraft;
+  checkDraft(draft);
+  return { version: RECORD_VERSION, ...draft, bytes, signed, signature };
+}
+
+/** True when the record's signature verifies under `publicKey`. */
+export function verifyRecordSignature(record: LedgerRecord, publicKey: Uint8Array, verify: Verify): boolean {
+  return verify(publicKey, recordSigningMessage(record.signed), record.signature);
+}

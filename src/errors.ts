@@ -1,0 +1,88 @@
+/**
+ * Every failure dirchain reports is a {@link DirchainError} with a stable `code`
+ * that callers branch on; the message is for people and may change.
+ */
+
+/** Stable error codes. Never renumber or rename: scripts branch on them. */
+export const ErrorCode = {
+  /** A function argument is out of range or of the wrong shape. */
+  INVALID_ARGUMENT: 'E_INVALID_ARGUMENT',
+  /** Bytes are not a well-formed record, note, key or bundle. */
+  DECODE: 'E_DECODE',
+  /** A record decoded but its fields do not match the schema of its kind. */
+  SCHEMA: 'E_SCHEMA',
+  /** A log entry is larger than 65,535 bytes (the tlog-tiles limit). */
+  TOO_LARGE: 'E_TOO_LARGE',
+  /** A signature does not verify. */
+  BAD_SIGNATURE: 'E_BAD_SIGNATURE',
+  /** The record's origin is not this ledger's origin. */
+  WRONG_ORIGIN: 'E_WRONG_ORIGIN',
+  /** The author is not a member of this ledger. */
+  UNKNOWN_MEMBER: 'E_UNKNOWN_MEMBER',
+  /** The author has no such key, or the key was rotated out. */
+  UNKNOWN_KEY: 'E_UNKNOWN_KEY',
+  /** The member may not write this record. */
+  NOT_AUTHORIZED: 'E_NOT_AUTHORIZED',
+  /** The record's timestamp is too far from the block time. */
+  CLOCK_SKEW: 'E_CLOCK_SKEW',
+  /** A Merkle proof does not lead to the expected root. */
+  PROOF_INVALID: 'E_PROOF_INVALID',
+  /** A checkpoint is malformed, unsigned by a trusted key, or disagrees with a proof. */
+  CHECKPOINT_INVALID: 'E_CHECKPOINT_INVALID',
+  /** A key string (C2SP note key format) is malformed. */
+  KEY_INVALID: 'E_KEY_INVALID',
+  /** The requested index, size or block does not exist. */
+  NOT_FOUND: 'E_NOT_FOUND',
+  /** No ledger exists at the path. */
+  LEDGER_NOT_FOUND: 'E_LEDGER_NOT_FOUND',
+  /** A ledger already exists at the path. */
+  LEDGER_EXISTS: 'E_LEDGER_EXISTS',
+  /** The ledger is closed. */
+  LEDGER_CLOSED: 'E_LEDGER_CLOSED',
+  /** The ledger was opened without the sequencer key, so it cannot append. */
+  READ_ONLY: 'E_READ_ONLY',
+  /** Stored data failed verification: the ledger on disk was changed or damaged. */
+  LEDGER_CORRUPT: 'E_LEDGER_CORRUPT',
+  /** The storage layer failed; the ledger stopped accepting writes to stay consistent. */
+  STORAGE: 'E_STORAGE',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface DirchainErrorOptions {
+  /** One line telling the person what to do about it. */
+  hint?: string;
+  /** Log index the error concerns, when there is one. */
+  index?: number;
+  cause?: unknown;
+}
+
+export class DirchainError extends Error {
+  readonly code: ErrorCodeValue;
+  readonly hint: string | undefined;
+  readonly index: number | undefined;
+
+  constructor(code: ErrorCodeValue, message: string, options: DirchainErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DirchainError';
+    this.code = code;
+    this.hint = options.hint;
+    this.index = options.index;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { code: this.code, message: this.message };
+    if (this.hint !== undefined) out.hint = this.hint;
+    if (this.index !== undefined) out.index = this.index;
+    return out;
+  }
+}
+
+/** Shorthand used at validation boundaries. */
+export function fail(code: ErrorCodeValue, message: string, options?: DirchainErrorOptions): never {
+  throw new DirchainError(code, message, options);
+}
+
+export function isDirchainError(e: unknown, code?: ErrorCodeValue): e is DirchainError {
+  return e instanceof DirchainError && (code === undefined || e.code === code);
+}

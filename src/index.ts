@@ -1,0 +1,61 @@
+/**
+ * dirchain: a permissioned, append-only, hash-chained, signed ledger of a
+ * government data directory. This is the library's one entry point; the
+ * auditor's dependency-light subset is `dirchain/verify`.
+ */
+export { generateKeyPair, type KeyPair, loadSigner, loadVerifier } from './crypto/keys.js';
+export {
+  formatVerifierKey,
+  type NoteSigner,
+  type NoteVerifier,
+  openNote,
+  parseNote,
+  signNote,
+} from './crypto/note.js';
+export {
+  type ConsistencyBundleJSON,
+  consistencyBundleFromJSON,
+  consistencyBundleToJSON,
+  type InclusionBundleJSON,
+  inclusionBundleFromJSON,
+  inclusionBundleToJSON,
+} from './encoding/bundle.js';
+export type { Plain } from './encoding/msgpack.js';
+export {
+  decodeRecord,
+  type LedgerRecord,
+  MAX_ENTRY_BYTES,
+  type RecordDraft,
+  signRecord,
+} from './encoding/record.js';
+export { DirchainError, ErrorCode, type ErrorCodeValue, isDirchainError } from './errors.js';
+export { type BlockHeader, type Checkpoint, parseBlockHeader, parseCheckpoint } from './ledger/checkpoint.js';
+export { DEFAULT_POLICY, type MemberSpec, type PolicyParams, ROLES, type Role } from './ledger/genesis.js';
+export {
+  type BlockOptions,
+  type ConsistencyBundle,
+  type CreateLedgerOptions,
+  createLedger,
+  type Head,
+  type InclusionBundle,
+  Ledger,
+  type LedgerOptions,
+  type MemberSigner,
+  openLedger,
+  type Receipt,
+} from './ledger/ledger.js';
+export { memberSigner } from './ledger/member-signer.js';
+export { type LedgerReport, type VerifyLedgerOptions, verifyLedger } from './ledger/verify-ledger.js';
+export type { LedgerState, MemberState } from './policy/state.js';
+export type { Durability } from './storage/store.js';
+export {
+  type BundleReport,
+  type Check,
+  leafHash,
+  parseKeys,
+  verifyBundle,
+  verifyCheckpoint,
+  verifyConsistency,
+  verifyInclusion,
+  verifyRecord,
+} from './verify.js';

@@ -1,0 +1,106 @@
+/**
+ * Block headers as C2SP tlog-checkpoint bodies (https://c2sp.org/tlog-checkpoint):
+ *
+ *   <origin>\n<tree size>\n<base64 root>\n
+ *   block <height>\nprev <base64 SHA-256 of the previous block's note text>\ntime <ms>\n
+ *
+ * The first three lines are the standard checkpoint, so any tlog client reads
+ * them; the extension lines chain blocks. Pure formatting and parsing.
+ */
+import { fromBase64, toBase64 } from '../crypto/bytes.js';
+import { ErrorCode, fail } from '../errors.js';
+
+export const HASH_LENGTH = 32;
+
+export interface Checkpoint {
+  readonly origin: string;
+  readonly size: number;
+  readonly root: Uint8Array;
+  /** Extension lines, in order, without their newlines. */
+  readonly extensions: readonly string[];
+}
+
+export interface BlockHeader {
+  readonly origin: string;
+  /** Tree size after this block. */
+  readonly size: number;
+  readonly root: Uint8Array;
+  /** Block height; the genesis block is 0. */
+  readonly height: number;
+  /** SHA-256 of the previous block's checkpoint text (32 zero bytes for genesis). */
+  readonly prev: Uint8Array;
+  /** Block time, milliseconds since the Unix epoch. */
+  readonly time: number;
+}
+
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+
+function decimal(text: string, what: string): number {
+  if (!DECIMAL.test(text)) fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint ${what} is not a decimal number`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint ${what} is too large`);
+  return n;
+}
+
+function hash(text: string, what: string): Uint8Array {
+  let h: Uint8Array;
+  try {
+    h = fromBase64(text);
+  } catch {
+    return fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint ${what} is not valid base64`);
+  }
+  if (h.length !== HASH_LENGTH)
+    fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint ${what} is not a 32-byte hash`);
+  return h;
+}
+
+export function formatCheckpoint(c: Checkpoint): string {
+  let text = `${c.origin}\n${c.size}\n${toBase64(c.root)}\n`;
+  for (const e of c.extensions) text += `${e}\n`;
+  return text;
+}
+
+export function parseCheckpoint(text: string): Checkpoint {
+  if (!text.endsWith('\n')) fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint must end with a newline');
+  const lines = text.slice(0, -1).split('\n');
+  if (lines.length < 3) fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint needs origin, size and root lines');
+  const [origin, size, root, ...extensions] = lines as [string, string, string, ...string[]];
+  if (origin.length === 0) fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint origin is empty');
+  if (extensions.some((e) => e.length === 0))
+    fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint has an empty line');
+  return { origin, size: decimal(size, 'size'), root: hash(root, 'root'), extensions };
+}
+
+export function formatBlockHeader(b: BlockHeader): string {
+  return formatCheckpoint({
+    origin: b.origin,
+    size: b.size,
+    root: b.root,
+    extensions: [`block ${b.height}`, `prev ${toBase64(b.prev)}`, `time ${b.time}`],
+  });
+}
+
+export function parseBlockHeader(text: string): BlockHeader {
+  const c = parseCheckpoint(text);
+  const [block, prev, time, ...rest] = c.extensions;
+  if (block === undefined || !block.startsWith('block ')) {
+    fail(
+      ErrorCode.CHECKPOINT_INVALID,
+      'checkpoint has no "block <height>" line; it is not a dirchain block header',
+    );
+  }
+  if (prev === undefined || !prev.startsWith('prev '))
+    fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint has no "prev" line');
+  if (time === undefined || !time.startsWith('time '))
+    fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint has no "time" line');
+  if (rest.length > 0)
+    fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint has unknown extension line ${JSON.stringify(rest[0])}`);
+  return {
+    origin: c.origin,
+    size: c.size,
+    root: c.root,
+    height: decimal(block.slice(6), 'block height'),
+    prev: hash(prev.slice(5), 'prev hash'),
+    time: decimal(time.slice(5), 'time'),
+  };
+}

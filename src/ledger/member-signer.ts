@@ -1,0 +1,12 @@
+import { nodeSigner } from '../crypto/node-crypto.js';
+import { parseSignerKey } from '../crypto/note.js';
+import type { MemberSigner } from './ledger.js';
+
+/**
+ * A member's signing identity from its signer key text
+ * (`PRIVATE+KEY+<member id>+<hash>+<base64>`). `keyId` is 0 until the key is rotated.
+ */
+export function memberSigner(signerKey: string, keyId = 0): MemberSigner {
+  const { name, seed } = parseSignerKey(signerKey);
+  return { id: name, keyId, signer: nodeSigner(seed) };
+}

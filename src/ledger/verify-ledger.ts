@@ -1,0 +1,230 @@
+/**
+ * Re-checks a whole stored ledger from its first byte: every block's signed
+ * note, height and hash link, every record's decoding, signature and admission
+ * verdict (replayed exactly as the sequencer ran it), every stored Merkle hash
+ * and every root. Stops at the first failure and names its record index.
+ */
+import { equalBytes, utf8 } from '../crypto/bytes.js';
+import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
+import { type NoteVerifier, openNote, parseVerifierKey } from '../crypto/note.js';
+import { decodeRecord, type LedgerRecord, recordSigningMessage } from '../encoding/record.js';
+import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
+import { treeHasher } from '../merkle/hasher.js';
+import { Frontier, storedHashCount } from '../merkle/stored.js';
+import { checkAdmission } from '../policy/core.js';
+import { applyRecord, authorKey, type LedgerState, stateFromGenesisRecord } from '../policy/state.js';
+import { LedgerStore } from '../storage/store.js';
+import { parseBlockHeader } from './checkpoint.js';
+import { GENESIS_KIND } from './genesis.js';
+
+export interface VerifyLedgerOptions {
+  /**
+   * Sequencer verifier keys the caller trusts (C2SP note format). When given,
+   * the ledger's genesis must name one of them; without it the genesis key is
+   * taken on trust (and reported, so it can be compared with the published one).
+   */
+  trustedKeys?: readonly string[];
+  /** Called after each block with records checked so far and the claimed total. */
+  onProgress?: (records: number, total: number) => void;
+}
+
+export interface LedgerReport {
+  readonly ok: boolean;
+  readonly origin?: string;
+  /** The sequencer key named in genesis. */
+  readonly sequencerKey?: string;
+  /** Records checked and found good. */
+  readonly records: number;
+  /** Blocks checked and found good. */
+  readonly blocks: number;
+  readonly error?: { code: string; message: string; index?: number; height?: number };
+}
+
+const hasher = treeHasher(sha256Node);
+const ZERO = new Uint8Array(32);
+
+export async function verifyLedger(path: string, options: VerifyLedgerOptions = {}): Promise<LedgerReport> {
+  let store: LedgerStore;
+  try {
+    store = await LedgerStore.open(path, { create: false });
+  } catch (e) {
+    return { ok: false, records: 0, blocks: 0, error: errorOf(e) };
+  }
+  const frontier = new Frontier(hasher);
+  let state: LedgerState | undefined;
+  let sequencer: NoteVerifier | undefined;
+  let height = 0;
+  let prevText: string | undefined;
+  let prevTime = 0;
+  let blockFirst = 0;
+  try {
+    const last = await store.lastBlock();
+    const total = last ? safeSize(last.note) : 0;
+    for await (const block of store.blocks()) {
+      if (block.height !== height)
+        fail(ErrorCode.LEDGER_CORRUPT, `block ${height} is missing (found ${block.height} next)`);
+      if (height === 0) {
+        ({ state, sequencer } = openGenesis(store, options.trustedKeys));
+      }
+      const { text } = openNote(block.note, [sequencer!], verifyNode);
+      const header = parseBlockHeader(text);
+      if (header.origin !== state!.origin)
+        fail(ErrorCode.LEDGER_CORRUPT, `block ${height} names origin ${header.origin}`);
+      if (header.height !== height)
+        fail(ErrorCode.LEDGER_CORRUPT, `block stored at ${height} says it is ${header.height}`);
+      const prev = prevText === undefined ? ZERO : sha256Node(utf8(prevText));
+      if (!equalBytes(header.prev, prev))
+        fail(ErrorCode.LEDGER_CORRUPT, `block ${height} does not link to block ${height - 1}`);
+      if (header.time < prevTime)
+        fail(ErrorCode.LEDGER_CORRUPT, `block ${height} is older than block ${height - 1}`);
+      if (header.size <= blockFirst) fail(ErrorCode.LEDGER_CORRUPT, `block ${height} adds no records`);
+      await checkBlockRecords(store, state!, frontier, blockFirst, header.size, header.time);
+      if (!equalBytes(frontier.root(), header.root)) {
+        fail(ErrorCode.LEDGER_CORRUPT, `block ${height}'s root does not match its records`, {
+          index: blockFirst,
+        });
+      }
+      if (store.heightAtSize(header.size) !== height)
+        fail(ErrorCode.LEDGER_CORRUPT, `size index for block ${height} is wrong`);
+      prevText = text;
+      prevTime = header.time;
+      blockFirst = header.size;
+      height++;
+      options.onProgress?.(blockFirst, total);
+    }
+    if (height === 0) fail(ErrorCode.LEDGER_NOT_FOUND, `${path} holds no blocks`);
+    if (store.getEntry(blockFirst) !== undefined) {
+      fail(ErrorCode.LEDGER_CORRUPT, `entry ${blockFirst} is stored past the last block`, {
+        index: blockFirst,
+      });
+    }
+    return {
+      ok: true,
+      origin: state!.origin,
+      sequencerKey: state!.sequencerKey,
+      records: blockFirst,
+      blocks: height,
+    };
+  } catch (e) {
+    const error = errorOf(e);
+    if (error.index === undefined && !isDirchainError(e)) error.index = blockFirst; // storage error inside a block
+    return {
+      ok: false,
+      ...(state ? { origin: state.origin, sequencerKey: state.sequencerKey } : {}),
+      records: Math.min(blockFirst, error.index ?? blockFirst),
+      blocks: height,
+      error: { ...error, height },
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+function safeSize(note: string): number {
+  try {
+    return parseBlockHeader(note.slice(0, note.lastIndexOf('\n\n') + 1)).size;
+  } catch {
+    return 0;
+  }
+}
+
+function openGenesis(store: LedgerStore, trusted: readonly string[] | undefined) {
+  const entry = store.getEntry(0);
+  if (entry === undefined) fail(ErrorCode.LEDGER_CORRUPT, 'the genesis record is missing', { index: 0 });
+  const record = atIndex(0, () => decodeRecord(entry));
+  if (record.kind !== GENESIS_KIND)
+    fail(ErrorCode.LEDGER_CORRUPT, 'record 0 is not a genesis record', { index: 0 });
+  const state = atIndex(0, () => stateFromGenesisRecord(record));
+  const sequencer = parseVerifierKey(sha256Node, state.sequencerKey);
+  if (trusted !== undefined && !trusted.map((k) => k.trim()).includes(state.sequencerKey)) {
+    fail(
+      ErrorCode.CHECKPOINT_INVALID,
+      `the ledger's sequencer key ${state.sequencerKey} is not one of the trusted keys`,
+      {
+        hint: 'compare it with the key the data bureau published',
+      },
+    );
+  }
+  return { state, sequencer };
+}
+
+function atIndex<T>(index: number, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isDirchainError(e) && e.index === undefined) {
+      throw new DirchainError(e.code, `record ${index}: ${e.message}`, {
+        index,
+        ...(e.hint ? { hint: e.hint } : {}),
+      });
+    }
+    throw e;
+  }
+}
+
+async function checkBlockRecords(
+  store: LedgerStore,
+  state: LedgerState,
+  frontier: Frontier,
+  from: number,
+  to: number,
+  blockTime: number,
+): Promise<void> {
+  const signatures: Array<Promise<boolean>> = [];
+  let refused: DirchainError | undefined;
+  let expect = from;
+  const produced: Uint8Array[] = [];
+  for await (const [index, entry] of store.entries(from, to)) {
+    if (index !== expect) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
+    const record: LedgerRecord = atIndex(index, () => decodeRecord(entry));
+    if (index === 0) {
+      signatures.push(
+        verifyNodeAsync(
+          authorKey(state, record.author, 0) ?? ZERO,
+          recordSigningMessage(record.signed),
+          record.signature,
+        ),
+      );
+    } else if (refused === undefined) {
+      const key = authorKey(state, record.author, record.keyId);
+      signatures.push(
+        key
+          ? verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature)
+          : Promise.resolve(false),
+      );
+      const refusal = checkAdmission(state, record, blockTime);
+      if (refusal)
+        refused = new DirchainError(
+          refusal.code,
+          `record ${index} should have been refused: ${refusal.message}`,
+          { index },
+        );
+      else applyRecord(state, record);
+    }
+    // Stored hashes must be exactly the ones these records produce.
+    produced.length = 0;
+    frontier.append(hasher.leaf(entry), produced);
+    const stored = store.readHashesSync(produced.map((_, i) => storedHashCount(index) + i));
+    for (let i = 0; i < produced.length; i++) {
+      if (!equalBytes(produced[i]!, stored[i]!)) {
+        fail(ErrorCode.LEDGER_CORRUPT, `stored Merkle hash for record ${index} does not match its entry`, {
+          index,
+        });
+      }
+    }
+    expect++;
+    if (refused) break;
+  }
+  const results = await Promise.all(signatures);
+  const bad = results.indexOf(false);
+  if (bad >= 0)
+    fail(ErrorCode.BAD_SIGNATURE, `record ${from + bad}'s signature does not verify`, { index: from + bad });
+  if (refused) throw refused;
+  if (expect !== to) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
+}
+
+function errorOf(e: unknown): { code: string; message: string; index?: number } {
+  if (isDirchainError(e))
+    return { code: e.code, message: e.message, ...(e.index === undefined ? {} : { index: e.index }) };
+  return { code: ErrorCode.LEDGER_CORRUPT, message: `storage could not be read: ${(e as Error).message}` };
+}

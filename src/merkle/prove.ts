@@ -1,0 +1,124 @@
+/**
+ * Proof generation over stored hashes (RFC 9162 §2.1.3.1 PATH, §2.1.4.1 SUBPROOF).
+ * Each proof is planned as a list of leaf ranges, every range is split into
+ * complete subtrees, and all their stored hashes are fetched in one
+ * `readHashes` call: O(log n) reads, one round-trip to storage.
+ */
+import { ErrorCode, fail } from '../errors.js';
+import type { TreeHasher } from './hasher.js';
+import { foldSubtrees, storedHashIndex, subtreesOf } from './stored.js';
+
+/** Where stored hashes come from (LevelDB, memory, tiles over HTTP). */
+export interface HashReader {
+  /** Returns the stored hashes at these stored-hash indexes, in the same order. */
+  readHashes(indexes: readonly number[]): Promise<Uint8Array[]>;
+}
+
+type Range = readonly [lo: number, hi: number];
+
+function largestPowerOfTwoBelow(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+function checkSize(size: number, what: string): void {
+  if (!Number.isSafeInteger(size) || size < 0)
+    fail(ErrorCode.INVALID_ARGUMENT, `${what} must be a non-negative integer`);
+}
+
+/** The leaf ranges whose hashes form the inclusion proof of `index` in a tree of `size`, leaf-side first. */
+export function inclusionRanges(index: number, size: number): Range[] {
+  checkSize(index, 'index');
+  checkSize(size, 'size');
+  if (index >= size) fail(ErrorCode.INVALID_ARGUMENT, `index ${index} is not below tree size ${size}`);
+  const out: Range[] = [];
+  let lo = 0;
+  let hi = size;
+  while (hi - lo > 1) {
+    const k = largestPowerOfTwoBelow(hi - lo);
+    if (index < lo + k) {
+      out.push([lo + k, hi]);
+      hi = lo + k;
+    } else {
+      out.push([lo, lo + k]);
+      lo += k;
+    }
+  }
+  return out.reverse();
+}
+
+/** The leaf ranges whose hashes form the consistency proof from `size1` to `size2`. */
+export function consistencyRanges(size1: number, size2: number): Range[] {
+  checkSize(size1, 'size1');
+  checkSize(size2, 'size2');
+  if (size1 > size2) fail(ErrorCode.INVALID_ARGUMENT, `size1 ${size1} is larger than size2 ${size2}`);
+  if (size1 === 0 || size1 === size2) return [];
+  const out: Range[] = [];
+  let lo = 0;
+  let hi = size2;
+  let whole = true; // SUBPROOF's b: the old tree is a complete left part so far
+  for (;;) {
+    if (size1 === hi) {
+      if (!whole) out.push([lo, hi]);
+      break;
+    }
+    const k = largestPowerOfTwoBelow(hi - lo);
+    if (size1 <= lo + k) {
+      out.push([lo + k, hi]);
+      hi = lo + k;
+    } else {
+      out.push([lo, lo + k]);
+      lo += k;
+      whole = false;
+    }
+  }
+  return out.reverse();
+}
+
+/** Hashes of each leaf range, fetched with a single `readHashes` call. */
+export async function rangeHashes(
+  hasher: TreeHasher,
+  reader: HashReader,
+  ranges: readonly Range[],
+): Promise<Uint8Array[]> {
+  const plans = ranges.map(([lo, hi]) => subtreesOf(lo, hi));
+  const indexes: number[] = [];
+  for (const plan of plans) for (const s of plan) indexes.push(storedHashIndex(s.level, s.n));
+  const hashes = indexes.length === 0 ? [] : await reader.readHashes(indexes);
+  if (hashes.length !== indexes.length) throw new Error('HashReader returned the wrong number of hashes');
+  let at = 0;
+  return plans.map((plan) => {
+    const part = hashes.slice(at, at + plan.length);
+    at += plan.length;
+    return foldSubtrees(hasher, part);
+  });
+}
+
+/** MTH(D[0:size]) from stored hashes. */
+export async function treeHash(hasher: TreeHasher, reader: HashReader, size: number): Promise<Uint8Array> {
+  checkSize(size, 'size');
+  if (size === 0) return hasher.emptyRoot;
+  const [root] = await rangeHashes(hasher, reader, [[0, size]]);
+  return root!;
+}
+
+/** RFC 9162 inclusion proof for leaf `index` in the tree of `size` leaves. */
+export function proveInclusion(
+  hasher: TreeHasher,
+  reader: HashReader,
+  index: number,
+  size: number,
+): Promise<Uint8Array[]> {
+  return rangeHashes(hasher, reader, inclusionRanges(index, size));
+}
+
+/** RFC 9162 consistency proof from the tree of `size1` leaves to the tree of `size2`. */
+export function proveConsistency(
+  hasher: TreeHasher,
+  reader: HashReader,
+  size1: number,
+  size2: number,
+): Promise<Uint8Array[]> {
+  return rangeHashes(hasher, reader, consistencyRanges(size1, size2));
+}

@@ -1,0 +1,116 @@
+/**
+ * The stored-hash layout of Go's golang.org/x/mod/sumdb/tlog: every complete
+ * subtree hash is written exactly once, at the moment its last leaf arrives,
+ * in one append-only sequence. For 7 leaves the sequence is
+ *
+ *   index: 0   1   2    3   4   5    6     7   8   9    10  11
+ *   hash:  L0  L1  N01  L2  L3  N23  N0-3  L4  L5  N45  L6  ...
+ *
+ * where Lk is leaf k (level 0) and Nab the level-≥1 node over leaves a..b.
+ * Appending leaf n writes its leaf hash plus one node per trailing 1-bit of n,
+ * so about two hashes per leaf. Any complete subtree is one read, and the hash
+ * of any tree or range needs at most log2(n) reads.
+ *
+ * Indexes are kept below 2^53 with plain division (no 32-bit `>>`).
+ */
+import type { TreeHasher } from './hasher.js';
+
+/** Position in the stored sequence of the level-`level` hash number `n` (Go's StoredHashIndex). */
+export function storedHashIndex(level: number, n: number): number {
+  // Level L's n-th hash is written right after level L-1's (2n+1)-th hash.
+  for (let l = level; l > 0; l--) n = 2 * n + 1;
+  // Level 0's n-th hash is written at n + n/2 + n/4 + ... .
+  let i = 0;
+  for (; n > 0; n = Math.floor(n / 2)) i += n;
+  return i + level;
+}
+
+/** Number of stored hashes for a tree of `size` leaves (Go's StoredHashCount). */
+export function storedHashCount(size: number): number {
+  if (size === 0) return 0;
+  let count = storedHashIndex(0, size - 1) + 1;
+  for (let i = size - 1; i % 2 === 1; i = Math.floor(i / 2)) count++;
+  return count;
+}
+
+/** A complete subtree: `2^level` leaves starting at leaf `n * 2^level`. */
+export interface Subtree {
+  readonly level: number;
+  readonly n: number;
+}
+
+/**
+ * Splits leaves [lo, hi) into maximal complete subtrees, left to right. For the
+ * ranges that RFC 9162 proofs use (lo aligned to a power of two ≥ hi - lo),
+ * folding their hashes right-to-left with `node` gives MTH(D[lo:hi]).
+ */
+export function subtreesOf(lo: number, hi: number): Subtree[] {
+  const out: Subtree[] = [];
+  while (lo < hi) {
+    let level = 0;
+    let width = 1;
+    while (lo % (width * 2) === 0 && lo + width * 2 <= hi) {
+      width *= 2;
+      level++;
+    }
+    out.push({ level, n: lo / width });
+    lo += width;
+  }
+  return out;
+}
+
+/** Folds subtree hashes right-to-left (RFC 9162 §2.1.1 split at the largest power of two). */
+export function foldSubtrees(hasher: TreeHasher, hashes: readonly Uint8Array[]): Uint8Array {
+  if (hashes.length === 0) return hasher.emptyRoot;
+  let h = hashes[hashes.length - 1]!;
+  for (let i = hashes.length - 2; i >= 0; i--) h = hasher.node(hashes[i]!, h);
+  return h;
+}
+
+/**
+ * The right edge of a growing tree (a "compact range"): the hashes of its
+ * maximal complete subtrees. Appending needs only this, so the writer's memory
+ * is O(log n) however long the log grows.
+ */
+export class Frontier {
+  #size: number;
+  readonly #stack: Uint8Array[];
+  readonly #hasher: TreeHasher;
+
+  /** `subtrees` are the hashes of `subtreesOf(0, size)`, left to right. */
+  constructor(hasher: TreeHasher, size = 0, subtrees: readonly Uint8Array[] = []) {
+    if (subtrees.length !== subtreesOf(0, size).length) {
+      throw new RangeError(`frontier of size ${size} needs ${subtreesOf(0, size).length} subtree hashes`);
+    }
+    this.#hasher = hasher;
+    this.#size = size;
+    this.#stack = subtrees.slice();
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Adds a leaf hash; pushes onto `out` the stored hashes this append creates,
+   * in stored order (the leaf, then each completed parent).
+   */
+  append(leafHash: Uint8Array, out: Uint8Array[]): void {
+    let h = leafHash;
+    out.push(h);
+    for (let n = this.#size; n % 2 === 1; n = Math.floor(n / 2)) {
+      h = this.#hasher.node(this.#stack.pop()!, h);
+      out.push(h);
+    }
+    this.#stack.push(h);
+    this.#size++;
+  }
+
+  root(): Uint8Array {
+    return foldSubtrees(this.#hasher, this.#stack);
+  }
+
+  clone(): Frontier {
+    return new Frontier(this.#hasher, this.#size, this.#stack);
+  }
+}

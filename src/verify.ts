@@ -1,0 +1,235 @@
+/**
+ * `dirchain/verify`: everything an auditor needs to check dirchain proofs
+ * offline, trusting only published keys. Pure JavaScript (noble), no LevelDB,
+ * no Node-only APIs: it runs in Node, Deno and browsers.
+ *
+ * @example
+ *   import { verifyBundle } from 'dirchain/verify';
+ *   const report = verifyBundle(bundleJson, ['dirchain.example.gov/city+c0b0ec62+AU9l...']);
+ *   if (!report.ok) console.error(report.checks.filter((c) => c.status === 'fail'));
+ */
+import { equalBytes } from './crypto/bytes.js';
+import { verifyNoble } from './crypto/ed25519.js';
+import { type NoteVerifier, openNote, parseVerifierKey } from './crypto/note.js';
+import { sha256Noble } from './crypto/sha256.js';
+import {
+  bundleKind,
+  type ConsistencyBundleBytes,
+  consistencyBundleFromJSON,
+  type InclusionBundleBytes,
+  inclusionBundleFromJSON,
+  parseBundleObject,
+} from './encoding/bundle.js';
+import { decodeRecord, type LedgerRecord, verifyRecordSignature } from './encoding/record.js';
+import { DirchainError, ErrorCode, fail, isDirchainError } from './errors.js';
+import { type Checkpoint, parseCheckpoint } from './ledger/checkpoint.js';
+import { checkConsistency, checkInclusion } from './merkle/check.js';
+import { treeHasher } from './merkle/hasher.js';
+
+const hasher = treeHasher(sha256Noble);
+
+/** RFC 9162 leaf hash of a log entry: SHA-256(0x00 || entry). */
+export function leafHash(entry: Uint8Array): Uint8Array {
+  return hasher.leaf(entry);
+}
+
+/** True when `proof` shows the entry (or its leaf hash) at `index` in the tree of `size` with `root`. */
+export function verifyInclusion(p: {
+  index: number;
+  size: number;
+  leaf?: Uint8Array;
+  leafHash?: Uint8Array;
+  proof: readonly Uint8Array[];
+  root: Uint8Array;
+}): boolean {
+  const h = p.leafHash ?? (p.leaf ? hasher.leaf(p.leaf) : undefined);
+  return h !== undefined && checkInclusion(hasher, p.index, p.size, h, p.proof, p.root);
+}
+
+/** True when `proof` shows tree (size1, root1) is a prefix of tree (size2, root2). */
+export function verifyConsistency(p: {
+  size1: number;
+  size2: number;
+  root1: Uint8Array;
+  root2: Uint8Array;
+  proof: readonly Uint8Array[];
+}): boolean {
+  return checkConsistency(hasher, p.size1, p.size2, p.root1, p.root2, p.proof);
+}
+
+/** Parses verifier keys given as C2SP note key text. */
+export function parseKeys(keys: ReadonlyArray<string | NoteVerifier>): NoteVerifier[] {
+  return keys.map((k) => (typeof k === 'string' ? parseVerifierKey(sha256Noble, k) : k));
+}
+
+/**
+ * Opens a signed checkpoint note with the trusted keys and parses it.
+ * Throws E_BAD_SIGNATURE (no trusted or a bad signature) or E_CHECKPOINT_INVALID.
+ */
+export function verifyCheckpoint(
+  note: string,
+  keys: ReadonlyArray<string | NoteVerifier>,
+  expect: { origin?: string } = {},
+): Checkpoint & { signers: string[] } {
+  const opened = openNote(note, parseKeys(keys), verifyNoble);
+  const c = parseCheckpoint(opened.text);
+  if (expect.origin !== undefined && c.origin !== expect.origin) {
+    fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint is for ${c.origin}, expected ${expect.origin}`);
+  }
+  return {
+    ...c,
+    signers: opened.verified.map((s) => `${s.name}+${s.keyHash.toString(16).padStart(8, '0')}`),
+  };
+}
+
+/** Decodes a record and checks its author signature under `publicKey`. */
+export function verifyRecord(entry: Uint8Array, publicKey: Uint8Array): LedgerRecord {
+  const record = decodeRecord(entry);
+  if (!verifyRecordSignature(record, publicKey, verifyNoble)) {
+    fail(
+      ErrorCode.BAD_SIGNATURE,
+      `record by ${record.author} (key ${record.keyId}) does not verify under the given key`,
+    );
+  }
+  return record;
+}
+
+export interface Check {
+  readonly name: string;
+  readonly status: 'pass' | 'fail' | 'skip';
+  readonly detail: string;
+}
+
+export interface BundleReport {
+  readonly ok: boolean;
+  readonly kind: 'inclusion' | 'consistency' | 'unknown';
+  readonly checks: Check[];
+}
+
+function run(checks: Check[], name: string, f: () => string): boolean {
+  try {
+    checks.push({ name, status: 'pass', detail: f() });
+    return true;
+  } catch (e) {
+    const detail = isDirchainError(e) ? `${e.code}: ${e.message}` : String(e);
+    checks.push({ name, status: 'fail', detail });
+    return false;
+  }
+}
+
+function must(ok: boolean, message: string): void {
+  if (!ok) throw new DirchainError(ErrorCode.PROOF_INVALID, message);
+}
+
+/**
+ * Checks a proof bundle (as produced by `dirchain prove --json`) against
+ * trusted sequencer keys, and says which check failed. Never throws.
+ */
+export function verifyBundle(json: unknown, keys: ReadonlyArray<string | NoteVerifier>): BundleReport {
+  const checks: Check[] = [];
+  let kind = 'unknown' as BundleReport['kind'];
+  let parsed: InclusionBundleBytes | ConsistencyBundleBytes | undefined;
+  let verifiers: NoteVerifier[] = [];
+  run(checks, 'trusted keys', () => {
+    verifiers = parseKeys(keys);
+    if (verifiers.length === 0) fail(ErrorCode.KEY_INVALID, 'no trusted key given');
+    return verifiers.map((v) => v.name).join(', ');
+  });
+  const formatOk = run(checks, 'bundle format', () => {
+    const o = parseBundleObject(json);
+    kind = bundleKind(o);
+    parsed = kind === 'inclusion' ? inclusionBundleFromJSON(o) : consistencyBundleFromJSON(o);
+    return `${kind} bundle`;
+  });
+  if (formatOk && parsed !== undefined) {
+    if (kind === 'inclusion') checkInclusionBundle(parsed as InclusionBundleBytes, verifiers, checks);
+    else checkConsistencyBundle(parsed as ConsistencyBundleBytes, verifiers, checks);
+  }
+  return { ok: checks.every((c) => c.status !== 'fail'), kind, checks };
+}
+
+function checkInclusionBundle(b: InclusionBundleBytes, verifiers: NoteVerifier[], checks: Check[]): void {
+  let cp: Checkpoint | undefined;
+  run(checks, 'checkpoint signature', () => {
+    const c = verifyCheckpoint(b.checkpoint, verifiers);
+    cp = c;
+    return `signed by ${c.signers.join(', ')}`;
+  });
+  run(checks, 'checkpoint matches bundle', () => {
+    if (cp === undefined) fail(ErrorCode.CHECKPOINT_INVALID, 'no verified checkpoint to compare with');
+    if (cp.origin !== b.origin)
+      fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint origin ${cp.origin} ≠ bundle origin ${b.origin}`);
+    if (cp.size !== b.size)
+      fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint size ${cp.size} ≠ bundle size ${b.size}`);
+    if (!equalBytes(cp.root, b.root)) fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint root ≠ bundle root');
+    return `origin ${cp.origin}, size ${cp.size}`;
+  });
+  run(checks, 'leaf is a record of this log', () => {
+    const r = decodeRecord(b.leaf);
+    if (r.origin !== b.origin)
+      fail(ErrorCode.WRONG_ORIGIN, `record origin ${r.origin} ≠ bundle origin ${b.origin}`);
+    return `${r.kind} by ${r.author} at ${new Date(r.timestamp).toISOString()}`;
+  });
+  run(checks, 'inclusion proof', () => {
+    must(
+      verifyInclusion({ index: b.index, size: b.size, leaf: b.leaf, proof: b.inclusion, root: b.root }),
+      `the proof does not lead from leaf ${b.index} to the root of tree size ${b.size}`,
+    );
+    return `leaf ${b.index} of ${b.size}, ${b.inclusion.length} hashes`;
+  });
+}
+
+function checkConsistencyBundle(b: ConsistencyBundleBytes, verifiers: NoteVerifier[], checks: Check[]): void {
+  for (const [which, note, size, root] of [
+    ['1', b.checkpoint1, b.size1, b.root1],
+    ['2', b.checkpoint2, b.size2, b.root2],
+  ] as const) {
+    if (note === undefined) {
+      checks.push({
+        name: `checkpoint ${which}`,
+        status: 'skip',
+        detail: `no checkpoint in bundle: root${which} is not authenticated`,
+      });
+      continue;
+    }
+    run(checks, `checkpoint ${which}`, () => {
+      const c = verifyCheckpoint(note, verifiers, b.origin === undefined ? {} : { origin: b.origin });
+      if (c.size !== size)
+        fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint${which} size ${c.size} ≠ size${which} ${size}`);
+      if (!equalBytes(c.root, root))
+        fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint${which} root ≠ root${which}`);
+      return `signed by ${c.signers.join(', ')}, size ${c.size}`;
+    });
+  }
+  run(checks, 'consistency proof', () => {
+    must(
+      verifyConsistency({
+        size1: b.size1,
+        size2: b.size2,
+        root1: b.root1,
+        root2: b.root2,
+        proof: b.consistency,
+      }),
+      `the proof does not show tree ${b.size1} is a prefix of tree ${b.size2}`,
+    );
+    return `${b.size1} → ${b.size2}, ${b.consistency.length} hashes`;
+  });
+}
+
+export { fromBase64, fromHex, toBase64, toHex } from './crypto/bytes.js';
+export { type NoteVerifier, openNote, parseNote } from './crypto/note.js';
+export {
+  type ConsistencyBundleJSON,
+  consistencyBundleFromJSON,
+  type InclusionBundleJSON,
+  inclusionBundleFromJSON,
+} from './encoding/bundle.js';
+export { decodeRecord, type LedgerRecord } from './encoding/record.js';
+export { DirchainError, ErrorCode, isDirchainError } from './errors.js';
+export {
+  type BlockHeader,
+  type Checkpoint,
+  formatCheckpoint,
+  parseBlockHeader,
+  parseCheckpoint,
+} from './ledger/checkpoint.js';
