@@ -6,7 +6,7 @@
  */
 import { equalBytes, utf8 } from '../crypto/bytes.js';
 import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
-import { type NoteVerifier, openNote, parseVerifierKey } from '../crypto/note.js';
+import { type NoteVerifier, openNote, parseNote, parseVerifierKey } from '../crypto/note.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
@@ -14,7 +14,7 @@ import { Frontier, storedHashCount } from '../merkle/stored.js';
 import { checkAdmission } from '../policy/core.js';
 import { applyRecord, authorKey, type LedgerState, stateFromGenesisRecord } from '../policy/state.js';
 import { LedgerStore } from '../storage/store.js';
-import { parseBlockHeader } from './checkpoint.js';
+import { parseBlockHeader, parseCheckpoint } from './checkpoint.js';
 import { GENESIS_KIND } from './genesis.js';
 
 export interface VerifyLedgerOptions {
@@ -24,6 +24,12 @@ export interface VerifyLedgerOptions {
    * taken on trust (and reported, so it can be compared with the published one).
    */
   trustedKeys?: readonly string[];
+  /**
+   * A signed checkpoint note the caller trusts from earlier (e.g. one an
+   * auditor saved). The ledger must contain it: same root at its size. This is
+   * what catches a ledger that lost its newest blocks, which no internal check can.
+   */
+  checkpoint?: string;
   /** Called after each block with records checked so far and the claimed total. */
   onProgress?: (records: number, total: number) => void;
 }
@@ -57,7 +63,10 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
   let prevText: string | undefined;
   let prevTime = 0;
   let blockFirst = 0;
+  const rootsBySize = new Map<number, Uint8Array>();
+  let wanted: number | undefined;
   try {
+    if (options.checkpoint !== undefined) wanted = parseCheckpoint(parseNote(options.checkpoint).text).size;
     const last = await store.lastBlock();
     const total = last ? safeSize(last.note) : 0;
     for await (const block of store.blocks()) {
@@ -84,6 +93,7 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
           index: blockFirst,
         });
       }
+      if (header.size === wanted) rootsBySize.set(header.size, header.root);
       if (store.heightAtSize(header.size) !== height)
         fail(ErrorCode.LEDGER_CORRUPT, `size index for block ${height} is wrong`);
       prevText = text;
@@ -97,6 +107,9 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
       fail(ErrorCode.LEDGER_CORRUPT, `entry ${blockFirst} is stored past the last block`, {
         index: blockFirst,
       });
+    }
+    if (options.checkpoint !== undefined) {
+      checkTrustedCheckpoint(options.checkpoint, sequencer!, blockFirst, rootsBySize);
     }
     return {
       ok: true,
@@ -117,6 +130,31 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
     };
   } finally {
     await store.close();
+  }
+}
+
+function checkTrustedCheckpoint(
+  note: string,
+  sequencer: NoteVerifier,
+  size: number,
+  roots: Map<number, Uint8Array>,
+): void {
+  const c = parseCheckpoint(openNote(note, [sequencer], verifyNode).text);
+  if (c.size > size) {
+    fail(
+      ErrorCode.LEDGER_CORRUPT,
+      `the ledger has ${size} records but the trusted checkpoint has ${c.size}: records were lost`,
+      {
+        index: size,
+      },
+    );
+  }
+  const root = roots.get(c.size);
+  if (root === undefined || !equalBytes(root, c.root)) {
+    fail(
+      ErrorCode.LEDGER_CORRUPT,
+      `the ledger's tree at size ${c.size} is not the trusted checkpoint's: its history was rewritten`,
+    );
   }
 }
 

@@ -1,0 +1,125 @@
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { verifyNoble } from '../../src/crypto/ed25519.js';
+import { nodeSigner, verifyNode } from '../../src/crypto/node-crypto.js';
+import { pack } from '../../src/encoding/msgpack.js';
+import {
+  decodeRecord,
+  MAX_ENTRY_BYTES,
+  type RecordDraft,
+  signRecord,
+  verifyRecordSignature,
+} from '../../src/encoding/record.js';
+import { isDirchainError } from '../../src/errors.js';
+
+const signer = nodeSigner(new Uint8Array(32).fill(7));
+const draft: RecordDraft = {
+  origin: 'dirchain.example.gov/city',
+  kind: 'access.log',
+  author: 'health',
+  keyId: 0,
+  timestamp: 1_732_280_000_000,
+  body: { grant: 'g-1', fields: ['name', 'id_number'], count: 3, blob: new Uint8Array([1, 2, 3]) },
+};
+
+function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return isDirchainError(e) ? e.code : `not a DirchainError: ${String(e)}`;
+  }
+  return undefined;
+}
+
+describe('record envelope', () => {
+  it('decodes exactly what was signed, and the signature verifies on both crypto paths', () => {
+    const r = signRecord(draft, signer);
+    const d = decodeRecord(r.bytes);
+    const body = d.body as { blob: Uint8Array };
+    expect({ ...body, blob: [...body.blob] }).toEqual({ ...(draft.body as object), blob: [1, 2, 3] });
+    expect([d.origin, d.kind, d.author, d.keyId, d.timestamp]).toEqual([
+      draft.origin,
+      draft.kind,
+      draft.author,
+      0,
+      draft.timestamp,
+    ]);
+    expect(verifyRecordSignature(d, signer.publicKey, verifyNode)).toBe(true);
+    expect(verifyRecordSignature(d, signer.publicKey, verifyNoble)).toBe(true);
+    expect([...d.signed]).toEqual([...r.signed]);
+  });
+
+  it('any single bit flip is refused: by strict decoding or by the signature', () => {
+    const r = signRecord(draft, signer);
+    fc.assert(
+      fc.property(fc.nat(r.bytes.length * 8 - 1), (bit) => {
+        const bad = r.bytes.slice();
+        bad[bit >> 3]! ^= 1 << (bit & 7);
+        let ok = false;
+        try {
+          ok = verifyRecordSignature(decodeRecord(bad), signer.publicKey, verifyNode);
+        } catch (e) {
+          expect(isDirchainError(e)).toBe(true);
+        }
+        expect(ok).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses trailing bytes, truncation, wrong version, wrong shapes and extension types', () => {
+    const r = signRecord(draft, signer);
+    const sig = r.signature;
+    const wrap = (signed: Uint8Array) => {
+      const p = new Packr({ useRecords: false });
+      return new Uint8Array(p.pack([signed, Buffer.from(sig)]));
+    };
+    expect(codeOf(() => decodeRecord(new Uint8Array([...r.bytes, 0])))).toBe('E_DECODE');
+    expect(codeOf(() => decodeRecord(r.bytes.subarray(0, r.bytes.length - 1)))).toBe('E_DECODE');
+    expect(codeOf(() => decodeRecord(new Uint8Array(0)))).toBe('E_DECODE');
+    expect(codeOf(() => decodeRecord(wrap(pack([2, draft.origin, 'k', 'a', 0, 1, null]))))).toBe('E_DECODE');
+    expect(codeOf(() => decodeRecord(wrap(pack([1, draft.origin, 'k', 'a', 0, 1]))))).toBe('E_DECODE');
+    expect(codeOf(() => decodeRecord(wrap(pack([1, draft.origin, 'Bad Kind', 'a', 0, 1, null]))))).toBe(
+      'E_SCHEMA',
+    );
+    expect(codeOf(() => decodeRecord(wrap(pack([1, draft.origin, 'k', 'a', -1, 1, null]))))).toBe('E_SCHEMA');
+    expect(codeOf(() => decodeRecord(wrap(pack([1, draft.origin, 'k', 'a', 0, 1.5, null]))))).toBe(
+      'E_SCHEMA',
+    );
+    // A MessagePack timestamp extension (-1) in the body is not plain data.
+    const withExt = new Uint8Array([
+      ...pack([1, draft.origin, 'k', 'a', 0, 1]).subarray(0),
+      0xd6,
+      0xff,
+      0,
+      0,
+      0,
+      1,
+    ]);
+    withExt[0] = 0x97;
+    expect(codeOf(() => decodeRecord(wrap(withExt)))).toBe('E_SCHEMA');
+    // The signed part must be binary, not an embedded array.
+    expect(
+      codeOf(() =>
+        decodeRecord(new Uint8Array(new Packr({ useRecords: false }).pack([[1], Buffer.from(sig)]))),
+      ),
+    ).toBe('E_DECODE');
+  });
+
+  it('refuses an entry larger than 65,535 bytes with E_TOO_LARGE', () => {
+    const big = { ...draft, body: { blob: new Uint8Array(MAX_ENTRY_BYTES) } };
+    expect(codeOf(() => signRecord(big, signer))).toBe('E_TOO_LARGE');
+    const near = { ...draft, body: { blob: new Uint8Array(MAX_ENTRY_BYTES - 200) } };
+    const r = signRecord(near, signer);
+    expect(r.bytes.length).toBeLessThanOrEqual(MAX_ENTRY_BYTES);
+    expect(decodeRecord(r.bytes).author).toBe('health');
+  });
+
+  it('refuses bad drafts before signing', () => {
+    expect(codeOf(() => signRecord({ ...draft, author: '' }, signer))).toBe('E_SCHEMA');
+    expect(codeOf(() => signRecord({ ...draft, timestamp: -5 }, signer))).toBe('E_SCHEMA');
+    expect(codeOf(() => signRecord({ ...draft, body: { x: Number.NaN } }, signer))).toBe('E_SCHEMA');
+    expect(codeOf(() => signRecord({ ...draft, body: { d: new Date() as never } }, signer))).toBe('E_SCHEMA');
+  });
+});

@@ -1,0 +1,289 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { equalBytes, utf8 } from '../../src/crypto/bytes.js';
+import { sha256Node } from '../../src/crypto/node-crypto.js';
+import { parseNote } from '../../src/crypto/note.js';
+import { consistencyBundleToJSON, inclusionBundleToJSON } from '../../src/encoding/bundle.js';
+import { decodeRecord } from '../../src/encoding/record.js';
+import { isDirchainError } from '../../src/errors.js';
+import { parseBlockHeader } from '../../src/ledger/checkpoint.js';
+import { type Ledger, openLedger, type Receipt } from '../../src/ledger/ledger.js';
+import {
+  verifyBundle,
+  verifyCheckpoint,
+  verifyConsistency,
+  verifyInclusion,
+  verifyRecord,
+} from '../../src/verify.js';
+import { tempDir } from '../helpers.js';
+import { type City, makeCity, newLedger, ORIGIN, signedBy } from './fixture.js';
+
+async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    return isDirchainError(e) ? e.code : `not a DirchainError: ${String(e)}`;
+  }
+  return undefined;
+}
+
+let dir: ReturnType<typeof tempDir>;
+let city: City;
+let ledger: Ledger | undefined;
+
+beforeEach(() => {
+  dir = tempDir();
+  city = makeCity();
+});
+afterEach(async () => {
+  await ledger?.close();
+  ledger = undefined;
+  dir.cleanup();
+});
+
+describe('creating and opening', () => {
+  it('writes a signed genesis block that names members, sequencer key and policy', async () => {
+    ledger = await newLedger(dir.path, city);
+    const head = ledger.head();
+    expect([head.size, head.height]).toEqual([1, 0]);
+    const cp = verifyCheckpoint(head.checkpoint, [city.sequencer.verifierKey], { origin: ORIGIN });
+    expect(cp.size).toBe(1);
+    const genesis = decodeRecord(ledger.getEntry(0));
+    expect(genesis.kind).toBe('genesis');
+    expect(verifyRecord(genesis.bytes, city.sequencer.publicKey).author).toBe('sequencer');
+    expect(ledger.sequencerKey).toBe(city.sequencer.verifierKey);
+    expect([...ledger.state.members.keys()]).toEqual([
+      'sequencer',
+      'bureau',
+      ...city.departments.map((d) => d.id),
+    ]);
+  });
+
+  it('refuses to create over an existing ledger, and to open a missing one', async () => {
+    ledger = await newLedger(dir.path, city);
+    await ledger.close();
+    expect(await codeOf(newLedger(dir.path, city))).toBe('E_LEDGER_EXISTS');
+    expect(await codeOf(openLedger(`${dir.path}/nope`))).toBe('E_LEDGER_NOT_FOUND');
+  });
+
+  it('refuses a genesis without an admin, and a sequencer key not named after the origin', async () => {
+    expect(await codeOf(newLedger(`${dir.path}/a`, city, { members: city.members.slice(1) }))).toBe(
+      'E_SCHEMA',
+    );
+    expect(await codeOf(newLedger(`${dir.path}/b`, city, { origin: 'other.example/log' }))).toBe(
+      'E_KEY_INVALID',
+    );
+  });
+
+  it('opens read-only without the sequencer key, and refuses a wrong sequencer key', async () => {
+    ledger = await newLedger(dir.path, city);
+    await ledger.close();
+    ledger = await openLedger(dir.path);
+    expect(await codeOf(ledger.append(signedBy(city.departments[0]!)))).toBe('E_READ_ONLY');
+    await ledger.close();
+    const other = makeCity(1);
+    expect(await codeOf(openLedger(dir.path, { sequencerKey: other.sequencer.signerKey }))).toBe(
+      'E_KEY_INVALID',
+    );
+    ledger = undefined;
+  });
+});
+
+describe('appending', () => {
+  it('gathers concurrent appends from many callers into blocks with one total order and no gaps', async () => {
+    ledger = await newLedger(dir.path, city, { block: { maxRecords: 37 } });
+    const l = ledger;
+    const sent = new Map<number, Uint8Array>();
+    const callers = city.departments.flatMap((d, di) =>
+      Array.from({ length: 8 }, async (_, ci) => {
+        const out: Receipt[] = [];
+        for (let k = 0; k < 25; k++) {
+          const bytes = signedBy(d, { caller: ci, k, d: di });
+          const r = await l.append(bytes);
+          sent.set(r.index, bytes);
+          out.push(r);
+        }
+        return out;
+      }),
+    );
+    const receipts = (await Promise.all(callers)).flat();
+    const total = city.departments.length * 8 * 25;
+    expect(receipts).toHaveLength(total);
+    const indexes = receipts.map((r) => r.index).sort((a, b) => a - b);
+    expect(indexes).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    for (const [index, bytes] of sent) expect(equalBytes(l.getEntry(index), bytes)).toBe(true);
+    const head = l.head();
+    expect(head.size).toBe(total + 1);
+    // Blocks were bounded by count; each one links to the previous and its receipts name it.
+    expect(head.height).toBeGreaterThanOrEqual(Math.ceil(total / 37));
+    let prevText: string | undefined;
+    let prevSize = 0;
+    for (let h = 0; h <= head.height; h++) {
+      const { note, header } = l.block(h);
+      const text = parseNote(note).text;
+      expect(header.size - prevSize).toBeLessThanOrEqual(37);
+      expect(header.size).toBeGreaterThan(prevSize);
+      expect(header.prev).toEqual(prevText === undefined ? new Uint8Array(32) : sha256Node(utf8(prevText)));
+      for (const r of receipts.filter((x) => x.height === h))
+        expect(r.index >= prevSize && r.index < header.size).toBe(true);
+      prevText = text;
+      prevSize = header.size;
+    }
+  });
+
+  it('submit signs in-process; appendMany keeps the given order', async () => {
+    ledger = await newLedger(dir.path, city);
+    const d = city.departments[1]!;
+    const r = await ledger.submit(d.signer, 'access.log', { grant: 'g-9' });
+    expect(ledger.getRecord(r.index).body).toEqual({ grant: 'g-9' });
+    const batch = Array.from({ length: 50 }, (_, i) => signedBy(d, { i }));
+    const results = await ledger.appendMany(batch);
+    expect(results.map((x) => (x as Receipt).index)).toEqual(
+      Array.from({ length: 50 }, (_, i) => r.index + 1 + i),
+    );
+  });
+
+  it('refuses bad records with stable codes, writes nothing for them, and keeps the rest of the block', async () => {
+    ledger = await newLedger(dir.path, city);
+    const [a, b] = city.departments as [City['departments'][0], City['departments'][0]];
+    const stranger = makeCity(1).departments[0]!;
+    const tampered = signedBy(a, { x: 1 });
+    tampered[tampered.length - 10]! ^= 1; // inside the signature
+    const cases: Array<[string, Uint8Array]> = [
+      ['E_UNKNOWN_MEMBER', signedBy(stranger, {}, { author: 'stranger' })],
+      ['E_BAD_SIGNATURE', signedBy(stranger, {}, { author: a.id })],
+      ['E_BAD_SIGNATURE', tampered],
+      ['E_WRONG_ORIGIN', signedBy(a, {}, { origin: 'dirchain.example.gov/other' })],
+      ['E_UNKNOWN_KEY', signedBy(a, {}, { keyId: 1 })],
+      ['E_CLOCK_SKEW', signedBy(a, {}, { timestamp: Date.now() - 3_600_000 })],
+      ['E_NOT_AUTHORIZED', signedBy(a, {}, { kind: 'genesis' })],
+      ['E_DECODE', new Uint8Array([1, 2, 3])],
+    ];
+    const good = [signedBy(a, { ok: 1 }), signedBy(b, { ok: 2 })];
+    const results = await ledger.appendMany([good[0]!, ...cases.map(([, bytes]) => bytes), good[1]!]);
+    expect(results.slice(1, -1).map((r) => (isDirchainError(r) ? r.code : 'accepted'))).toEqual(
+      cases.map(([c]) => c),
+    );
+    expect((results[0] as Receipt).index).toBe(1);
+    expect((results.at(-1) as Receipt).index).toBe(2);
+    expect(ledger.head().size).toBe(3);
+    const refusals = results.filter((r) => isDirchainError(r));
+    expect(refusals).toHaveLength(cases.length);
+    for (const r of refusals) expect(r.message.length).toBeGreaterThan(10);
+  });
+
+  it('buffered durability appends too', async () => {
+    ledger = await newLedger(dir.path, city, { durability: 'buffered' });
+    const rs = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => ledger!.append(signedBy(city.departments[0]!, { i }))),
+    );
+    expect(new Set(rs.map((r) => r.index)).size).toBe(100);
+  });
+
+  it('splits blocks by byte size', async () => {
+    ledger = await newLedger(dir.path, city, { block: { maxBytes: 2000 } });
+    const d = city.departments[0]!;
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => ledger!.append(signedBy(d, { pad: 'x'.repeat(200), i }))),
+    );
+    expect(ledger.head().height).toBeGreaterThanOrEqual(5);
+  });
+
+  it('refuses appends after close with E_LEDGER_CLOSED, having finished the queued ones', async () => {
+    ledger = await newLedger(dir.path, city);
+    const pending = Array.from({ length: 30 }, (_, i) =>
+      ledger!.append(signedBy(city.departments[0]!, { i })),
+    );
+    await Promise.all(pending);
+    await ledger.close();
+    expect(await codeOf(ledger.append(signedBy(city.departments[0]!)))).toBe('E_LEDGER_CLOSED');
+    ledger = await openLedger(dir.path);
+    expect(ledger.head().size).toBe(31);
+  });
+});
+
+describe('reopening', () => {
+  it('restores the head after close and continues the chain', async () => {
+    ledger = await newLedger(dir.path, city, { block: { maxRecords: 10 } });
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(
+        Array.from({ length: 25 }, (_, i) =>
+          ledger!.append(signedBy(city.departments[i % 5]!, { round, i })),
+        ),
+      );
+      const before = ledger.head();
+      await ledger.close();
+      ledger = await openLedger(dir.path, {
+        sequencerKey: city.sequencer.signerKey,
+        block: { maxRecords: 10 },
+      });
+      const after = ledger.head();
+      expect(after).toEqual(before);
+      expect(await ledger.treeHash()).toEqual(before.root);
+    }
+    const r = await ledger.append(signedBy(city.departments[0]!, { last: true }));
+    expect(r.index).toBe(76);
+    const { header } = ledger.block(r.height);
+    const prevNote = ledger.block(r.height - 1).note;
+    expect(header.prev).toEqual(sha256Node(utf8(parseNote(prevNote).text)));
+  });
+});
+
+describe('proofs from the ledger', () => {
+  it('inclusion proofs at every block boundary and consistency proofs between them verify offline', async () => {
+    ledger = await newLedger(dir.path, city, { block: { maxRecords: 7 } });
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) => ledger!.append(signedBy(city.departments[i % 5]!, { i }))),
+    );
+    const head = ledger.head();
+    const sizes = Array.from({ length: head.height + 1 }, (_, h) => ledger!.block(h).header.size);
+    for (const size of sizes) {
+      for (const index of [0, Math.floor(size / 2), size - 1]) {
+        const b = await ledger.proveInclusion(index, size);
+        expect(verifyInclusion({ index, size, leaf: b.leaf, proof: b.inclusion, root: b.root })).toBe(true);
+        const report = verifyBundle(inclusionBundleToJSON(b), [city.sequencer.verifierKey]);
+        expect(report.checks.filter((c) => c.status !== 'pass')).toEqual([]);
+      }
+      const c = await ledger.proveConsistency(size);
+      expect(verifyConsistency({ ...c, proof: c.consistency })).toBe(true);
+      expect(verifyBundle(consistencyBundleToJSON(c), [city.sequencer.verifierKey]).ok).toBe(true);
+    }
+    // A size that is not a block boundary has no checkpoint; arbitrary consistency still works.
+    const odd = sizes[1]! + 1;
+    expect(await codeOf(ledger.proveInclusion(0, odd))).toBe('E_NOT_FOUND');
+    const c = await ledger.proveConsistency(odd);
+    expect(c.checkpoint1).toBeUndefined();
+    expect(verifyBundle(consistencyBundleToJSON(c), [city.sequencer.verifierKey]).ok).toBe(true);
+    expect(await codeOf(ledger.proveInclusion(head.size, head.size))).toBe('E_NOT_FOUND');
+    expect(await codeOf(ledger.proveConsistency(0))).toBe('E_INVALID_ARGUMENT');
+  });
+
+  it('a bundle checked against the wrong key or with a changed field fails the named check', async () => {
+    ledger = await newLedger(dir.path, city);
+    await ledger.append(signedBy(city.departments[0]!));
+    const json = inclusionBundleToJSON(await ledger.proveInclusion(1));
+    const wrongKey = verifyBundle(json, [makeCity(1).sequencer.verifierKey]);
+    expect(wrongKey.ok).toBe(false);
+    expect(wrongKey.checks.find((c) => c.status === 'fail')?.name).toBe('checkpoint signature');
+    const moved = verifyBundle({ ...json, index: 0 }, [city.sequencer.verifierKey]);
+    expect(moved.checks.find((c) => c.status === 'fail')?.name).toBe('inclusion proof');
+    const resized = verifyBundle({ ...json, size: 3 }, [city.sequencer.verifierKey]);
+    expect(resized.checks.find((c) => c.status === 'fail')?.name).toBe('checkpoint matches bundle');
+    expect(
+      verifyBundle('{not json', [city.sequencer.verifierKey]).checks.find((c) => c.status === 'fail')?.name,
+    ).toBe('bundle format');
+  });
+
+  it('every checkpoint parses as a block header with increasing time', async () => {
+    let t = 1_000_000;
+    ledger = await newLedger(dir.path, city, { clock: () => t, policy: { maxClockSkewMs: 0 } });
+    for (let i = 0; i < 5; i++) {
+      t += i % 2 === 0 ? 10 : -5; // a clock that steps back must not make block time go back
+      await ledger.append(signedBy(city.departments[0]!, { i }, { timestamp: t }));
+    }
+    const times = Array.from(
+      { length: 6 },
+      (_, h) => parseBlockHeader(parseNote(ledger!.block(h).note).text).time,
+    );
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+});

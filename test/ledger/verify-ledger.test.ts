@@ -1,0 +1,168 @@
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openLedger } from '../../src/ledger/ledger.js';
+import { verifyLedger } from '../../src/ledger/verify-ledger.js';
+import { storedHashCount } from '../../src/merkle/stored.js';
+import { numberKey, TABLE } from '../../src/storage/keys.js';
+import { tempDir } from '../helpers.js';
+import { type City, makeCity, newLedger, signedBy } from './fixture.js';
+
+let dir: ReturnType<typeof tempDir>;
+let city: City;
+let checkpoint: string;
+const N = 300;
+
+beforeEach(async () => {
+  dir = tempDir();
+  city = makeCity();
+  const ledger = await newLedger(dir.path, city, { block: { maxRecords: 32 } });
+  await Promise.all(
+    Array.from({ length: N }, (_, i) =>
+      ledger.append(signedBy(city.departments[i % 5]!, { i, pad: 'p'.repeat(i % 50) })),
+    ),
+  );
+  checkpoint = ledger.head().checkpoint;
+  await ledger.close();
+});
+afterEach(() => dir.cleanup());
+
+async function withRawDb(f: (db: ClassicLevel<Uint8Array, Uint8Array>) => Promise<void>): Promise<void> {
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir.path, {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+  });
+  await db.open();
+  try {
+    await f(db);
+  } finally {
+    await db.close();
+  }
+}
+
+describe('verifyLedger', () => {
+  it('passes an untouched ledger, against the trusted key and checkpoint', async () => {
+    const progress: number[] = [];
+    const r = await verifyLedger(dir.path, {
+      trustedKeys: [city.sequencer.verifierKey],
+      checkpoint,
+      onProgress: (n) => progress.push(n),
+    });
+    expect(r).toMatchObject({ ok: true, records: N + 1, origin: 'dirchain.example.gov/test' });
+    expect(r.blocks).toBeGreaterThan(N / 32);
+    expect(progress.at(-1)).toBe(N + 1);
+  });
+
+  it('refuses a ledger whose sequencer key is not the trusted one', async () => {
+    const r = await verifyLedger(dir.path, { trustedKeys: [makeCity(1).sequencer.verifierKey] });
+    expect(r.ok).toBe(false);
+    expect(r.error?.code).toBe('E_CHECKPOINT_INVALID');
+  });
+
+  it.each([17, 150, 299])('names index %i when one byte of that entry was changed', async (index) => {
+    await withRawDb(async (db) => {
+      const key = numberKey(TABLE.entry, index);
+      const v = (await db.get(key))!;
+      v[Math.floor(v.length / 2)]! ^= 0x20;
+      await db.put(key, v);
+    });
+    const r = await verifyLedger(dir.path);
+    expect(r.ok).toBe(false);
+    expect(r.error?.index).toBe(index);
+    expect(r.records).toBeLessThanOrEqual(index);
+  });
+
+  it('names the index whose stored Merkle hash was changed', async () => {
+    await withRawDb(async (db) => {
+      const key = numberKey(TABLE.hashPage, 1); // stored hashes 256..511: leaves ~128..255
+      const v = (await db.get(key))!;
+      v[32 * 10 + 3]! ^= 1; // stored hash 266
+      await db.put(key, v);
+    });
+    const r = await verifyLedger(dir.path);
+    expect(r.ok).toBe(false);
+    expect(r.error?.code).toBe('E_LEDGER_CORRUPT');
+    // The leaf whose append wrote stored hash 266 (see merkle/stored.ts).
+    let leaf = 0;
+    while (storedHashCount(leaf + 1) <= 266) leaf++;
+    expect(leaf).toBe(135);
+    expect(r.error?.index).toBe(leaf);
+  });
+
+  it('finds a deleted entry, a changed block note and a dropped block', async () => {
+    await withRawDb((db) => db.del(numberKey(TABLE.entry, 40)));
+    let r = await verifyLedger(dir.path);
+    expect([r.ok, r.error?.index]).toEqual([false, 40]);
+    await withRawDb(async (db) => {
+      await db.put(numberKey(TABLE.entry, 40), new Uint8Array(0));
+    });
+    r = await verifyLedger(dir.path);
+    expect([r.ok, r.error?.index, r.error?.code]).toEqual([false, 40, 'E_DECODE']);
+
+    const fresh = tempDir();
+    try {
+      const l2 = await newLedger(fresh.path, city, { block: { maxRecords: 10 } });
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) => l2.append(signedBy(city.departments[0]!, { i }))),
+      );
+      const saved = l2.head().checkpoint;
+      await l2.close();
+      const db = new ClassicLevel<Uint8Array, Uint8Array>(fresh.path, {
+        keyEncoding: 'view',
+        valueEncoding: 'view',
+      });
+      const note = new TextDecoder().decode(await db.get(numberKey(TABLE.block, 2)));
+      await db.put(numberKey(TABLE.block, 2), new TextEncoder().encode(note.replace('\ntime ', '\ntime 1')));
+      await db.close();
+      r = await verifyLedger(fresh.path);
+      expect([r.ok, r.error?.code, r.error?.height]).toEqual([false, 'E_BAD_SIGNATURE', 2]);
+      // Dropping the newest block leaves a ledger that is internally consistent: only a trusted checkpoint catches it.
+      const db2 = new ClassicLevel<Uint8Array, Uint8Array>(fresh.path, {
+        keyEncoding: 'view',
+        valueEncoding: 'view',
+      });
+      await db2.put(numberKey(TABLE.block, 2), new TextEncoder().encode(note));
+      const last = await openLedgerHeight(db2);
+      await db2.del(numberKey(TABLE.block, last));
+      for (let i = 41; i <= 50; i++) await db2.del(numberKey(TABLE.entry, i));
+      await db2.close();
+      expect((await verifyLedger(fresh.path)).ok).toBe(true);
+      r = await verifyLedger(fresh.path, { checkpoint: saved });
+      expect([r.ok, r.error?.code]).toEqual([false, 'E_LEDGER_CORRUPT']);
+      expect(r.error?.message).toMatch(/records were lost/);
+    } finally {
+      fresh.cleanup();
+    }
+  });
+
+  it('fails when a byte is flipped in a LevelDB file on disk', async () => {
+    // Reopen once so LevelDB moves the log into a sorted table file.
+    await (await openLedger(dir.path)).close();
+    const l = await openLedger(dir.path);
+    await l.close();
+    const files = readdirSync(dir.path)
+      .filter((f) => f.endsWith('.ldb') || f.endsWith('.log'))
+      .map((f) => join(dir.path, f))
+      .sort((a, b) => statSync(b).size - statSync(a).size);
+    const target = files[0]!;
+    const bytes = readFileSync(target);
+    bytes[Math.floor(bytes.length / 3)]! ^= 0x01;
+    writeFileSync(target, bytes);
+    const r = await verifyLedger(dir.path, { trustedKeys: [city.sequencer.verifierKey], checkpoint });
+    expect(r.ok).toBe(false);
+    expect(r.error?.code).toMatch(/^E_/);
+  });
+});
+
+async function openLedgerHeight(db: ClassicLevel<Uint8Array, Uint8Array>): Promise<number> {
+  for await (const k of db.keys({
+    gte: Uint8Array.of(TABLE.block),
+    lt: Uint8Array.of(TABLE.block + 1),
+    reverse: true,
+    limit: 1,
+  })) {
+    return new DataView(k.buffer, k.byteOffset + 1).getUint32(4);
+  }
+  throw new Error('no blocks');
+}
