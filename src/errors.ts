@@ -23,6 +23,42 @@ export const ErrorCode = {
   UNKNOWN_KEY: 'E_UNKNOWN_KEY',
   /** The member may not write this record. */
   NOT_AUTHORIZED: 'E_NOT_AUTHORIZED',
+  /** The author (or a member the record names) is suspended or removed. */
+  MEMBER_INACTIVE: 'E_MEMBER_INACTIVE',
+  /** Governance needs more admin approvals (m-of-n quorum), or would leave too few admins. */
+  QUORUM: 'E_QUORUM',
+  /** An id is already taken. */
+  DUPLICATE_ID: 'E_DUPLICATE_ID',
+  /** No such resource. */
+  UNKNOWN_RESOURCE: 'E_UNKNOWN_RESOURCE',
+  /** No such scenario. */
+  UNKNOWN_SCENARIO: 'E_UNKNOWN_SCENARIO',
+  /** No such need-list request. */
+  UNKNOWN_REQUEST: 'E_UNKNOWN_REQUEST',
+  /** No such grant. */
+  UNKNOWN_GRANT: 'E_UNKNOWN_GRANT',
+  /** The resource is retired: no new grants, requests or access logs. */
+  RESOURCE_RETIRED: 'E_RESOURCE_RETIRED',
+  /** The resource's sharing type is "none". */
+  NOT_SHARED: 'E_NOT_SHARED',
+  /** Conditional sharing needs an open need-list request from the consumer. */
+  REQUEST_REQUIRED: 'E_REQUEST_REQUIRED',
+  /** The need-list request is no longer open. */
+  REQUEST_NOT_OPEN: 'E_REQUEST_NOT_OPEN',
+  /** Granting level-4 fields needs an admin's countersignature. */
+  COUNTERSIGNATURE_REQUIRED: 'E_COUNTERSIGNATURE_REQUIRED',
+  /** A field is not one of the resource's current fields. */
+  FIELD_UNKNOWN: 'E_FIELD_UNKNOWN',
+  /** An access log names a field the grant does not cover. */
+  FIELD_NOT_GRANTED: 'E_FIELD_NOT_GRANTED',
+  /** The grant was revoked. */
+  GRANT_REVOKED: 'E_GRANT_REVOKED',
+  /** The grant's validity window has ended. */
+  GRANT_EXPIRED: 'E_GRANT_EXPIRED',
+  /** The grant's validity window has not started. */
+  GRANT_NOT_YET_VALID: 'E_GRANT_NOT_YET_VALID',
+  /** Another record of an all-or-nothing group was refused, so this one was too. */
+  ATOMIC_ABORTED: 'E_ATOMIC_ABORTED',
   /** The record's timestamp is too far from the block time. */
   CLOCK_SKEW: 'E_CLOCK_SKEW',
   /** A Merkle proof does not lead to the expected root. */

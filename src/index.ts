@@ -13,6 +13,26 @@ export {
   signNote,
 } from './crypto/note.js';
 export {
+  type AccessInput,
+  type ApprovalOptions,
+  approve,
+  Directory,
+  type GrantInput,
+  type MemberInput,
+  type Proposal,
+  type RequestInput,
+} from './directory/directory.js';
+export {
+  type Approval,
+  type GrantTerms,
+  KIND,
+  type Kind,
+  type ResourceSpec,
+  type ScenarioSpec,
+  SHARING,
+  type Sharing,
+} from './directory/schemas.js';
+export {
   type ConsistencyBundleJSON,
   consistencyBundleFromJSON,
   consistencyBundleToJSON,
@@ -32,6 +52,7 @@ export { DirchainError, ErrorCode, type ErrorCodeValue, isDirchainError } from '
 export { type BlockHeader, type Checkpoint, parseBlockHeader, parseCheckpoint } from './ledger/checkpoint.js';
 export { DEFAULT_POLICY, type MemberSpec, type PolicyParams, ROLES, type Role } from './ledger/genesis.js';
 export {
+  type AppendManyOptions,
   type BlockOptions,
   type ConsistencyBundle,
   type CreateLedgerOptions,
@@ -45,8 +66,19 @@ export {
   type Receipt,
 } from './ledger/ledger.js';
 export { memberSigner } from './ledger/member-signer.js';
+export { type RebuildReport, rebuildState } from './ledger/rebuild.js';
 export { type LedgerReport, type VerifyLedgerOptions, verifyLedger } from './ledger/verify-ledger.js';
-export type { LedgerState, MemberState } from './policy/state.js';
+export type { LedgerParams } from './policy/state.js';
+export type { ResourceFilter } from './query/catalog.js';
+export type { DirectoryQuery, IndexedRecord, Page, PageOptions } from './query/query.js';
+export type {
+  GrantEntity,
+  MemberEntity,
+  RequestEntity,
+  ResourceEntity,
+  ScenarioEntity,
+  StateView,
+} from './state/entities.js';
 export type { Durability } from './storage/store.js';
 export {
   type BundleReport,

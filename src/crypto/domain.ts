@@ -11,3 +11,6 @@
 
 /** Ed25519 message prefix for a record envelope's signature. */
 export const RECORD_SIGNATURE_CONTEXT = 'dirchain/record/v1\n';
+
+/** Ed25519 message prefix for an approval (admin quorum, countersignature) over nested terms bytes. */
+export const APPROVAL_SIGNATURE_CONTEXT = 'dirchain/approval/v1\n';

@@ -10,16 +10,21 @@
  */
 import { equalBytes, utf8 } from '../crypto/bytes.js';
 import { loadSigner } from '../crypto/keys.js';
-import { sha256Node, verifyNodeAsync } from '../crypto/node-crypto.js';
+import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
 import { formatVerifierKey, type NoteSigner, parseNote, signNote } from '../crypto/note.js';
+import { Directory } from '../directory/directory.js';
 import type { Plain } from '../encoding/msgpack.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
 import { proveConsistency, proveInclusion, treeHash } from '../merkle/prove.js';
 import { Frontier, storedHashCount, storedHashIndex, subtreesOf } from '../merkle/stored.js';
-import { checkAdmission } from '../policy/core.js';
-import { applyRecord, authorKey, type LedgerState, stateFromGenesisRecord } from '../policy/state.js';
+import { evaluate, type PolicyContext } from '../policy/rules.js';
+import { genesisChanges, type LedgerParams, paramsFromGenesis } from '../policy/state.js';
+import { Catalog } from '../query/catalog.js';
+import { DirectoryQuery } from '../query/query.js';
+import type { MemberEntity, StateView } from '../state/entities.js';
+import { decodeEntity, entityPrefix, State } from '../state/state.js';
 import { type Durability, LedgerStore } from '../storage/store.js';
 import { type BlockHeader, formatBlockHeader, parseBlockHeader } from './checkpoint.js';
 import {
@@ -30,6 +35,7 @@ import {
   type MemberSpec,
   type PolicyParams,
 } from './genesis.js';
+import { type Group, GroupCommit } from './group-commit.js';
 
 const FORMAT = 'dirchain-ledger/1';
 const ZERO_HASH = new Uint8Array(32);
@@ -62,12 +68,23 @@ export interface CreateLedgerOptions extends LedgerOptions {
   policy?: Partial<PolicyParams>;
   /** Member id of the sequencer (default `sequencer`). */
   sequencerId?: string;
+  /**
+   * An existing genesis record (its exact bytes) to start from instead of
+   * making one from `members` and `policy`: a second ledger with the same
+   * genesis replays the same records to the same state.
+   */
+  genesisRecord?: Uint8Array;
 }
 
 /** What `append` resolves to, once the record's block is durable. */
 export interface Receipt {
   readonly index: number;
   readonly height: number;
+}
+
+export interface AppendManyOptions {
+  /** All or nothing: the records go into one block together, or none of them does. */
+  atomic?: boolean;
 }
 
 export interface Head {
@@ -110,12 +127,6 @@ export interface MemberSigner {
   readonly signer: { readonly publicKey: Uint8Array; sign(message: Uint8Array): Uint8Array };
 }
 
-interface Pending {
-  readonly record: LedgerRecord;
-  readonly resolve: (r: Receipt) => void;
-  readonly reject: (e: unknown) => void;
-}
-
 const hasher = treeHasher(sha256Node);
 
 function headFromNote(note: string): { header: BlockHeader; text: string } {
@@ -147,19 +158,32 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
   };
   const clock = options.clock ?? Date.now;
   const time = clock();
-  const record = signRecord(
-    {
-      origin: options.origin,
-      kind: GENESIS_KIND,
-      author: sequencerId,
-      keyId: 0,
-      timestamp: time,
-      body: genesisBodyToPlain(genesis),
-    },
-    sequencer,
-  );
+  const record =
+    options.genesisRecord === undefined
+      ? signRecord(
+          {
+            origin: options.origin,
+            kind: GENESIS_KIND,
+            author: sequencerId,
+            keyId: 0,
+            timestamp: time,
+            body: genesisBodyToPlain(genesis),
+          },
+          sequencer,
+        )
+      : decodeRecord(options.genesisRecord);
   // Validate exactly as a verifier will, before anything touches the disk.
-  const state = stateFromGenesisRecord(decodeRecord(record.bytes));
+  const { params, genesis: checked } = paramsFromGenesis(decodeRecord(record.bytes));
+  const author = checked.members.find((m) => m.id === record.author);
+  if (
+    record.kind !== GENESIS_KIND ||
+    record.origin !== options.origin ||
+    params.sequencerKey !== verifierKeyText(sequencer) ||
+    author === undefined ||
+    !verifyNode(author.signingKey, recordSigningMessage(record.signed), record.signature)
+  ) {
+    fail(ErrorCode.SCHEMA, 'the genesis record is not a genesis of this origin signed by this sequencer key');
+  }
   const frontier = new Frontier(hasher);
   const hashes: Uint8Array[] = [];
   frontier.append(hasher.leaf(record.bytes), hashes);
@@ -173,17 +197,29 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
   });
   const note = signNote(text, [sequencer]);
   const store = await LedgerStore.open(path, { create: true });
+  const state = new State((k) => store.getRaw(k), []);
   try {
+    state.stage(genesisChanges(checked), [{ name: 'k', parts: [GENESIS_KIND, record.timestamp, 0] }]);
     await store.writeBlock(
-      { height: 0, note, size: 1, firstIndex: 0, entries: [record.bytes], hashStart: 0, hashes },
+      {
+        height: 0,
+        note,
+        size: 1,
+        firstIndex: 0,
+        entries: [record.bytes],
+        hashStart: 0,
+        hashes,
+        extra: state.writes(),
+      },
       'sync',
     );
+    state.commit();
     await store.putMeta({ format: FORMAT, origin: options.origin });
   } catch (e) {
     await store.close();
     throw e;
   }
-  return new Ledger(store, state, frontier, note, sequencer, options);
+  return new Ledger(store, params, state, new Catalog(), frontier, note, sequencer, options);
 }
 
 /** Opens an existing ledger folder. Pass `sequencerKey` to append. */
@@ -197,7 +233,18 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
         hint: 'remove the folder and run `dirchain init` again',
       });
     }
-    const state = stateFromGenesisRecord(decodeRecord(genesisEntry));
+    const { params } = paramsFromGenesis(decodeRecord(genesisEntry));
+    const members: MemberEntity[] = [];
+    for await (const [, v] of store.scan(entityPrefix('member'))) members.push(decodeEntity('member', v));
+    const state = new State((k) => store.getRaw(k), members);
+    if (store.getMeta('rebuilding') !== undefined) {
+      fail(ErrorCode.LEDGER_CORRUPT, 'a state rebuild was interrupted; the state tables are incomplete', {
+        hint: 'run rebuildState (dirchain rebuild <dir>) again',
+      });
+    }
+    const catalog = new Catalog();
+    for await (const [, v] of store.scan(entityPrefix('resource')))
+      catalog.upsert(decodeEntity('resource', v));
     const { header } = headFromNote(last.note);
     const indexes = subtreesOf(0, header.size).map((s) => storedHashIndex(s.level, s.n));
     const frontier = new Frontier(hasher, header.size, store.readHashesSync(indexes));
@@ -209,13 +256,13 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
     let sequencer: NoteSigner | undefined;
     if (options.sequencerKey !== undefined) {
       sequencer = loadSigner(options.sequencerKey);
-      if (verifierKeyText(sequencer) !== state.sequencerKey) {
+      if (verifierKeyText(sequencer) !== params.sequencerKey) {
         fail(ErrorCode.KEY_INVALID, "this is not the sequencer key named in the ledger's genesis record", {
-          hint: `genesis names ${state.sequencerKey}`,
+          hint: `genesis names ${params.sequencerKey}`,
         });
       }
     }
-    return new Ledger(store, state, frontier, last.note, sequencer, options);
+    return new Ledger(store, params, state, catalog, frontier, last.note, sequencer, options);
   } catch (e) {
     await store.close();
     throw e;
@@ -228,35 +275,41 @@ function verifierKeyText(s: NoteSigner): string {
 
 export class Ledger {
   readonly #store: LedgerStore;
-  readonly #state: LedgerState;
+  readonly #params: LedgerParams;
+  readonly #state: State;
+  readonly #policy: PolicyContext;
   readonly #frontier: Frontier;
   readonly #sequencer: NoteSigner | undefined;
   readonly #durability: Durability;
-  readonly #maxRecords: number;
-  readonly #maxBytes: number;
-  readonly #maxDelayMs: number;
   readonly #clock: () => number;
+  readonly #queue: GroupCommit<LedgerRecord, Receipt>;
+  readonly #catalog: Catalog;
+  /** Read queries over the directory (committed blocks only). */
+  readonly query: DirectoryQuery;
+  /** The domain API: sign and append directory records as a member. */
+  readonly directory: Directory;
   #head: Head;
   #headText: string;
-  #queue: Pending[] = [];
-  #queueBytes = 0;
-  #running = false;
-  #timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
-  #idle: Array<() => void> = [];
-  #failure: DirchainError | undefined;
   #closed = false;
 
   /** @internal use createLedger / openLedger */
   constructor(
     store: LedgerStore,
-    state: LedgerState,
+    params: LedgerParams,
+    state: State,
+    catalog: Catalog,
     frontier: Frontier,
     note: string,
     sequencer: NoteSigner | undefined,
     options: LedgerOptions,
   ) {
+    this.#catalog = catalog;
+    this.query = new DirectoryQuery(store, state, catalog);
+    this.directory = new Directory(this);
     this.#store = store;
+    this.#params = params;
     this.#state = state;
+    this.#policy = { origin: params.origin, policy: params.policy, verify: verifyNode };
     this.#frontier = frontier;
     this.#sequencer = sequencer;
     this.#durability = options.durability ?? 'sync';
@@ -266,9 +319,14 @@ export class Ledger {
         `durability must be "sync" or "buffered", got ${String(this.#durability)}`,
       );
     }
-    this.#maxRecords = positive(options.block?.maxRecords ?? 4096, 'block.maxRecords');
-    this.#maxBytes = positive(options.block?.maxBytes ?? 4 * 1024 * 1024, 'block.maxBytes');
-    this.#maxDelayMs = options.block?.maxDelayMs ?? 0;
+    this.#queue = new GroupCommit(
+      {
+        maxItems: positive(options.block?.maxRecords ?? 4096, 'block.maxRecords'),
+        maxBytes: positive(options.block?.maxBytes ?? 4 * 1024 * 1024, 'block.maxBytes'),
+        maxDelayMs: options.block?.maxDelayMs ?? 0,
+      },
+      (batch) => this.#commit(batch),
+    );
     this.#clock = options.clock ?? Date.now;
     const { header, text } = headFromNote(note);
     this.#head = {
@@ -283,7 +341,7 @@ export class Ledger {
   }
 
   get origin(): string {
-    return this.#state.origin;
+    return this.#params.origin;
   }
 
   get path(): string {
@@ -297,36 +355,69 @@ export class Ledger {
 
   /** The sequencer's checkpoint verifier key (C2SP note format), as named in genesis. */
   get sequencerKey(): string {
-    return this.#state.sequencerKey;
+    return this.#params.sequencerKey;
   }
 
-  /** The ledger's state (members, policy). Read-only view; do not mutate. */
-  get state(): LedgerState {
+  /** What genesis fixed: origin, policy, sequencer. */
+  get params(): LedgerParams {
+    return this.#params;
+  }
+
+  /** The current state (committed blocks only). Do not mutate what it returns. */
+  get view(): StateView {
     return this.#state;
   }
 
   /**
    * Appends a record signed elsewhere (the bytes its author produced). The
    * signature is verified against the author's registered key before the
-   * record is queued. Resolves when the record's block is durable.
+   * record is queued; the policy rules run when its block is formed.
+   * Resolves when the record's block is durable; rejects with the refusal.
    */
   async append(entry: Uint8Array | LedgerRecord): Promise<Receipt> {
     this.#checkWritable();
-    return this.#enqueue(await this.#admitSigned(entry instanceof Uint8Array ? entry : entry.bytes));
+    const record = await this.#admitSigned(entry instanceof Uint8Array ? entry : entry.bytes);
+    this.#checkWritable(); // the ledger may have closed while the signature was checked
+    return this.#queue.push([{ value: record, bytes: record.bytes.length }], false)[0]!;
+  }
+
+  /**
+   * Appends many records signed elsewhere, keeping their order: signatures are
+   * verified in parallel, then the records are queued in the given order.
+   * Each result is a receipt or the error that refused that record. With
+   * `atomic`, they all go into one block or none does.
+   */
+  async appendMany(
+    entries: readonly Uint8Array[],
+    options: AppendManyOptions = {},
+  ): Promise<Array<Receipt | DirchainError>> {
+    this.#checkWritable();
+    const checked = await Promise.all(entries.map((e) => this.#admitSigned(e).catch(toError)));
+    this.#checkWritable();
+    const failed = checked.find((c) => c instanceof DirchainError);
+    if (options.atomic && failed) {
+      return checked.map((c) => (c instanceof DirchainError ? c : aborted(failed as DirchainError)));
+    }
+    const good = checked.filter((c): c is LedgerRecord => !(c instanceof DirchainError));
+    const promises = this.#queue.push(
+      good.map((r) => ({ value: r, bytes: r.bytes.length })),
+      options.atomic === true,
+    );
+    let k = 0;
+    return Promise.all(checked.map((c) => (c instanceof DirchainError ? c : promises[k++]!.catch(toError))));
   }
 
   /** Decodes a record and verifies its author signature (off the main thread). */
   async #admitSigned(entry: Uint8Array): Promise<LedgerRecord> {
     const record = decodeRecord(entry);
-    const key = authorKey(this.#state, record.author, record.keyId);
-    if (key === undefined) {
-      if (!this.#state.members.has(record.author)) {
-        fail(ErrorCode.UNKNOWN_MEMBER, `author ${JSON.stringify(record.author)} is not a member`, {
-          hint: 'an admin must add the member first',
-        });
-      }
-      fail(ErrorCode.UNKNOWN_KEY, `member ${record.author} has no key ${record.keyId}`);
+    const member = this.#state.get('member', record.author);
+    if (member === undefined) {
+      fail(ErrorCode.UNKNOWN_MEMBER, `author ${JSON.stringify(record.author)} is not a member`, {
+        hint: 'an admin must add the member first',
+      });
     }
+    const key = member.keys[record.keyId];
+    if (key === undefined) fail(ErrorCode.UNKNOWN_KEY, `member ${record.author} has no key ${record.keyId}`);
     if (!(await verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature))) {
       fail(ErrorCode.BAD_SIGNATURE, `record by ${record.author} does not verify under key ${record.keyId}`, {
         hint: 'the record bytes were changed after signing, or signed with another key',
@@ -336,55 +427,35 @@ export class Ledger {
   }
 
   /**
-   * Appends many records signed elsewhere, keeping their order: signatures are
-   * verified in parallel, then the records are queued in the given order.
-   * Each result is a receipt or the error that refused that record; one
-   * refusal does not affect the others.
-   */
-  async appendMany(entries: readonly Uint8Array[]): Promise<Array<Receipt | DirchainError>> {
-    this.#checkWritable();
-    const checked = await Promise.all(
-      entries.map(async (entry) => {
-        try {
-          return await this.#admitSigned(entry);
-        } catch (e) {
-          return toError(e);
-        }
-      }),
-    );
-    return Promise.all(
-      checked.map((c) =>
-        c instanceof DirchainError ? c : this.#enqueue(c).catch((e: unknown) => toError(e)),
-      ),
-    );
-  }
-
-  /**
    * Signs a record as `member` with this ledger's origin and the current time,
    * and appends it. The signature is made here, so it is not re-verified.
    */
   submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt> {
     this.#checkWritable();
-    const record = signRecord(
-      { origin: this.origin, kind, author: member.id, keyId: member.keyId, timestamp: this.#clock(), body },
-      member.signer,
-    );
-    const key = authorKey(this.#state, member.id, member.keyId);
+    const record = this.sign(member, kind, body);
+    const key = this.#state.get('member', member.id)?.keys[member.keyId];
     if (key === undefined || !equalBytes(key, member.signer.publicKey)) {
       fail(ErrorCode.UNKNOWN_KEY, `the signer is not key ${member.keyId} of member ${member.id}`);
     }
-    return this.#enqueue(record);
+    return this.#queue.push([{ value: record, bytes: record.bytes.length }], false)[0]!;
+  }
+
+  /** Signs a record for this ledger as `member`, without appending it. */
+  sign(member: MemberSigner, kind: string, body: Plain): LedgerRecord {
+    return signRecord(
+      { origin: this.origin, kind, author: member.id, keyId: member.keyId, timestamp: this.#clock(), body },
+      member.signer,
+    );
   }
 
   /** Resolves once every queued append has been written (or refused). */
   flush(): Promise<void> {
-    if (!this.#running && this.#queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
+    return this.#queue.drain();
   }
 
   #checkWritable(): void {
     if (this.#closed) fail(ErrorCode.LEDGER_CLOSED, 'the ledger is closed');
-    if (this.#failure) throw this.#failure;
+    if (this.#queue.failure !== undefined) throw this.#queue.failure;
     if (this.#sequencer === undefined) {
       fail(ErrorCode.READ_ONLY, 'the ledger was opened without the sequencer key', {
         hint: 'pass sequencerKey to openLedger (the CLI reads <dir>/keys/sequencer.key)',
@@ -392,73 +463,48 @@ export class Ledger {
     }
   }
 
-  #enqueue(record: LedgerRecord): Promise<Receipt> {
-    return new Promise<Receipt>((resolve, reject) => {
-      this.#checkWritable(); // the ledger may have closed while a signature was being checked
-      this.#queue.push({ record, resolve, reject });
-      this.#queueBytes += record.bytes.length;
-      this.#schedule();
-    });
-  }
-
-  #schedule(): void {
-    if (this.#running || this.#timer !== undefined) return;
-    const full = this.#queue.length >= this.#maxRecords || this.#queueBytes >= this.#maxBytes;
-    if (this.#maxDelayMs > 0 && !full) {
-      this.#timer = setTimeout(() => this.#run(), this.#maxDelayMs);
-    } else {
-      this.#timer = setImmediate(() => this.#run());
-    }
-  }
-
-  async #run(): Promise<void> {
-    this.#timer = undefined;
-    this.#running = true;
-    try {
-      while (this.#queue.length > 0 && this.#failure === undefined) await this.#commit(this.#take());
-    } finally {
-      this.#running = false;
-      if (this.#failure) this.#rejectQueue(this.#failure);
-      const idle = this.#idle;
-      this.#idle = [];
-      for (const f of idle) f();
-    }
-  }
-
-  #take(): Pending[] {
-    let n = 0;
-    let bytes = 0;
-    while (n < this.#queue.length && n < this.#maxRecords) {
-      const size = this.#queue[n]!.record.bytes.length;
-      if (n > 0 && bytes + size > this.#maxBytes) break;
-      bytes += size;
-      n++;
-    }
-    const batch = this.#queue.splice(0, n);
-    this.#queueBytes -= bytes;
-    return batch;
-  }
-
-  async #commit(batch: Pending[]): Promise<void> {
+  /** Forms one block from the batch: policy verdicts, tree, checkpoint, one LevelDB write. */
+  async #commit(batch: Group<LedgerRecord, Receipt>[]): Promise<void> {
     const time = Math.max(this.#clock(), this.#head.time);
-    const accepted: Pending[] = [];
-    for (const p of batch) {
-      const refusal = checkAdmission(this.#state, p.record, time);
-      if (refusal) {
-        p.reject(refusal);
-        continue;
+    const firstIndex = this.#frontier.size;
+    const accepted: Array<{
+      record: LedgerRecord;
+      resolve: (r: Receipt) => void;
+      reject: (e: unknown) => void;
+    }> = [];
+    for (const group of batch) {
+      const mark = this.#state.mark();
+      const before = accepted.length;
+      let refused: { at: number; error: DirchainError } | undefined;
+      for (let i = 0; i < group.items.length; i++) {
+        const item = group.items[i]!;
+        const verdict = evaluate(this.#policy, this.#state, item.value, firstIndex + accepted.length, time);
+        if (verdict instanceof DirchainError) {
+          if (group.atomic) {
+            refused = { at: i, error: verdict };
+            break;
+          }
+          item.reject(verdict);
+          continue;
+        }
+        this.#state.stage(verdict.changes, verdict.indexes);
+        accepted.push({ record: item.value, resolve: item.resolve, reject: item.reject });
       }
-      applyRecord(this.#state, p.record);
-      accepted.push(p);
+      if (refused) {
+        this.#state.rollback(mark);
+        accepted.length = before;
+        group.items.forEach((item, i) =>
+          item.reject(i === refused.at ? refused.error : aborted(refused.error)),
+        );
+      }
     }
     if (accepted.length === 0) return;
-    const firstIndex = this.#frontier.size;
     const hashStart = storedHashCount(firstIndex);
     const hashes: Uint8Array[] = [];
     const entries: Uint8Array[] = [];
-    for (const p of accepted) {
-      entries.push(p.record.bytes);
-      this.#frontier.append(hasher.leaf(p.record.bytes), hashes);
+    for (const a of accepted) {
+      entries.push(a.record.bytes);
+      this.#frontier.append(hasher.leaf(a.record.bytes), hashes);
     }
     const header: BlockHeader = {
       origin: this.origin,
@@ -472,11 +518,21 @@ export class Ledger {
     const note = signNote(text, [this.#sequencer!]);
     try {
       await this.#store.writeBlock(
-        { height: header.height, note, size: header.size, firstIndex, entries, hashStart, hashes },
+        {
+          height: header.height,
+          note,
+          size: header.size,
+          firstIndex,
+          entries,
+          hashStart,
+          hashes,
+          extra: this.#state.writes(),
+        },
         this.#durability,
       );
     } catch (e) {
-      this.#failure = new DirchainError(
+      this.#state.discard();
+      const failure = new DirchainError(
         ErrorCode.STORAGE,
         `writing block ${header.height} failed: ${(e as Error).message}; the ledger stopped accepting writes`,
         {
@@ -484,9 +540,11 @@ export class Ledger {
           cause: e,
         },
       );
-      for (const p of accepted) p.reject(this.#failure);
-      return;
+      for (const a of accepted) a.reject(failure);
+      throw failure;
     }
+    for (const c of this.#state.staged()) if (c.type === 'resource') this.#catalog.upsert(c.entity);
+    this.#state.commit();
     this.#head = {
       origin: this.origin,
       size: header.size,
@@ -498,13 +556,6 @@ export class Ledger {
     this.#headText = text;
     for (let i = 0; i < accepted.length; i++)
       accepted[i]!.resolve({ index: firstIndex + i, height: header.height });
-  }
-
-  #rejectQueue(e: unknown): void {
-    const q = this.#queue;
-    this.#queue = [];
-    this.#queueBytes = 0;
-    for (const p of q) p.reject(e);
   }
 
   /** The entry bytes at `index`. */
@@ -618,10 +669,17 @@ export class Ledger {
     await this.#store.close();
   }
 
-  /** @internal for verifyLedger and tests */
+  /** @internal for the query engine and tests */
   get store(): LedgerStore {
     return this.#store;
   }
+}
+
+function aborted(cause: DirchainError): DirchainError {
+  return new DirchainError(
+    ErrorCode.ATOMIC_ABORTED,
+    `not appended: another record of the all-or-nothing group was refused (${cause.code})`,
+  );
 }
 
 function toError(e: unknown): DirchainError {

@@ -4,15 +4,16 @@
  * verdict (replayed exactly as the sequencer ran it), every stored Merkle hash
  * and every root. Stops at the first failure and names its record index.
  */
-import { equalBytes, utf8 } from '../crypto/bytes.js';
+import { equalBytes, toHex, utf8 } from '../crypto/bytes.js';
 import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
 import { type NoteVerifier, openNote, parseNote, parseVerifierKey } from '../crypto/note.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
 import { Frontier, storedHashCount } from '../merkle/stored.js';
-import { checkAdmission } from '../policy/core.js';
-import { applyRecord, authorKey, type LedgerState, stateFromGenesisRecord } from '../policy/state.js';
+import { evaluate, type PolicyContext } from '../policy/rules.js';
+import { genesisChanges, type LedgerParams, paramsFromGenesis } from '../policy/state.js';
+import { STATE_TABLE, State } from '../state/state.js';
 import { LedgerStore } from '../storage/store.js';
 import { parseBlockHeader, parseCheckpoint } from './checkpoint.js';
 import { GENESIS_KIND } from './genesis.js';
@@ -57,7 +58,10 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
     return { ok: false, records: 0, blocks: 0, error: errorOf(e) };
   }
   const frontier = new Frontier(hasher);
-  let state: LedgerState | undefined;
+  // The state as replaying the records makes it, to compare with what is stored.
+  const replayed = new Map<string, Uint8Array>();
+  const state = new State((k) => replayed.get(toHex(k)), []);
+  let params: LedgerParams | undefined;
   let sequencer: NoteVerifier | undefined;
   let height = 0;
   let prevText: string | undefined;
@@ -73,11 +77,11 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
       if (block.height !== height)
         fail(ErrorCode.LEDGER_CORRUPT, `block ${height} is missing (found ${block.height} next)`);
       if (height === 0) {
-        ({ state, sequencer } = openGenesis(store, options.trustedKeys));
+        ({ params, sequencer } = openGenesis(store, state, options.trustedKeys));
       }
       const { text } = openNote(block.note, [sequencer!], verifyNode);
       const header = parseBlockHeader(text);
-      if (header.origin !== state!.origin)
+      if (header.origin !== params!.origin)
         fail(ErrorCode.LEDGER_CORRUPT, `block ${height} names origin ${header.origin}`);
       if (header.height !== height)
         fail(ErrorCode.LEDGER_CORRUPT, `block stored at ${height} says it is ${header.height}`);
@@ -87,7 +91,10 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
       if (header.time < prevTime)
         fail(ErrorCode.LEDGER_CORRUPT, `block ${height} is older than block ${height - 1}`);
       if (header.size <= blockFirst) fail(ErrorCode.LEDGER_CORRUPT, `block ${height} adds no records`);
-      await checkBlockRecords(store, state!, frontier, blockFirst, header.size, header.time);
+      const ctx: PolicyContext = { origin: params!.origin, policy: params!.policy, verify: verifyNode };
+      await checkBlockRecords(store, ctx, state, frontier, blockFirst, header.size, header.time);
+      for (const [k, v] of state.writes()) if (k[0] === STATE_TABLE) replayed.set(toHex(k), v);
+      state.commit();
       if (!equalBytes(frontier.root(), header.root)) {
         fail(ErrorCode.LEDGER_CORRUPT, `block ${height}'s root does not match its records`, {
           index: blockFirst,
@@ -108,13 +115,14 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
         index: blockFirst,
       });
     }
+    await compareState(store, replayed);
     if (options.checkpoint !== undefined) {
       checkTrustedCheckpoint(options.checkpoint, sequencer!, blockFirst, rootsBySize);
     }
     return {
       ok: true,
-      origin: state!.origin,
-      sequencerKey: state!.sequencerKey,
+      origin: params!.origin,
+      sequencerKey: params!.sequencerKey,
       records: blockFirst,
       blocks: height,
     };
@@ -123,7 +131,7 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
     if (error.index === undefined && !isDirchainError(e)) error.index = blockFirst; // storage error inside a block
     return {
       ok: false,
-      ...(state ? { origin: state.origin, sequencerKey: state.sequencerKey } : {}),
+      ...(params ? { origin: params.origin, sequencerKey: params.sequencerKey } : {}),
       records: Math.min(blockFirst, error.index ?? blockFirst),
       blocks: height,
       error: { ...error, height },
@@ -166,24 +174,41 @@ function safeSize(note: string): number {
   }
 }
 
-function openGenesis(store: LedgerStore, trusted: readonly string[] | undefined) {
+function openGenesis(store: LedgerStore, state: State, trusted: readonly string[] | undefined) {
   const entry = store.getEntry(0);
   if (entry === undefined) fail(ErrorCode.LEDGER_CORRUPT, 'the genesis record is missing', { index: 0 });
   const record = atIndex(0, () => decodeRecord(entry));
   if (record.kind !== GENESIS_KIND)
     fail(ErrorCode.LEDGER_CORRUPT, 'record 0 is not a genesis record', { index: 0 });
-  const state = atIndex(0, () => stateFromGenesisRecord(record));
-  const sequencer = parseVerifierKey(sha256Node, state.sequencerKey);
-  if (trusted !== undefined && !trusted.map((k) => k.trim()).includes(state.sequencerKey)) {
+  const { params, genesis } = atIndex(0, () => paramsFromGenesis(record));
+  const sequencer = parseVerifierKey(sha256Node, params.sequencerKey);
+  if (trusted !== undefined && !trusted.map((k) => k.trim()).includes(params.sequencerKey)) {
     fail(
       ErrorCode.CHECKPOINT_INVALID,
-      `the ledger's sequencer key ${state.sequencerKey} is not one of the trusted keys`,
+      `the ledger's sequencer key ${params.sequencerKey} is not one of the trusted keys`,
       {
         hint: 'compare it with the key the data bureau published',
       },
     );
   }
-  return { state, sequencer };
+  state.stage(genesisChanges(genesis), [{ name: 'k', parts: [GENESIS_KIND, record.timestamp, 0] }]);
+  return { params, sequencer };
+}
+
+/** Every stored state entry must be exactly what replaying the records produced, and nothing more. */
+async function compareState(store: LedgerStore, replayed: Map<string, Uint8Array>): Promise<void> {
+  let seen = 0;
+  for await (const [k, v] of store.scan(Uint8Array.of(STATE_TABLE))) {
+    const expected = replayed.get(toHex(k));
+    const what = new TextDecoder().decode(k.subarray(2));
+    if (expected === undefined)
+      fail(ErrorCode.LEDGER_CORRUPT, `stored state has an entry no record made (${what})`);
+    if (!equalBytes(expected, v))
+      fail(ErrorCode.LEDGER_CORRUPT, `stored state of ${what} differs from replaying the records`);
+    seen++;
+  }
+  if (seen !== replayed.size)
+    fail(ErrorCode.LEDGER_CORRUPT, `stored state is missing ${replayed.size - seen} entries`);
 }
 
 function atIndex<T>(index: number, f: () => T): T {
@@ -202,7 +227,8 @@ function atIndex<T>(index: number, f: () => T): T {
 
 async function checkBlockRecords(
   store: LedgerStore,
-  state: LedgerState,
+  ctx: PolicyContext,
+  state: State,
   frontier: Frontier,
   from: number,
   to: number,
@@ -215,29 +241,21 @@ async function checkBlockRecords(
   for await (const [index, entry] of store.entries(from, to)) {
     if (index !== expect) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
     const record: LedgerRecord = atIndex(index, () => decodeRecord(entry));
-    if (index === 0) {
-      signatures.push(
-        verifyNodeAsync(
-          authorKey(state, record.author, 0) ?? ZERO,
-          recordSigningMessage(record.signed),
-          record.signature,
-        ),
-      );
-    } else if (refused === undefined) {
-      const key = authorKey(state, record.author, record.keyId);
-      signatures.push(
-        key
-          ? verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature)
-          : Promise.resolve(false),
-      );
-      const refusal = checkAdmission(state, record, blockTime);
-      if (refusal)
+    const key = state.get('member', record.author)?.keys[record.keyId];
+    signatures.push(
+      key
+        ? verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature)
+        : Promise.resolve(false),
+    );
+    if (index > 0) {
+      const verdict = evaluate(ctx, state, record, index, blockTime);
+      if (verdict instanceof DirchainError) {
         refused = new DirchainError(
-          refusal.code,
-          `record ${index} should have been refused: ${refusal.message}`,
+          verdict.code,
+          `record ${index} should have been refused: ${verdict.message}`,
           { index },
         );
-      else applyRecord(state, record);
+      } else state.stage(verdict.changes, verdict.indexes);
     }
     // Stored hashes must be exactly the ones these records produce.
     produced.length = 0;

@@ -39,6 +39,18 @@ export interface StoredBlock {
 
 type DB = ClassicLevel<Uint8Array, Uint8Array>;
 
+/** The smallest key greater than every key starting with `prefix`, or undefined for all-0xff. */
+export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  const end = prefix.slice();
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}
+
 export class LedgerStore implements HashReader {
   readonly path: string;
   readonly #db: DB;
@@ -100,6 +112,11 @@ export class LedgerStore implements HashReader {
     const batch = this.#db.batch();
     for (const [k, v] of Object.entries(entries)) batch.put(metaKey(k), utf8(v));
     await batch.write({ sync: true });
+  }
+
+  /** Removes a meta entry (synchronously durable). */
+  async deleteMeta(name: string): Promise<void> {
+    await this.#db.batch().del(metaKey(name)).write({ sync: true });
   }
 
   /** Writes one block in a single LevelDB batch; resolves when durable per `durability`. */
@@ -226,6 +243,52 @@ export class LedgerStore implements HashReader {
     })) {
       yield { height: keyNumber(k), note: fromUtf8(v) };
     }
+  }
+
+  /** One value by raw key (state and index tables). */
+  getRaw(key: Uint8Array): Uint8Array | undefined {
+    this.#checkOpen();
+    return this.#db.getSync(key);
+  }
+
+  /** Key/value pairs whose keys start with `prefix`, in key order, from `after` (exclusive) if given. */
+  async *scan(
+    prefix: Uint8Array,
+    options: { after?: Uint8Array; limit?: number; reverse?: boolean } = {},
+  ): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    this.#checkOpen();
+    const end = prefixEnd(prefix);
+    const range: Record<string, unknown> = { gte: prefix, ...(end ? { lt: end } : {}) };
+    if (options.after) {
+      if (options.reverse) range.lt = options.after;
+      else {
+        delete range.gte;
+        range.gt = options.after;
+      }
+    }
+    for await (const kv of this.#db.iterator({
+      ...range,
+      limit: options.limit ?? -1,
+      reverse: options.reverse ?? false,
+    })) {
+      yield kv;
+    }
+  }
+
+  /** Deletes every key starting with `prefix` (used to rebuild state). */
+  async clearPrefix(prefix: Uint8Array): Promise<void> {
+    const end = prefixEnd(prefix);
+    await this.#db.clear({ gte: prefix, ...(end ? { lt: end } : {}) });
+  }
+
+  /** Writes raw key/value pairs in one batch. */
+  async putRaw(
+    pairs: ReadonlyArray<readonly [Uint8Array, Uint8Array]>,
+    durability: Durability = 'sync',
+  ): Promise<void> {
+    const batch = this.#db.batch();
+    for (const [k, v] of pairs) batch.put(k, v);
+    await batch.write({ sync: durability === 'sync' });
   }
 
   /** Raw access for tests and repair tools; never used by the ledger itself. */

@@ -65,7 +65,7 @@ export function signedBy(
   return signRecord(
     {
       origin: over.origin ?? ORIGIN,
-      kind: over.kind ?? 'access.log',
+      kind: over.kind ?? 'x.test',
       author: over.author ?? d.id,
       keyId: over.keyId ?? 0,
       timestamp: over.timestamp ?? Date.now(),

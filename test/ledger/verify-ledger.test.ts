@@ -125,7 +125,11 @@ describe('verifyLedger', () => {
       await db2.put(numberKey(TABLE.block, 2), new TextEncoder().encode(note));
       const last = await openLedgerHeight(db2);
       await db2.del(numberKey(TABLE.block, last));
-      for (let i = 41; i <= 50; i++) await db2.del(numberKey(TABLE.entry, i));
+      // Drop exactly the last block's records: from the previous block's size to the end.
+      const prevNote = new TextDecoder().decode(await db2.get(numberKey(TABLE.block, last - 1)));
+      const from = Number(prevNote.split('\n')[1]);
+      for (let i = from; i <= 50; i++) await db2.del(numberKey(TABLE.entry, i));
+      await db2.del(numberKey(TABLE.blockBySize, 51));
       await db2.close();
       expect((await verifyLedger(fresh.path)).ok).toBe(true);
       r = await verifyLedger(fresh.path, { checkpoint: saved });

@@ -1,0 +1,197 @@
+/**
+ * The domain API apps use: one method per directory record, each signed with
+ * the calling member's key and appended through the ledger's group commit.
+ * Every method resolves to the record's receipt ({ index, height }) once its
+ * block is durable, or rejects with the policy's typed refusal.
+ *
+ * Records needing more than one signature (governance under an m-of-n quorum,
+ * grants of level-4 fields) are built as a proposal: `propose` fixes the terms
+ * bytes, each approver signs them with `approve` (possibly on another machine),
+ * and the author submits with the approvals.
+ */
+import { type Plain, pack } from '../encoding/msgpack.js';
+import type { Role } from '../ledger/genesis.js';
+import type { Ledger, MemberSigner, Receipt } from '../ledger/ledger.js';
+import {
+  type Approval,
+  approvalMessage,
+  type GrantTerms,
+  KIND,
+  type ResourceSpec,
+  type ScenarioSpec,
+} from './schemas.js';
+
+/** Terms fixed as bytes, ready for approvals. */
+export interface Proposal {
+  readonly origin: string;
+  readonly kind: string;
+  readonly terms: Uint8Array;
+}
+
+export interface MemberInput {
+  id: string;
+  name: string;
+  roles: readonly Role[];
+  signingKey: Uint8Array;
+  encryptionKey?: Uint8Array;
+}
+
+export interface RequestInput {
+  id: string;
+  provider: string;
+  resource: string;
+  fields: string[];
+  scenario: string;
+  purpose: string;
+}
+
+export type GrantInput = GrantTerms;
+
+export interface AccessInput {
+  grant: string;
+  fields: string[];
+  count: number;
+  purpose: string;
+}
+
+/** Approvals already collected, and/or local signers to approve with now. */
+export interface ApprovalOptions {
+  approvals?: Approval[];
+  approvers?: MemberSigner[];
+}
+
+/** Drops undefined fields: optional fields are absent from the record, never nil. */
+function clean(o: object): Plain {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Plain;
+}
+
+/** An approver's signature over a proposal's exact terms bytes. */
+export function approve(proposal: Proposal, approver: MemberSigner): Approval {
+  return {
+    member: approver.id,
+    keyId: approver.keyId,
+    signature: approver.signer.sign(approvalMessage(proposal.origin, proposal.kind, proposal.terms)),
+  };
+}
+
+export class Directory {
+  readonly #ledger: Ledger;
+
+  constructor(ledger: Ledger) {
+    this.#ledger = ledger;
+  }
+
+  /** Fixes the terms of a governance record or grant as bytes, for approvals. */
+  propose(kind: string, terms: object): Proposal {
+    return { origin: this.#ledger.origin, kind, terms: pack(clean(terms)) };
+  }
+
+  /** Appends a proposal with its approvals, authored by `author`. */
+  submitProposal(author: MemberSigner, proposal: Proposal, options: ApprovalOptions = {}): Promise<Receipt> {
+    const approvals = [
+      ...(options.approvals ?? []),
+      ...(options.approvers ?? []).map((a) => approve(proposal, a)),
+    ];
+    return this.#ledger.submit(author, proposal.kind, { terms: proposal.terms, approvals });
+  }
+
+  #governance(
+    admin: MemberSigner,
+    kind: string,
+    action: object,
+    options?: ApprovalOptions,
+  ): Promise<Receipt> {
+    return this.submitProposal(admin, this.propose(kind, action), options);
+  }
+
+  addMember(admin: MemberSigner, member: MemberInput, options?: ApprovalOptions): Promise<Receipt> {
+    return this.#governance(admin, KIND.memberAdd, member, options);
+  }
+
+  suspendMember(
+    admin: MemberSigner,
+    member: string,
+    reason?: string,
+    options?: ApprovalOptions,
+  ): Promise<Receipt> {
+    return this.#governance(admin, KIND.memberSuspend, { member, reason }, options);
+  }
+
+  reinstateMember(admin: MemberSigner, member: string, options?: ApprovalOptions): Promise<Receipt> {
+    return this.#governance(admin, KIND.memberReinstate, { member }, options);
+  }
+
+  removeMember(
+    admin: MemberSigner,
+    member: string,
+    reason?: string,
+    options?: ApprovalOptions,
+  ): Promise<Receipt> {
+    return this.#governance(admin, KIND.memberRemove, { member, reason }, options);
+  }
+
+  setRoles(admin: MemberSigner, member: string, roles: Role[], options?: ApprovalOptions): Promise<Receipt> {
+    return this.#governance(admin, KIND.memberRoles, { member, roles }, options);
+  }
+
+  /**
+   * Rotates `member`'s keys. `by` is the member itself (signing with its
+   * current key) or an admin. The new key is keyId + 1 from this record on;
+   * records signed with the old key before it stay valid.
+   */
+  rotateKey(
+    by: MemberSigner,
+    member: string,
+    keys: { signingKey: Uint8Array; encryptionKey?: Uint8Array },
+    options?: ApprovalOptions,
+  ): Promise<Receipt> {
+    return this.#governance(by, KIND.memberRotateKey, { member, ...keys }, options);
+  }
+
+  registerResource(provider: MemberSigner, resource: ResourceSpec): Promise<Receipt> {
+    return this.#ledger.submit(provider, KIND.resourceRegister, clean(resource));
+  }
+
+  /** Publishes a new version of a resource (the whole description, not a diff). */
+  updateResource(provider: MemberSigner, resource: ResourceSpec): Promise<Receipt> {
+    return this.#ledger.submit(provider, KIND.resourceUpdate, clean(resource));
+  }
+
+  retireResource(provider: MemberSigner, id: string, reason?: string): Promise<Receipt> {
+    return this.#ledger.submit(provider, KIND.resourceRetire, clean({ id, reason }));
+  }
+
+  registerScenario(member: MemberSigner, scenario: ScenarioSpec): Promise<Receipt> {
+    return this.#ledger.submit(member, KIND.scenarioRegister, clean(scenario));
+  }
+
+  openRequest(consumer: MemberSigner, request: RequestInput): Promise<Receipt> {
+    return this.#ledger.submit(consumer, KIND.requestOpen, clean(request));
+  }
+
+  answerRequest(
+    provider: MemberSigner,
+    id: string,
+    answer: { decision: 'granted'; grant: string } | { decision: 'refused'; reason: string },
+  ): Promise<Receipt> {
+    return this.#ledger.submit(provider, KIND.requestAnswer, { id, ...answer });
+  }
+
+  closeRequest(member: MemberSigner, id: string, reason?: string): Promise<Receipt> {
+    return this.#ledger.submit(member, KIND.requestClose, clean({ id, reason }));
+  }
+
+  /** Issues a grant; level-4 fields need an admin among `approvers`/`approvals` (the countersignature). */
+  issueGrant(provider: MemberSigner, grant: GrantInput, options?: ApprovalOptions): Promise<Receipt> {
+    return this.submitProposal(provider, this.propose(KIND.grantIssue, grant), options);
+  }
+
+  revokeGrant(member: MemberSigner, id: string, reason?: string): Promise<Receipt> {
+    return this.#ledger.submit(member, KIND.grantRevoke, clean({ id, reason }));
+  }
+
+  /** Records one use of shared data under a grant (the high-volume kind). */
+  logAccess(consumer: MemberSigner, access: AccessInput): Promise<Receipt> {
+    return this.#ledger.submit(consumer, KIND.accessLog, clean(access));
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Group commit: many concurrent callers, one writer. Items queue up while a
+ * batch is being written; the next batch takes as many as fit (by count and
+ * bytes), so throughput rises with concurrency instead of each caller paying
+ * for its own fsync. Groups are never split across batches (all-or-nothing
+ * appends rely on that). One batch is in flight at a time, in queue order.
+ */
+
+export interface Item<T, R> {
+  readonly value: T;
+  readonly bytes: number;
+  readonly resolve: (result: R) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A run of items that must land in the same batch. */
+export interface Group<T, R> {
+  readonly items: Item<T, R>[];
+  readonly atomic: boolean;
+}
+
+export interface GroupCommitOptions {
+  maxItems: number;
+  maxBytes: number;
+  /** Wait this long for more items once the first arrives (0: the current event-loop turn). */
+  maxDelayMs: number;
+}
+
+export class GroupCommit<T, R> {
+  readonly #options: GroupCommitOptions;
+  readonly #commit: (batch: Group<T, R>[]) => Promise<void>;
+  #queue: Group<T, R>[] = [];
+  #queuedItems = 0;
+  #queuedBytes = 0;
+  #running = false;
+  #timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
+  #idle: Array<() => void> = [];
+  /** Set when a commit failed: every later item is rejected with it. */
+  failure: unknown;
+
+  constructor(options: GroupCommitOptions, commit: (batch: Group<T, R>[]) => Promise<void>) {
+    this.#options = options;
+    this.#commit = commit;
+  }
+
+  get pending(): number {
+    return this.#queuedItems;
+  }
+
+  /** Queues a group; its items' promises settle when their batch is committed. */
+  push(values: ReadonlyArray<{ value: T; bytes: number }>, atomic: boolean): Promise<R>[] {
+    const items: Item<T, R>[] = [];
+    const promises = values.map(
+      (v) =>
+        new Promise<R>((resolve, reject) => {
+          items.push({ value: v.value, bytes: v.bytes, resolve, reject });
+        }),
+    );
+    if (this.failure !== undefined) {
+      for (const i of items) i.reject(this.failure);
+      return promises;
+    }
+    this.#queue.push({ items, atomic });
+    this.#queuedItems += items.length;
+    for (const i of items) this.#queuedBytes += i.bytes;
+    this.#schedule();
+    return promises;
+  }
+
+  /** Resolves when the queue is empty and no batch is in flight. */
+  drain(): Promise<void> {
+    if (!this.#running && this.#queue.length === 0 && this.#timer === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #schedule(): void {
+    if (this.#running || this.#timer !== undefined) return;
+    const full = this.#queuedItems >= this.#options.maxItems || this.#queuedBytes >= this.#options.maxBytes;
+    if (this.#options.maxDelayMs > 0 && !full)
+      this.#timer = setTimeout(() => this.#run(), this.#options.maxDelayMs);
+    else this.#timer = setImmediate(() => this.#run());
+  }
+
+  async #run(): Promise<void> {
+    this.#timer = undefined;
+    this.#running = true;
+    try {
+      while (this.#queue.length > 0 && this.failure === undefined) {
+        const batch = this.#take();
+        try {
+          await this.#commit(batch);
+        } catch (e) {
+          // Settle every item of the failed batch (settling twice is a no-op), then stop.
+          this.failure ??= e;
+          for (const g of batch) for (const i of g.items) i.reject(e);
+        }
+      }
+    } finally {
+      this.#running = false;
+      if (this.failure !== undefined) this.#rejectAll(this.failure);
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const f of idle) f();
+    }
+  }
+
+  #take(): Group<T, R>[] {
+    let n = 0;
+    let items = 0;
+    let bytes = 0;
+    while (n < this.#queue.length) {
+      const g = this.#queue[n]!;
+      const gBytes = g.items.reduce((s, i) => s + i.bytes, 0);
+      // Always take at least one group, even one larger than the limits.
+      if (
+        n > 0 &&
+        (items + g.items.length > this.#options.maxItems || bytes + gBytes > this.#options.maxBytes)
+      )
+        break;
+      items += g.items.length;
+      bytes += gBytes;
+      n++;
+    }
+    this.#queuedItems -= items;
+    this.#queuedBytes -= bytes;
+    return this.#queue.splice(0, n);
+  }
+
+  #rejectAll(e: unknown): void {
+    const q = this.#queue;
+    this.#queue = [];
+    this.#queuedItems = 0;
+    this.#queuedBytes = 0;
+    for (const g of q) for (const i of g.items) i.reject(e);
+  }
+}

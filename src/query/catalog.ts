@@ -1,0 +1,91 @@
+/**
+ * An in-memory catalogue of every resource's latest version, for directory
+ * search by department, theme, level, sharing type and text. Its size follows
+ * the number of resources (tens of thousands), not the log length, and it is
+ * rebuilt from the stored state at open. Pure.
+ */
+import type { Sharing } from '../directory/schemas.js';
+import type { ResourceEntity } from '../state/entities.js';
+
+export interface ResourceFilter {
+  /** Owner department (member id). */
+  department?: string;
+  theme?: string;
+  /** Overall classification level, or a range. */
+  level?: number | { min?: number; max?: number };
+  sharing?: Sharing;
+  /** `active` (default), `retired` or `any`. */
+  status?: 'active' | 'retired' | 'any';
+  /** Case-insensitive words that must all appear in the public text: title, description, theme, field names. */
+  text?: string;
+}
+
+interface Entry {
+  id: string;
+  owner: string;
+  theme: string;
+  level: number;
+  sharing: Sharing;
+  status: 'active' | 'retired';
+  text: string;
+}
+
+export class Catalog {
+  readonly #entries = new Map<string, Entry>();
+  #sorted: string[] = [];
+  #dirty = false;
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  upsert(r: ResourceEntity): void {
+    if (!this.#entries.has(r.id)) this.#dirty = true;
+    this.#entries.set(r.id, {
+      id: r.id,
+      owner: r.owner,
+      theme: r.theme,
+      level: r.level,
+      sharing: r.sharing,
+      status: r.status,
+      text: [r.title, r.description, r.theme, ...r.fields.map((f) => f.name)].join('\n').toLowerCase(),
+    });
+  }
+
+  /** Ids matching `filter`, in id order, after `after`, at most `limit`. */
+  search(filter: ResourceFilter, after: string | undefined, limit: number): { ids: string[]; more: boolean } {
+    if (this.#dirty) {
+      this.#sorted = [...this.#entries.keys()].sort();
+      this.#dirty = false;
+    }
+    const words = (filter.text ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+    const status = filter.status ?? 'active';
+    const lv = filter.level;
+    const [min, max] = typeof lv === 'number' ? [lv, lv] : [lv?.min ?? 1, lv?.max ?? 4];
+    let i = after === undefined ? 0 : upperBound(this.#sorted, after);
+    const ids: string[] = [];
+    for (; i < this.#sorted.length; i++) {
+      const e = this.#entries.get(this.#sorted[i]!)!;
+      if (filter.department !== undefined && e.owner !== filter.department) continue;
+      if (filter.theme !== undefined && e.theme !== filter.theme) continue;
+      if (filter.sharing !== undefined && e.sharing !== filter.sharing) continue;
+      if (status !== 'any' && e.status !== status) continue;
+      if (e.level < min || e.level > max) continue;
+      if (words.length > 0 && !words.every((w) => e.text.includes(w))) continue;
+      if (ids.length === limit) return { ids, more: true };
+      ids.push(e.id);
+    }
+    return { ids, more: false };
+  }
+}
+
+function upperBound(sorted: string[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,194 @@
+/**
+ * Read queries over the directory: entity lookups, directory search, version
+ * history, grants and access logs, need lists. Every list is paginated with an
+ * opaque cursor, and every result carries the record index it came from, so
+ * the caller can ask the ledger for its inclusion proof.
+ */
+import { fromBase64, fromUtf8, toBase64, utf8 } from '../crypto/bytes.js';
+import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
+import { ErrorCode, fail } from '../errors.js';
+import type {
+  EntityType,
+  EntityTypes,
+  GrantEntity,
+  RequestEntity,
+  ResourceEntity,
+  StateView,
+} from '../state/entities.js';
+import { indexPrefix, trailingId, trailingNumber } from '../state/indexes.js';
+import type { LedgerStore } from '../storage/store.js';
+import type { Catalog, ResourceFilter } from './catalog.js';
+
+export interface PageOptions {
+  /** At most this many items (default 100, max 1000). */
+  limit?: number;
+  /** The `cursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass to the next call for the next page; absent on the last page. */
+  cursor?: string;
+}
+
+/** A record found through an index, with its position in the log. */
+export interface IndexedRecord {
+  index: number;
+  record: LedgerRecord;
+}
+
+function limitOf(p: PageOptions): number {
+  const limit = p.limit ?? 100;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
+    fail(ErrorCode.INVALID_ARGUMENT, 'limit must be 1..1000');
+  return limit;
+}
+
+function cursorKey(p: PageOptions): Uint8Array | undefined {
+  if (p.cursor === undefined) return undefined;
+  try {
+    return fromBase64(p.cursor);
+  } catch {
+    return fail(ErrorCode.INVALID_ARGUMENT, 'cursor is not one this API returned');
+  }
+}
+
+export class DirectoryQuery {
+  readonly #store: LedgerStore;
+  readonly #view: StateView;
+  readonly #catalog: Catalog;
+
+  constructor(store: LedgerStore, view: StateView, catalog: Catalog) {
+    this.#store = store;
+    this.#view = view;
+    this.#catalog = catalog;
+  }
+
+  get<T extends EntityType>(type: T, id: string): EntityTypes[T] | undefined {
+    return this.#view.get(type, id);
+  }
+
+  /** Directory search over the latest version of every resource. */
+  searchResources(filter: ResourceFilter = {}, page: PageOptions = {}): Page<ResourceEntity> {
+    const { ids, more } = this.#catalog.search(filter, page.cursor, limitOf(page));
+    const items = ids.map((id) => this.#view.get('resource', id)!);
+    return more ? { items, cursor: ids.at(-1)! } : { items };
+  }
+
+  /** Resources a department owns (through the LevelDB index). */
+  resourcesOf(department: string, page: PageOptions = {}): Promise<Page<ResourceEntity>> {
+    const prefix = indexPrefix('d', department);
+    return this.#scan(prefix, page, (k) => this.#view.get('resource', trailingId(k, prefix.length)));
+  }
+
+  /** Every version (register, updates, retirement) of a resource, oldest first. */
+  resourceHistory(resource: string, page: PageOptions = {}): Promise<Page<IndexedRecord>> {
+    return this.#scan(indexPrefix('r', resource), page, (k) => this.#record(trailingNumber(k)));
+  }
+
+  /** Grants of `consumer` active at time `at` (ms): inside the window and not yet revoked then. */
+  activeGrants(consumer: string, at: number, page: PageOptions = {}): Promise<Page<GrantEntity>> {
+    const prefix = indexPrefix('c', consumer);
+    return this.#scan(prefix, page, (k) => {
+      const g = this.#view.get('grant', trailingId(k, prefix.length));
+      const live =
+        g !== undefined && g.validFrom <= at && at < g.validTo && (g.revokedAt === null || g.revokedAt > at);
+      return live ? g : undefined;
+    });
+  }
+
+  grantsOfResource(resource: string, page: PageOptions = {}): Promise<Page<GrantEntity>> {
+    const prefix = indexPrefix('G', resource);
+    return this.#scan(prefix, page, (k) => this.#view.get('grant', trailingId(k, prefix.length)));
+  }
+
+  grantsOfScenario(scenario: string, page: PageOptions = {}): Promise<Page<GrantEntity>> {
+    const prefix = indexPrefix('s', scenario);
+    return this.#scan(prefix, page, (k) => this.#view.get('grant', trailingId(k, prefix.length)));
+  }
+
+  /** Access logs under a grant, in log order. */
+  accessLogs(grant: string, page: PageOptions = {}): Promise<Page<IndexedRecord>> {
+    return this.#scan(indexPrefix('g', grant), page, (k) => this.#record(trailingNumber(k)));
+  }
+
+  /** Access logs under every grant of a resource, grant by grant. */
+  async accessLogsOfResource(
+    resource: string,
+    page: PageOptions = {},
+  ): Promise<Page<IndexedRecord & { grant: string }>> {
+    const limit = limitOf(page);
+    let [grant, logCursor] = page.cursor === undefined ? [] : decodeCursor(page.cursor);
+    // A resource has few grants (hundreds at most): list them whole, page through their logs.
+    const prefix = indexPrefix('G', resource);
+    const grants: string[] = [];
+    for await (const [k] of this.#store.scan(prefix)) grants.push(trailingId(k, prefix.length));
+    const items: Array<IndexedRecord & { grant: string }> = [];
+    for (let i = grant === undefined ? 0 : grants.indexOf(grant); i >= 0 && i < grants.length; i++) {
+      grant = grants[i]!;
+      const logs = await this.accessLogs(grant, {
+        limit: limit - items.length,
+        ...(logCursor ? { cursor: logCursor } : {}),
+      });
+      logCursor = undefined;
+      for (const l of logs.items) items.push({ ...l, grant });
+      if (logs.cursor !== undefined) return { items, cursor: encodeCursor([grant, logs.cursor]) };
+      if (items.length === limit)
+        return i + 1 < grants.length ? { items, cursor: encodeCursor([grants[i + 1]!]) } : { items };
+    }
+    return { items };
+  }
+
+  /** Need-list requests still open for `provider`. */
+  openRequests(provider: string, page: PageOptions = {}): Promise<Page<RequestEntity>> {
+    const prefix = indexPrefix('p', provider);
+    return this.#scan(prefix, page, (k) => {
+      const r = this.#view.get('request', trailingId(k, prefix.length));
+      return r?.status === 'open' ? r : undefined;
+    });
+  }
+
+  /** Records of a kind (all but access.log) by block time, oldest first. */
+  recordsByKind(kind: string, page: PageOptions = {}): Promise<Page<IndexedRecord>> {
+    return this.#scan(indexPrefix('k', kind), page, (k) => this.#record(trailingNumber(k)));
+  }
+
+  #record(index: number): IndexedRecord {
+    const entry = this.#store.getEntry(index);
+    if (entry === undefined)
+      fail(ErrorCode.LEDGER_CORRUPT, `index points at missing record ${index}`, { index });
+    return { index, record: decodeRecord(entry) };
+  }
+
+  /** Walks an index prefix from the cursor, mapping keys to items and skipping undefined ones. */
+  async #scan<T>(
+    prefix: Uint8Array,
+    page: PageOptions,
+    map: (key: Uint8Array) => T | undefined,
+  ): Promise<Page<T>> {
+    const limit = limitOf(page);
+    const after = cursorKey(page);
+    const items: T[] = [];
+    let last: Uint8Array | undefined;
+    for await (const [k] of this.#store.scan(prefix, after ? { after } : {})) {
+      if (items.length === limit) return { items, cursor: toBase64(last!) };
+      const item = map(k);
+      last = k;
+      if (item !== undefined) items.push(item);
+    }
+    return { items };
+  }
+}
+
+function encodeCursor(parts: [string, string?]): string {
+  return toBase64(utf8(JSON.stringify(parts)));
+}
+
+function decodeCursor(cursor: string): [string?, string?] {
+  try {
+    const v = JSON.parse(fromUtf8(fromBase64(cursor)));
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as [string, string?];
+  } catch {}
+  return fail(ErrorCode.INVALID_ARGUMENT, 'cursor is not one this API returned');
+}

@@ -1,0 +1,70 @@
+/**
+ * Secondary indexes, kept in LevelDB beside the state and written in the same
+ * batch as the block that causes them. Keys are 'I', a one-byte index name,
+ * then its parts; ids never contain 0x00, so 0x00 separates them and prefix
+ * scans are exact. Values are empty unless noted.
+ *
+ *   'd' dept 0 resource            resources by owner department
+ *   'r' resource 0 u64(index)      records about a resource (versions, retire), value: kind
+ *   'G' resource 0 grant           grants by resource
+ *   'c' consumer 0 grant           grants by consumer
+ *   's' scenario 0 grant           grants by scenario
+ *   'p' provider 0 request         need-list requests by provider
+ *   'g' grant 0 u64(index)         access logs by grant
+ *   'k' kind 0 u64(time) u64(index)  records by kind and block time (all kinds but access.log,
+ *                                  which are found by grant, or by block time through the blocks)
+ */
+import { concatBytes, utf8 } from '../crypto/bytes.js';
+
+export type IndexEntry =
+  | { name: 'd'; parts: [dept: string, resource: string] }
+  | { name: 'r'; parts: [resource: string, index: number]; kind: string }
+  | { name: 'G' | 'c' | 's' | 'p'; parts: [owner: string, id: string] }
+  | { name: 'g'; parts: [grant: string, index: number] }
+  | { name: 'k'; parts: [kind: string, time: number, index: number] };
+
+export const INDEX_TABLE = 0x49; // 'I'
+
+function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  const hi = Math.floor(n / 0x1_0000_0000);
+  new DataView(b.buffer).setUint32(0, hi);
+  new DataView(b.buffer).setUint32(4, n >>> 0);
+  return b;
+}
+
+function part(p: string | number): Uint8Array {
+  return typeof p === 'number' ? u64(p) : utf8(p);
+}
+
+/** The key prefix for all entries of `name` whose leading parts are `parts` (each string part closed by 0x00). */
+export function indexPrefix(name: string, ...parts: string[]): Uint8Array {
+  const pieces: Uint8Array[] = [Uint8Array.of(INDEX_TABLE, name.charCodeAt(0))];
+  for (const p of parts) pieces.push(utf8(p), Uint8Array.of(0));
+  return concatBytes(...pieces);
+}
+
+export function indexKey(e: IndexEntry): Uint8Array {
+  const pieces: Uint8Array[] = [Uint8Array.of(INDEX_TABLE, e.name.charCodeAt(0))];
+  (e.parts as ReadonlyArray<string | number>).forEach((p, i) => {
+    pieces.push(part(p));
+    // A string part is followed by 0x00 unless it is the last part.
+    if (typeof p === 'string' && i < e.parts.length - 1) pieces.push(Uint8Array.of(0));
+  });
+  return concatBytes(...pieces);
+}
+
+export function indexValue(e: IndexEntry): Uint8Array {
+  return e.name === 'r' ? utf8(e.kind) : new Uint8Array(0);
+}
+
+/** Reads the trailing u64 of an index key (record index, for 'r', 'g', 'k'). */
+export function trailingNumber(key: Uint8Array): number {
+  const v = new DataView(key.buffer, key.byteOffset + key.length - 8, 8);
+  return v.getUint32(0) * 0x1_0000_0000 + v.getUint32(4);
+}
+
+/** Reads the trailing string part of an index key (for 'd', 'G', 'c', 's', 'p'). */
+export function trailingId(key: Uint8Array, prefixLength: number): string {
+  return new TextDecoder().decode(key.subarray(prefixLength));
+}
