@@ -185,11 +185,20 @@ function checkConsistencyBundle(b: ConsistencyBundleBytes, verifiers: NoteVerifi
     ['2', b.checkpoint2, b.size2, b.root2],
   ] as const) {
     if (note === undefined) {
-      checks.push({
-        name: `checkpoint ${which}`,
-        status: 'skip',
-        detail: `no checkpoint in bundle: root${which} is not authenticated`,
-      });
+      // Without a signed checkpoint for size2 nothing in the bundle is authenticated.
+      if (which === '2') {
+        checks.push({
+          name: 'checkpoint 2',
+          status: 'fail',
+          detail: `${ErrorCode.CHECKPOINT_INVALID}: no signed checkpoint for size2, so neither root is authenticated`,
+        });
+      } else {
+        checks.push({
+          name: 'checkpoint 1',
+          status: 'skip',
+          detail: 'no checkpoint for size1 in the bundle: root1 is authenticated by the proof and checkpoint 2',
+        });
+      }
       continue;
     }
     run(checks, `checkpoint ${which}`, () => {

@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fromBase64 } from '../crypto/bytes.js';
@@ -23,24 +23,36 @@ export interface Ctx {
 export const EXIT = { ok: 0, failed: 1, usage: 2, error: 3 } as const;
 
 export async function init(ctx: Ctx, dir: string, origin: string, adminId: string): Promise<number> {
-  if (existsSync(ledgerPath(dir))) fail(ErrorCode.LEDGER_EXISTS, `${dir} already holds a ledger`);
-  mkdirSync(keysPath(dir), { recursive: true, mode: 0o700 });
+  if (existsSync(ledgerPath(dir)) || existsSync(sequencerKeyPath(dir))) {
+    fail(ErrorCode.LEDGER_EXISTS, `${dir} already holds a ledger`);
+  }
+  // Make the keys first: a bad origin or admin id fails before anything is written.
   const sequencer = generateKeyPair(origin);
   const admin = generateKeyPair(adminId);
-  const ledger = await createLedger(ledgerPath(dir), {
-    origin,
-    sequencerKey: sequencer.signerKey,
-    members: [
-      {
-        id: adminId,
-        name: 'Data bureau (root admin)',
-        roles: ['admin', 'provider', 'consumer'],
-        signingKey: admin.publicKey,
-      },
-    ],
-  });
+  const madeDir = !existsSync(dir);
+  // Keys go to disk before the ledger exists, so a crash never leaves a ledger nobody can sign for.
+  mkdirSync(keysPath(dir), { recursive: true, mode: 0o700 });
   writeFileSync(sequencerKeyPath(dir), `${sequencer.signerKey}\n`, { mode: 0o600 });
   writeFileSync(join(keysPath(dir), `${adminId}.key`), `${admin.signerKey}\n`, { mode: 0o600 });
+  let ledger: Ledger;
+  try {
+    ledger = await createLedger(ledgerPath(dir), {
+      origin,
+      sequencerKey: sequencer.signerKey,
+      members: [
+        {
+          id: adminId,
+          name: 'Data bureau (root admin)',
+          roles: ['admin', 'provider', 'consumer'],
+          signingKey: admin.publicKey,
+        },
+      ],
+    });
+  } catch (e) {
+    for (const f of [sequencerKeyPath(dir), join(keysPath(dir), `${adminId}.key`)]) rmSync(f, { force: true });
+    if (madeDir) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   writeFileSync(join(dir, 'sequencer.pub'), `${sequencer.verifierKey}\n`);
   const head = ledger.head();
   await ledger.close();

@@ -115,9 +115,10 @@ export interface ConsistencyBundle {
   readonly root1: Uint8Array;
   readonly root2: Uint8Array;
   readonly consistency: Uint8Array[];
-  /** Signed checkpoints at size1 and size2, when those sizes end a block. */
+  /** Signed checkpoint at size1, when size1 ends a block. */
   readonly checkpoint1?: string;
-  readonly checkpoint2?: string;
+  /** Signed checkpoint at size2 (always: size2 must end a block). */
+  readonly checkpoint2: string;
 }
 
 /** A member's signing identity, for `Ledger.submit`. */
@@ -616,35 +617,33 @@ export class Ledger {
     };
   }
 
-  /** Consistency proof from tree size `size1` to `size2` (default the head). */
+  /**
+   * Consistency proof from tree size `size1` to `size2` (default the head).
+   * `size2` must end a block, so the bundle carries its signed checkpoint: that
+   * signature is what makes both roots trustworthy (the proof ties root1 to it).
+   * `checkpoint1` is included when `size1` ends a block too.
+   */
   async proveConsistency(size1: number, size2 = this.#head.size): Promise<ConsistencyBundle> {
-    this.#checkSize(size2);
-    if (!Number.isSafeInteger(size1) || size1 < 1 || size1 > size2) {
-      fail(ErrorCode.INVALID_ARGUMENT, `size1 must be between 1 and size2 (${size2}), got ${size1}`);
+    const checkpoint2 = this.checkpoint(size2);
+    if (!Number.isSafeInteger(size1) || size1 < 1) {
+      fail(ErrorCode.INVALID_ARGUMENT, `size1 must be a positive integer, got ${size1}`);
     }
-    const [root1, root2, consistency] = await Promise.all([
+    if (size1 > size2) fail(ErrorCode.NOT_FOUND, `size1 ${size1} is beyond size2 ${size2}`);
+    const [root1, consistency] = await Promise.all([
       treeHash(hasher, this.#store, size1),
-      treeHash(hasher, this.#store, size2),
       proveConsistency(hasher, this.#store, size1, size2),
     ]);
-    const note = (size: number): string | undefined => {
-      try {
-        return this.checkpoint(size);
-      } catch {
-        return undefined;
-      }
-    };
-    const checkpoint1 = note(size1);
-    const checkpoint2 = note(size2);
+    const height1 = size1 === size2 ? undefined : this.#store.heightAtSize(size1);
+    const checkpoint1 = size1 === size2 ? checkpoint2 : height1 === undefined ? undefined : this.#store.getBlock(height1)?.note;
     return {
       origin: this.origin,
       size1,
       size2,
       root1,
-      root2,
+      root2: headFromNote(checkpoint2).header.root,
       consistency,
       ...(checkpoint1 === undefined ? {} : { checkpoint1 }),
-      ...(checkpoint2 === undefined ? {} : { checkpoint2 }),
+      checkpoint2,
     };
   }
 
