@@ -196,7 +196,8 @@ function checkConsistencyBundle(b: ConsistencyBundleBytes, verifiers: NoteVerifi
         checks.push({
           name: 'checkpoint 1',
           status: 'skip',
-          detail: 'no checkpoint for size1 in the bundle: root1 is authenticated by the proof and checkpoint 2',
+          detail:
+            'no checkpoint for size1 in the bundle: root1 is authenticated by the proof and checkpoint 2',
         });
       }
       continue;

@@ -49,7 +49,8 @@ export async function init(ctx: Ctx, dir: string, origin: string, adminId: strin
       ],
     });
   } catch (e) {
-    for (const f of [sequencerKeyPath(dir), join(keysPath(dir), `${adminId}.key`)]) rmSync(f, { force: true });
+    for (const f of [sequencerKeyPath(dir), join(keysPath(dir), `${adminId}.key`)])
+      rmSync(f, { force: true });
     if (madeDir) rmSync(dir, { recursive: true, force: true });
     throw e;
   }

@@ -7,7 +7,6 @@
 import { parseArgs } from 'node:util';
 import { DirchainError, ErrorCode, isDirchainError } from '../errors.js';
 import { append, audit, type Ctx, checkpoint, EXIT, init, prove, verify } from './commands.js';
-import { demo } from './demo.js';
 import { red } from './io.js';
 
 const HELP: Record<string, string> = {
@@ -23,7 +22,6 @@ commands:
   prove <dir> --from M [--to N]      consistency proof bundle
   verify <bundle.json> --key <key>   check a proof bundle offline
   audit <dir> [--key <key>]          re-verify a whole ledger
-  demo [<dir>]                       build, query, prove and verify a small city ledger
 
 The data folder may also come from --dir or DIRCHAIN_DIR.
 Run dirchain <command> --help for details. Exit codes: 0 ok, 1 check failed, 2 usage, 3 error.`,
@@ -67,10 +65,6 @@ Re-verifies every block, record signature, admission rule, stored hash and root.
 Exits 1 and names the first bad record index on any failure.
 
 example: dirchain audit ./city --key ./city/sequencer.pub`,
-  demo: `usage: dirchain demo [<dir>]
-
-Builds a small city ledger (in a temp folder unless <dir> is given), appends
-records from three departments, reads, proves and verifies.`,
 };
 
 function usage(message: string): never {
@@ -144,8 +138,6 @@ export async function main(argv: string[]): Promise<number> {
       return verify(ctx, positionals[0], values.key ?? []);
     case 'audit':
       return audit(ctx, dir(), values.key ?? []);
-    case 'demo':
-      return demo(ctx, positionals[0] ?? values.dir);
     default:
       return usage(`unknown command ${command}`);
   }

@@ -634,7 +634,8 @@ export class Ledger {
       proveConsistency(hasher, this.#store, size1, size2),
     ]);
     const height1 = size1 === size2 ? undefined : this.#store.heightAtSize(size1);
-    const checkpoint1 = size1 === size2 ? checkpoint2 : height1 === undefined ? undefined : this.#store.getBlock(height1)?.note;
+    const checkpoint1 =
+      size1 === size2 ? checkpoint2 : height1 === undefined ? undefined : this.#store.getBlock(height1)?.note;
     return {
       origin: this.origin,
       size1,
