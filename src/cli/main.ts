@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { DirchainError, ErrorCode, isDirchainError } from '../errors.js';
 import { append, audit, type Ctx, checkpoint, EXIT, init, prove, verify } from './commands.js';
+import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } from './directory-commands.js';
 import { red } from './io.js';
 
 const HELP: Record<string, string> = {
@@ -22,6 +23,13 @@ commands:
   prove <dir> --from M [--to N]      consistency proof bundle
   verify <bundle.json> --key <key>   check a proof bundle offline
   audit <dir> [--key <key>]          re-verify a whole ledger
+  member <action> <dir> ...          add, suspend, reinstate, remove members; roles; rotate keys; keygen
+  resource <action> <dir> ...        register, update, retire directory resources
+  scenario register <dir> ...        register an application scenario
+  request <action> <dir> ...         open, answer, close need lists
+  grant <action> <dir> ...           issue, revoke grants
+  access log <dir> ...               log one use of shared data
+  query <what> <dir> ...             search the directory, grants, access logs, need lists
 
 The data folder may also come from --dir or DIRCHAIN_DIR.
 Run dirchain <command> --help for details. Exit codes: 0 ok, 1 check failed, 2 usage, 3 error.`,
@@ -77,6 +85,24 @@ function int(value: string | undefined, name: string): number | undefined {
   return Number(value);
 }
 
+/** Errors about the command or the machine exit 2 or 3; a record the ledger refused exits 1. */
+const OPERATIONAL: ReadonlySet<string> = new Set([
+  ErrorCode.STORAGE,
+  ErrorCode.LEDGER_NOT_FOUND,
+  ErrorCode.LEDGER_EXISTS,
+  ErrorCode.LEDGER_CLOSED,
+  ErrorCode.LEDGER_CORRUPT,
+  ErrorCode.READ_ONLY,
+  ErrorCode.NOT_FOUND,
+  ErrorCode.KEY_INVALID,
+  ErrorCode.DECODE,
+]);
+
+function exitCodeOf(code: string): number {
+  if (code === ErrorCode.INVALID_ARGUMENT) return EXIT.usage;
+  return OPERATIONAL.has(code) ? EXIT.error : EXIT.failed;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command = '', ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -95,6 +121,33 @@ export async function main(argv: string[]): Promise<number> {
       size: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
+      id: { type: 'string' },
+      name: { type: 'string' },
+      roles: { type: 'string' },
+      'signing-key': { type: 'string' },
+      'encryption-key': { type: 'string' },
+      reason: { type: 'string' },
+      as: { type: 'string' },
+      approve: { type: 'string', multiple: true },
+      grant: { type: 'string' },
+      refuse: { type: 'string' },
+      fields: { type: 'string' },
+      count: { type: 'string' },
+      purpose: { type: 'string' },
+      consumer: { type: 'string' },
+      resource: { type: 'string' },
+      provider: { type: 'string' },
+      scenario: { type: 'string' },
+      department: { type: 'string' },
+      theme: { type: 'string' },
+      level: { type: 'string' },
+      sharing: { type: 'string' },
+      text: { type: 'string' },
+      status: { type: 'string' },
+      at: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+      kind: { type: 'string' },
     },
   });
   const ctx: Ctx = { json: values.json === true, out: (s) => process.stdout.write(`${s}\n`) };
@@ -102,10 +155,23 @@ export async function main(argv: string[]): Promise<number> {
     ctx.out(HELP['']!);
     return command === '' ? EXIT.usage : EXIT.ok;
   }
-  if (HELP[command] === undefined) usage(`unknown command ${JSON.stringify(command)}`);
+  const groupHelp = directoryHelp(command);
+  if (HELP[command] === undefined && groupHelp === undefined)
+    usage(`unknown command ${JSON.stringify(command)}`);
   if (values.help) {
-    ctx.out(HELP[command]!);
+    ctx.out(HELP[command] ?? groupHelp!);
     return EXIT.ok;
+  }
+  if (groupHelp !== undefined) {
+    // dirchain <group> <action> <dir> | dirchain query <what> <dir> [id]
+    const [action, dirArg, id] = positionals;
+    const d = dirArg ?? values.dir ?? process.env.DIRCHAIN_DIR;
+    if (action === undefined) usage(`give an action: ${groupHelp.split('\n')[0]}`);
+    if (d === undefined && !(command === 'member' && action === 'keygen'))
+      usage('give the data folder after the action, or --dir / DIRCHAIN_DIR');
+    return command === 'query'
+      ? queryCommand(ctx, action, d!, id, values as DirectoryArgs)
+      : directoryCommand(ctx, command, action, d ?? '', values as DirectoryArgs);
   }
   const dir = (): string => {
     const d = positionals[0] ?? values.dir ?? process.env.DIRCHAIN_DIR;
@@ -153,7 +219,7 @@ main(process.argv.slice(2)).then(
       if (json) process.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
       process.stderr.write(`${red(`error ${e.code}:`)} ${e.message}\n`);
       if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
-      process.exitCode = e.code === ErrorCode.INVALID_ARGUMENT ? EXIT.usage : EXIT.error;
+      process.exitCode = exitCodeOf(e.code);
     } else if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(
         `${red('error E_INVALID_ARGUMENT:')} ${(e as Error).message}\nhint: run with --help for usage\n`,

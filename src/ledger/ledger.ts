@@ -494,9 +494,9 @@ export class Ledger {
       if (refused) {
         this.#state.rollback(mark);
         accepted.length = before;
-        group.items.forEach((item, i) =>
-          item.reject(i === refused.at ? refused.error : aborted(refused.error)),
-        );
+        for (const [i, item] of group.items.entries()) {
+          item.reject(i === refused.at ? refused.error : aborted(refused.error));
+        }
       }
     }
     if (accepted.length === 0) return;
