@@ -10,7 +10,7 @@ import { isDirchainError } from '../../src/errors.js';
 import { createLedger, type Ledger, type MemberSigner } from '../../src/ledger/ledger.js';
 import { memberSigner } from '../../src/ledger/member-signer.js';
 import { tempDir } from '../helpers.js';
-import { actor, DAY, ORIGIN, resource, spec } from './city.js';
+import { DAY, ORIGIN, resource, spec } from './city.js';
 
 const T0 = 1_750_000_000_000;
 const DEPTS = 4;

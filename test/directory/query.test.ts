@@ -32,7 +32,7 @@ beforeAll(async () => {
         resource(owner, `${owner}/set-${String(i).padStart(2, '0')}`, {
           theme: i % 2 === 0 ? 'population' : 'transport',
           title: i === 7 ? 'Bus pass holders by district' : `Dataset ${i}`,
-          level: 1 + (i % 4) < 3 ? 3 : 1 + (i % 4),
+          level: Math.max(1 + (i % 4), 3),
           sharing: i % 5 === 0 ? 'none' : 'unconditional',
         }),
       );

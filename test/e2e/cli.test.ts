@@ -692,7 +692,21 @@ describe('errors and usage', () => {
   });
 
   it('--help for every command exits 0 and prints usage', async () => {
-    const commands = ['init', 'append', 'checkpoint', 'prove', 'verify', 'audit', 'demo'];
+    const commands = [
+      'init',
+      'append',
+      'checkpoint',
+      'prove',
+      'verify',
+      'audit',
+      'member',
+      'resource',
+      'scenario',
+      'request',
+      'grant',
+      'access',
+      'query',
+    ];
     const runs = await dirchainAll([...commands.map((c) => [c, '--help']), ['--help']]);
     commands.forEach((command, i) => {
       expect(runs[i]!.code, command).toBe(0);
