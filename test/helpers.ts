@@ -8,7 +8,14 @@ import type { HashReader } from '../src/merkle/prove.js';
 import { Frontier } from '../src/merkle/stored.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
-export const vectorsDir = resolve(repoRoot, '../shared/vectors');
+/**
+ * The known-answer vectors of ../shared/vectors (made with Go's sumdb/tlog and
+ * sumdb/note), committed byte for byte in test/vectors so a fresh clone has
+ * them; test/vectors.test.ts checks the copy against the shared originals
+ * whenever those are present.
+ */
+export const vectorsDir = resolve(repoRoot, 'test/vectors');
+export const sharedVectorsDir = resolve(repoRoot, '../shared/vectors');
 
 export function readVectors<T>(name: string): T {
   return JSON.parse(readFileSync(join(vectorsDir, name), 'utf8')) as T;

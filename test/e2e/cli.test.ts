@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(repoRoot, 'dist', 'cli.js');
 const PY_VERIFIER = path.join(repoRoot, 'test', 'e2e', 'independent_verify.py');
-const VECTORS = path.resolve(repoRoot, '../shared/vectors');
+const VECTORS = path.resolve(repoRoot, 'test/vectors');
 const ORIGIN = 'dirchain.example.gov/city';
 const VERIFIER_KEY = /^dirchain\.example\.gov\/city\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$/;
 const INCLUSION_FIELDS = ['checkpoint', 'inclusion', 'index', 'leaf', 'origin', 'root', 'size'];
