@@ -1,0 +1,147 @@
+/**
+ * Benchmark runner: runs every figure, prints one table to stdout and writes
+ * the results as JSON to bench/results/<timestamp>.json.
+ *
+ *   npm run bench                  full run (1M records per figure-1 run)
+ *   npm run bench -- --quick       smoke run, under a minute
+ *   options: --n=<records> --runs=<count> --seed=<int>
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { figureAppend } from './append.js';
+import type { BenchContext, FigureResult, Row } from './lib.js';
+
+const FIGURES: ReadonlyArray<(ctx: BenchContext) => Promise<FigureResult>> = [figureAppend];
+
+function parseOptions(): { quick: boolean; n: number; runs: number; seed: number } {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      n: { type: 'string' },
+      runs: { type: 'string' },
+      seed: { type: 'string' },
+    },
+    strict: true,
+  });
+  const int = (text: string | undefined, fallback: number, min: number, what: string): number => {
+    if (text === undefined) return fallback;
+    const v = Number(text);
+    if (!Number.isSafeInteger(v) || v < min) throw new Error(`--${what} must be an integer ≥ ${min}`);
+    return v;
+  };
+  return {
+    quick: values.quick ?? false,
+    n: int(values.n, 0, 1, 'n'),
+    runs: int(values.runs, 3, 3, 'runs'),
+    seed: int(values.seed, 20_251_123, 0, 'seed'),
+  };
+}
+
+const fmtInt = (v: number | undefined): string =>
+  v === undefined || !Number.isFinite(v) ? '—' : Math.round(v).toLocaleString('en-US');
+const fmt = (v: number | undefined, digits: number): string =>
+  v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
+
+/** One table, fixed-width columns. */
+export function formatTable(figures: readonly FigureResult[]): string {
+  const header = [
+    'fig',
+    'variant',
+    'records/s',
+    'MB/s',
+    '× A',
+    'p50 ms',
+    'p99 ms',
+    'disk B/rec',
+    'peak RSS MiB',
+    'note',
+  ];
+  const right = [false, false, true, true, true, true, true, true, true, false];
+  const lines: string[][] = [];
+  for (const f of figures) {
+    for (const r of f.rows as Row[]) {
+      lines.push([
+        r.figure,
+        r.variant,
+        fmtInt(r.recordsPerSec),
+        fmt(r.mbPerSec, 1),
+        r.ratio === undefined ? '—' : `${r.ratio.toFixed(3)}×`,
+        fmt(r.p50Ms, 2),
+        fmt(r.p99Ms, 2),
+        fmt(r.diskBytesPerRecord, 1),
+        fmt(r.peakRssMiB, 0),
+        r.extra ?? '',
+      ]);
+    }
+  }
+  const widths = header.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c]!.length)));
+  const row = (cells: string[]): string =>
+    cells
+      .map((cell, c) => (right[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
+  const out = [row(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(row)];
+  for (const f of figures) {
+    out.push('', `Figure ${f.figure}: ${f.title}`);
+    for (const n of f.notes) out.push(`  - ${n}`);
+  }
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const startedAt = new Date();
+  const loadStart = loadavg();
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  if (globalThis.gc === undefined) log('note: run node with --expose-gc for a GC between runs');
+  log(
+    `dirchain bench ${options.quick ? '(quick) ' : ''}node ${process.version}, ${cpus().length} CPUs, ` +
+      `load ${loadStart.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  const ctx: BenchContext = { ...options, log };
+  const figures: FigureResult[] = [];
+  for (const figure of FIGURES) figures.push(await figure(ctx));
+  const finishedAt = new Date();
+  const loadEnd = loadavg();
+  const maxRssMiB = process.resourceUsage().maxRSS / 1024;
+
+  const table = formatTable(figures);
+  process.stdout.write(
+    `\n${table}\n\nnode ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? '?'}; ` +
+      `load avg ${loadStart.map((l) => l.toFixed(2)).join('/')} → ${loadEnd.map((l) => l.toFixed(2)).join('/')}; ` +
+      `process peak RSS ${maxRssMiB.toFixed(0)} MiB; ${((finishedAt.getTime() - startedAt.getTime()) / 1000).toFixed(0)} s\n`,
+  );
+
+  const resultsDir = fileURLToPath(new URL('../bench/results/', import.meta.url));
+  await mkdir(resultsDir, { recursive: true });
+  const file = `${resultsDir}${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
+  const json = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    options,
+    env: {
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      totalMemMiB: Math.round(totalmem() / (1024 * 1024)),
+      loadavgStart: loadStart,
+      loadavgEnd: loadEnd,
+      exposeGc: globalThis.gc !== undefined,
+      processPeakRssMiB: maxRssMiB,
+    },
+    figures,
+    table,
+  };
+  await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
+  log(`results written to ${file}`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

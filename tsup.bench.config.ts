@@ -1,0 +1,17 @@
+import { defineConfig } from 'tsup';
+
+// The benchmark runner, bundled from source: bench/ imports the library through
+// relative ../src/*.js paths, so the numbers measure the current source, not dist/.
+// Packages from node_modules (classic-level, msgpackr, @noble/*) stay external.
+export default defineConfig({
+  entry: { run: 'bench/run.ts' },
+  outDir: 'dist-bench',
+  format: ['esm'],
+  target: 'node20',
+  platform: 'node',
+  skipNodeModulesBundle: true,
+  sourcemap: true,
+  clean: true,
+  splitting: false,
+  dts: false,
+});
