@@ -7,8 +7,7 @@ import { consistencyBundleToJSON, inclusionBundleToJSON } from '../encoding/bund
 import type { Plain } from '../encoding/msgpack.js';
 import { signRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
-import { createLedger, type Ledger, openLedger } from '../ledger/ledger.js';
-import { memberSigner } from '../ledger/member-signer.js';
+import { createLedger, type Ledger, type MemberSigner, openLedger } from '../ledger/ledger.js';
 import { verifyLedger } from '../ledger/verify-ledger.js';
 import { verifyBundle } from '../verify.js';
 import { dim, green, Progress, red } from './io.js';
@@ -100,7 +99,7 @@ export async function append(
   const ledger = await openWritable(dir);
   const results: LineResult[] = [];
   try {
-    const signer = keyFile === undefined ? undefined : memberSigner(keyArgument(keyFile));
+    const signer = keyFile === undefined ? undefined : ledger.memberSigner(keyArgument(keyFile));
     const total = countLines(file);
     const progress = new Progress('appending', total, !ctx.json && process.stderr.isTTY === true);
     const window: Array<{ line: number; entry?: Uint8Array; error?: DirchainError }> = [];
@@ -170,11 +169,7 @@ function countLines(file: string): number {
   return buf.length > 0 && buf[buf.length - 1] !== 10 ? n + 1 : n;
 }
 
-function entryFromLine(
-  raw: string,
-  ledger: Ledger,
-  signer: ReturnType<typeof memberSigner> | undefined,
-): Uint8Array {
+function entryFromLine(raw: string, ledger: Ledger, signer: MemberSigner | undefined): Uint8Array {
   let v: unknown;
   try {
     v = JSON.parse(raw);

@@ -12,7 +12,6 @@ import { SHARING, type Sharing } from '../directory/schemas.js';
 import { ErrorCode, fail } from '../errors.js';
 import { ROLES, type Role } from '../ledger/genesis.js';
 import { type Ledger, type MemberSigner, openLedger, type Receipt } from '../ledger/ledger.js';
-import { memberSigner } from '../ledger/member-signer.js';
 import type { ResourceFilter } from '../query/catalog.js';
 import type { Page } from '../query/query.js';
 import { type Ctx, EXIT } from './commands.js';
@@ -88,17 +87,7 @@ function signerFor(dir: string, a: DirectoryArgs, ledger: Ledger): MemberSigner 
       fail(ErrorCode.INVALID_ARGUMENT, 'say which member signs with --as <signer key file>');
     text = readKeyFile(join(keysPath(dir), keys[0]!));
   }
-  return signerWithKeyId(ledger, text);
-}
-
-/** A member signer whose keyId is the key's position in the member's key list (rotations append). */
-function signerWithKeyId(ledger: Ledger, signerKey: string): MemberSigner {
-  const s = memberSigner(signerKey);
-  const m = ledger.query.get('member', s.id);
-  if (m === undefined) fail(ErrorCode.UNKNOWN_MEMBER, `${s.id} is not a member of this ledger`);
-  const keyId = m.keys.findIndex((k) => Buffer.from(k).equals(Buffer.from(s.signer.publicKey)));
-  if (keyId < 0) fail(ErrorCode.UNKNOWN_KEY, `this key is not one of ${s.id}'s keys`);
-  return { ...s, keyId };
+  return ledger.memberSigner(text);
 }
 
 function publicKeyArgument(v: string): Uint8Array {
@@ -191,7 +180,7 @@ export async function directoryCommand(
     const d = ledger.directory;
     const as = () => signerFor(dir, a, ledger);
     const approvals = () => ({
-      approvers: (a.approve ?? []).map((f) => signerWithKeyId(ledger, keyArgument(f))),
+      approvers: (a.approve ?? []).map((f) => ledger.memberSigner(keyArgument(f))),
     });
     const key = `${group} ${action ?? ''}`.trim();
     switch (key) {

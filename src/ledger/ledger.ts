@@ -36,6 +36,7 @@ import {
   type PolicyParams,
 } from './genesis.js';
 import { type Group, GroupCommit } from './group-commit.js';
+import { memberSigner } from './member-signer.js';
 
 const FORMAT = 'dirchain-ledger/1';
 const ZERO_HASH = new Uint8Array(32);
@@ -439,6 +440,19 @@ export class Ledger {
       fail(ErrorCode.UNKNOWN_KEY, `the signer is not key ${member.keyId} of member ${member.id}`);
     }
     return this.#queue.push([{ value: record, bytes: record.bytes.length }], false)[0]!;
+  }
+
+  /**
+   * A member's signing identity from its signer key text, with the keyId this
+   * ledger knows that key by (rotations append keys, so it may not be 0).
+   */
+  memberSigner(signerKey: string): MemberSigner {
+    const s = memberSigner(signerKey);
+    const m = this.#state.get('member', s.id);
+    if (m === undefined) fail(ErrorCode.UNKNOWN_MEMBER, `${s.id} is not a member of this ledger`);
+    const keyId = m.keys.findIndex((k) => equalBytes(k, s.signer.publicKey));
+    if (keyId < 0) fail(ErrorCode.UNKNOWN_KEY, `this key is not one of ${s.id}'s keys`);
+    return { ...s, keyId };
   }
 
   /** Signs a record for this ledger as `member`, without appending it. */

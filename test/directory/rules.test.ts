@@ -3,7 +3,6 @@ import { generateKeyPair } from '../../src/crypto/keys.js';
 import { approve } from '../../src/directory/directory.js';
 import { isDirchainError } from '../../src/errors.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
-import { memberSigner } from '../../src/ledger/member-signer.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { verifyRecord } from '../../src/verify.js';
 import { tempDir } from '../helpers.js';
@@ -113,9 +112,13 @@ describe('governance', () => {
     // Old bytes signed elsewhere with key 0 are refused too, even though the signature is valid.
     const stale = ledger.sign(a.health.as, 'resource.retire', { id: 'health/vaccines' }).bytes;
     expect(await refusal(ledger.append(stale))).toBe('E_UNKNOWN_KEY');
-    expect(
-      await refusal(ledger.directory.retireResource(memberSigner(next.signerKey, 1), 'health/vaccines')),
-    ).toBe('accepted');
+    // ledger.memberSigner finds the keyId the ledger knows the new key by.
+    const rotated = ledger.memberSigner(next.signerKey);
+    expect(rotated.keyId).toBe(1);
+    expect(() => ledger.memberSigner(generateKeyPair('health').signerKey)).toThrow(
+      /not one of health's keys/,
+    );
+    expect(await refusal(ledger.directory.retireResource(rotated, 'health/vaccines'))).toBe('accepted');
     // The record signed with the old key still verifies with that key, and the whole ledger verifies.
     expect(verifyRecord(ledger.getEntry(before.index), a.health.key.publicKey).author).toBe('health');
     await ledger.close();
