@@ -142,7 +142,7 @@ export class Directory {
   rotateKey(
     by: MemberSigner,
     member: string,
-    keys: { signingKey: Uint8Array; encryptionKey?: Uint8Array },
+    keys: { signingKey?: Uint8Array; encryptionKey?: Uint8Array },
     options?: ApprovalOptions,
   ): Promise<Receipt> {
     return this.#governance(by, KIND.memberRotateKey, { member, ...keys }, options);

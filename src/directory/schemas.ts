@@ -68,9 +68,10 @@ export const memberAddSpec = object(
 );
 export const memberRefSpec = object({ member: memberId }, { reason: text });
 export const memberRolesSpec = object({ member: memberId, roles });
+/** Rotates the signing key, the encryption key, or both. */
 export const memberRotateKeySpec = object(
-  { member: memberId, signingKey: bytes(32) },
-  { encryptionKey: bytes(32) },
+  { member: memberId },
+  { signingKey: bytes(32), encryptionKey: bytes(32) },
 );
 
 const resourceFields = {
@@ -189,6 +190,14 @@ export function parseBody(kind: string, body: unknown): DirectoryBody {
     case KIND.memberRoles:
     case KIND.memberRotateKey: {
       const signed = parseSigned(body, BODY_SPECS[kind] as Spec<unknown>, kind);
+      const action = signed.terms as { signingKey?: unknown; encryptionKey?: unknown };
+      if (
+        kind === KIND.memberRotateKey &&
+        action.signingKey === undefined &&
+        action.encryptionKey === undefined
+      ) {
+        fail(ErrorCode.SCHEMA, `${kind}: give a new signingKey, encryptionKey, or both`);
+      }
       return { kind, action: signed.terms, signed } as DirectoryBody;
     }
     case KIND.resourceRegister:

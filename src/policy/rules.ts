@@ -244,8 +244,10 @@ class Rules {
       case KIND.memberRotateKey:
         if (target.status !== 'active')
           refuse(ErrorCode.MEMBER_INACTIVE, `member ${target.id} is ${target.status}`);
-        next.keys = [...target.keys, body.action.signingKey];
-        next.activeKeyId = next.keys.length - 1;
+        if (body.action.signingKey) {
+          next.keys = [...target.keys, body.action.signingKey];
+          next.activeKeyId = next.keys.length - 1;
+        }
         if (body.action.encryptionKey) next.encryptionKey = body.action.encryptionKey;
         break;
     }

@@ -127,6 +127,14 @@ describe('governance', () => {
     expect(report.ok).toBe(true);
   });
 
+  it('rotates the encryption key alone, keeping the signing key', async () => {
+    const enc = new Uint8Array(32).fill(7);
+    await ledger.directory.rotateKey(a.health.as, 'health', { encryptionKey: enc });
+    expect(ledger.query.get('member', 'health')).toMatchObject({ activeKeyId: 0, encryptionKey: enc });
+    expect(await refusal(ledger.directory.rotateKey(a.health.as, 'health', {}))).toBe('E_SCHEMA');
+    expect(await refusal(ledger.directory.retireResource(a.health.as, 'health/records'))).toBe('accepted');
+  });
+
   it("an admin may rotate a member's key", async () => {
     const next = generateKeyPair('education');
     expect(
