@@ -27,6 +27,12 @@ export const ErrorCode = {
   MEMBER_INACTIVE: 'E_MEMBER_INACTIVE',
   /** Governance needs more admin approvals (m-of-n quorum), or would leave too few admins. */
   QUORUM: 'E_QUORUM',
+  /** These exact record bytes are already in the log. */
+  DUPLICATE: 'E_DUPLICATE',
+  /** Governance terms were made for an earlier state of their member: propose again. */
+  STALE_TERMS: 'E_STALE_TERMS',
+  /** A bug in dirchain: the record was refused rather than risk a wrong verdict. Please report it. */
+  INTERNAL: 'E_INTERNAL',
   /** An id is already taken. */
   DUPLICATE_ID: 'E_DUPLICATE_ID',
   /** No such resource. */

@@ -73,6 +73,16 @@ export function verifyCheckpoint(
 ): Checkpoint & { signers: string[] } {
   const opened = openNote(note, parseKeys(keys), verifyNoble);
   const c = parseCheckpoint(opened.text);
+  // A log's checkpoint key is named after its origin: a key trusted for another log proves nothing here.
+  if (!opened.verified.some((s) => s.name === c.origin)) {
+    fail(
+      ErrorCode.CHECKPOINT_INVALID,
+      `checkpoint for ${c.origin} is not signed by a trusted key named ${c.origin}`,
+      {
+        hint: `signed by: ${opened.verified.map((s) => s.name).join(', ')}`,
+      },
+    );
+  }
   if (expect.origin !== undefined && c.origin !== expect.origin) {
     fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint is for ${c.origin}, expected ${expect.origin}`);
   }

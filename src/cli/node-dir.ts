@@ -20,5 +20,12 @@ export function readKeyFile(path: string): string {
 
 /** `--key` accepts a key or a file holding one. */
 export function keyArgument(value: string): string {
-  return existsSync(value) ? readFileSync(value, 'utf8').trim() : value.trim();
+  if (existsSync(value)) return readFileSync(value, 'utf8').trim();
+  // Keys contain '+'; something without one was meant as a path.
+  if (!value.includes('+')) {
+    fail(ErrorCode.INVALID_ARGUMENT, `no key file ${value}`, {
+      hint: 'give a key file path, or the key text itself',
+    });
+  }
+  return value.trim();
 }

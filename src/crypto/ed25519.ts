@@ -1,8 +1,10 @@
 /**
  * Ed25519 (RFC 8032) through noble: the portable path, used by the verify entry
- * and browsers. Verification is RFC 8032-strict (zip215: false) so it gives the
- * same verdicts as OpenSSL on the Node hot path; a node-by-node difference in
- * verdicts would split the ledger.
+ * and browsers. Verification is RFC 8032-strict (zip215: false). OpenSSL (the
+ * Node hot path) and noble agree on every signature under a *strong* public
+ * key, but not under small-order keys (OpenSSL accepts the identity key with a
+ * signature that verifies any message). So no key enters the ledger unless
+ * `isStrongPublicKey` holds: then both paths give the same verdicts.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { ErrorCode, fail } from '../errors.js';
@@ -26,6 +28,17 @@ export function checkLength(bytes: Uint8Array, length: number, what: string): vo
       ErrorCode.INVALID_ARGUMENT,
       `${what}: expected ${length} bytes, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`,
     );
+  }
+}
+
+/** A canonical encoding of a curve point that is not of small order (so no signature is universal). */
+export function isStrongPublicKey(key: Uint8Array): boolean {
+  if (!(key instanceof Uint8Array) || key.length !== PUBLIC_KEY_LENGTH) return false;
+  try {
+    const p = ed25519.Point.fromBytes(key, false);
+    return !p.isSmallOrder() && p.isTorsionFree();
+  } catch {
+    return false;
   }
 }
 

@@ -36,9 +36,8 @@ export function generateKeyPair(name: string, seed: Uint8Array = randomSeed()): 
 
 /** Loads a signer key (node's native Ed25519 behind it). */
 export function loadSigner(signerKey: string): NoteSigner {
-  const { name, seed } = parseSignerKey(signerKey);
-  const s = noteSigner(sha256Node, name, nodeSigner(seed));
-  return s;
+  const { name, seed, keyHash } = parseSignerKey(signerKey);
+  return noteSigner(sha256Node, name, nodeSigner(seed), keyHash);
 }
 
 export function loadVerifier(verifierKey: string): NoteVerifier {

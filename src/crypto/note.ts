@@ -115,7 +115,11 @@ export function parseVerifierKey(sha256: Sha256, text: string): NoteVerifier {
   return { name, keyHash: hash, publicKey: key.slice() };
 }
 
-/** Parses `PRIVATE+KEY+name+hash+base64(0x01||seed)`; the caller derives the public key. */
+/**
+ * Parses `PRIVATE+KEY+name+hash+base64(0x01||seed)`. The key hash covers the
+ * public key, which only the caller can derive (it needs a curve), so the
+ * caller checks it: see `noteSigner(…, expectHash)`.
+ */
 export function parseSignerKey(text: string): { name: string; keyHash: number; seed: Uint8Array } {
   const t = text.trim();
   if (!t.startsWith('PRIVATE+KEY+')) fail(ErrorCode.KEY_INVALID, 'signer key must start with PRIVATE+KEY+');
@@ -126,11 +130,17 @@ export function parseSignerKey(text: string): { name: string; keyHash: number; s
 }
 
 /** Wraps an Ed25519 signer as a note signer under `name`. */
-export function noteSigner(sha256: Sha256, name: string, signer: Signer): NoteSigner {
+export function noteSigner(sha256: Sha256, name: string, signer: Signer, expectHash?: number): NoteSigner {
   if (!isValidKeyName(name)) fail(ErrorCode.KEY_INVALID, `invalid key name ${JSON.stringify(name)}`);
+  const keyHash = noteKeyHash(sha256, name, ALG_ED25519, signer.publicKey);
+  if (expectHash !== undefined && expectHash !== keyHash) {
+    fail(ErrorCode.KEY_INVALID, 'signer key: key hash does not match the key', {
+      hint: 'the key text was changed or mistyped',
+    });
+  }
   return {
     name,
-    keyHash: noteKeyHash(sha256, name, ALG_ED25519, signer.publicKey),
+    keyHash,
     publicKey: signer.publicKey,
     sign: (m) => signer.sign(m),
   };

@@ -52,6 +52,8 @@ export interface AccessInput {
   fields: string[];
   count: number;
   purpose: string;
+  /** The caller's reference (request id): two identical uses in one millisecond differ by it. */
+  ref?: string;
 }
 
 /** Approvals already collected, and/or local signers to approve with now. */
@@ -81,9 +83,19 @@ export class Directory {
     this.#ledger = ledger;
   }
 
-  /** Fixes the terms of a governance record or grant as bytes, for approvals. */
+  /**
+   * Fixes the terms of a governance record or grant as bytes, for approvals.
+   * Terms about an existing member get `after` (the record that last changed
+   * it) filled in, so the approvals are only good against that state.
+   */
   propose(kind: string, terms: object): Proposal {
-    return { origin: this.#ledger.origin, kind, terms: pack(clean(terms)) };
+    const t = terms as { member?: string; after?: number };
+    const target =
+      kind !== KIND.memberAdd && t.member !== undefined
+        ? this.#ledger.view.get('member', t.member)
+        : undefined;
+    const bound = target !== undefined && t.after === undefined ? { ...terms, after: target.index } : terms;
+    return { origin: this.#ledger.origin, kind, terms: pack(clean(bound)) };
   }
 
   /** Appends a proposal with its approvals, authored by `author`. */

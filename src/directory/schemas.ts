@@ -12,7 +12,19 @@
 import { concatBytes, utf8 } from '../crypto/bytes.js';
 import { APPROVAL_SIGNATURE_CONTEXT } from '../crypto/domain.js';
 import { unpackStrict } from '../encoding/msgpack.js';
-import { bytes, id, int, list, memberId, object, oneOf, type Spec, str, time } from '../encoding/schema.js';
+import {
+  bytes,
+  id,
+  int,
+  list,
+  memberId,
+  object,
+  oneOf,
+  publicKey,
+  type Spec,
+  str,
+  time,
+} from '../encoding/schema.js';
 import { ErrorCode, fail } from '../errors.js';
 import { ROLES } from '../ledger/genesis.js';
 
@@ -63,15 +75,17 @@ export type Approval = ReturnType<typeof approvalSpec>;
 const signedTerms = object({ terms: bytes() }, { approvals: list(approvalSpec, { max: 64 }) });
 
 export const memberAddSpec = object(
-  { id: memberId, name, roles, signingKey: bytes(32) },
+  { id: memberId, name, roles, signingKey: publicKey },
   { encryptionKey: bytes(32) },
 );
-export const memberRefSpec = object({ member: memberId }, { reason: text });
-export const memberRolesSpec = object({ member: memberId, roles });
+/** Terms about an existing member name the record that last changed it (`after`), so they cannot be replayed. */
+const after = int(0, Number.MAX_SAFE_INTEGER);
+export const memberRefSpec = object({ member: memberId, after }, { reason: text });
+export const memberRolesSpec = object({ member: memberId, after, roles });
 /** Rotates the signing key, the encryption key, or both. */
 export const memberRotateKeySpec = object(
-  { member: memberId },
-  { signingKey: bytes(32), encryptionKey: bytes(32) },
+  { member: memberId, after },
+  { signingKey: publicKey, encryptionKey: bytes(32) },
 );
 
 const resourceFields = {
@@ -126,12 +140,16 @@ export const grantTermsSpec = object(
 export type GrantTerms = ReturnType<typeof grantTermsSpec>;
 export const grantRevokeSpec = object({ id }, { reason: text });
 
-export const accessLogSpec = object({
-  grant: id,
-  fields: fieldNames,
-  count: int(1, 1_000_000_000),
-  purpose: text,
-});
+export const accessLogSpec = object(
+  {
+    grant: id,
+    fields: fieldNames,
+    count: int(1, 1_000_000_000),
+    purpose: text,
+  },
+  // A caller's reference (request id, nonce): two identical uses in one millisecond differ by it.
+  { ref: str(128) },
+);
 export type AccessLogSpec = ReturnType<typeof accessLogSpec>;
 
 /** A decoded body whose terms were nested bytes, with the bytes kept for approval checks. */

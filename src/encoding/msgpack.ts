@@ -1,10 +1,15 @@
 /**
  * The one MessagePack configuration dirchain uses: plain standard MessagePack
  * (no msgpackr record extension, no structured clone), maps decoded to plain
- * objects. `unpackStrict` rejects trailing bytes and anything that is not plain
- * data (extension types such as timestamps decode to other objects and are refused).
+ * objects. `unpackStrict` accepts only the canonical encoding: it re-encodes
+ * what it decoded and requires the same bytes, which refuses duplicate map
+ * keys, non-string keys, non-shortest integers and lengths, float encodings of
+ * integers and trailing bytes — so every decoder reads the same value from the
+ * signed bytes. Extension types (timestamps…) decode to objects that are not
+ * plain data and are refused by `assertPlain`.
  */
 import { Packr, Unpackr } from 'msgpackr';
+import { equalBytes } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true, encodeUndefinedAsNil: false });
@@ -27,6 +32,17 @@ export function unpackStrict(bytes: Uint8Array, what: string): unknown {
       ErrorCode.DECODE,
       `${what} is not a single well-formed MessagePack value: ${(e as Error).message}`,
     );
+  }
+  let again: Uint8Array;
+  try {
+    again = packr.pack(value);
+  } catch {
+    return fail(ErrorCode.DECODE, `${what} holds a value that has no canonical MessagePack form`);
+  }
+  if (!equalBytes(again, bytes)) {
+    fail(ErrorCode.DECODE, `${what} is not canonical MessagePack`, {
+      hint: 'encode with shortest forms, string map keys, no duplicate keys, float64 only for non-integers',
+    });
   }
   return value;
 }

@@ -21,6 +21,9 @@ export const RECORD_VERSION = 1;
 /** tlog-tiles entry bundles carry each entry behind a uint16 length. */
 export const MAX_ENTRY_BYTES = 65_535;
 
+/** The largest time a JavaScript Date can hold (year 275760), so every timestamp formats. */
+export const MAX_TIMESTAMP = 8_640_000_000_000_000;
+
 export const KIND_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
 export const MEMBER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -66,8 +69,8 @@ function checkDraft(d: RecordDraft): void {
   if (!Number.isSafeInteger(d.keyId) || d.keyId < 0 || d.keyId > 0xffff_ffff) {
     fail(ErrorCode.SCHEMA, 'record keyId must be an integer in 0..2^32-1');
   }
-  if (!Number.isSafeInteger(d.timestamp) || d.timestamp < 0) {
-    fail(ErrorCode.SCHEMA, 'record timestamp must be a non-negative integer (milliseconds)');
+  if (!Number.isSafeInteger(d.timestamp) || d.timestamp < 0 || d.timestamp > MAX_TIMESTAMP) {
+    fail(ErrorCode.SCHEMA, `record timestamp must be an integer in 0..${MAX_TIMESTAMP} (milliseconds)`);
   }
   assertPlain(d.body, 'record body');
 }

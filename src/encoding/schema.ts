@@ -4,6 +4,7 @@
  * object with its keys in spec order, so anything built from a checked body
  * encodes to the same bytes on every node.
  */
+import { isStrongPublicKey } from '../crypto/ed25519.js';
 import { ErrorCode, fail } from '../errors.js';
 import { MEMBER_ID_PATTERN } from './record.js';
 
@@ -74,6 +75,17 @@ export function list<T>(
   };
 }
 
+/** An Ed25519 public key that is a strong (not small-order, canonical) point. */
+export const publicKey: Spec<Uint8Array> = (v, path) => {
+  if (!(v instanceof Uint8Array) || !isStrongPublicKey(v)) {
+    fail(
+      ErrorCode.SCHEMA,
+      `${path} must be a valid Ed25519 public key (32 bytes, canonical, not of small order)`,
+    );
+  }
+  return new Uint8Array(v);
+};
+
 export function bytes(length?: number): Spec<Uint8Array> {
   return (v, path) => {
     if (!(v instanceof Uint8Array) || (length !== undefined && v.length !== length)) {
@@ -96,12 +108,12 @@ export function object<
     }
     const o = v as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      if (!(k in required) && !(optional && k in optional))
+      if (!Object.hasOwn(required, k) && !(optional && Object.hasOwn(optional, k)))
         fail(ErrorCode.SCHEMA, `${path} has unknown field "${k}"`);
     }
     const out: Record<string, unknown> = {};
     for (const [k, spec] of Object.entries(required)) {
-      if (!(k in o)) fail(ErrorCode.SCHEMA, `${path} is missing field "${k}"`);
+      if (!Object.hasOwn(o, k)) fail(ErrorCode.SCHEMA, `${path} is missing field "${k}"`);
       out[k] = spec(o[k], `${path}.${k}`);
     }
     if (optional) {

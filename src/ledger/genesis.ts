@@ -5,6 +5,7 @@
  * the same Ed25519 key as its checkpoint key, so a verifier that trusts the
  * checkpoint key can check genesis without any other input.
  */
+import { isStrongPublicKey } from '../crypto/ed25519.js';
 import type { Plain } from '../encoding/msgpack.js';
 import { MEMBER_ID_PATTERN } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
@@ -58,6 +59,13 @@ function bytes32(v: unknown, what: string): Uint8Array {
   return new Uint8Array(v);
 }
 
+function strongKey(v: unknown, what: string): Uint8Array {
+  const k = bytes32(v, what);
+  if (!isStrongPublicKey(k))
+    fail(ErrorCode.SCHEMA, `${what} is not a valid Ed25519 public key (small order or non-canonical)`);
+  return k;
+}
+
 function nat(v: unknown, what: string): number {
   if (!Number.isSafeInteger(v) || (v as number) < 0)
     fail(ErrorCode.SCHEMA, `${what} must be a non-negative integer`);
@@ -80,7 +88,7 @@ export function parseMemberSpec(v: unknown, what: string): MemberSpec {
     id: v.id,
     name: v.name,
     roles: v.roles as Role[],
-    signingKey: bytes32(v.signingKey, `${what}.signingKey`),
+    signingKey: strongKey(v.signingKey, `${what}.signingKey`),
     ...(v.encryptionKey === undefined
       ? {}
       : { encryptionKey: bytes32(v.encryptionKey, `${what}.encryptionKey`) }),

@@ -20,7 +20,7 @@ import { treeHasher } from '../merkle/hasher.js';
 import { proveConsistency, proveInclusion, treeHash } from '../merkle/prove.js';
 import { Frontier, storedHashCount, storedHashIndex, subtreesOf } from '../merkle/stored.js';
 import { evaluate, type PolicyContext } from '../policy/rules.js';
-import { genesisChanges, type LedgerParams, paramsFromGenesis } from '../policy/state.js';
+import { type LedgerParams, paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { Catalog } from '../query/catalog.js';
 import { DirectoryQuery } from '../query/query.js';
 import type { MemberEntity, StateView } from '../state/entities.js';
@@ -201,7 +201,7 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
   const store = await LedgerStore.open(path, { create: true });
   const state = new State((k) => store.getRaw(k), []);
   try {
-    state.stage(genesisChanges(checked), [{ name: 'k', parts: [GENESIS_KIND, record.timestamp, 0] }]);
+    stageGenesis(state, record, checked, hashes[0]!);
     await store.writeBlock(
       {
         height: 0,
@@ -249,7 +249,16 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
       catalog.upsert(decodeEntity('resource', v));
     const { header } = headFromNote(last.note);
     const indexes = subtreesOf(0, header.size).map((s) => storedHashIndex(s.level, s.n));
-    const frontier = new Frontier(hasher, header.size, store.readHashesSync(indexes));
+    let subtrees: Uint8Array[];
+    try {
+      subtrees = store.readHashesSync(indexes);
+    } catch (e) {
+      return fail(ErrorCode.LEDGER_CORRUPT, `stored hashes for block ${header.height} are missing`, {
+        hint: 'run `dirchain audit` (verifyLedger) to find the damaged index',
+        cause: e,
+      });
+    }
+    const frontier = new Frontier(hasher, header.size, subtrees);
     if (!equalBytes(frontier.root(), header.root)) {
       fail(ErrorCode.LEDGER_CORRUPT, `stored hashes do not match the root of block ${header.height}`, {
         hint: 'run `dirchain audit` (verifyLedger) to find the damaged index',
@@ -286,12 +295,14 @@ export class Ledger {
   readonly #clock: () => number;
   readonly #queue: GroupCommit<LedgerRecord, Receipt>;
   readonly #catalog: Catalog;
+  readonly #committedView: StateView;
   /** Read queries over the directory (committed blocks only). */
   readonly query: DirectoryQuery;
   /** The domain API: sign and append directory records as a member. */
   readonly directory: Directory;
   #head: Head;
   #headText: string;
+  #closing = false;
   #closed = false;
 
   /** @internal use createLedger / openLedger */
@@ -306,7 +317,8 @@ export class Ledger {
     options: LedgerOptions,
   ) {
     this.#catalog = catalog;
-    this.query = new DirectoryQuery(store, state, catalog);
+    this.#committedView = state.committed();
+    this.query = new DirectoryQuery(store, state.committed(), catalog);
     this.directory = new Directory(this);
     this.#store = store;
     this.#params = params;
@@ -365,9 +377,9 @@ export class Ledger {
     return this.#params;
   }
 
-  /** The current state (committed blocks only). Do not mutate what it returns. */
+  /** The state as of the last durable block. Do not mutate what it returns. */
   get view(): StateView {
-    return this.#state;
+    return this.#committedView;
   }
 
   /**
@@ -432,7 +444,7 @@ export class Ledger {
    * Signs a record as `member` with this ledger's origin and the current time,
    * and appends it. The signature is made here, so it is not re-verified.
    */
-  submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt> {
+  async submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt> {
     this.#checkWritable();
     const record = this.sign(member, kind, body);
     const key = this.#state.get('member', member.id)?.keys[member.keyId];
@@ -469,7 +481,7 @@ export class Ledger {
   }
 
   #checkWritable(): void {
-    if (this.#closed) fail(ErrorCode.LEDGER_CLOSED, 'the ledger is closed');
+    if (this.#closing) fail(ErrorCode.LEDGER_CLOSED, 'the ledger is closed');
     if (this.#queue.failure !== undefined) throw this.#queue.failure;
     if (this.#sequencer === undefined) {
       fail(ErrorCode.READ_ONLY, 'the ledger was opened without the sequencer key', {
@@ -484,6 +496,7 @@ export class Ledger {
     const firstIndex = this.#frontier.size;
     const accepted: Array<{
       record: LedgerRecord;
+      leaf: Uint8Array;
       resolve: (r: Receipt) => void;
       reject: (e: unknown) => void;
     }> = [];
@@ -493,7 +506,9 @@ export class Ledger {
       let refused: { at: number; error: DirchainError } | undefined;
       for (let i = 0; i < group.items.length; i++) {
         const item = group.items[i]!;
-        const verdict = evaluate(this.#policy, this.#state, item.value, firstIndex + accepted.length, time);
+        const index = firstIndex + accepted.length;
+        const leaf = hasher.leaf(item.value.bytes);
+        const verdict = evaluate(this.#policy, this.#state, item.value, index, time, leaf);
         if (verdict instanceof DirchainError) {
           if (group.atomic) {
             refused = { at: i, error: verdict };
@@ -503,7 +518,8 @@ export class Ledger {
           continue;
         }
         this.#state.stage(verdict.changes, verdict.indexes);
-        accepted.push({ record: item.value, resolve: item.resolve, reject: item.reject });
+        this.#state.stageLeaf(leaf, index);
+        accepted.push({ record: item.value, leaf, resolve: item.resolve, reject: item.reject });
       }
       if (refused) {
         this.#state.rollback(mark);
@@ -519,7 +535,7 @@ export class Ledger {
     const entries: Uint8Array[] = [];
     for (const a of accepted) {
       entries.push(a.record.bytes);
-      this.#frontier.append(hasher.leaf(a.record.bytes), hashes);
+      this.#frontier.append(a.leaf, hashes);
     }
     const header: BlockHeader = {
       origin: this.origin,
@@ -678,7 +694,10 @@ export class Ledger {
   /** Waits for queued appends, then closes the database. Safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Refuse new appends at once; finish the ones already queued.
+    this.#closing = true;
     await this.flush();
+    if (this.#closed) return;
     this.#closed = true;
     await this.#store.close();
   }

@@ -1,5 +1,5 @@
-import { nodeSigner } from '../crypto/node-crypto.js';
-import { parseSignerKey } from '../crypto/note.js';
+import { nodeSigner, sha256Node } from '../crypto/node-crypto.js';
+import { noteSigner, parseSignerKey } from '../crypto/note.js';
 import type { MemberSigner } from './ledger.js';
 
 /**
@@ -7,6 +7,8 @@ import type { MemberSigner } from './ledger.js';
  * (`PRIVATE+KEY+<member id>+<hash>+<base64>`). `keyId` is 0 until the key is rotated.
  */
 export function memberSigner(signerKey: string, keyId = 0): MemberSigner {
-  const { name, seed } = parseSignerKey(signerKey);
-  return { id: name, keyId, signer: nodeSigner(seed) };
+  const { name, seed, keyHash } = parseSignerKey(signerKey);
+  const signer = nodeSigner(seed);
+  noteSigner(sha256Node, name, signer, keyHash); // checks the key hash
+  return { id: name, keyId, signer };
 }

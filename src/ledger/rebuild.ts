@@ -4,16 +4,18 @@
  * to what the sequencer wrote block by block (a test proves it). Records are
  * trusted here — run verifyLedger first on a ledger you did not write.
  */
-import { verifyNode } from '../crypto/node-crypto.js';
+import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import { decodeRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
+import { treeHasher } from '../merkle/hasher.js';
 import { evaluate, type PolicyContext } from '../policy/rules.js';
-import { genesisChanges, paramsFromGenesis } from '../policy/state.js';
+import { paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { INDEX_TABLE } from '../state/indexes.js';
 import { STATE_TABLE, State } from '../state/state.js';
 import { LedgerStore } from '../storage/store.js';
 import { parseBlockHeader } from './checkpoint.js';
-import { GENESIS_KIND } from './genesis.js';
+
+const hasher = treeHasher(sha256Node);
 
 export interface RebuildReport {
   readonly records: number;
@@ -35,7 +37,7 @@ export async function rebuildState(path: string): Promise<RebuildReport> {
     const genesisRecord = decodeRecord(genesisEntry);
     const { params, genesis } = paramsFromGenesis(genesisRecord);
     const ctx: PolicyContext = { origin: params.origin, policy: params.policy, verify: verifyNode };
-    state.stage(genesisChanges(genesis), [{ name: 'k', parts: [GENESIS_KIND, genesisRecord.timestamp, 0] }]);
+    stageGenesis(state, genesisRecord, genesis, hasher.leaf(genesisEntry));
     let records = 1;
     let entries = 0;
     const flush = async () => {
@@ -47,7 +49,8 @@ export async function rebuildState(path: string): Promise<RebuildReport> {
     for await (const block of store.blocks()) {
       const header = parseBlockHeader(block.note.slice(0, block.note.lastIndexOf('\n\n') + 1));
       for await (const [index, entry] of store.entries(records, header.size)) {
-        const verdict = evaluate(ctx, state, decodeRecord(entry), index, header.time);
+        const leaf = hasher.leaf(entry);
+        const verdict = evaluate(ctx, state, decodeRecord(entry), index, header.time, leaf);
         if (verdict instanceof DirchainError) {
           fail(
             ErrorCode.LEDGER_CORRUPT,
@@ -56,6 +59,7 @@ export async function rebuildState(path: string): Promise<RebuildReport> {
           );
         }
         state.stage(verdict.changes, verdict.indexes);
+        state.stageLeaf(leaf, index);
         records = index + 1;
       }
       if (records !== header.size)

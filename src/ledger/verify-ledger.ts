@@ -8,12 +8,14 @@ import { equalBytes, toHex, utf8 } from '../crypto/bytes.js';
 import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
 import { type NoteVerifier, openNote, parseNote, parseVerifierKey } from '../crypto/note.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage } from '../encoding/record.js';
+import { readU64 } from '../encoding/u64.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
 import { Frontier, storedHashCount } from '../merkle/stored.js';
 import { evaluate, type PolicyContext } from '../policy/rules.js';
-import { genesisChanges, type LedgerParams, paramsFromGenesis } from '../policy/state.js';
-import { STATE_TABLE, State } from '../state/state.js';
+import { type LedgerParams, paramsFromGenesis, stageGenesis } from '../policy/state.js';
+import { INDEX_TABLE } from '../state/indexes.js';
+import { LEAF_CODE, leafKey, STATE_TABLE, State } from '../state/state.js';
 import { LedgerStore } from '../storage/store.js';
 import { parseBlockHeader, parseCheckpoint } from './checkpoint.js';
 import { GENESIS_KIND } from './genesis.js';
@@ -60,7 +62,10 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
   const frontier = new Frontier(hasher);
   // The state as replaying the records makes it, to compare with what is stored.
   const replayed = new Map<string, Uint8Array>();
-  const state = new State((k) => replayed.get(toHex(k)), []);
+  // Leaf keys (one per record) are read from the store and checked record by record,
+  // so memory stays flat in the log length; entities are few and kept to compare.
+  const state = new State((k) => (k[1] === LEAF_CODE ? store.getRaw(k) : replayed.get(toHex(k))), []);
+  let indexWrites = 0;
   let params: LedgerParams | undefined;
   let sequencer: NoteVerifier | undefined;
   let height = 0;
@@ -93,7 +98,19 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
       if (header.size <= blockFirst) fail(ErrorCode.LEDGER_CORRUPT, `block ${height} adds no records`);
       const ctx: PolicyContext = { origin: params!.origin, policy: params!.policy, verify: verifyNode };
       await checkBlockRecords(store, ctx, state, frontier, blockFirst, header.size, header.time);
-      for (const [k, v] of state.writes()) if (k[0] === STATE_TABLE) replayed.set(toHex(k), v);
+      for (const [k, v] of state.writes()) {
+        if (k[0] === STATE_TABLE && k[1] !== LEAF_CODE) replayed.set(toHex(k), v);
+        else if (k[0] !== STATE_TABLE) {
+          // Every index entry the records make must be stored, with its value.
+          const stored = store.getRaw(k);
+          if (stored === undefined || !equalBytes(stored, v)) {
+            fail(ErrorCode.LEDGER_CORRUPT, `an index entry of block ${height} is missing or changed`, {
+              index: blockFirst,
+            });
+          }
+          indexWrites++;
+        }
+      }
       state.commit();
       if (!equalBytes(frontier.root(), header.root)) {
         fail(ErrorCode.LEDGER_CORRUPT, `block ${height}'s root does not match its records`, {
@@ -115,7 +132,8 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
         index: blockFirst,
       });
     }
-    await compareState(store, replayed);
+    await compareState(store, replayed, blockFirst);
+    await countIndexes(store, indexWrites);
     if (options.checkpoint !== undefined) {
       checkTrustedCheckpoint(options.checkpoint, sequencer!, blockFirst, rootsBySize);
     }
@@ -191,24 +209,50 @@ function openGenesis(store: LedgerStore, state: State, trusted: readonly string[
       },
     );
   }
-  state.stage(genesisChanges(genesis), [{ name: 'k', parts: [GENESIS_KIND, record.timestamp, 0] }]);
+  stageGenesis(state, record, genesis, hasher.leaf(entry));
   return { params, sequencer };
 }
 
-/** Every stored state entry must be exactly what replaying the records produced, and nothing more. */
-async function compareState(store: LedgerStore, replayed: Map<string, Uint8Array>): Promise<void> {
-  let seen = 0;
+/**
+ * Every stored state entry must be exactly what replaying the records produced,
+ * and nothing more; there is one leaf entry per record (each checked as its
+ * record was replayed).
+ */
+async function compareState(
+  store: LedgerStore,
+  replayed: Map<string, Uint8Array>,
+  records: number,
+): Promise<void> {
+  let entities = 0;
+  let leaves = 0;
   for await (const [k, v] of store.scan(Uint8Array.of(STATE_TABLE))) {
+    if (k[1] === LEAF_CODE) {
+      leaves++;
+      continue;
+    }
     const expected = replayed.get(toHex(k));
     const what = new TextDecoder().decode(k.subarray(2));
     if (expected === undefined)
       fail(ErrorCode.LEDGER_CORRUPT, `stored state has an entry no record made (${what})`);
     if (!equalBytes(expected, v))
       fail(ErrorCode.LEDGER_CORRUPT, `stored state of ${what} differs from replaying the records`);
-    seen++;
+    entities++;
   }
-  if (seen !== replayed.size)
-    fail(ErrorCode.LEDGER_CORRUPT, `stored state is missing ${replayed.size - seen} entries`);
+  if (entities !== replayed.size)
+    fail(ErrorCode.LEDGER_CORRUPT, `stored state is missing ${replayed.size - entities} entries`);
+  if (leaves !== records)
+    fail(ErrorCode.LEDGER_CORRUPT, `stored state has ${leaves} record hashes for ${records} records`);
+}
+
+/** The index table holds exactly the entries the records made (each was checked present as its block replayed). */
+async function countIndexes(store: LedgerStore, expected: number): Promise<void> {
+  let n = 0;
+  for await (const _ of store.scan(Uint8Array.of(INDEX_TABLE))) n++;
+  if (n !== expected) {
+    fail(ErrorCode.LEDGER_CORRUPT, `the index table has ${n} entries; the records make ${expected}`, {
+      hint: 'rebuildState rewrites the indexes from the records',
+    });
+  }
 }
 
 function atIndex<T>(index: number, f: () => T): T {
@@ -247,19 +291,29 @@ async function checkBlockRecords(
         ? verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature)
         : Promise.resolve(false),
     );
+    const leaf = hasher.leaf(entry);
     if (index > 0) {
-      const verdict = evaluate(ctx, state, record, index, blockTime);
+      const verdict = evaluate(ctx, state, record, index, blockTime, leaf);
       if (verdict instanceof DirchainError) {
         refused = new DirchainError(
           verdict.code,
           `record ${index} should have been refused: ${verdict.message}`,
           { index },
         );
-      } else state.stage(verdict.changes, verdict.indexes);
+      } else {
+        state.stage(verdict.changes, verdict.indexes);
+        state.stageLeaf(leaf, index);
+      }
+    }
+    const seen = store.getRaw(leafKey(leaf));
+    if (!refused && (seen === undefined || readU64(seen) !== index)) {
+      fail(ErrorCode.LEDGER_CORRUPT, `the stored record hash of record ${index} is missing or wrong`, {
+        index,
+      });
     }
     // Stored hashes must be exactly the ones these records produce.
     produced.length = 0;
-    frontier.append(hasher.leaf(entry), produced);
+    frontier.append(leaf, produced);
     const stored = store.readHashesSync(produced.map((_, i) => storedHashCount(index) + i));
     for (let i = 0; i < produced.length; i++) {
       if (!equalBytes(produced[i]!, stored[i]!)) {

@@ -32,6 +32,8 @@ export interface PolicyContext {
 export interface Effects {
   readonly changes: Change[];
   readonly indexes: IndexEntry[];
+  /** The record's leaf hash, remembered so the same bytes are never accepted twice. */
+  readonly leaf?: Uint8Array;
 }
 
 class Refusal extends DirchainError {}
@@ -47,15 +49,28 @@ export function evaluate(
   record: LedgerRecord,
   index: number,
   blockTime: number,
+  leafHash: Uint8Array,
 ): Effects | DirchainError {
   try {
     const author = admit(ctx, view, record, blockTime);
     const body = parseBody(record.kind, record.body);
-    return new Rules(ctx, view, record, index, blockTime, author).apply(body);
+    const effects = new Rules(ctx, view, record, index, blockTime, author).apply(body);
+    // Signed bytes replayed by anyone (a relayer, the sequencer) must not count twice.
+    // Checked last, so a resubmission the rules refuse anyway gets the rule's code.
+    const first = view.firstIndexOf(leafHash, index);
+    if (first !== undefined) {
+      refuse(
+        ErrorCode.DUPLICATE,
+        `this exact record is already in the log, at index ${first}`,
+        'records are accepted once',
+      );
+    }
+    return { ...effects, leaf: leafHash };
   } catch (e) {
     if (isDirchainError(e))
       return new DirchainError(e.code, e.message, e.hint === undefined ? {} : { hint: e.hint });
-    throw e;
+    // A bug must not take the sequencer down: this record is refused with a code, the rest go on.
+    return new DirchainError(ErrorCode.INTERNAL, `the policy engine failed on this record: ${String(e)}`);
   }
 }
 
@@ -221,6 +236,14 @@ class Rules {
     }
     const target = this.view.get('member', body.action.member);
     if (target === undefined) refuse(ErrorCode.UNKNOWN_MEMBER, `member ${body.action.member} does not exist`);
+    // Terms name the member's state they were made for, so approvals cannot be replayed later.
+    if (body.action.after !== target.index) {
+      refuse(
+        ErrorCode.STALE_TERMS,
+        `the terms were made for ${target.id} as of record ${body.action.after}; it last changed at record ${target.index}`,
+        'propose again against the current state',
+      );
+    }
     if (target.status === 'removed')
       refuse(ErrorCode.MEMBER_INACTIVE, `member ${target.id} was removed; removal is final`);
     const next: MemberEntity = { ...target, index: this.index };
@@ -406,6 +429,13 @@ class Rules {
     if (req.provider !== this.author.id)
       refuse(ErrorCode.NOT_AUTHORIZED, `only the provider ${req.provider} may answer ${a.id}`);
     if (req.status !== 'open') refuse(ErrorCode.REQUEST_NOT_OPEN, `request ${a.id} is ${req.status}`);
+    if (a.decision === 'refused' && req.grant !== null) {
+      refuse(
+        ErrorCode.REQUEST_NOT_OPEN,
+        `grant ${req.grant} was already issued against ${a.id}`,
+        'answer granted, or revoke the grant first',
+      );
+    }
     if (a.decision === 'granted' && req.grant !== a.grant) {
       refuse(
         ErrorCode.UNKNOWN_GRANT,
@@ -458,6 +488,17 @@ class Rules {
         refuse(
           ErrorCode.REQUEST_REQUIRED,
           `request ${t.request} was made by ${req.consumer} for ${req.resource}`,
+        );
+      }
+      // A grant answering a need list gives at most what was asked, for the scenario asked.
+      const asked = new Set(req.fields);
+      const more = t.fields.filter((f) => !asked.has(f));
+      if (more.length > 0)
+        refuse(ErrorCode.REQUEST_REQUIRED, `request ${t.request} did not ask for ${more.join(', ')}`);
+      if (req.scenario !== t.scenario) {
+        refuse(
+          ErrorCode.REQUEST_REQUIRED,
+          `request ${t.request} is for scenario ${req.scenario}, not ${t.scenario}`,
         );
       }
       this.put('request', { ...req, grant: t.id });
@@ -522,14 +563,20 @@ class Rules {
       );
     if (g.status === 'revoked')
       refuse(ErrorCode.GRANT_REVOKED, `grant ${g.id} was revoked at ${g.revokedAt}`);
-    const at = this.record.timestamp;
-    if (at < g.validFrom)
-      refuse(
-        ErrorCode.GRANT_NOT_YET_VALID,
-        `grant ${g.id} is valid from ${g.validFrom}; the access is at ${at}`,
-      );
-    if (at >= g.validTo)
-      refuse(ErrorCode.GRANT_EXPIRED, `grant ${g.id} expired at ${g.validTo}; the access is at ${at}`);
+    // Both the author's time and the block time must be inside the window, so
+    // an author's clock cannot move a use into it.
+    for (const [at, which] of [
+      [this.record.timestamp, 'the access'],
+      [this.time, 'the block'],
+    ] as const) {
+      if (at < g.validFrom)
+        refuse(
+          ErrorCode.GRANT_NOT_YET_VALID,
+          `grant ${g.id} is valid from ${g.validFrom}; ${which} is at ${at}`,
+        );
+      if (at >= g.validTo)
+        refuse(ErrorCode.GRANT_EXPIRED, `grant ${g.id} expired at ${g.validTo}; ${which} is at ${at}`);
+    }
     const granted = new Set(g.fields);
     const extra = a.fields.filter((f) => !granted.has(f));
     if (extra.length > 0)
@@ -537,6 +584,14 @@ class Rules {
     const resource = this.view.get('resource', g.resource);
     if (resource === undefined || resource.status === 'retired')
       refuse(ErrorCode.RESOURCE_RETIRED, `resource ${g.resource} is retired`);
+    // A field relabelled to level 4 after the grant still needs the countersignature.
+    const core = resource.fields.filter((f) => f.level === 4 && a.fields.includes(f.name)).map((f) => f.name);
+    if (core.length > 0 && g.countersignedBy.length === 0) {
+      refuse(
+        ErrorCode.COUNTERSIGNATURE_REQUIRED,
+        `fields ${core.join(', ')} are level 4 now and grant ${g.id} has no admin countersignature`,
+      );
+    }
     this.indexes.push({ name: 'g', parts: [g.id, this.index] });
   }
 

@@ -3,8 +3,9 @@
  * sequencer key), and the state changes genesis makes (its members).
  */
 import type { LedgerRecord } from '../encoding/record.js';
-import { type GenesisBody, type PolicyParams, parseGenesisBody } from '../ledger/genesis.js';
+import { GENESIS_KIND, type GenesisBody, type PolicyParams, parseGenesisBody } from '../ledger/genesis.js';
 import type { Change } from '../state/entities.js';
+import type { State } from '../state/state.js';
 
 export interface LedgerParams {
   readonly origin: string;
@@ -28,8 +29,19 @@ export function paramsFromGenesis(record: LedgerRecord): { params: LedgerParams;
   };
 }
 
+/** Stages what genesis (record 0) does to the state: its members, its kind index, its leaf. */
+export function stageGenesis(
+  state: State,
+  record: LedgerRecord,
+  genesis: GenesisBody,
+  leafHash: Uint8Array,
+): void {
+  state.stage(genesisChanges(genesis), [{ name: 'k', parts: [GENESIS_KIND, record.timestamp, 0] }]);
+  state.stageLeaf(leafHash, 0);
+}
+
 /** The members genesis creates, as state changes of record 0. */
-export function genesisChanges(genesis: GenesisBody): Change[] {
+function genesisChanges(genesis: GenesisBody): Change[] {
   return genesis.members.map((m) => ({
     type: 'member',
     entity: {

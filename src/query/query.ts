@@ -169,6 +169,11 @@ export class DirectoryQuery {
   ): Promise<Page<T>> {
     const limit = limitOf(page);
     const after = cursorKey(page);
+    if (after !== undefined && !startsWith(after, prefix)) {
+      fail(ErrorCode.INVALID_ARGUMENT, 'cursor belongs to another query', {
+        hint: 'pass the cursor back to the query that returned it',
+      });
+    }
     const items: T[] = [];
     let last: Uint8Array | undefined;
     for await (const [k] of this.#store.scan(prefix, after ? { after } : {})) {
@@ -179,6 +184,12 @@ export class DirectoryQuery {
     }
     return { items };
   }
+}
+
+function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
 }
 
 function encodeCursor(parts: [string, string?]): string {

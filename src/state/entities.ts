@@ -110,6 +110,8 @@ export interface StateView {
   get<T extends EntityType>(type: T, id: string): EntityTypes[T] | undefined;
   /** Every member (a few hundred at most, so the rules may scan them). */
   members(): Iterable<MemberEntity>;
+  /** Index of an earlier record (before `index`) with this leaf hash, if any. */
+  firstIndexOf(leafHash: Uint8Array, index: number): number | undefined;
 }
 
 /** One state change an accepted record makes. */

@@ -15,6 +15,7 @@
  *                                  which are found by grant, or by block time through the blocks)
  */
 import { concatBytes, utf8 } from '../crypto/bytes.js';
+import { readU64, u64 } from '../encoding/u64.js';
 
 export type IndexEntry =
   | { name: 'd'; parts: [dept: string, resource: string] }
@@ -24,14 +25,6 @@ export type IndexEntry =
   | { name: 'k'; parts: [kind: string, time: number, index: number] };
 
 export const INDEX_TABLE = 0x49; // 'I'
-
-function u64(n: number): Uint8Array {
-  const b = new Uint8Array(8);
-  const hi = Math.floor(n / 0x1_0000_0000);
-  new DataView(b.buffer).setUint32(0, hi);
-  new DataView(b.buffer).setUint32(4, n >>> 0);
-  return b;
-}
 
 function part(p: string | number): Uint8Array {
   return typeof p === 'number' ? u64(p) : utf8(p);
@@ -60,8 +53,7 @@ export function indexValue(e: IndexEntry): Uint8Array {
 
 /** Reads the trailing u64 of an index key (record index, for 'r', 'g', 'k'). */
 export function trailingNumber(key: Uint8Array): number {
-  const v = new DataView(key.buffer, key.byteOffset + key.length - 8, 8);
-  return v.getUint32(0) * 0x1_0000_0000 + v.getUint32(4);
+  return readU64(key, key.length - 8);
 }
 
 /** Reads the trailing string part of an index key (for 'd', 'G', 'c', 's', 'p'). */

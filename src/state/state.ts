@@ -8,8 +8,9 @@
  * other entities are decoded on demand and kept in a bounded cache.
  */
 
-import { concatBytes, utf8 } from '../crypto/bytes.js';
+import { concatBytes, fromHex, toHex, utf8 } from '../crypto/bytes.js';
 import { pack, unpackStrict } from '../encoding/msgpack.js';
+import { readU64, u64 } from '../encoding/u64.js';
 import {
   type Change,
   type EntityType,
@@ -29,6 +30,14 @@ const TYPE_CODE: Record<EntityType, number> = {
   request: 0x71,
   grant: 0x67,
 };
+/** 'T' 'l' + first 16 bytes of a leaf hash → u64 index of the record: every accepted record, once. */
+export const LEAF_CODE = 0x6c;
+const LEAF_KEY_BYTES = 16;
+
+export function leafKey(leafHash: Uint8Array): Uint8Array {
+  return concatBytes(Uint8Array.of(STATE_TABLE, LEAF_CODE), leafHash.subarray(0, LEAF_KEY_BYTES));
+}
+
 const CACHE_LIMIT = 50_000;
 
 export function entityKey(type: EntityType, id: string): Uint8Array {
@@ -56,6 +65,9 @@ export class State implements StateView {
   /** Staged entity changes of the current block, by "type:id". */
   #staged = new Map<string, Change>();
   #indexes: IndexEntry[] = [];
+  /** Leaf keys (hex) of the records staged in this block, with their indexes. */
+  #leaves = new Map<string, number>();
+  #leafOrder: string[] = [];
   /** Undo log for savepoints: the staged value each change replaced. */
   #journal: Array<[key: string, previous: Change | undefined]> = [];
 
@@ -65,9 +77,13 @@ export class State implements StateView {
   }
 
   get<T extends EntityType>(type: T, id: string): EntityTypes[T] | undefined {
-    const key = `${type}:${id}`;
-    const staged = this.#staged.get(key);
+    const staged = this.#staged.get(`${type}:${id}`);
     if (staged !== undefined) return staged.entity as EntityTypes[T];
+    return this.#committedGet(type, id);
+  }
+
+  #committedGet<T extends EntityType>(type: T, id: string): EntityTypes[T] | undefined {
+    const key = `${type}:${id}`;
     if (type === 'member') return this.#members.get(id) as EntityTypes[T] | undefined;
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached as EntityTypes[T];
@@ -87,6 +103,24 @@ export class State implements StateView {
       if (c.type === 'member' && !this.#members.has(c.entity.id)) yield c.entity;
   }
 
+  firstIndexOf(leafHash: Uint8Array, index: number): number | undefined {
+    const key = leafKey(leafHash);
+    const staged = this.#leaves.get(toHex(key));
+    if (staged !== undefined && staged < index) return staged;
+    const stored = this.#backing(key);
+    if (stored === undefined) return undefined;
+    const first = readU64(stored);
+    // On replay the record's own key is already stored: only an earlier index is a duplicate.
+    return first < index ? first : undefined;
+  }
+
+  /** Remembers an accepted record's leaf hash (part of its effects). */
+  stageLeaf(leafHash: Uint8Array, index: number): void {
+    const key = toHex(leafKey(leafHash));
+    this.#leaves.set(key, index);
+    this.#leafOrder.push(key);
+  }
+
   /** Stages an accepted record's effects so later records in the block see them. */
   stage(changes: readonly Change[], indexes: readonly IndexEntry[]): void {
     for (const c of changes) {
@@ -98,11 +132,12 @@ export class State implements StateView {
   }
 
   /** A savepoint to roll back to if an all-or-nothing group fails. */
-  mark(): { journal: number; indexes: number } {
-    return { journal: this.#journal.length, indexes: this.#indexes.length };
+  mark(): { journal: number; indexes: number; leaves: number } {
+    return { journal: this.#journal.length, indexes: this.#indexes.length, leaves: this.#leafOrder.length };
   }
 
-  rollback(to: { journal: number; indexes: number }): void {
+  rollback(to: { journal: number; indexes: number; leaves: number }): void {
+    while (this.#leafOrder.length > to.leaves) this.#leaves.delete(this.#leafOrder.pop()!);
     while (this.#journal.length > to.journal) {
       const [key, previous] = this.#journal.pop()!;
       if (previous === undefined) this.#staged.delete(key);
@@ -122,6 +157,7 @@ export class State implements StateView {
     for (const c of this.#staged.values())
       out.push([entityKey(c.type, c.entity.id), encodeEntity(c.type, c.entity as never)]);
     for (const e of this.#indexes) out.push([indexKey(e), indexValue(e)]);
+    for (const [key, index] of this.#leaves) out.push([fromHex(key), u64(index)]);
     return out;
   }
 
@@ -138,6 +174,20 @@ export class State implements StateView {
     this.#staged = new Map();
     this.#indexes = [];
     this.#journal = [];
+    this.#leaves = new Map();
+    this.#leafOrder = [];
+  }
+
+  /** The state as of the last durable block: what queries see (never a block still being written). */
+  committed(): StateView {
+    return {
+      get: <T extends EntityType>(type: T, id: string) => this.#committedGet(type, id),
+      members: () => this.#members.values(),
+      firstIndexOf: (leaf, index) => {
+        const stored = this.#backing(leafKey(leaf));
+        return stored === undefined || readU64(stored) >= index ? undefined : readU64(stored);
+      },
+    };
   }
 
   #remember(key: string, e: unknown): void {

@@ -33,15 +33,7 @@ export function keyNumber(key: Uint8Array): number {
   return hi * 0x1_0000_0000 + lo;
 }
 
-export function u64(n: number): Uint8Array {
-  return numberKey(0, n).subarray(1);
-}
-
-export function readU64(bytes: Uint8Array): number {
-  const k = new Uint8Array(9);
-  k.set(bytes.subarray(0, 8), 1);
-  return keyNumber(k);
-}
+export { readU64, u64 } from '../encoding/u64.js';
 
 export function metaKey(name: string): Uint8Array {
   const n = new TextEncoder().encode(name);

@@ -431,34 +431,26 @@ describe('all-or-nothing', () => {
   it('an atomic group lands whole or not at all; a plain batch keeps its good records', async () => {
     const d = ledger.directory;
     await d.issueGrant(a.civil.as, grantTerms());
-    const good = ledger.sign(a.health.as, 'access.log', {
-      grant: 'g-1',
-      fields: ['name'],
-      count: 1,
-      purpose: 'p',
-    }).bytes;
-    const bad = ledger.sign(a.health.as, 'access.log', {
-      grant: 'g-1',
-      fields: ['spouse'],
-      count: 1,
-      purpose: 'p',
-    }).bytes;
+    // Each use carries its own ref: identical bytes would be a replay (E_DUPLICATE).
+    const use = (ref: string, fields = ['name']) =>
+      ledger.sign(a.health.as, 'access.log', { grant: 'g-1', fields, count: 1, purpose: 'p', ref }).bytes;
+    const bad = use('bad', ['spouse']);
     const size = ledger.head().size;
-    const atomic = await ledger.appendMany([good, bad, good], { atomic: true });
+    const atomic = await ledger.appendMany([use('a1'), bad, use('a2')], { atomic: true });
     expect(atomic.map((r) => (isDirchainError(r) ? r.code : 'ok'))).toEqual([
       'E_ATOMIC_ABORTED',
       'E_FIELD_NOT_GRANTED',
       'E_ATOMIC_ABORTED',
     ]);
     expect(ledger.head().size).toBe(size);
-    const plain = await ledger.appendMany([good, bad, good]);
+    const plain = await ledger.appendMany([use('p1'), bad, use('p2')]);
     expect(plain.map((r) => (isDirchainError(r) ? r.code : 'ok'))).toEqual([
       'ok',
       'E_FIELD_NOT_GRANTED',
       'ok',
     ]);
     expect(ledger.head().size).toBe(size + 2);
-    const whole = await ledger.appendMany([good, good], { atomic: true });
+    const whole = await ledger.appendMany([use('w1'), use('w2')], { atomic: true });
     expect(whole.every((r) => !isDirchainError(r))).toBe(true);
     // Both records of the atomic group are in the same block.
     expect(new Set(whole.map((r) => (r as { height: number }).height)).size).toBe(1);
