@@ -56,16 +56,15 @@ export {
   type BlockOptions,
   type ConsistencyBundle,
   type CreateLedgerOptions,
-  createLedger,
   type Head,
   type InclusionBundle,
   Ledger,
   type LedgerOptions,
   type MemberSigner,
-  openLedger,
   type Receipt,
 } from './ledger/ledger.js';
 export { memberSigner } from './ledger/member-signer.js';
+export { createLedger, openLedger } from './ledger/open.js';
 export { type RebuildReport, rebuildState } from './ledger/rebuild.js';
 export { type LedgerReport, type VerifyLedgerOptions, verifyLedger } from './ledger/verify-ledger.js';
 export type { LedgerParams } from './policy/state.js';

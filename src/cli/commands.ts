@@ -7,7 +7,8 @@ import { consistencyBundleToJSON, inclusionBundleToJSON } from '../encoding/bund
 import type { Plain } from '../encoding/msgpack.js';
 import { signRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
-import { createLedger, type Ledger, type MemberSigner, openLedger } from '../ledger/ledger.js';
+import type { Ledger, MemberSigner } from '../ledger/ledger.js';
+import { createLedger, openLedger } from '../ledger/open.js';
 import { verifyLedger } from '../ledger/verify-ledger.js';
 import { verifyBundle } from '../verify.js';
 import { dim, green, Progress, red } from './io.js';

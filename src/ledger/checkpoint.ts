@@ -8,6 +8,7 @@
  * them; the extension lines chain blocks. Pure formatting and parsing.
  */
 import { fromBase64, toBase64 } from '../crypto/bytes.js';
+import { parseNote } from '../crypto/note.js';
 import { ErrorCode, fail } from '../errors.js';
 
 export const HASH_LENGTH = 32;
@@ -103,4 +104,10 @@ export function parseBlockHeader(text: string): BlockHeader {
     prev: hash(prev.slice(5), 'prev hash'),
     time: decimal(time.slice(5), 'time'),
   };
+}
+
+/** The block header a signed note carries, and the note's text (signatures not checked). */
+export function blockHeaderOfNote(note: string): { header: BlockHeader; text: string } {
+  const { text } = parseNote(note);
+  return { header: parseBlockHeader(text), text };
 }

@@ -9,280 +9,48 @@
  * it to continue from the last durable block.
  */
 import { equalBytes, utf8 } from '../crypto/bytes.js';
-import { loadSigner } from '../crypto/keys.js';
 import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
-import { formatVerifierKey, type NoteSigner, parseNote, signNote } from '../crypto/note.js';
+import { type NoteSigner, signNote } from '../crypto/note.js';
 import { Directory } from '../directory/directory.js';
 import type { Plain } from '../encoding/msgpack.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
 import { proveConsistency, proveInclusion, treeHash } from '../merkle/prove.js';
-import { Frontier, storedHashCount, storedHashIndex, subtreesOf } from '../merkle/stored.js';
+import { type Frontier, storedHashCount } from '../merkle/stored.js';
 import { evaluate, type PolicyContext } from '../policy/rules.js';
-import { type LedgerParams, paramsFromGenesis, stageGenesis } from '../policy/state.js';
-import { Catalog } from '../query/catalog.js';
+import type { LedgerParams } from '../policy/state.js';
+import type { Catalog } from '../query/catalog.js';
 import { DirectoryQuery } from '../query/query.js';
-import type { MemberEntity, StateView } from '../state/entities.js';
-import { decodeEntity, entityPrefix, State } from '../state/state.js';
-import { type Durability, LedgerStore } from '../storage/store.js';
-import { type BlockHeader, formatBlockHeader, parseBlockHeader } from './checkpoint.js';
-import {
-  DEFAULT_POLICY,
-  GENESIS_KIND,
-  type GenesisBody,
-  genesisBodyToPlain,
-  type MemberSpec,
-  type PolicyParams,
-} from './genesis.js';
+import type { StateView } from '../state/entities.js';
+import type { State } from '../state/state.js';
+import type { Durability, LedgerStore } from '../storage/store.js';
+import { type BlockHeader, blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
 import { type Group, GroupCommit } from './group-commit.js';
 import { memberSigner } from './member-signer.js';
+import type {
+  AppendManyOptions,
+  ConsistencyBundle,
+  Head,
+  InclusionBundle,
+  LedgerOptions,
+  MemberSigner,
+  Receipt,
+} from './types.js';
 
-const FORMAT = 'dirchain-ledger/1';
-const ZERO_HASH = new Uint8Array(32);
-
-export interface BlockOptions {
-  /** Most records in one block (default 4096). */
-  maxRecords?: number;
-  /** Most entry bytes in one block (default 4 MiB). */
-  maxBytes?: number;
-  /** How long a block waits for more records once the first arrives (default 0: the current event-loop turn). */
-  maxDelayMs?: number;
-}
-
-export interface LedgerOptions {
-  /** The sequencer's signer key (`PRIVATE+KEY+...`). Without it the ledger is read-only. */
-  sequencerKey?: string;
-  /** `sync` (default): fsync every block before acknowledging. `buffered`: survives a process crash, not a power cut. */
-  durability?: Durability;
-  block?: BlockOptions;
-  /** Milliseconds since the epoch; injectable for tests. */
-  clock?: () => number;
-}
-
-export interface CreateLedgerOptions extends LedgerOptions {
-  /** The log's name, e.g. `dirchain.example.gov/city`; also the checkpoint key name. */
-  origin: string;
-  sequencerKey: string;
-  /** Initial members; at least one admin. The sequencer member is added for you. */
-  members: MemberSpec[];
-  policy?: Partial<PolicyParams>;
-  /** Member id of the sequencer (default `sequencer`). */
-  sequencerId?: string;
-  /**
-   * An existing genesis record (its exact bytes) to start from instead of
-   * making one from `members` and `policy`: a second ledger with the same
-   * genesis replays the same records to the same state.
-   */
-  genesisRecord?: Uint8Array;
-}
-
-/** What `append` resolves to, once the record's block is durable. */
-export interface Receipt {
-  readonly index: number;
-  readonly height: number;
-}
-
-export interface AppendManyOptions {
-  /** All or nothing: the records go into one block together, or none of them does. */
-  atomic?: boolean;
-}
-
-export interface Head {
-  readonly origin: string;
-  readonly size: number;
-  readonly height: number;
-  readonly root: Uint8Array;
-  readonly time: number;
-  /** The block's signed checkpoint note, byte for byte as signed. */
-  readonly checkpoint: string;
-}
-
-export interface InclusionBundle {
-  readonly origin: string;
-  readonly index: number;
-  readonly size: number;
-  /** The exact log entry bytes (the signed record). */
-  readonly leaf: Uint8Array;
-  readonly inclusion: Uint8Array[];
-  readonly root: Uint8Array;
-  readonly checkpoint: string;
-}
-
-export interface ConsistencyBundle {
-  readonly origin: string;
-  readonly size1: number;
-  readonly size2: number;
-  readonly root1: Uint8Array;
-  readonly root2: Uint8Array;
-  readonly consistency: Uint8Array[];
-  /** Signed checkpoint at size1, when size1 ends a block. */
-  readonly checkpoint1?: string;
-  /** Signed checkpoint at size2 (always: size2 must end a block). */
-  readonly checkpoint2: string;
-}
-
-/** A member's signing identity, for `Ledger.submit`. */
-export interface MemberSigner {
-  readonly id: string;
-  readonly keyId: number;
-  readonly signer: { readonly publicKey: Uint8Array; sign(message: Uint8Array): Uint8Array };
-}
+export type {
+  AppendManyOptions,
+  BlockOptions,
+  ConsistencyBundle,
+  CreateLedgerOptions,
+  Head,
+  InclusionBundle,
+  LedgerOptions,
+  MemberSigner,
+  Receipt,
+} from './types.js';
 
 const hasher = treeHasher(sha256Node);
-
-function headFromNote(note: string): { header: BlockHeader; text: string } {
-  const { text } = parseNote(note);
-  return { header: parseBlockHeader(text), text };
-}
-
-/** Creates a new ledger folder with its genesis block and returns it open. */
-export async function createLedger(path: string, options: CreateLedgerOptions): Promise<Ledger> {
-  const sequencer = loadSigner(options.sequencerKey);
-  if (sequencer.name !== options.origin) {
-    fail(
-      ErrorCode.KEY_INVALID,
-      `the sequencer key is named ${sequencer.name}, the origin is ${options.origin}`,
-      {
-        hint: 'make the sequencer key with the origin as its name',
-      },
-    );
-  }
-  const sequencerId = options.sequencerId ?? 'sequencer';
-  const genesis: GenesisBody = {
-    members: [
-      { id: sequencerId, name: 'Sequencer', roles: ['sequencer'], signingKey: sequencer.publicKey },
-      ...options.members,
-    ],
-    sequencer: sequencerId,
-    sequencerKey: verifierKeyText(sequencer),
-    policy: { ...DEFAULT_POLICY, ...options.policy },
-  };
-  const clock = options.clock ?? Date.now;
-  const time = clock();
-  const record =
-    options.genesisRecord === undefined
-      ? signRecord(
-          {
-            origin: options.origin,
-            kind: GENESIS_KIND,
-            author: sequencerId,
-            keyId: 0,
-            timestamp: time,
-            body: genesisBodyToPlain(genesis),
-          },
-          sequencer,
-        )
-      : decodeRecord(options.genesisRecord);
-  // Validate exactly as a verifier will, before anything touches the disk.
-  const { params, genesis: checked } = paramsFromGenesis(decodeRecord(record.bytes));
-  const author = checked.members.find((m) => m.id === record.author);
-  if (
-    record.kind !== GENESIS_KIND ||
-    record.origin !== options.origin ||
-    params.sequencerKey !== verifierKeyText(sequencer) ||
-    author === undefined ||
-    !verifyNode(author.signingKey, recordSigningMessage(record.signed), record.signature)
-  ) {
-    fail(ErrorCode.SCHEMA, 'the genesis record is not a genesis of this origin signed by this sequencer key');
-  }
-  const frontier = new Frontier(hasher);
-  const hashes: Uint8Array[] = [];
-  frontier.append(hasher.leaf(record.bytes), hashes);
-  const text = formatBlockHeader({
-    origin: options.origin,
-    size: 1,
-    root: frontier.root(),
-    height: 0,
-    prev: ZERO_HASH,
-    time,
-  });
-  const note = signNote(text, [sequencer]);
-  const store = await LedgerStore.open(path, { create: true });
-  const state = new State((k) => store.getRaw(k), []);
-  try {
-    stageGenesis(state, record, checked, hashes[0]!);
-    await store.writeBlock(
-      {
-        height: 0,
-        note,
-        size: 1,
-        firstIndex: 0,
-        entries: [record.bytes],
-        hashStart: 0,
-        hashes,
-        extra: state.writes(),
-      },
-      'sync',
-    );
-    state.commit();
-    await store.putMeta({ format: FORMAT, origin: options.origin });
-  } catch (e) {
-    await store.close();
-    throw e;
-  }
-  return new Ledger(store, params, state, new Catalog(), frontier, note, sequencer, options);
-}
-
-/** Opens an existing ledger folder. Pass `sequencerKey` to append. */
-export async function openLedger(path: string, options: LedgerOptions = {}): Promise<Ledger> {
-  const store = await LedgerStore.open(path, { create: false });
-  try {
-    const last = await store.lastBlock();
-    const genesisEntry = store.getEntry(0);
-    if (last === undefined || genesisEntry === undefined) {
-      fail(ErrorCode.LEDGER_NOT_FOUND, `${path} holds no ledger (was creation interrupted?)`, {
-        hint: 'remove the folder and run `dirchain init` again',
-      });
-    }
-    const { params } = paramsFromGenesis(decodeRecord(genesisEntry));
-    const members: MemberEntity[] = [];
-    for await (const [, v] of store.scan(entityPrefix('member'))) members.push(decodeEntity('member', v));
-    const state = new State((k) => store.getRaw(k), members);
-    if (store.getMeta('rebuilding') !== undefined) {
-      fail(ErrorCode.LEDGER_CORRUPT, 'a state rebuild was interrupted; the state tables are incomplete', {
-        hint: 'run rebuildState (dirchain rebuild <dir>) again',
-      });
-    }
-    const catalog = new Catalog();
-    for await (const [, v] of store.scan(entityPrefix('resource')))
-      catalog.upsert(decodeEntity('resource', v));
-    const { header } = headFromNote(last.note);
-    const indexes = subtreesOf(0, header.size).map((s) => storedHashIndex(s.level, s.n));
-    let subtrees: Uint8Array[];
-    try {
-      subtrees = store.readHashesSync(indexes);
-    } catch (e) {
-      return fail(ErrorCode.LEDGER_CORRUPT, `stored hashes for block ${header.height} are missing`, {
-        hint: 'run `dirchain audit` (verifyLedger) to find the damaged index',
-        cause: e,
-      });
-    }
-    const frontier = new Frontier(hasher, header.size, subtrees);
-    if (!equalBytes(frontier.root(), header.root)) {
-      fail(ErrorCode.LEDGER_CORRUPT, `stored hashes do not match the root of block ${header.height}`, {
-        hint: 'run `dirchain audit` (verifyLedger) to find the damaged index',
-      });
-    }
-    let sequencer: NoteSigner | undefined;
-    if (options.sequencerKey !== undefined) {
-      sequencer = loadSigner(options.sequencerKey);
-      if (verifierKeyText(sequencer) !== params.sequencerKey) {
-        fail(ErrorCode.KEY_INVALID, "this is not the sequencer key named in the ledger's genesis record", {
-          hint: `genesis names ${params.sequencerKey}`,
-        });
-      }
-    }
-    return new Ledger(store, params, state, catalog, frontier, last.note, sequencer, options);
-  } catch (e) {
-    await store.close();
-    throw e;
-  }
-}
-
-function verifierKeyText(s: NoteSigner): string {
-  return formatVerifierKey(sha256Node, s.name, s.publicKey);
-}
 
 export class Ledger {
   readonly #store: LedgerStore;
@@ -342,7 +110,7 @@ export class Ledger {
       (batch) => this.#commit(batch),
     );
     this.#clock = options.clock ?? Date.now;
-    const { header, text } = headFromNote(note);
+    const { header, text } = blockHeaderOfNote(note);
     this.#head = {
       origin: header.origin,
       size: header.size,
@@ -621,7 +389,7 @@ export class Ledger {
     const b = this.#store.getBlock(height);
     if (b === undefined || height > this.#head.height)
       fail(ErrorCode.NOT_FOUND, `no block at height ${height}`);
-    return { note: b.note, header: headFromNote(b.note).header };
+    return { note: b.note, header: blockHeaderOfNote(b.note).header };
   }
 
   /** RFC 9162 root of the first `size` records. */
@@ -634,7 +402,7 @@ export class Ledger {
   async proveInclusion(index: number, size = this.#head.size): Promise<InclusionBundle> {
     this.#checkIndex(index, size);
     const checkpoint = this.checkpoint(size);
-    const { header } = headFromNote(checkpoint);
+    const { header } = blockHeaderOfNote(checkpoint);
     const inclusion = await proveInclusion(hasher, this.#store, index, size);
     return {
       origin: this.origin,
@@ -671,7 +439,7 @@ export class Ledger {
       size1,
       size2,
       root1,
-      root2: headFromNote(checkpoint2).header.root,
+      root2: blockHeaderOfNote(checkpoint2).header.root,
       consistency,
       ...(checkpoint1 === undefined ? {} : { checkpoint1 }),
       checkpoint2,
@@ -717,7 +485,9 @@ function aborted(cause: DirchainError): DirchainError {
 
 function toError(e: unknown): DirchainError {
   if (e instanceof DirchainError) return e;
-  return new DirchainError(ErrorCode.STORAGE, (e as Error).message ?? String(e), { cause: e });
+  return new DirchainError(ErrorCode.INTERNAL, `unexpected error: ${(e as Error)?.message ?? String(e)}`, {
+    cause: e,
+  });
 }
 
 function positive(n: number, what: string): number {

@@ -336,5 +336,12 @@ async function checkBlockRecords(
 function errorOf(e: unknown): { code: string; message: string; index?: number } {
   if (isDirchainError(e))
     return { code: e.code, message: e.message, ...(e.index === undefined ? {} : { index: e.index }) };
-  return { code: ErrorCode.LEDGER_CORRUPT, message: `storage could not be read: ${(e as Error).message}` };
+  // LevelDB reports damaged files as errors of its own (checksums, snappy); anything else is a bug here.
+  const message = (e as Error)?.message ?? String(e);
+  const storage = /corrupt|checksum|snappy|IO error|LEVEL_/i.test(
+    `${message} ${(e as { code?: string }).code ?? ''}`,
+  );
+  return storage
+    ? { code: ErrorCode.LEDGER_CORRUPT, message: `storage could not be read: ${message}` }
+    : { code: ErrorCode.INTERNAL, message: `verification failed unexpectedly: ${message}` };
 }

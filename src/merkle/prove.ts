@@ -86,7 +86,9 @@ export async function rangeHashes(
   const indexes: number[] = [];
   for (const plan of plans) for (const s of plan) indexes.push(storedHashIndex(s.level, s.n));
   const hashes = indexes.length === 0 ? [] : await reader.readHashes(indexes);
-  if (hashes.length !== indexes.length) throw new Error('HashReader returned the wrong number of hashes');
+  if (hashes.length !== indexes.length) {
+    fail(ErrorCode.LEDGER_CORRUPT, `asked storage for ${indexes.length} hashes, got ${hashes.length}`);
+  }
   let at = 0;
   return plans.map((plan) => {
     const part = hashes.slice(at, at + plan.length);

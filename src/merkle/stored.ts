@@ -13,6 +13,7 @@
  *
  * Indexes are kept below 2^53 with plain division (no 32-bit `>>`).
  */
+import { ErrorCode, fail } from '../errors.js';
 import type { TreeHasher } from './hasher.js';
 
 /** Position in the stored sequence of the level-`level` hash number `n` (Go's StoredHashIndex). */
@@ -80,7 +81,10 @@ export class Frontier {
   /** `subtrees` are the hashes of `subtreesOf(0, size)`, left to right. */
   constructor(hasher: TreeHasher, size = 0, subtrees: readonly Uint8Array[] = []) {
     if (subtrees.length !== subtreesOf(0, size).length) {
-      throw new RangeError(`frontier of size ${size} needs ${subtreesOf(0, size).length} subtree hashes`);
+      fail(
+        ErrorCode.INVALID_ARGUMENT,
+        `frontier of size ${size} needs ${subtreesOf(0, size).length} subtree hashes`,
+      );
     }
     this.#hasher = hasher;
     this.#size = size;

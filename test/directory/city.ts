@@ -1,13 +1,9 @@
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import type { ResourceSpec } from '../../src/directory/schemas.js';
 import type { MemberSpec, Role } from '../../src/ledger/genesis.js';
-import {
-  type CreateLedgerOptions,
-  createLedger,
-  type Ledger,
-  type MemberSigner,
-} from '../../src/ledger/ledger.js';
+import type { CreateLedgerOptions, Ledger, MemberSigner } from '../../src/ledger/ledger.js';
 import { memberSigner } from '../../src/ledger/member-signer.js';
+import { createLedger } from '../../src/ledger/open.js';
 
 export const ORIGIN = 'dirchain.example.gov/city';
 export const DAY = 86_400_000;

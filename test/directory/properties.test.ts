@@ -7,8 +7,9 @@ import { approve } from '../../src/directory/directory.js';
 import { unpackStrict } from '../../src/encoding/msgpack.js';
 import { decodeRecord } from '../../src/encoding/record.js';
 import { isDirchainError } from '../../src/errors.js';
-import { createLedger, type Ledger, type MemberSigner } from '../../src/ledger/ledger.js';
+import type { Ledger, MemberSigner } from '../../src/ledger/ledger.js';
 import { memberSigner } from '../../src/ledger/member-signer.js';
+import { createLedger } from '../../src/ledger/open.js';
 import { tempDir } from '../helpers.js';
 import { DAY, ORIGIN, resource, spec } from './city.js';
 

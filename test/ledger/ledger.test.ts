@@ -6,7 +6,8 @@ import { consistencyBundleToJSON, inclusionBundleToJSON } from '../../src/encodi
 import { decodeRecord } from '../../src/encoding/record.js';
 import { isDirchainError } from '../../src/errors.js';
 import { parseBlockHeader } from '../../src/ledger/checkpoint.js';
-import { type Ledger, openLedger, type Receipt } from '../../src/ledger/ledger.js';
+import type { Ledger, Receipt } from '../../src/ledger/ledger.js';
+import { openLedger } from '../../src/ledger/open.js';
 import {
   verifyBundle,
   verifyCheckpoint,

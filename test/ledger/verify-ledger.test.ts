@@ -2,7 +2,7 @@ import { cpSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeF
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openLedger } from '../../src/ledger/ledger.js';
+import { openLedger } from '../../src/ledger/open.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { storedHashCount } from '../../src/merkle/stored.js';
 import { numberKey, TABLE } from '../../src/storage/keys.js';

@@ -1,0 +1,174 @@
+/**
+ * Creating and opening a ledger folder: genesis for a new one; for an existing
+ * one, the head, the Merkle frontier, the members and the directory catalogue.
+ */
+import { equalBytes } from '../crypto/bytes.js';
+import { loadSigner } from '../crypto/keys.js';
+import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
+import { formatVerifierKey, type NoteSigner, signNote } from '../crypto/note.js';
+import { decodeRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
+import { ErrorCode, fail } from '../errors.js';
+import { treeHasher } from '../merkle/hasher.js';
+import { Frontier, storedHashIndex, subtreesOf } from '../merkle/stored.js';
+import { paramsFromGenesis, stageGenesis } from '../policy/state.js';
+import { Catalog } from '../query/catalog.js';
+import type { MemberEntity } from '../state/entities.js';
+import { decodeEntity, entityPrefix, State } from '../state/state.js';
+import { LedgerStore } from '../storage/store.js';
+import { blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
+import { DEFAULT_POLICY, GENESIS_KIND, type GenesisBody, genesisBodyToPlain } from './genesis.js';
+import { Ledger } from './ledger.js';
+import type { CreateLedgerOptions, LedgerOptions } from './types.js';
+
+const FORMAT = 'dirchain-ledger/1';
+const ZERO_HASH = new Uint8Array(32);
+
+const hasher = treeHasher(sha256Node);
+
+/** Creates a new ledger folder with its genesis block and returns it open. */
+export async function createLedger(path: string, options: CreateLedgerOptions): Promise<Ledger> {
+  const sequencer = loadSigner(options.sequencerKey);
+  if (sequencer.name !== options.origin) {
+    fail(
+      ErrorCode.KEY_INVALID,
+      `the sequencer key is named ${sequencer.name}, the origin is ${options.origin}`,
+      {
+        hint: 'make the sequencer key with the origin as its name',
+      },
+    );
+  }
+  const sequencerId = options.sequencerId ?? 'sequencer';
+  const genesis: GenesisBody = {
+    members: [
+      { id: sequencerId, name: 'Sequencer', roles: ['sequencer'], signingKey: sequencer.publicKey },
+      ...options.members,
+    ],
+    sequencer: sequencerId,
+    sequencerKey: verifierKeyText(sequencer),
+    policy: { ...DEFAULT_POLICY, ...options.policy },
+  };
+  const clock = options.clock ?? Date.now;
+  const time = clock();
+  const record =
+    options.genesisRecord === undefined
+      ? signRecord(
+          {
+            origin: options.origin,
+            kind: GENESIS_KIND,
+            author: sequencerId,
+            keyId: 0,
+            timestamp: time,
+            body: genesisBodyToPlain(genesis),
+          },
+          sequencer,
+        )
+      : decodeRecord(options.genesisRecord);
+  // Validate exactly as a verifier will, before anything touches the disk.
+  const { params, genesis: checked } = paramsFromGenesis(decodeRecord(record.bytes));
+  const author = checked.members.find((m) => m.id === record.author);
+  if (
+    record.kind !== GENESIS_KIND ||
+    record.origin !== options.origin ||
+    params.sequencerKey !== verifierKeyText(sequencer) ||
+    author === undefined ||
+    !verifyNode(author.signingKey, recordSigningMessage(record.signed), record.signature)
+  ) {
+    fail(ErrorCode.SCHEMA, 'the genesis record is not a genesis of this origin signed by this sequencer key');
+  }
+  const frontier = new Frontier(hasher);
+  const hashes: Uint8Array[] = [];
+  frontier.append(hasher.leaf(record.bytes), hashes);
+  const text = formatBlockHeader({
+    origin: options.origin,
+    size: 1,
+    root: frontier.root(),
+    height: 0,
+    prev: ZERO_HASH,
+    time,
+  });
+  const note = signNote(text, [sequencer]);
+  const store = await LedgerStore.open(path, { create: true });
+  const state = new State((k) => store.getRaw(k), []);
+  try {
+    stageGenesis(state, record, checked, hashes[0]!);
+    await store.writeBlock(
+      {
+        height: 0,
+        note,
+        size: 1,
+        firstIndex: 0,
+        entries: [record.bytes],
+        hashStart: 0,
+        hashes,
+        extra: state.writes(),
+      },
+      'sync',
+    );
+    state.commit();
+    await store.putMeta({ format: FORMAT, origin: options.origin });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  return new Ledger(store, params, state, new Catalog(), frontier, note, sequencer, options);
+}
+
+/** Opens an existing ledger folder. Pass `sequencerKey` to append. */
+export async function openLedger(path: string, options: LedgerOptions = {}): Promise<Ledger> {
+  const store = await LedgerStore.open(path, { create: false });
+  try {
+    const last = await store.lastBlock();
+    const genesisEntry = store.getEntry(0);
+    if (last === undefined || genesisEntry === undefined) {
+      fail(ErrorCode.LEDGER_NOT_FOUND, `${path} holds no ledger (was creation interrupted?)`, {
+        hint: 'remove the folder and run `dirchain init` again',
+      });
+    }
+    const { params } = paramsFromGenesis(decodeRecord(genesisEntry));
+    const members: MemberEntity[] = [];
+    for await (const [, v] of store.scan(entityPrefix('member'))) members.push(decodeEntity('member', v));
+    const state = new State((k) => store.getRaw(k), members);
+    if (store.getMeta('rebuilding') !== undefined) {
+      fail(ErrorCode.LEDGER_CORRUPT, 'a state rebuild was interrupted; the state tables are incomplete', {
+        hint: 'run rebuildState (dirchain rebuild <dir>) again',
+      });
+    }
+    const catalog = new Catalog();
+    for await (const [, v] of store.scan(entityPrefix('resource')))
+      catalog.upsert(decodeEntity('resource', v));
+    const { header } = blockHeaderOfNote(last.note);
+    const indexes = subtreesOf(0, header.size).map((s) => storedHashIndex(s.level, s.n));
+    let subtrees: Uint8Array[];
+    try {
+      subtrees = store.readHashesSync(indexes);
+    } catch (e) {
+      return fail(ErrorCode.LEDGER_CORRUPT, `stored hashes for block ${header.height} are missing`, {
+        hint: 'run `dirchain audit` (verifyLedger) to find the damaged index',
+        cause: e,
+      });
+    }
+    const frontier = new Frontier(hasher, header.size, subtrees);
+    if (!equalBytes(frontier.root(), header.root)) {
+      fail(ErrorCode.LEDGER_CORRUPT, `stored hashes do not match the root of block ${header.height}`, {
+        hint: 'run `dirchain audit` (verifyLedger) to find the damaged index',
+      });
+    }
+    let sequencer: NoteSigner | undefined;
+    if (options.sequencerKey !== undefined) {
+      sequencer = loadSigner(options.sequencerKey);
+      if (verifierKeyText(sequencer) !== params.sequencerKey) {
+        fail(ErrorCode.KEY_INVALID, "this is not the sequencer key named in the ledger's genesis record", {
+          hint: `genesis names ${params.sequencerKey}`,
+        });
+      }
+    }
+    return new Ledger(store, params, state, catalog, frontier, last.note, sequencer, options);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+function verifierKeyText(s: NoteSigner): string {
+  return formatVerifierKey(sha256Node, s.name, s.publicKey);
+}
