@@ -13,7 +13,7 @@ import { paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { INDEX_TABLE } from '../state/indexes.js';
 import { STATE_TABLE, State } from '../state/state.js';
 import { LedgerStore } from '../storage/store.js';
-import { parseBlockHeader } from './checkpoint.js';
+import { blockHeaderOfNote } from './checkpoint.js';
 
 const hasher = treeHasher(sha256Node);
 
@@ -47,7 +47,7 @@ export async function rebuildState(path: string): Promise<RebuildReport> {
       state.commit();
     };
     for await (const block of store.blocks()) {
-      const header = parseBlockHeader(block.note.slice(0, block.note.lastIndexOf('\n\n') + 1));
+      const { header } = blockHeaderOfNote(block.note);
       for await (const [index, entry] of store.entries(records, header.size)) {
         const leaf = hasher.leaf(entry);
         const verdict = evaluate(ctx, state, decodeRecord(entry), index, header.time, leaf);

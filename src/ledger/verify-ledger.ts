@@ -17,7 +17,7 @@ import { type LedgerParams, paramsFromGenesis, stageGenesis } from '../policy/st
 import { INDEX_TABLE } from '../state/indexes.js';
 import { LEAF_CODE, leafKey, STATE_TABLE, State } from '../state/state.js';
 import { LedgerStore } from '../storage/store.js';
-import { parseBlockHeader, parseCheckpoint } from './checkpoint.js';
+import { blockHeaderOfNote, parseBlockHeader, parseCheckpoint } from './checkpoint.js';
 import { GENESIS_KIND } from './genesis.js';
 
 export interface VerifyLedgerOptions {
@@ -186,7 +186,7 @@ function checkTrustedCheckpoint(
 
 function safeSize(note: string): number {
   try {
-    return parseBlockHeader(note.slice(0, note.lastIndexOf('\n\n') + 1)).size;
+    return blockHeaderOfNote(note).header.size;
   } catch {
     return 0;
   }
