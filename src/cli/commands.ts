@@ -9,6 +9,7 @@ import { signRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
 import type { Ledger, MemberSigner } from '../ledger/ledger.js';
 import { createLedger, openLedger } from '../ledger/open.js';
+import { rebuildState } from '../ledger/rebuild.js';
 import { verifyLedger } from '../ledger/verify-ledger.js';
 import { verifyBundle } from '../verify.js';
 import { dim, green, Progress, red } from './io.js';
@@ -293,4 +294,14 @@ export async function audit(ctx: Ctx, dir: string, keys: string[]): Promise<numb
     if (e.index !== undefined) ctx.out(red(`first bad record index: ${e.index}`));
   }
   return report.ok ? EXIT.ok : EXIT.failed;
+}
+
+export async function rebuild(ctx: Ctx, dir: string): Promise<number> {
+  const report = await rebuildState(ledgerPath(dir));
+  ctx.out(
+    ctx.json
+      ? JSON.stringify(report)
+      : `rebuilt state and indexes from ${report.records} records (${report.entries} entries)`,
+  );
+  return EXIT.ok;
 }

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DirchainError, ErrorCode, isDirchainError } from '../errors.js';
-import { append, audit, type Ctx, checkpoint, EXIT, init, prove, verify } from './commands.js';
+import { append, audit, type Ctx, checkpoint, EXIT, init, prove, rebuild, verify } from './commands.js';
 import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } from './directory-commands.js';
 import { red } from './io.js';
 
@@ -23,6 +23,7 @@ commands:
   prove <dir> --from M [--to N]      consistency proof bundle
   verify <bundle.json> --key <key>   check a proof bundle offline
   audit <dir> [--key <key>]          re-verify a whole ledger
+  rebuild <dir>                      rebuild state and indexes from the records
   member <action> <dir> ...          add, suspend, reinstate, remove members; roles; rotate keys; keygen
   resource <action> <dir> ...        register, update, retire directory resources
   scenario register <dir> ...        register an application scenario
@@ -67,6 +68,13 @@ example: dirchain prove ./city --index 42 --json > bundle.json`,
 Checks a proof bundle offline against trusted sequencer keys and names the check that failed.
 
 example: dirchain verify bundle.json --key ./city/sequencer.pub`,
+  rebuild: `usage: dirchain rebuild <dir> [--json]
+
+Rebuilds the materialised state and every index from the records alone
+(byte-identical to what the sequencer wrote). Run dirchain audit first on a
+ledger you did not write.
+
+example: dirchain rebuild ./city`,
   audit: `usage: dirchain audit <dir> [--key <verifier key or file>] [--json]
 
 Re-verifies every block, record signature, admission rule, stored hash and root.
@@ -204,6 +212,8 @@ export async function main(argv: string[]): Promise<number> {
       return verify(ctx, positionals[0], values.key ?? []);
     case 'audit':
       return audit(ctx, dir(), values.key ?? []);
+    case 'rebuild':
+      return rebuild(ctx, dir());
     default:
       return usage(`unknown command ${command}`);
   }

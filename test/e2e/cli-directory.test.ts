@@ -199,6 +199,10 @@ describe('directory commands from the shell', () => {
     );
     expect(ok('verify', bundle, '--key', join(dir, 'sequencer.pub'))).toContain('verified');
     expect(ok('audit', dir, '--key', join(dir, 'sequencer.pub'))).toContain('ledger verified');
+    expect(JSON.parse(ok('rebuild', dir, '--json')).records).toBe(
+      Number(JSON.parse(ok('checkpoint', dir, '--json')).size),
+    );
+    expect(ok('audit', dir)).toContain('ledger verified');
   });
 
   it('every group has --help with an example or usage, and unknown actions exit 2', () => {
