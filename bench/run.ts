@@ -4,24 +4,29 @@
  *
  *   npm run bench                  full run (1M records per figure-1 run)
  *   npm run bench -- --quick       smoke run, under a minute
- *   options: --n=<records> --runs=<count> --seed=<int>
+ *   options: --n=<records> --runs=<count> --seed=<int> --only=<figure>[,<figure>…]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { figureAppend } from './append.js';
+import { figureDirectory } from './directory.js';
 import type { BenchContext, FigureResult, Row } from './lib.js';
 
-const FIGURES: ReadonlyArray<(ctx: BenchContext) => Promise<FigureResult>> = [figureAppend];
+const FIGURES: ReadonlyArray<{ id: string; run: (ctx: BenchContext) => Promise<FigureResult> }> = [
+  { id: '1', run: figureAppend },
+  { id: '5', run: figureDirectory },
+];
 
-function parseOptions(): { quick: boolean; n: number; runs: number; seed: number } {
+function parseOptions(): { quick: boolean; n: number; runs: number; seed: number; only: string[] } {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
       n: { type: 'string' },
       runs: { type: 'string' },
       seed: { type: 'string' },
+      only: { type: 'string' },
     },
     strict: true,
   });
@@ -31,7 +36,14 @@ function parseOptions(): { quick: boolean; n: number; runs: number; seed: number
     if (!Number.isSafeInteger(v) || v < min) throw new Error(`--${what} must be an integer ≥ ${min}`);
     return v;
   };
+  const only =
+    values.only === undefined ? FIGURES.map((f) => f.id) : values.only.split(',').map((s) => s.trim());
+  for (const id of only) {
+    if (!FIGURES.some((f) => f.id === id))
+      throw new Error(`--only: no figure ${id} (figures: ${FIGURES.map((f) => f.id).join(', ')})`);
+  }
   return {
+    only,
     quick: values.quick ?? false,
     n: int(values.n, 0, 1, 'n'),
     runs: int(values.runs, 3, 3, 'runs'),
@@ -49,9 +61,9 @@ export function formatTable(figures: readonly FigureResult[]): string {
   const header = [
     'fig',
     'variant',
-    'records/s',
+    'rate/s',
     'MB/s',
-    '× A',
+    '× ref',
     'p50 ms',
     'p99 ms',
     'disk B/rec',
@@ -82,7 +94,14 @@ export function formatTable(figures: readonly FigureResult[]): string {
       .map((cell, c) => (right[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
       .join('  ')
       .trimEnd();
-  const out = [row(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(row)];
+  const out = [
+    row(header),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...lines.map(row),
+    '',
+    'rate/s: records/s (figure 1; figure 5 load rows) or queries/s (figure 5 query rows); ' +
+      "× ref: ratio to the figure's reference (figure 1: A; figure 5: its ref rows).",
+  ];
   for (const f of figures) {
     out.push('', `Figure ${f.figure}: ${f.title}`);
     for (const n of f.notes) out.push(`  - ${n}`);
@@ -104,7 +123,7 @@ async function main(): Promise<void> {
   );
   const ctx: BenchContext = { ...options, log };
   const figures: FigureResult[] = [];
-  for (const figure of FIGURES) figures.push(await figure(ctx));
+  for (const figure of FIGURES) if (options.only.includes(figure.id)) figures.push(await figure.run(ctx));
   const finishedAt = new Date();
   const loadEnd = loadavg();
   const maxRssMiB = process.resourceUsage().maxRSS / 1024;
