@@ -175,14 +175,20 @@ export class DirectoryQuery {
       });
     }
     const items: T[] = [];
-    let last: Uint8Array | undefined;
-    for await (const [k] of this.#store.scan(prefix, after ? { after } : {})) {
-      if (items.length === limit) return { items, cursor: toBase64(last!) };
-      const item = map(k);
-      last = k;
-      if (item !== undefined) items.push(item);
+    let last = after;
+    // Read in chunks of limit + 1 keys: an unbounded iterator reads ahead far past one page.
+    const chunk = limit + 1;
+    for (;;) {
+      let seen = 0;
+      for await (const [k] of this.#store.scan(prefix, { ...(last ? { after: last } : {}), limit: chunk })) {
+        seen++;
+        if (items.length === limit) return { items, cursor: toBase64(last!) };
+        const item = map(k);
+        last = k;
+        if (item !== undefined) items.push(item);
+      }
+      if (seen < chunk) return { items };
     }
-    return { items };
   }
 }
 

