@@ -1,5 +1,6 @@
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import type { ResourceSpec } from '../../src/directory/schemas.js';
+import { isDirchainError } from '../../src/errors.js';
 import type { MemberSpec, Role } from '../../src/ledger/genesis.js';
 import type { CreateLedgerOptions, Ledger, MemberSigner } from '../../src/ledger/ledger.js';
 import { memberSigner } from '../../src/ledger/member-signer.js';
@@ -143,4 +144,14 @@ export function grantTerms(
     validTo: now + DAY,
     ...over,
   };
+}
+
+/** The code a promise (or a throwing call) is refused with, or 'accepted'. */
+export async function refusal(p: Promise<unknown> | (() => unknown)): Promise<string> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    return isDirchainError(e) ? e.code : `not a DirchainError: ${String(e)}`;
+  }
+  return 'accepted';
 }

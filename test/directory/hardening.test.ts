@@ -9,23 +9,24 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { approve } from '../../src/directory/directory.js';
 import { signRecord } from '../../src/encoding/record.js';
-import { isDirchainError } from '../../src/errors.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { State } from '../../src/state/state.js';
 import { verifyCheckpoint } from '../../src/verify.js';
 import { tempDir } from '../helpers.js';
-import { type Actors, actor, DAY, grantTerms, makeActors, openCity, resource, seed, spec } from './city.js';
-
-async function code(p: Promise<unknown> | (() => unknown)): Promise<string> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    return isDirchainError(e) ? e.code : `not a DirchainError: ${String(e)}`;
-  }
-  return 'accepted';
-}
+import {
+  type Actors,
+  actor,
+  refusal as code,
+  DAY,
+  grantTerms,
+  makeActors,
+  openCity,
+  resource,
+  seed,
+  spec,
+} from './city.js';
 
 let dir: ReturnType<typeof tempDir>;
 let a: Actors;

@@ -6,16 +6,18 @@ import type { Ledger } from '../../src/ledger/ledger.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { verifyRecord } from '../../src/verify.js';
 import { tempDir } from '../helpers.js';
-import { type Actors, actor, DAY, grantTerms, makeActors, openCity, resource, seed, spec } from './city.js';
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return isDirchainError(e) ? e.code : `not a DirchainError: ${String(e)}`;
-  }
-  return 'accepted';
-}
+import {
+  type Actors,
+  actor,
+  DAY,
+  grantTerms,
+  makeActors,
+  openCity,
+  refusal,
+  resource,
+  seed,
+  spec,
+} from './city.js';
 
 let dir: ReturnType<typeof tempDir>;
 let a: Actors;
