@@ -32,7 +32,8 @@ interface Entry {
 
 export class Catalog {
   readonly #entries = new Map<string, Entry>();
-  #sorted: string[] = [];
+  /** The same entry objects in id order (re-sorted only when ids were added). */
+  #sorted: Entry[] = [];
   #dirty = false;
 
   get size(): number {
@@ -40,8 +41,7 @@ export class Catalog {
   }
 
   upsert(r: ResourceEntity): void {
-    if (!this.#entries.has(r.id)) this.#dirty = true;
-    this.#entries.set(r.id, {
+    const next: Entry = {
       id: r.id,
       owner: r.owner,
       theme: r.theme,
@@ -49,13 +49,18 @@ export class Catalog {
       sharing: r.sharing,
       status: r.status,
       text: [r.title, r.description, r.theme, ...r.fields.map((f) => f.name)].join('\n').toLowerCase(),
-    });
+    };
+    const current = this.#entries.get(r.id);
+    if (current === undefined) {
+      this.#entries.set(r.id, next);
+      this.#dirty = true;
+    } else Object.assign(current, next); // the sorted array holds the same object
   }
 
   /** Ids matching `filter`, in id order, after `after`, at most `limit`. */
   search(filter: ResourceFilter, after: string | undefined, limit: number): { ids: string[]; more: boolean } {
     if (this.#dirty) {
-      this.#sorted = [...this.#entries.keys()].sort();
+      this.#sorted = [...this.#entries.values()].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
       this.#dirty = false;
     }
     const words = (filter.text ?? '').toLowerCase().split(/\s+/).filter(Boolean);
@@ -65,7 +70,7 @@ export class Catalog {
     let i = after === undefined ? 0 : upperBound(this.#sorted, after);
     const ids: string[] = [];
     for (; i < this.#sorted.length; i++) {
-      const e = this.#entries.get(this.#sorted[i]!)!;
+      const e = this.#sorted[i]!;
       if (filter.department !== undefined && e.owner !== filter.department) continue;
       if (filter.theme !== undefined && e.theme !== filter.theme) continue;
       if (filter.sharing !== undefined && e.sharing !== filter.sharing) continue;
@@ -79,12 +84,12 @@ export class Catalog {
   }
 }
 
-function upperBound(sorted: string[], key: string): number {
+function upperBound(sorted: Entry[], key: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (sorted[mid]! <= key) lo = mid + 1;
+    if (sorted[mid]!.id <= key) lo = mid + 1;
     else hi = mid;
   }
   return lo;
