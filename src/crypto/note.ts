@@ -10,7 +10,7 @@
  * use noble while the sequencer uses node's crypto.
  */
 import { ErrorCode, fail } from '../errors.js';
-import { concatBytes, equalBytes, fromBase64, toBase64, utf8 } from './bytes.js';
+import { concatBytes, fromBase64, toBase64, utf8 } from './bytes.js';
 import { PUBLIC_KEY_LENGTH, SEED_LENGTH, SIGNATURE_LENGTH, type Signer, type Verify } from './ed25519.js';
 import type { Sha256 } from './sha256.js';
 
@@ -169,13 +169,6 @@ export function signNote(text: string, signers: readonly NoteSigner[]): string {
   return note;
 }
 
-/** Appends more signature lines (e.g. witness cosignatures) to an existing note. */
-export function addSignatureLines(note: string, lines: readonly NoteSignature[]): string {
-  let out = note;
-  for (const l of lines) out += signatureLine(l.name, l.keyHash, l.signature);
-  return out;
-}
-
 /** Splits a note into text and signature lines without checking any signature. */
 export function parseNote(note: string): { text: string; signatures: NoteSignature[] } {
   const split = note.lastIndexOf('\n\n');
@@ -243,9 +236,4 @@ export function openNote(note: string, verifiers: readonly NoteVerifier[], verif
     });
   }
   return { text, verified, unverified };
-}
-
-/** True when two verifiers are the same key (used to compare configured keys). */
-export function sameVerifier(a: NoteVerifier, b: NoteVerifier): boolean {
-  return a.name === b.name && a.keyHash === b.keyHash && equalBytes(a.publicKey, b.publicKey);
 }

@@ -113,8 +113,4 @@ export class Frontier {
   root(): Uint8Array {
     return foldSubtrees(this.#hasher, this.#stack);
   }
-
-  clone(): Frontier {
-    return new Frontier(this.#hasher, this.#size, this.#stack);
-  }
 }
