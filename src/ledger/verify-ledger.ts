@@ -9,16 +9,16 @@ import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.j
 import { type NoteVerifier, openNote, parseNote, parseVerifierKey } from '../crypto/note.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage } from '../encoding/record.js';
 import { readU64 } from '../encoding/u64.js';
-import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
+import { type DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
 import { Frontier, storedHashCount } from '../merkle/stored.js';
-import { evaluate, type PolicyContext } from '../policy/rules.js';
 import { type LedgerParams, paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { INDEX_TABLE } from '../state/indexes.js';
 import { LEAF_CODE, leafKey, STATE_TABLE, State } from '../state/state.js';
 import { LedgerStore } from '../storage/store.js';
 import { blockHeaderOfNote, parseBlockHeader, parseCheckpoint } from './checkpoint.js';
 import { GENESIS_KIND } from './genesis.js';
+import { atIndex, Replay, ReplayRefusal } from './replay.js';
 
 export interface VerifyLedgerOptions {
   /**
@@ -72,6 +72,9 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
   let prevText: string | undefined;
   let prevTime = 0;
   let blockFirst = 0;
+  let replay: Replay | undefined;
+  // Signed records (not events) each leave a record hash in the state for replay protection.
+  let signedRecords = 0;
   const rootsBySize = new Map<number, Uint8Array>();
   let wanted: number | undefined;
   try {
@@ -96,8 +99,20 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
       if (header.time < prevTime)
         fail(ErrorCode.LEDGER_CORRUPT, `block ${height} is older than block ${height - 1}`);
       if (header.size <= blockFirst) fail(ErrorCode.LEDGER_CORRUPT, `block ${height} adds no records`);
-      const ctx: PolicyContext = { origin: params!.origin, policy: params!.policy, verify: verifyNode };
-      await checkBlockRecords(store, ctx, state, frontier, blockFirst, header.size, header.time);
+      replay ??= new Replay(
+        { origin: params!.origin, policy: params!.policy, verify: verifyNode },
+        state,
+        hasher,
+      );
+      signedRecords += await checkBlockRecords(
+        store,
+        replay,
+        state,
+        frontier,
+        blockFirst,
+        header.size,
+        header.time,
+      );
       for (const [k, v] of state.writes()) {
         if (k[0] === STATE_TABLE && k[1] !== LEAF_CODE) replayed.set(toHex(k), v);
         else if (k[0] !== STATE_TABLE) {
@@ -132,7 +147,7 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
         index: blockFirst,
       });
     }
-    await compareState(store, replayed, blockFirst);
+    await compareState(store, replayed, signedRecords);
     await countIndexes(store, indexWrites);
     if (options.checkpoint !== undefined) {
       checkTrustedCheckpoint(options.checkpoint, sequencer!, blockFirst, rootsBySize);
@@ -221,7 +236,7 @@ function openGenesis(store: LedgerStore, state: State, trusted: readonly string[
 async function compareState(
   store: LedgerStore,
   replayed: Map<string, Uint8Array>,
-  records: number,
+  signedRecords: number,
 ): Promise<void> {
   let entities = 0;
   let leaves = 0;
@@ -240,8 +255,11 @@ async function compareState(
   }
   if (entities !== replayed.size)
     fail(ErrorCode.LEDGER_CORRUPT, `stored state is missing ${replayed.size - entities} entries`);
-  if (leaves !== records)
-    fail(ErrorCode.LEDGER_CORRUPT, `stored state has ${leaves} record hashes for ${records} records`);
+  if (leaves !== signedRecords)
+    fail(
+      ErrorCode.LEDGER_CORRUPT,
+      `stored state has ${leaves} record hashes for ${signedRecords} signed records`,
+    );
 }
 
 /** The index table holds exactly the entries the records made (each was checked present as its block replayed). */
@@ -255,61 +273,48 @@ async function countIndexes(store: LedgerStore, expected: number): Promise<void>
   }
 }
 
-function atIndex<T>(index: number, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (isDirchainError(e) && e.index === undefined) {
-      throw new DirchainError(e.code, `record ${index}: ${e.message}`, {
-        index,
-        ...(e.hint ? { hint: e.hint } : {}),
-      });
-    }
-    throw e;
-  }
-}
-
 async function checkBlockRecords(
   store: LedgerStore,
-  ctx: PolicyContext,
+  replay: Replay,
   state: State,
   frontier: Frontier,
   from: number,
   to: number,
   blockTime: number,
-): Promise<void> {
+): Promise<number> {
   const signatures: Array<Promise<boolean>> = [];
+  const signed: number[] = [];
   let refused: DirchainError | undefined;
   let expect = from;
   const produced: Uint8Array[] = [];
   for await (const [index, entry] of store.entries(from, to)) {
     if (index !== expect) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
-    const record: LedgerRecord = atIndex(index, () => decodeRecord(entry));
-    const key = state.get('member', record.author)?.keys[record.keyId];
-    signatures.push(
-      key
-        ? verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature)
-        : Promise.resolve(false),
-    );
     const leaf = hasher.leaf(entry);
-    if (index > 0) {
-      const verdict = evaluate(ctx, state, record, index, blockTime, leaf);
-      if (verdict instanceof DirchainError) {
-        refused = new DirchainError(
-          verdict.code,
-          `record ${index} should have been refused: ${verdict.message}`,
-          { index },
-        );
-      } else {
-        state.stage(verdict.changes, verdict.indexes);
-        state.stageLeaf(leaf, index);
+    let record: LedgerRecord | undefined;
+    if (index === 0) record = atIndex(0, () => decodeRecord(entry));
+    else {
+      try {
+        record = replay.step(entry, leaf, index, blockTime);
+      } catch (e) {
+        // Report it after the signatures of the records before it are known.
+        if (!(e instanceof ReplayRefusal)) throw e;
+        refused = e as ReplayRefusal;
       }
     }
-    const seen = store.getRaw(leafKey(leaf));
-    if (!refused && (seen === undefined || readU64(seen) !== index)) {
-      fail(ErrorCode.LEDGER_CORRUPT, `the stored record hash of record ${index} is missing or wrong`, {
-        index,
-      });
+    if (record !== undefined) {
+      const key = state.get('member', record.author)?.keys[record.keyId];
+      signatures.push(
+        key
+          ? verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature)
+          : Promise.resolve(false),
+      );
+      signed.push(index);
+      const seen = store.getRaw(leafKey(leaf));
+      if (!refused && (seen === undefined || readU64(seen) !== index)) {
+        fail(ErrorCode.LEDGER_CORRUPT, `the stored record hash of record ${index} is missing or wrong`, {
+          index,
+        });
+      }
     }
     // Stored hashes must be exactly the ones these records produce.
     produced.length = 0;
@@ -328,9 +333,13 @@ async function checkBlockRecords(
   const results = await Promise.all(signatures);
   const bad = results.indexOf(false);
   if (bad >= 0)
-    fail(ErrorCode.BAD_SIGNATURE, `record ${from + bad}'s signature does not verify`, { index: from + bad });
+    fail(ErrorCode.BAD_SIGNATURE, `record ${signed[bad]}'s signature does not verify`, {
+      index: signed[bad]!,
+    });
   if (refused) throw refused;
   if (expect !== to) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
+  replay.endBlock(to);
+  return signed.length;
 }
 
 function errorOf(e: unknown): { code: string; message: string; index?: number } {
