@@ -17,6 +17,11 @@ export interface Item<T, R> {
 export interface Group<T, R> {
   readonly items: Item<T, R>[];
   readonly atomic: boolean;
+  /**
+   * Settled through its first item only (the others' callbacks do nothing):
+   * one promise for a whole batch of events instead of one per event.
+   */
+  readonly single?: boolean;
 }
 
 export interface GroupCommitOptions {
@@ -56,15 +61,36 @@ export class GroupCommit<T, R> {
           items.push({ value: v.value, bytes: v.bytes, resolve, reject });
         }),
     );
+    this.#enqueue({ items, atomic });
+    return promises;
+  }
+
+  /**
+   * Queues an all-or-nothing group settled by one promise: it resolves with
+   * the first item's result, or rejects with the first item's error (the
+   * committer puts the real cause there).
+   */
+  pushSingle(values: ReadonlyArray<{ value: T; bytes: number }>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const items: Item<T, R>[] = values.map((v, i) =>
+        i === 0
+          ? { value: v.value, bytes: v.bytes, resolve, reject }
+          : { value: v.value, bytes: v.bytes, resolve: noop, reject: noop },
+      );
+      this.#enqueue({ items, atomic: true, single: true });
+    });
+  }
+
+  #enqueue(group: Group<T, R>): void {
+    const { items } = group;
     if (this.failure !== undefined) {
       for (const i of items) i.reject(this.failure);
-      return promises;
+      return;
     }
-    this.#queue.push({ items, atomic });
+    this.#queue.push(group);
     this.#queuedItems += items.length;
     for (const i of items) this.#queuedBytes += i.bytes;
     this.#schedule();
-    return promises;
   }
 
   /** Resolves when the queue is empty and no batch is in flight. */
@@ -134,3 +160,5 @@ export class GroupCommit<T, R> {
     for (const g of q) for (const i of g.items) i.reject(e);
   }
 }
+
+function noop(): void {}

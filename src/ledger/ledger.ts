@@ -270,20 +270,10 @@ export class Ledger {
   }
 
   async #pushBatch(seal: { value: Pending; bytes: number }, events: Pending[]): Promise<BatchReceipt> {
-    const items = [seal, ...events.map((e) => ({ value: e, bytes: e.bytes.length }))];
-    const settled = await Promise.allSettled(this.#queue.push(items, true));
-    const failed = settled.findIndex(
-      (r) => r.status === 'rejected' && (r.reason as DirchainError)?.code !== ErrorCode.ATOMIC_ABORTED,
-    );
-    if (failed >= 0) {
-      const e = toError((settled[failed] as PromiseRejectedResult).reason);
-      if (failed === 0) throw e;
-      throw new DirchainError(e.code, `event ${failed - 1} of the batch: ${e.message}`, {
-        ...(e.hint === undefined ? {} : { hint: e.hint }),
-      });
-    }
-    const first = (settled[0] as PromiseFulfilledResult<Receipt>).value;
-    return { seal: first.index, first: first.index + 1, count: events.length, height: first.height };
+    const items = [seal];
+    for (const e of events) items.push({ value: e, bytes: e.bytes.length });
+    const r = await this.#queue.pushSingle(items);
+    return { seal: r.index, first: r.index + 1, count: events.length, height: r.height };
   }
 
   /** Decodes a record and verifies its author signature (off the main thread). */
@@ -413,8 +403,11 @@ export class Ledger {
       if (refused) {
         this.#state.rollback(mark);
         accepted.length = before;
-        for (const [i, item] of group.items.entries()) {
-          item.reject(i === refused.at ? refused.error : aborted(refused.error));
+        if (group.single) group.items[0]!.reject(batchRefusal(refused.at, refused.error));
+        else {
+          for (const [i, item] of group.items.entries()) {
+            item.reject(i === refused.at ? refused.error : aborted(refused.error));
+          }
         }
       }
     }
@@ -642,6 +635,14 @@ interface Pending {
 
 function pendingRecord(record: LedgerRecord): { value: Pending; bytes: number } {
   return { value: { bytes: record.bytes, record }, bytes: record.bytes.length };
+}
+
+/** A batch's refusal, naming the event that caused it (position 0 is the seal). */
+function batchRefusal(at: number, e: DirchainError): DirchainError {
+  if (at === 0) return e;
+  return new DirchainError(e.code, `event ${at - 1} of the batch: ${e.message}`, {
+    ...(e.hint === undefined ? {} : { hint: e.hint }),
+  });
 }
 
 function aborted(cause: DirchainError): DirchainError {
