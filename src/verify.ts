@@ -25,6 +25,12 @@ import { DirchainError, ErrorCode, fail, isDirchainError } from './errors.js';
 import { type Checkpoint, parseCheckpoint } from './ledger/checkpoint.js';
 import { checkConsistency, checkInclusion } from './merkle/check.js';
 import { treeHasher } from './merkle/hasher.js';
+import {
+  type Cosignature,
+  checkCosignatures,
+  parseWitnessKey,
+  witnessPolicy,
+} from './witness/cosignature.js';
 
 const hasher = treeHasher(sha256Noble);
 
@@ -62,15 +68,45 @@ export function parseKeys(keys: ReadonlyArray<string | NoteVerifier>): NoteVerif
   return keys.map((k) => (typeof k === 'string' ? parseVerifierKey(sha256Noble, k) : k));
 }
 
+/** Parses witness verifier keys (C2SP tlog-cosignature/v1, key type 0x04). */
+export function parseWitnessKeys(keys: ReadonlyArray<string | NoteVerifier>): NoteVerifier[] {
+  return keys.map((k) => (typeof k === 'string' ? parseWitnessKey(sha256Noble, k) : k));
+}
+
 /**
- * Opens a signed checkpoint note with the trusted keys and parses it.
- * Throws E_BAD_SIGNATURE (no trusted or a bad signature) or E_CHECKPOINT_INVALID.
+ * Which witnesses an auditor trusts, and how many of them (k of n) must have
+ * cosigned a checkpoint before it counts. Quorum defaults to all the witnesses given.
+ */
+export interface WitnessPolicy {
+  readonly witnesses?: ReadonlyArray<string | NoteVerifier>;
+  readonly quorum?: number;
+}
+
+/**
+ * Checks the witness cosignatures of a checkpoint note against `policy`: at
+ * least `quorum` distinct witnesses must have cosigned this very checkpoint.
+ * Unknown signature lines are ignored; a line by a listed witness that does not
+ * verify is E_BAD_SIGNATURE; too few is E_QUORUM. Does not check the log's signature.
+ */
+export function verifyCosignatures(note: string, policy: WitnessPolicy): Cosignature[] {
+  if (policy.witnesses === undefined && (policy.quorum ?? 0) > 0)
+    fail(ErrorCode.INVALID_ARGUMENT, `witness quorum ${policy.quorum} needs witness keys`);
+  return checkCosignatures(note, parseWitnessKeys(policy.witnesses ?? []), policy.quorum, verifyNoble);
+}
+
+/**
+ * Opens a signed checkpoint note with the trusted keys and parses it; with
+ * `witnesses`, also requires `quorum` witness cosignatures (see `verifyCosignatures`).
+ * Throws E_BAD_SIGNATURE (no trusted or a bad signature), E_CHECKPOINT_INVALID or E_QUORUM.
+ *
+ * @example
+ *   const cp = verifyCheckpoint(note, [logKey], { witnesses: [w1, w2, w3], quorum: 2 });
  */
 export function verifyCheckpoint(
   note: string,
   keys: ReadonlyArray<string | NoteVerifier>,
-  expect: { origin?: string } = {},
-): Checkpoint & { signers: string[] } {
+  expect: { origin?: string } & WitnessPolicy = {},
+): Checkpoint & { signers: string[]; cosigners: Cosignature[] } {
   const opened = openNote(note, parseKeys(keys), verifyNoble);
   const c = parseCheckpoint(opened.text);
   // A log's checkpoint key is named after its origin: a key trusted for another log proves nothing here.
@@ -86,9 +122,12 @@ export function verifyCheckpoint(
   if (expect.origin !== undefined && c.origin !== expect.origin) {
     fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint is for ${c.origin}, expected ${expect.origin}`);
   }
+  const cosigners =
+    expect.witnesses === undefined && expect.quorum === undefined ? [] : verifyCosignatures(note, expect);
   return {
     ...c,
     signers: opened.verified.map((s) => `${s.name}+${s.keyHash.toString(16).padStart(8, '0')}`),
+    cosigners,
   };
 }
 
@@ -135,7 +174,11 @@ function must(ok: boolean, message: string): void {
  * Checks a proof bundle (as produced by `dirchain prove --json`) against
  * trusted sequencer keys, and says which check failed. Never throws.
  */
-export function verifyBundle(json: unknown, keys: ReadonlyArray<string | NoteVerifier>): BundleReport {
+export function verifyBundle(
+  json: unknown,
+  keys: ReadonlyArray<string | NoteVerifier>,
+  policy: WitnessPolicy = {},
+): BundleReport {
   const checks: Check[] = [];
   let kind = 'unknown' as BundleReport['kind'];
   let parsed: InclusionBundleBytes | ConsistencyBundleBytes | undefined;
@@ -152,19 +195,38 @@ export function verifyBundle(json: unknown, keys: ReadonlyArray<string | NoteVer
     return `${kind} bundle`;
   });
   if (formatOk && parsed !== undefined) {
-    if (kind === 'inclusion') checkInclusionBundle(parsed as InclusionBundleBytes, verifiers, checks);
-    else checkConsistencyBundle(parsed as ConsistencyBundleBytes, verifiers, checks);
+    if (kind === 'inclusion') checkInclusionBundle(parsed as InclusionBundleBytes, verifiers, policy, checks);
+    else checkConsistencyBundle(parsed as ConsistencyBundleBytes, verifiers, policy, checks);
   }
   return { ok: checks.every((c) => c.status !== 'fail'), kind, checks };
 }
 
-function checkInclusionBundle(b: InclusionBundleBytes, verifiers: NoteVerifier[], checks: Check[]): void {
+function wantsWitnesses(policy: WitnessPolicy): boolean {
+  return policy.witnesses !== undefined || policy.quorum !== undefined;
+}
+
+function witnessCheck(checks: Check[], name: string, note: string, policy: WitnessPolicy): void {
+  run(checks, name, () => {
+    const cosigners = verifyCosignatures(note, policy);
+    const p = witnessPolicy(parseWitnessKeys(policy.witnesses ?? []), policy.quorum);
+    const when = (c: Cosignature) => `${c.name} at ${new Date(c.time * 1000).toISOString()}`;
+    return `quorum ${p.quorum} of ${p.witnesses.length} met: ${cosigners.map(when).join(', ') || 'none needed'}`;
+  });
+}
+
+function checkInclusionBundle(
+  b: InclusionBundleBytes,
+  verifiers: NoteVerifier[],
+  policy: WitnessPolicy,
+  checks: Check[],
+): void {
   let cp: Checkpoint | undefined;
   run(checks, 'checkpoint signature', () => {
     const c = verifyCheckpoint(b.checkpoint, verifiers);
     cp = c;
     return `signed by ${c.signers.join(', ')}`;
   });
+  if (wantsWitnesses(policy)) witnessCheck(checks, 'witness cosignatures', b.checkpoint, policy);
   run(checks, 'checkpoint matches bundle', () => {
     if (cp === undefined) fail(ErrorCode.CHECKPOINT_INVALID, 'no verified checkpoint to compare with');
     if (cp.origin !== b.origin)
@@ -189,7 +251,16 @@ function checkInclusionBundle(b: InclusionBundleBytes, verifiers: NoteVerifier[]
   });
 }
 
-function checkConsistencyBundle(b: ConsistencyBundleBytes, verifiers: NoteVerifier[], checks: Check[]): void {
+/**
+ * Witness quorum is asked of checkpoint 2 only: it is the one that authenticates
+ * both roots (root1 through the proof), and the older checkpoint may predate the witnesses.
+ */
+function checkConsistencyBundle(
+  b: ConsistencyBundleBytes,
+  verifiers: NoteVerifier[],
+  policy: WitnessPolicy,
+  checks: Check[],
+): void {
   for (const [which, note, size, root] of [
     ['1', b.checkpoint1, b.size1, b.root1],
     ['2', b.checkpoint2, b.size2, b.root2],
@@ -220,6 +291,7 @@ function checkConsistencyBundle(b: ConsistencyBundleBytes, verifiers: NoteVerifi
         fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint${which} root ≠ root${which}`);
       return `signed by ${c.signers.join(', ')}, size ${c.size}`;
     });
+    if (which === '2' && wantsWitnesses(policy)) witnessCheck(checks, 'witness cosignatures', note, policy);
   }
   run(checks, 'consistency proof', () => {
     must(
@@ -253,3 +325,4 @@ export {
   parseBlockHeader,
   parseCheckpoint,
 } from './ledger/checkpoint.js';
+export type { Cosignature } from './witness/cosignature.js';
