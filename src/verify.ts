@@ -8,7 +8,7 @@
  *   const report = verifyBundle(bundleJson, ['dirchain.example.gov/city+c0b0ec62+AU9l...']);
  *   if (!report.ok) console.error(report.checks.filter((c) => c.status === 'fail'));
  */
-import { equalBytes } from './crypto/bytes.js';
+import { equalBytes, toHex } from './crypto/bytes.js';
 import { verifyNoble } from './crypto/ed25519.js';
 import { type NoteVerifier, openNote, parseVerifierKey } from './crypto/note.js';
 import { sha256Noble } from './crypto/sha256.js';
@@ -20,6 +20,7 @@ import {
   inclusionBundleFromJSON,
   parseBundleObject,
 } from './encoding/bundle.js';
+import { BATCH_KIND, decodeEvent, isEventEntry, type LedgerEvent, parseBatchBody } from './encoding/event.js';
 import { decodeRecord, type LedgerRecord, verifyRecordSignature } from './encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from './errors.js';
 import { type Checkpoint, parseCheckpoint } from './ledger/checkpoint.js';
@@ -236,18 +237,84 @@ function checkInclusionBundle(
     if (!equalBytes(cp.root, b.root)) fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint root ≠ bundle root');
     return `origin ${cp.origin}, size ${cp.size}`;
   });
-  run(checks, 'leaf is a record of this log', () => {
-    const r = decodeRecord(b.leaf);
-    if (r.origin !== b.origin)
-      fail(ErrorCode.WRONG_ORIGIN, `record origin ${r.origin} ≠ bundle origin ${b.origin}`);
-    return `${r.kind} by ${r.author} at ${new Date(r.timestamp).toISOString()}`;
-  });
+  if (isEventEntry(b.leaf)) checkEvent(b, checks);
+  else {
+    run(checks, 'leaf is a record of this log', () => {
+      const r = decodeRecord(b.leaf);
+      if (r.origin !== b.origin)
+        fail(ErrorCode.WRONG_ORIGIN, `record origin ${r.origin} ≠ bundle origin ${b.origin}`);
+      return `${r.kind} by ${r.author} at ${new Date(r.timestamp).toISOString()}`;
+    });
+  }
   run(checks, 'inclusion proof', () => {
     must(
       verifyInclusion({ index: b.index, size: b.size, leaf: b.leaf, proof: b.inclusion, root: b.root }),
       `the proof does not lead from leaf ${b.index} to the root of tree size ${b.size}`,
     );
     return `leaf ${b.index} of ${b.size}, ${b.inclusion.length} hashes`;
+  });
+}
+
+/**
+ * An event of a batch: who signed it. The seal (a signed record) must be in
+ * the same tree just before the event's batch, and the event's leaf must lead
+ * to the root the seal signs. The author key comes with the bundle: it shows
+ * the seal was signed by that key; compare it with the member's published key.
+ */
+function checkEvent(b: InclusionBundleBytes, checks: Check[]): void {
+  let event: LedgerEvent | undefined;
+  run(checks, 'leaf is an event of this log', () => {
+    event = decodeEvent(b.leaf);
+    return `event at position ${event.position} of a batch`;
+  });
+  run(checks, 'event attribution', () => {
+    const a = b.attribution;
+    if (a === undefined)
+      fail(
+        ErrorCode.PROOF_INVALID,
+        'the bundle has no attribution section, so nothing shows who signed the event',
+      );
+    if (event === undefined) fail(ErrorCode.DECODE, 'the leaf is not a well-formed event');
+    const seal = decodeRecord(a.seal);
+    if (seal.kind !== BATCH_KIND)
+      fail(ErrorCode.PROOF_INVALID, `the seal is a ${seal.kind} record, not a batch`);
+    if (seal.origin !== b.origin)
+      fail(ErrorCode.WRONG_ORIGIN, `seal origin ${seal.origin} ≠ bundle origin ${b.origin}`);
+    const body = parseBatchBody(seal.body);
+    if (
+      a.position !== event.position ||
+      a.position >= body.count ||
+      a.sealIndex + 1 + a.position !== b.index
+    ) {
+      fail(
+        ErrorCode.PROOF_INVALID,
+        `event ${b.index} at position ${event.position} cannot belong to seal ${a.sealIndex} of ${body.count} events`,
+      );
+    }
+    must(
+      verifyInclusion({
+        index: a.sealIndex,
+        size: b.size,
+        leaf: a.seal,
+        proof: a.sealInclusion,
+        root: b.root,
+      }),
+      `the seal's proof does not lead from leaf ${a.sealIndex} to the root of tree size ${b.size}`,
+    );
+    must(
+      checkInclusion(hasher, a.position, body.count, hasher.leaf(b.leaf), a.path, body.root),
+      "the event's path does not lead to the root its seal signs",
+    );
+    if (!verifyRecordSignature(seal, a.authorKey, verifyNoble)) {
+      fail(
+        ErrorCode.BAD_SIGNATURE,
+        `the seal does not verify under the author key given (${toHex(a.authorKey)})`,
+      );
+    }
+    return (
+      `${body.kind} event ${a.position + 1} of ${body.count} sealed at index ${a.sealIndex} by ${seal.author} ` +
+      `(key ${seal.keyId}: ${toHex(a.authorKey)}) at ${new Date(seal.timestamp).toISOString()}`
+    );
   });
 }
 
@@ -316,6 +383,13 @@ export {
   type InclusionBundleJSON,
   inclusionBundleFromJSON,
 } from './encoding/bundle.js';
+export {
+  type BatchBody,
+  decodeEvent,
+  isEventEntry,
+  type LedgerEvent,
+  parseBatchBody,
+} from './encoding/event.js';
 export { decodeRecord, type LedgerRecord } from './encoding/record.js';
 export { DirchainError, ErrorCode, isDirchainError } from './errors.js';
 export {
