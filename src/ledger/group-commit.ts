@@ -31,6 +31,11 @@ export interface GroupCommitOptions {
   maxDelayMs: number;
 }
 
+/**
+ * `commit` forms its batch synchronously and returns a promise for the write;
+ * it is called for the next batch before the previous write has finished, so
+ * it must order its writes itself.
+ */
 export class GroupCommit<T, R> {
   readonly #options: GroupCommitOptions;
   readonly #commit: (batch: Group<T, R>[]) => Promise<void>;
@@ -110,16 +115,32 @@ export class GroupCommit<T, R> {
   async #run(): Promise<void> {
     this.#timer = undefined;
     this.#running = true;
+    // At most two batches in flight: one being written, the next formed and
+    // queued behind it. Forming overlaps the previous write (and its fsync).
+    let inflight: Promise<void> | undefined;
     try {
-      while (this.#queue.length > 0 && this.failure === undefined) {
-        const batch = this.#take();
-        try {
-          await this.#commit(batch);
-        } catch (e) {
-          // Settle every item of the failed batch (settling twice is a no-op), then stop.
-          this.failure ??= e;
-          for (const g of batch) for (const i of g.items) i.reject(e);
+      for (;;) {
+        if (this.#queue.length > 0 && this.failure === undefined) {
+          const batch = this.#take();
+          let done: Promise<void>;
+          try {
+            done = this.#commit(batch);
+          } catch (e) {
+            done = Promise.reject(e);
+          }
+          const settled = done.catch((e) => {
+            // Settle every item of the failed batch (settling twice is a no-op), then stop.
+            this.failure ??= e;
+            for (const g of batch) for (const i of g.items) i.reject(e);
+          });
+          if (inflight !== undefined) await inflight;
+          inflight = settled;
+          continue;
         }
+        if (inflight === undefined) break;
+        const last = inflight;
+        inflight = undefined;
+        await last;
       }
     } finally {
       this.#running = false;

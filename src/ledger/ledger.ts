@@ -83,7 +83,9 @@ export class Ledger {
   /** The domain API: sign and append directory records as a member. */
   readonly directory: Directory;
   #head: Head;
-  #headText: string;
+  /** The last formed block (durable or not): the next block links to it. */
+  #tail: { height: number; text: string; time: number };
+  #writeChain: Promise<void> = Promise.resolve();
   #closing = false;
   #closed = false;
 
@@ -133,7 +135,7 @@ export class Ledger {
       time: header.time,
       checkpoint: note,
     };
-    this.#headText = text;
+    this.#tail = { height: header.height, text, time: header.time };
   }
 
   get origin(): string {
@@ -360,8 +362,14 @@ export class Ledger {
   }
 
   /** Forms one block from the batch: policy verdicts, tree, checkpoint, one LevelDB write. */
-  async #commit(batch: Group<Pending, Receipt>[]): Promise<void> {
-    const time = Math.max(this.#clock(), this.#head.time);
+  /**
+   * Forms one block from the batch now (verdicts, tree, signed checkpoint) and
+   * returns its write, which starts once the previous block's write is done:
+   * the next block is formed while this one goes to disk. Callers are
+   * answered only when their block is durable, in block order.
+   */
+  #commit(batch: Group<Pending, Receipt>[]): Promise<void> {
+    const time = Math.max(this.#clock(), this.#tail.time);
     const firstIndex = this.#frontier.size;
     const accepted: Array<{
       bytes: Uint8Array;
@@ -411,7 +419,7 @@ export class Ledger {
         }
       }
     }
-    if (accepted.length === 0) return;
+    if (accepted.length === 0) return Promise.resolve();
     const hashStart = storedHashCount(firstIndex);
     const hashes: Uint8Array[] = [];
     const entries: Uint8Array[] = [];
@@ -423,52 +431,60 @@ export class Ledger {
       origin: this.origin,
       size: this.#frontier.size,
       root: this.#frontier.root(),
-      height: this.#head.height + 1,
-      prev: sha256Node(utf8(this.#headText)),
+      height: this.#tail.height + 1,
+      prev: sha256Node(utf8(this.#tail.text)),
       time,
     };
     const text = formatBlockHeader(header);
     const note = signNote(text, [this.#sequencer!]);
-    try {
-      await this.#store.writeBlock(
-        {
-          height: header.height,
-          note,
-          size: header.size,
-          firstIndex,
-          entries,
-          hashStart,
-          hashes,
-          extra: this.#state.writes(),
-        },
-        this.#durability,
-      );
-    } catch (e) {
-      this.#state.discard();
-      const failure = new DirchainError(
-        ErrorCode.STORAGE,
-        `writing block ${header.height} failed: ${(e as Error).message}; the ledger stopped accepting writes`,
-        {
-          hint: 'fix the storage problem, then reopen the ledger; it continues from the last durable block',
-          cause: e,
-        },
-      );
-      for (const a of accepted) a.reject(failure);
-      throw failure;
-    }
-    for (const c of this.#state.staged()) if (c.type === 'resource') this.#catalog.upsert(c.entity);
-    this.#state.commit();
-    this.#head = {
-      origin: this.origin,
-      size: header.size,
+    const extra = this.#state.writes();
+    const changes = this.#state.seal();
+    this.#tail = { height: header.height, text, time };
+    const block = {
       height: header.height,
-      root: header.root,
-      time,
-      checkpoint: note,
+      note,
+      size: header.size,
+      firstIndex,
+      entries,
+      hashStart,
+      hashes,
+      extra,
     };
-    this.#headText = text;
-    for (let i = 0; i < accepted.length; i++)
-      accepted[i]!.resolve({ index: firstIndex + i, height: header.height });
+    // A failed write rejects every later block too: the chain stays rejected.
+    const written = this.#writeChain.then(() => this.#store.writeBlock(block, this.#durability));
+    this.#writeChain = written.then(
+      () => {
+        this.#state.commitPending();
+        for (const c of changes) if (c.type === 'resource') this.#catalog.upsert(c.entity);
+        this.#head = {
+          origin: this.origin,
+          size: header.size,
+          height: header.height,
+          root: header.root,
+          time,
+          checkpoint: note,
+        };
+        for (let i = 0; i < accepted.length; i++)
+          accepted[i]!.resolve({ index: firstIndex + i, height: header.height });
+      },
+      (e) => {
+        this.#state.discardAll();
+        const failure =
+          e instanceof DirchainError && e.code === ErrorCode.STORAGE
+            ? e
+            : new DirchainError(
+                ErrorCode.STORAGE,
+                `writing block ${header.height} failed: ${(e as Error).message}; the ledger stopped accepting writes`,
+                {
+                  hint: 'fix the storage problem, then reopen the ledger; it continues from the last durable block',
+                  cause: e,
+                },
+              );
+        for (const a of accepted) a.reject(failure);
+        throw failure;
+      },
+    );
+    return this.#writeChain;
   }
 
   /** The entry bytes at `index`. */
