@@ -88,7 +88,8 @@ export async function figureMemory(ctx: BenchContext): Promise<FigureResult> {
           ctx.log(
             `  ${done.toLocaleString('en-US')} records, ${cp.seconds.toFixed(0)} s, ` +
               `${Math.round(done / cp.seconds).toLocaleString('en-US')} rec/s; RSS ${cp.rssMiB.toFixed(0)} MiB ` +
-              `(peak ${cp.peakRssMiB.toFixed(0)}), heap ${cp.heapUsedMiB.toFixed(0)} MiB`,
+              `(peak ${cp.peakRssMiB.toFixed(0)}), heap ${cp.heapUsedMiB.toFixed(0)} MiB; ` +
+              `about ${(((n - done) * cp.seconds) / done / 60).toFixed(0)} min to go`,
           );
         }
       });

@@ -24,6 +24,7 @@ import {
   type FigureResult,
   median,
   type Row,
+  RssSampler,
   removeDir,
   tempDir,
 } from './lib.js';
@@ -245,13 +246,18 @@ export async function figureProofs(ctx: BenchContext): Promise<FigureResult> {
   const path = await tempDir('proofs');
   try {
     ctx.log(`figure 3: building a ledger of ${size.toLocaleString('en-US')} pre-signed records...`);
+    const buildRss = new RssSampler();
+    buildRss.start();
     const build = await buildLedger(path, ctx.seed, size);
+    const buildPeakRssMiB = buildRss.stop();
     const disk = await dirBytes(path);
     ctx.log(
       `  built in ${build.seconds.toFixed(1)} s (${Math.round(size / build.seconds).toLocaleString('en-US')} rec/s, ` +
         `signing ${(build.signMs / 1000).toFixed(1)} s of it); ${(disk / 1e6).toFixed(0)} MB on disk`,
     );
     collectGarbage();
+    const proofRss = new RssSampler();
+    proofRss.start();
     const ledger = await openLedger(path);
     try {
       const sizes = blockSizes(ledger);
@@ -273,6 +279,7 @@ export async function figureProofs(ctx: BenchContext): Promise<FigureResult> {
         collectGarbage();
       }
 
+      const proofsPeakRssMiB = proofRss.stop();
       const rate = (round: Round, v: VariantId | 'inclJsRef' | 'consJsRef'): number =>
         count / round.seconds[v]!;
       const rows: Row[] = ORDER.map((v) => {
@@ -301,7 +308,8 @@ export async function figureProofs(ctx: BenchContext): Promise<FigureResult> {
         `Log of ${(size + 1).toLocaleString('en-US')} entries (genesis + ${size.toLocaleString('en-US')} access-log ` +
           `records, ${sizes.length} blocks, ${(disk / 1e6).toFixed(0)} MB), built once untimed at ` +
           `${Math.round(size / build.seconds).toLocaleString('en-US')} rec/s (pre-signed records, ${BUILD_IN_FLIGHT} ` +
-          'in flight, durability buffered), then reopened read-only with openLedger.',
+          `in flight, durability buffered; peak RSS ${buildPeakRssMiB.toFixed(0)} MiB), then reopened read-only ` +
+          `with openLedger; peak RSS while opening and proving/verifying: ${proofsPeakRssMiB.toFixed(0)} MiB.`,
         `${count.toLocaleString('en-US')} proofs of each kind per round, one at a time; median of ${ctx.runs} rounds ` +
           `after a ${Math.ceil(count / 4).toLocaleString('en-US')}-proof warm-up round. Inclusion: random indexes ` +
           'against the latest checkpoint. Consistency: random pairs of block-ending sizes (size1 < size2); ' +
@@ -317,7 +325,17 @@ export async function figureProofs(ctx: BenchContext): Promise<FigureResult> {
         title: `Proofs at log size ${size.toLocaleString('en-US')}`,
         rows,
         notes,
-        details: { size, count, blocks: sizes.length, diskBytes: disk, build, warmup, rounds },
+        details: {
+          size,
+          count,
+          blocks: sizes.length,
+          diskBytes: disk,
+          build,
+          buildPeakRssMiB,
+          proofsPeakRssMiB,
+          warmup,
+          rounds,
+        },
       };
     } finally {
       await ledger.close();
