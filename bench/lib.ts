@@ -11,6 +11,8 @@ export interface BenchContext {
   readonly runs: number;
   /** Records per measured run (0: the figure's default for the mode). */
   readonly n: number;
+  /** Records for figure 6 (0: its default for the mode, 10M / quick 50k). */
+  readonly memoryN: number;
   readonly log: (line: string) => void;
 }
 

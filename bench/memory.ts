@@ -41,9 +41,10 @@ interface Checkpoint {
 }
 
 export async function figureMemory(ctx: BenchContext): Promise<FigureResult> {
-  const n = ctx.quick ? QUICK_N : FULL_N;
+  const n = ctx.memoryN > 0 ? ctx.memoryN : ctx.quick ? QUICK_N : FULL_N;
   const early = Math.floor(n / 10);
-  const every = ctx.quick ? Math.floor(n / 4) : 1_000_000;
+  // Progress every 1M records on long runs (stderr), every tenth on short ones.
+  const every = n >= 2_000_000 ? 1_000_000 : Math.max(1, Math.floor(n / 10));
   const dir = makeDirectory(ctx.seed);
   const records = new ChunkedRecords(new SignedLogStream(dir, ctx.seed), CHUNK);
   const path = await tempDir('memory');

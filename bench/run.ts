@@ -5,6 +5,7 @@
  *   npm run bench                  full run (1M records per figure-1 run)
  *   npm run bench -- --quick       smoke run, under a minute
  *   options: --n=<records> --runs=<count> --seed=<int> --only=<figure>[,<figure>…]
+ *            --memory-n=<records> (figure 6's record count)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -25,7 +26,14 @@ const FIGURES: ReadonlyArray<{ id: string; run: (ctx: BenchContext) => Promise<F
   { id: '6', run: figureMemory },
 ];
 
-function parseOptions(): { quick: boolean; n: number; runs: number; seed: number; only: string[] } {
+function parseOptions(): {
+  quick: boolean;
+  n: number;
+  memoryN: number;
+  runs: number;
+  seed: number;
+  only: string[];
+} {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
@@ -33,6 +41,7 @@ function parseOptions(): { quick: boolean; n: number; runs: number; seed: number
       runs: { type: 'string' },
       seed: { type: 'string' },
       only: { type: 'string' },
+      'memory-n': { type: 'string' },
     },
     strict: true,
   });
@@ -52,6 +61,7 @@ function parseOptions(): { quick: boolean; n: number; runs: number; seed: number
     only,
     quick: values.quick ?? false,
     n: int(values.n, 0, 1, 'n'),
+    memoryN: int(values['memory-n'], 0, 10, 'memory-n'),
     runs: int(values.runs, 3, 3, 'runs'),
     seed: int(values.seed, 20_251_123, 0, 'seed'),
   };
