@@ -15,12 +15,29 @@
  *   presigned  ledger.submit with the pre-made signature handed back by the signer and the record's own
  *              timestamp from the clock, so the ledger stores byte-identical entries with no per-record
  *              Ed25519 at all: the ledger's own cost (encode, admission, hash, tree, checkpoint, write)
+ *
+ * Batched form (the same access logs as events, 64 per batch, each batch signed once by its department):
+ *   A-ev       reference A on the events' entry bytes (what the batched ledger stores per event)
+ *   B-ev       reference B (hypercore) on the same event bytes
+ *   batch      ledger.appendBatch(seal, events) from 64 callers: verifies each seal's signature, decodes
+ *              every event, recomputes the root; every event is its own entry with its own proof
+ *   batch-sub  ledger.submitBatch(member, kind, bodies) from 64 callers: signs each batch in-process
+ *   half-rate  appendBatch offered open-loop at half of this round's batch rate (a quarter of the events):
+ *              ack latency per batch at a sustainable load
  */
 import { ClassicLevel } from 'classic-level';
 import { utf8 } from '../src/crypto/bytes.js';
 import { sha256Node } from '../src/crypto/node-crypto.js';
+import type { Plain } from '../src/encoding/msgpack.js';
 import { decodeRecord } from '../src/encoding/record.js';
-import { createLedger, type Ledger, loadSigner, type MemberSigner, signNote } from '../src/index.js';
+import {
+  createLedger,
+  type Ledger,
+  loadSigner,
+  type MemberSigner,
+  signBatch,
+  signNote,
+} from '../src/index.js';
 import { formatBlockHeader } from '../src/ledger/checkpoint.js';
 import { Frontier, treeHasher } from '../src/merkle/index.js';
 import { numberKey, TABLE } from '../src/storage/keys.js';
@@ -47,6 +64,8 @@ import {
 } from './workload.js';
 
 const CONCURRENCY = 64;
+/** Events per batch in the batched form: a department gateway flushing its data-call log. */
+const EVENTS_PER_BATCH = 64;
 const RAW_BATCH = 1000;
 const CEILING_BLOCK = 1000;
 const QUICK_N = 20_000;
@@ -54,7 +73,18 @@ const FULL_N = 1_000_000;
 const QUICK_WARMUP_N = 5_000;
 const FULL_WARMUP_N = 100_000;
 
-export type VariantId = 'A' | 'hypercore' | 'ceiling' | 'append' | 'submit' | 'presigned';
+export type VariantId =
+  | 'A'
+  | 'hypercore'
+  | 'ceiling'
+  | 'append'
+  | 'submit'
+  | 'presigned'
+  | 'A-ev'
+  | 'B-ev'
+  | 'batch'
+  | 'batch-sub'
+  | 'half-rate';
 
 const LABELS: Record<VariantId, string> = {
   A: 'A: raw LevelDB chained batch 1000, sync',
@@ -63,6 +93,11 @@ const LABELS: Record<VariantId, string> = {
   append: 'dirchain append(bytes) ×64, verifies sigs',
   submit: 'dirchain submit() ×64, signs in-process',
   presigned: 'dirchain submit() ×64, pre-signed (no Ed25519)',
+  'A-ev': 'A on the event bytes (batched form)',
+  'B-ev': 'B (hypercore) on the event bytes',
+  batch: `dirchain appendBatch ×64, ${EVENTS_PER_BATCH} events/batch`,
+  'batch-sub': `dirchain submitBatch ×64, ${EVENTS_PER_BATCH} events/batch`,
+  'half-rate': 'appendBatch offered at ½ the batch rate',
 };
 
 export interface RunResult {
@@ -83,6 +118,72 @@ export interface RunResult {
 export interface Prepared {
   readonly dir: Directory;
   readonly logs: AccessLogs;
+  /** The same access logs in batched form, by record count (built lazily, once each). */
+  batches?: Map<number, Batches>;
+}
+
+/** The access logs as batches: each department's records, in order, 64 to a signed batch. */
+interface Batches {
+  /** Number of events (= records) covered, the first `n` of the workload. */
+  readonly n: number;
+  readonly seals: Uint8Array[];
+  readonly events: Uint8Array[][];
+  readonly authors: number[];
+  readonly bodies: Plain[][];
+  /** Every event entry, batch by batch (for the references). */
+  readonly eventEntries: Uint8Array[];
+  readonly eventBytes: number;
+}
+
+function batchesOf(p: Prepared, n: number): Batches {
+  const cached = p.batches?.get(n);
+  if (cached !== undefined) return cached;
+  const { dir, logs } = p;
+  const open = new Map<number, number[]>();
+  const out: Batches = { n, seals: [], events: [], authors: [], bodies: [], eventEntries: [], eventBytes: 0 };
+  const emit = (author: number, records: number[]): void => {
+    const dept = dir.departments[author]!;
+    const bodies = records.map((i) => logs.bodies[i]!);
+    const { seal, events } = signBatch(
+      {
+        origin: dir.origin,
+        kind: ACCESS_LOG_KIND,
+        author: dept.id,
+        keyId: 0,
+        timestamp: logs.timestamps[records[0]!]!,
+      },
+      bodies,
+      dept.member.signer,
+    );
+    out.seals.push(seal.bytes);
+    out.events.push(events);
+    out.authors.push(author);
+    out.bodies.push(bodies);
+    for (const e of events) {
+      out.eventEntries.push(e);
+      (out as { eventBytes: number }).eventBytes += e.length;
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    const a = logs.authors[i]!;
+    let q = open.get(a);
+    if (q === undefined) open.set(a, (q = []));
+    q.push(i);
+    if (q.length === EVENTS_PER_BATCH) {
+      emit(a, q);
+      open.set(a, []);
+    }
+  }
+  for (const [a, q] of open) if (q.length > 0) emit(a, q);
+  p.batches ??= new Map();
+  p.batches.set(n, out);
+  return out;
+}
+
+/** The batched form's event entries as a workload for the references. */
+function eventWorkload(p: Prepared, n: number): Prepared {
+  const b = batchesOf(p, n);
+  return { dir: p.dir, logs: { ...p.logs, entries: b.eventEntries, totalBytes: b.eventBytes } };
 }
 
 function summarize(records: number, bytes: number, seconds: number, peakRssMiB: number): RunResult {
@@ -280,8 +381,78 @@ async function runLedger(
   }
 }
 
-/** One run of one variant (exported for profiling scripts). */
-export function runVariant(p: Prepared, n: number, v: VariantId): Promise<RunResult> {
+/** (d) dirchain, batched form: 64 callers each appending one batch at a time (or open-loop at `rate`). */
+async function runBatches(
+  p: Prepared,
+  n: number,
+  variant: 'batch' | 'batch-sub' | 'half-rate',
+  rate?: number,
+): Promise<RunResult> {
+  const path = await tempDir(variant);
+  const rss = new RssSampler();
+  const b = batchesOf(p, n);
+  // The half-rate run offers a quarter of the batches: enough for a p99 over hundreds of acks.
+  const count = variant === 'half-rate' ? Math.max(1, Math.floor(b.seals.length / 4)) : b.seals.length;
+  let events = 0;
+  for (let i = 0; i < count; i++) events += b.events[i]!.length;
+  let ledger: Ledger | undefined;
+  try {
+    ledger = await createLedger(path, {
+      origin: p.dir.origin,
+      sequencerKey: p.dir.sequencerKey,
+      members: [...p.dir.members],
+      durability: 'sync',
+      policy: { maxClockSkewMs: 0 },
+    });
+    const l = ledger;
+    const appendOne = (i: number): Promise<unknown> =>
+      variant === 'batch-sub'
+        ? l.submitBatch(p.dir.departments[b.authors[i]!]!.member, ACCESS_LOG_KIND, b.bodies[i]!)
+        : l.appendBatch(b.seals[i]!, b.events[i]!);
+    rss.start();
+    let seconds: number;
+    let lat: Float64Array;
+    if (variant === 'half-rate') {
+      // Open loop: batch i is offered at start + i / (rate / events per batch), whatever the acks do.
+      lat = new Float64Array(count);
+      const interval = (1000 * (events / count)) / rate!;
+      const start = performance.now();
+      const pending: Promise<unknown>[] = [];
+      for (let i = 0; i < count; i++) {
+        const due = start + i * interval;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        const t0 = performance.now();
+        pending.push(appendOne(i).then(() => (lat[i] = performance.now() - t0)));
+      }
+      await Promise.all(pending);
+      seconds = (performance.now() - start) / 1000;
+    } else {
+      ({ seconds, lat } = await concurrently(count, appendOne));
+    }
+    const peak = rss.stop();
+    const head = l.head();
+    if (head.size !== 1 + count + events)
+      throw new Error(`${variant}: ledger holds ${head.size} entries, expected ${1 + count + events}`);
+    await l.close();
+    ledger = undefined;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) for (const e of b.events[i]!) bytes += e.length;
+    return {
+      ...summarize(events, bytes, seconds, peak),
+      ...latencies(lat),
+      diskBytes: await dirBytes(path),
+      blocks: head.height,
+    };
+  } finally {
+    rss.stop();
+    await ledger?.close();
+    await removeDir(path);
+  }
+}
+
+/** One run of one variant (exported for profiling scripts). `rate` is for the half-rate run. */
+export function runVariant(p: Prepared, n: number, v: VariantId, rate?: number): Promise<RunResult> {
   switch (v) {
     case 'A':
       return runRawLevel(p, n);
@@ -289,13 +460,34 @@ export function runVariant(p: Prepared, n: number, v: VariantId): Promise<RunRes
       return runHypercore(p, n);
     case 'ceiling':
       return runCeiling(p, n);
+    case 'A-ev':
+      return runRawLevel(eventWorkload(p, n), n);
+    case 'B-ev':
+      return runHypercore(eventWorkload(p, n), n);
+    case 'batch':
+    case 'batch-sub':
+    case 'half-rate':
+      return runBatches(p, n, v, rate);
     default:
       return runLedger(p, n, v);
   }
 }
 
-const ORDER: readonly VariantId[] = ['A', 'hypercore', 'ceiling', 'append', 'submit', 'presigned'];
+const ORDER: readonly VariantId[] = [
+  'A',
+  'hypercore',
+  'ceiling',
+  'append',
+  'submit',
+  'presigned',
+  'A-ev',
+  'B-ev',
+  'batch',
+  'batch-sub',
+  'half-rate',
+];
 const LEDGER_VARIANTS: readonly VariantId[] = ['append', 'submit', 'presigned'];
+const BATCH_VARIANTS: readonly VariantId[] = ['batch', 'batch-sub', 'half-rate'];
 
 export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   const n = ctx.n > 0 ? ctx.n : ctx.quick ? QUICK_N : FULL_N;
@@ -313,23 +505,24 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
       `RSS with them in memory ${baselineRssMiB.toFixed(0)} MiB`,
   );
 
+  const batchStart = performance.now();
+  const batches = batchesOf(p, n);
+  ctx.log(
+    `  batched form: ${batches.seals.length} batches, ${(batches.eventBytes / n).toFixed(1)} B avg per event, ` +
+      `signed in ${((performance.now() - batchStart) / 1000).toFixed(1)} s`,
+  );
   const warmup: Partial<Record<VariantId, RunResult>> = {};
   for (const v of ORDER) {
     ctx.log(`  warm-up ${v} (${warmupN} records)`);
-    warmup[v] = await runVariant(p, warmupN, v);
+    // The warm-up uses the first records; the batched form is re-cut for them.
+    warmup[v] = await runVariant(p, warmupN, v, 2000);
     collectGarbage();
   }
-  const runs: Record<VariantId, RunResult[]> = {
-    A: [],
-    hypercore: [],
-    ceiling: [],
-    append: [],
-    submit: [],
-    presigned: [],
-  };
+  const runs = Object.fromEntries(ORDER.map((v) => [v, [] as RunResult[]])) as Record<VariantId, RunResult[]>;
   for (let r = 0; r < ctx.runs; r++) {
     for (const v of ORDER) {
-      const res = await runVariant(p, n, v);
+      const rate = v === 'half-rate' ? runs.batch[r]!.recordsPerSec / 2 : undefined;
+      const res = await runVariant(p, n, v, rate);
       runs[v].push(res);
       ctx.log(
         `  run ${r + 1}/${ctx.runs} ${v.padEnd(9)} ${Math.round(res.recordsPerSec).toLocaleString('en-US')} rec/s` +
@@ -343,7 +536,11 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
 
   const rows: Row[] = ORDER.map((v) => {
     const rs = runs[v];
-    const ratios = rs.map((res, r) => res.recordsPerSec / runs.A[r]!.recordsPerSec);
+    // The batched form is compared with the references on its own bytes (the events).
+    const batched = BATCH_VARIANTS.includes(v) || v === 'B-ev';
+    const refA = batched ? runs['A-ev'] : runs.A;
+    const refB = batched ? runs['B-ev'] : runs.hypercore;
+    const ratios = rs.map((res, r) => res.recordsPerSec / refA[r]!.recordsPerSec);
     const disk = rs.map((res) => res.diskBytes).filter((d): d is number => d !== undefined);
     const blocks = rs.map((res) => res.blocks).filter((b): b is number => b !== undefined);
     return {
@@ -352,19 +549,28 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
       recordsPerSec: median(rs.map((res) => res.recordsPerSec)),
       mbPerSec: median(rs.map((res) => res.mbPerSec)),
       ratio: median(ratios),
-      ...(LEDGER_VARIANTS.includes(v) || v === 'hypercore'
-        ? { ratio2: median(rs.map((res, r) => res.recordsPerSec / runs.hypercore[r]!.recordsPerSec)) }
+      ...(LEDGER_VARIANTS.includes(v) || BATCH_VARIANTS.includes(v) || v === 'hypercore' || v === 'B-ev'
+        ? { ratio2: median(rs.map((res, r) => res.recordsPerSec / refB[r]!.recordsPerSec)) }
         : {}),
       ...(rs[0]!.p50Ms === undefined
         ? {}
         : { p50Ms: median(rs.map((res) => res.p50Ms!)), p99Ms: median(rs.map((res) => res.p99Ms!)) }),
-      ...(disk.length === 0 ? {} : { diskBytesPerRecord: median(disk) / n }),
+      ...(disk.length === 0 ? {} : { diskBytesPerRecord: median(disk) / rs[0]!.records }),
       peakRssMiB: Math.max(...rs.map((res) => res.peakRssMiB)),
       ...(blocks.length === 0
-        ? v === 'A' || v === 'hypercore'
+        ? v === 'A' || v === 'hypercore' || v === 'A-ev' || v === 'B-ev'
           ? { extra: `${RAW_BATCH} rec/batch; p50/p99 are per batch` }
           : {}
-        : { extra: `${(n / median(blocks)).toFixed(1)} rec/block` }),
+        : {
+            extra:
+              `${(rs[0]!.records / median(blocks)).toFixed(1)} rec/block` +
+              (BATCH_VARIANTS.includes(v) ? `; p50/p99 per batch of ${EVENTS_PER_BATCH}` : '') +
+              (disk.length > 0 && batched
+                ? `; disk ${(median(disk) / rs[0]!.bytes).toFixed(2)}× event bytes`
+                : disk.length > 0
+                  ? `; disk ${(median(disk) / rs[0]!.bytes).toFixed(2)}× entry bytes`
+                  : ''),
+          }),
     };
   });
 
@@ -378,6 +584,10 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
     'append verifies every author Ed25519 signature (thread pool); submit signs in-process on the main thread; ' +
       'presigned replays the same signatures through submit (byte-identical entries, checked), i.e. the ledger ' +
       'without per-record Ed25519.',
+    `Batched form: the same ${n.toLocaleString('en-US')} access logs as events, ${EVENTS_PER_BATCH} per batch signed once by ` +
+      `their department (${batches.seals.length.toLocaleString('en-US')} batches, ${(batches.eventBytes / n).toFixed(1)} B per event ` +
+      'entry); rows from "A on the event bytes" on are ratios to A and B run on those event bytes. Every event ' +
+      'is its own log entry with an inclusion proof and an attribution proof (seal + path).',
     `RSS before the runs, with all records in memory: ${baselineRssMiB.toFixed(0)} MiB; ` +
       `records generated and signed at ${Math.round(n / genSeconds).toLocaleString('en-US')}/s (not timed).`,
   ];
