@@ -16,7 +16,7 @@ import { evaluate, type PolicyContext } from '../policy/rules.js';
 import { type LedgerParams, paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { INDEX_TABLE } from '../state/indexes.js';
 import { LEAF_CODE, leafKey, STATE_TABLE, State } from '../state/state.js';
-import { LedgerStore } from '../storage/store.js';
+import { LedgerStore, type StoredBlock } from '../storage/store.js';
 import { blockHeaderOfNote, parseBlockHeader, parseCheckpoint } from './checkpoint.js';
 import { GENESIS_KIND } from './genesis.js';
 
@@ -35,6 +35,31 @@ export interface VerifyLedgerOptions {
   checkpoint?: string;
   /** Called after each block with records checked so far and the claimed total. */
   onProgress?: (records: number, total: number) => void;
+  /** Called with each block once it verified, with its decoded records (for audit statistics). */
+  onBlock?: (block: VerifiedBlock) => void;
+}
+
+export interface VerifiedBlock {
+  readonly height: number;
+  /** Block time, milliseconds since the Unix epoch. */
+  readonly time: number;
+  /** Index of the block's first record. */
+  readonly first: number;
+  readonly records: readonly LedgerRecord[];
+}
+
+/**
+ * Where a replay reads a ledger from: the local store (which also has stored
+ * hashes, state and indexes to check), or a served copy (src/audit/http-source.ts)
+ * that has only what tlog-tiles serves: block notes and entries.
+ */
+export interface BlockSource {
+  /** Signed block notes in height order, from 0. */
+  blocks(): AsyncIterable<StoredBlock>;
+  /** Entries [from, to) in index order. */
+  entries(from: number, to: number): AsyncIterable<[index: number, entry: Uint8Array]>;
+  /** The newest block, for the progress total. */
+  lastBlock(): Promise<StoredBlock | undefined>;
 }
 
 export interface LedgerReport {
@@ -59,12 +84,43 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
   } catch (e) {
     return { ok: false, records: 0, blocks: 0, error: errorOf(e) };
   }
+  try {
+    return await replay(store, store, path, options);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The same replay over a served ledger: every block note, signature, policy
+ * verdict, root and block link. What only a local folder has (stored hashes,
+ * state and index tables) is not there to check; record hashes for duplicate
+ * detection are kept in memory instead (about 100 bytes per record).
+ */
+export function verifyLedgerSource(
+  source: BlockSource,
+  where: string,
+  options: VerifyLedgerOptions = {},
+): Promise<LedgerReport> {
+  return replay(source, undefined, where, options);
+}
+
+async function replay(
+  source: BlockSource,
+  store: LedgerStore | undefined,
+  path: string,
+  options: VerifyLedgerOptions,
+): Promise<LedgerReport> {
+  const leaves = new Map<string, Uint8Array>();
   const frontier = new Frontier(hasher);
   // The state as replaying the records makes it, to compare with what is stored.
   const replayed = new Map<string, Uint8Array>();
   // Leaf keys (one per record) are read from the store and checked record by record,
   // so memory stays flat in the log length; entities are few and kept to compare.
-  const state = new State((k) => (k[1] === LEAF_CODE ? store.getRaw(k) : replayed.get(toHex(k))), []);
+  const state = new State(
+    (k) => (k[1] === LEAF_CODE ? (store ? store.getRaw(k) : leaves.get(toHex(k))) : replayed.get(toHex(k))),
+    [],
+  );
   let indexWrites = 0;
   let params: LedgerParams | undefined;
   let sequencer: NoteVerifier | undefined;
@@ -76,13 +132,13 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
   let wanted: number | undefined;
   try {
     if (options.checkpoint !== undefined) wanted = parseCheckpoint(parseNote(options.checkpoint).text).size;
-    const last = await store.lastBlock();
+    const last = await source.lastBlock();
     const total = last ? safeSize(last.note) : 0;
-    for await (const block of store.blocks()) {
+    for await (const block of source.blocks()) {
       if (block.height !== height)
         fail(ErrorCode.LEDGER_CORRUPT, `block ${height} is missing (found ${block.height} next)`);
       if (height === 0) {
-        ({ params, sequencer } = openGenesis(store, state, options.trustedKeys));
+        ({ params, sequencer } = await openGenesis(source, state, options.trustedKeys));
       }
       const { text } = openNote(block.note, [sequencer!], verifyNode);
       const header = parseBlockHeader(text);
@@ -97,10 +153,23 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
         fail(ErrorCode.LEDGER_CORRUPT, `block ${height} is older than block ${height - 1}`);
       if (header.size <= blockFirst) fail(ErrorCode.LEDGER_CORRUPT, `block ${height} adds no records`);
       const ctx: PolicyContext = { origin: params!.origin, policy: params!.policy, verify: verifyNode };
-      await checkBlockRecords(store, ctx, state, frontier, blockFirst, header.size, header.time);
+      const records: LedgerRecord[] = [];
+      await checkBlockRecords(
+        source,
+        store,
+        ctx,
+        state,
+        frontier,
+        blockFirst,
+        header.size,
+        header.time,
+        records,
+      );
       for (const [k, v] of state.writes()) {
         if (k[0] === STATE_TABLE && k[1] !== LEAF_CODE) replayed.set(toHex(k), v);
-        else if (k[0] !== STATE_TABLE) {
+        else if (k[0] === STATE_TABLE) {
+          if (!store) leaves.set(toHex(k), v);
+        } else if (store) {
           // Every index entry the records make must be stored, with its value.
           const stored = store.getRaw(k);
           if (stored === undefined || !equalBytes(stored, v)) {
@@ -118,8 +187,9 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
         });
       }
       if (header.size === wanted) rootsBySize.set(header.size, header.root);
-      if (store.heightAtSize(header.size) !== height)
+      if (store && store.heightAtSize(header.size) !== height)
         fail(ErrorCode.LEDGER_CORRUPT, `size index for block ${height} is wrong`);
+      options.onBlock?.({ height, time: header.time, first: blockFirst, records });
       prevText = text;
       prevTime = header.time;
       blockFirst = header.size;
@@ -127,13 +197,15 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
       options.onProgress?.(blockFirst, total);
     }
     if (height === 0) fail(ErrorCode.LEDGER_NOT_FOUND, `${path} holds no blocks`);
-    if (store.getEntry(blockFirst) !== undefined) {
-      fail(ErrorCode.LEDGER_CORRUPT, `entry ${blockFirst} is stored past the last block`, {
-        index: blockFirst,
-      });
+    if (store) {
+      if (store.getEntry(blockFirst) !== undefined) {
+        fail(ErrorCode.LEDGER_CORRUPT, `entry ${blockFirst} is stored past the last block`, {
+          index: blockFirst,
+        });
+      }
+      await compareState(store, replayed, blockFirst);
+      await countIndexes(store, indexWrites);
     }
-    await compareState(store, replayed, blockFirst);
-    await countIndexes(store, indexWrites);
     if (options.checkpoint !== undefined) {
       checkTrustedCheckpoint(options.checkpoint, sequencer!, blockFirst, rootsBySize);
     }
@@ -154,8 +226,6 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
       blocks: height,
       error: { ...error, height },
     };
-  } finally {
-    await store.close();
   }
 }
 
@@ -192,8 +262,9 @@ function safeSize(note: string): number {
   }
 }
 
-function openGenesis(store: LedgerStore, state: State, trusted: readonly string[] | undefined) {
-  const entry = store.getEntry(0);
+async function openGenesis(source: BlockSource, state: State, trusted: readonly string[] | undefined) {
+  let entry: Uint8Array | undefined;
+  for await (const [index, bytes] of source.entries(0, 1)) if (index === 0) entry = bytes;
   if (entry === undefined) fail(ErrorCode.LEDGER_CORRUPT, 'the genesis record is missing', { index: 0 });
   const record = atIndex(0, () => decodeRecord(entry));
   if (record.kind !== GENESIS_KIND)
@@ -270,21 +341,24 @@ function atIndex<T>(index: number, f: () => T): T {
 }
 
 async function checkBlockRecords(
-  store: LedgerStore,
+  source: BlockSource,
+  store: LedgerStore | undefined,
   ctx: PolicyContext,
   state: State,
   frontier: Frontier,
   from: number,
   to: number,
   blockTime: number,
+  records: LedgerRecord[],
 ): Promise<void> {
   const signatures: Array<Promise<boolean>> = [];
   let refused: DirchainError | undefined;
   let expect = from;
   const produced: Uint8Array[] = [];
-  for await (const [index, entry] of store.entries(from, to)) {
+  for await (const [index, entry] of source.entries(from, to)) {
     if (index !== expect) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
     const record: LedgerRecord = atIndex(index, () => decodeRecord(entry));
+    records.push(record);
     const key = state.get('member', record.author)?.keys[record.keyId];
     signatures.push(
       key
@@ -305,23 +379,9 @@ async function checkBlockRecords(
         state.stageLeaf(leaf, index);
       }
     }
-    const seen = store.getRaw(leafKey(leaf));
-    if (!refused && (seen === undefined || readU64(seen) !== index)) {
-      fail(ErrorCode.LEDGER_CORRUPT, `the stored record hash of record ${index} is missing or wrong`, {
-        index,
-      });
-    }
-    // Stored hashes must be exactly the ones these records produce.
     produced.length = 0;
     frontier.append(leaf, produced);
-    const stored = store.readHashesSync(produced.map((_, i) => storedHashCount(index) + i));
-    for (let i = 0; i < produced.length; i++) {
-      if (!equalBytes(produced[i]!, stored[i]!)) {
-        fail(ErrorCode.LEDGER_CORRUPT, `stored Merkle hash for record ${index} does not match its entry`, {
-          index,
-        });
-      }
-    }
+    if (store) checkStoredHashes(store, index, leaf, produced, refused !== undefined);
     expect++;
     if (refused) break;
   }
@@ -331,6 +391,31 @@ async function checkBlockRecords(
     fail(ErrorCode.BAD_SIGNATURE, `record ${from + bad}'s signature does not verify`, { index: from + bad });
   if (refused) throw refused;
   if (expect !== to) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
+}
+
+/** Local folders only: the record's stored leaf key and the stored Merkle hashes its append wrote. */
+function checkStoredHashes(
+  store: LedgerStore,
+  index: number,
+  leaf: Uint8Array,
+  produced: readonly Uint8Array[],
+  refused: boolean,
+): void {
+  const seen = store.getRaw(leafKey(leaf));
+  if (!refused && (seen === undefined || readU64(seen) !== index)) {
+    fail(ErrorCode.LEDGER_CORRUPT, `the stored record hash of record ${index} is missing or wrong`, {
+      index,
+    });
+  }
+  // Stored hashes must be exactly the ones these records produce.
+  const stored = store.readHashesSync(produced.map((_, i) => storedHashCount(index) + i));
+  for (let i = 0; i < produced.length; i++) {
+    if (!equalBytes(produced[i]!, stored[i]!)) {
+      fail(ErrorCode.LEDGER_CORRUPT, `stored Merkle hash for record ${index} does not match its entry`, {
+        index,
+      });
+    }
+  }
 }
 
 function errorOf(e: unknown): { code: string; message: string; index?: number } {
