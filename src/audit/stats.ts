@@ -33,7 +33,7 @@
  */
 
 import { type DirectoryBody, parseBody } from '../directory/schemas.js';
-import type { VerifiedBlock } from '../ledger/verify-ledger.js';
+import type { LedgerRecord } from '../encoding/record.js';
 
 export interface StatsOptions {
   /** W in the anomaly definitions, in ms (default one hour). */
@@ -207,7 +207,11 @@ export class AuditStats {
   }
 
   /** Adds one verified block (blocks in height order). */
-  addBlock(block: Pick<VerifiedBlock, 'time' | 'first' | 'records'>): void {
+  addBlock(block: {
+    readonly time: number;
+    readonly first: number;
+    readonly records: ReadonlyArray<Pick<LedgerRecord, 'kind' | 'author' | 'body'>>;
+  }): void {
     this.#blocks++;
     this.#first ??= block.time;
     this.#last = block.time;
