@@ -67,6 +67,8 @@ export const ErrorCode = {
   ATOMIC_ABORTED: 'E_ATOMIC_ABORTED',
   /** The record's timestamp is too far from the block time. */
   CLOCK_SKEW: 'E_CLOCK_SKEW',
+  /** A batch's events do not match its signed seal (count, positions or root), or are out of place. */
+  BATCH_MISMATCH: 'E_BATCH_MISMATCH',
   /** A Merkle proof does not lead to the expected root. */
   PROOF_INVALID: 'E_PROOF_INVALID',
   /** A checkpoint is malformed, unsigned by a trusted key, or disagrees with a proof. */

@@ -40,6 +40,18 @@ export {
   inclusionBundleFromJSON,
   inclusionBundleToJSON,
 } from './encoding/bundle.js';
+export {
+  BATCH_KIND,
+  type BatchBody,
+  decodeEvent,
+  encodeEvent,
+  eventRecord,
+  isEventEntry,
+  type LedgerEvent,
+  MAX_BATCH_EVENTS,
+  parseBatchBody,
+  type SignedBatch,
+} from './encoding/event.js';
 export type { Plain } from './encoding/msgpack.js';
 export {
   decodeRecord,
@@ -53,6 +65,8 @@ export { type BlockHeader, type Checkpoint, parseBlockHeader, parseCheckpoint } 
 export { DEFAULT_POLICY, type MemberSpec, type PolicyParams, ROLES, type Role } from './ledger/genesis.js';
 export {
   type AppendManyOptions,
+  type Attribution,
+  type BatchReceipt,
   type BlockOptions,
   type ConsistencyBundle,
   type CreateLedgerOptions,
@@ -66,6 +80,7 @@ export {
 export { memberSigner } from './ledger/member-signer.js';
 export { createLedger, openLedger } from './ledger/open.js';
 export { type RebuildReport, rebuildState } from './ledger/rebuild.js';
+export { signBatch } from './ledger/sign-batch.js';
 export { type LedgerReport, type VerifyLedgerOptions, verifyLedger } from './ledger/verify-ledger.js';
 export type { LedgerParams } from './policy/state.js';
 export type { ResourceFilter } from './query/catalog.js';

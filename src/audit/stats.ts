@@ -117,6 +117,7 @@ const DIRECTORY_KINDS = new Set([
   'grant.issue',
   'grant.revoke',
   'access.log',
+  'batch', // a seal; its events are counted as records of their own kind
 ]);
 /** Recent-activity lists are kept per block time; this caps one list. */
 const RECENT_LIMIT = 4096;
@@ -285,7 +286,7 @@ export class AuditStats {
       else this.#unknownKinds.set(kind, { index, time, count: 1 });
       return;
     }
-    if (kind === 'genesis' || kind.startsWith('x.')) return;
+    if (kind === 'genesis' || kind === 'batch' || kind.startsWith('x.')) return;
     let parsed: DirectoryBody;
     try {
       parsed = parseBody(kind, body);

@@ -11,7 +11,7 @@
  */
 import { type Plain, pack } from '../encoding/msgpack.js';
 import type { Role } from '../ledger/genesis.js';
-import type { Ledger, MemberSigner, Receipt } from '../ledger/ledger.js';
+import type { BatchReceipt, Ledger, MemberSigner, Receipt } from '../ledger/ledger.js';
 import {
   type Approval,
   approvalMessage,
@@ -205,5 +205,13 @@ export class Directory {
   /** Records one use of shared data under a grant (the high-volume kind). */
   logAccess(consumer: MemberSigner, access: AccessInput): Promise<Receipt> {
     return this.#ledger.submit(consumer, KIND.accessLog, clean(access));
+  }
+
+  /**
+   * Records many uses at once under one signature (a batch): each is its own
+   * log entry with its own index and proof. All are accepted, or none is.
+   */
+  logAccessBatch(consumer: MemberSigner, accesses: readonly AccessInput[]): Promise<BatchReceipt> {
+    return this.#ledger.submitBatch(consumer, KIND.accessLog, accesses.map(clean));
   }
 }

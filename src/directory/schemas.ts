@@ -9,8 +9,10 @@
  * MessagePack bytes plus approvals: signatures by other members over exactly
  * those bytes (see `approvalMessage`). Bytes are the truth here too.
  */
+
 import { concatBytes, utf8 } from '../crypto/bytes.js';
 import { APPROVAL_SIGNATURE_CONTEXT } from '../crypto/domain.js';
+import { BATCH_KIND, type BatchBody, parseBatchBody } from '../encoding/event.js';
 import { unpackStrict } from '../encoding/msgpack.js';
 import {
   bytes,
@@ -195,11 +197,13 @@ export type DirectoryBody =
   | { kind: 'grant.issue'; grant: Signed<GrantTerms> }
   | { kind: 'grant.revoke'; revoke: ReturnType<typeof grantRevokeSpec> }
   | { kind: 'access.log'; access: AccessLogSpec }
-  | { kind: 'app'; appKind: string };
+  | { kind: 'app'; appKind: string }
+  | { kind: 'batch'; batch: BatchBody };
 
 /** Decodes and checks a record body by kind. Throws E_SCHEMA; unknown kinds are refused. */
 export function parseBody(kind: string, body: unknown): DirectoryBody {
   if (kind.startsWith('x.')) return { kind: 'app', appKind: kind };
+  if (kind === BATCH_KIND) return { kind: 'batch', batch: parseBatchBody(body) };
   switch (kind) {
     case KIND.memberAdd:
     case KIND.memberSuspend:

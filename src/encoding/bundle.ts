@@ -4,6 +4,8 @@
  * and proof elements are standard base64; checkpoints are signed-note text.
  *
  * Inclusion:   {"origin","index","size","leaf","inclusion":[...],"root","checkpoint"}
+ *              plus, when the leaf is an event of a batch, "attribution":
+ *              {"sealIndex","seal","sealInclusion":[...],"position","path":[...],"authorKey"}
  * Consistency: {"size1","size2","root1","root2","consistency":[...]}
  *              plus "origin", "checkpoint1", "checkpoint2" when known.
  */
@@ -18,6 +20,25 @@ export interface InclusionBundleJSON {
   inclusion: string[];
   root: string;
   checkpoint: string;
+  attribution?: AttributionJSON;
+}
+
+export interface AttributionJSON {
+  sealIndex: number;
+  seal: string;
+  sealInclusion: string[];
+  position: number;
+  path: string[];
+  authorKey: string;
+}
+
+export interface AttributionBytes {
+  sealIndex: number;
+  seal: Uint8Array;
+  sealInclusion: Uint8Array[];
+  position: number;
+  path: Uint8Array[];
+  authorKey: Uint8Array;
 }
 
 export interface ConsistencyBundleJSON {
@@ -39,6 +60,7 @@ export interface InclusionBundleBytes {
   inclusion: Uint8Array[];
   root: Uint8Array;
   checkpoint: string;
+  attribution?: AttributionBytes;
 }
 
 export interface ConsistencyBundleBytes {
@@ -61,6 +83,32 @@ export function inclusionBundleToJSON(b: InclusionBundleBytes): InclusionBundleJ
     inclusion: b.inclusion.map(toBase64),
     root: toBase64(b.root),
     checkpoint: b.checkpoint,
+    ...(b.attribution === undefined ? {} : { attribution: attributionToJSON(b.attribution) }),
+  };
+}
+
+function attributionToJSON(a: AttributionBytes): AttributionJSON {
+  return {
+    sealIndex: a.sealIndex,
+    seal: toBase64(a.seal),
+    sealInclusion: a.sealInclusion.map(toBase64),
+    position: a.position,
+    path: a.path.map(toBase64),
+    authorKey: toBase64(a.authorKey),
+  };
+}
+
+function attributionFromJSON(json: unknown): AttributionBytes {
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    fail(ErrorCode.DECODE, 'bundle field "attribution" must be an object');
+  const o = json as Obj;
+  return {
+    sealIndex: field(o, 'sealIndex', isCount, 'a non-negative integer'),
+    seal: b64(o, 'seal'),
+    sealInclusion: b64List(o, 'sealInclusion'),
+    position: field(o, 'position', isCount, 'a non-negative integer'),
+    path: b64List(o, 'path'),
+    authorKey: b64(o, 'authorKey'),
   };
 }
 
@@ -139,6 +187,7 @@ export function inclusionBundleFromJSON(json: unknown): InclusionBundleBytes {
     inclusion: b64List(o, 'inclusion'),
     root: b64(o, 'root'),
     checkpoint: field(o, 'checkpoint', isString, 'signed-note text'),
+    ...(o.attribution === undefined ? {} : { attribution: attributionFromJSON(o.attribution) }),
   };
 }
 

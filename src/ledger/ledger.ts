@@ -12,16 +12,26 @@ import { equalBytes, utf8 } from '../crypto/bytes.js';
 import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
 import { type NoteSigner, signNote } from '../crypto/note.js';
 import { Directory } from '../directory/directory.js';
+import {
+  BATCH_KIND,
+  decodeEvent,
+  isEventEntry,
+  type LedgerEvent,
+  parseBatchBody,
+  type SignedBatch,
+  signBatch,
+} from '../encoding/event.js';
 import type { Plain } from '../encoding/msgpack.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
+import { memoryPath, memoryRoot } from '../merkle/memory-tree.js';
 import { proveConsistency, proveInclusion, treeHash } from '../merkle/prove.js';
-import { type Frontier, storedHashCount } from '../merkle/stored.js';
-import { evaluate, type PolicyContext } from '../policy/rules.js';
+import { type Frontier, storedHashCount, storedHashIndex } from '../merkle/stored.js';
+import { evaluate, evaluateEvent, type PolicyContext } from '../policy/rules.js';
 import type { LedgerParams } from '../policy/state.js';
 import type { Catalog } from '../query/catalog.js';
-import { DirectoryQuery } from '../query/query.js';
+import { DirectoryQuery, recordAt } from '../query/query.js';
 import type { StateView } from '../state/entities.js';
 import type { State } from '../state/state.js';
 import type { Durability, LedgerStore } from '../storage/store.js';
@@ -30,6 +40,8 @@ import { type Group, GroupCommit } from './group-commit.js';
 import { memberSigner } from './member-signer.js';
 import type {
   AppendManyOptions,
+  Attribution,
+  BatchReceipt,
   ConsistencyBundle,
   Head,
   InclusionBundle,
@@ -40,6 +52,8 @@ import type {
 
 export type {
   AppendManyOptions,
+  Attribution,
+  BatchReceipt,
   BlockOptions,
   ConsistencyBundle,
   CreateLedgerOptions,
@@ -61,7 +75,7 @@ export class Ledger {
   readonly #sequencer: NoteSigner | undefined;
   readonly #durability: Durability;
   readonly #clock: () => number;
-  readonly #queue: GroupCommit<LedgerRecord, Receipt>;
+  readonly #queue: GroupCommit<Pending, Receipt>;
   readonly #catalog: Catalog;
   readonly #committedView: StateView;
   /** Read queries over the directory (committed blocks only). */
@@ -160,7 +174,7 @@ export class Ledger {
     this.#checkWritable();
     const record = await this.#admitSigned(entry instanceof Uint8Array ? entry : entry.bytes);
     this.#checkWritable(); // the ledger may have closed while the signature was checked
-    return this.#queue.push([{ value: record, bytes: record.bytes.length }], false)[0]!;
+    return this.#queue.push([pendingRecord(record)], false)[0]!;
   }
 
   /**
@@ -181,17 +195,109 @@ export class Ledger {
       return checked.map((c) => (c instanceof DirchainError ? c : aborted(failed as DirchainError)));
     }
     const good = checked.filter((c): c is LedgerRecord => !(c instanceof DirchainError));
-    const promises = this.#queue.push(
-      good.map((r) => ({ value: r, bytes: r.bytes.length })),
-      options.atomic === true,
-    );
+    const promises = this.#queue.push(good.map(pendingRecord), options.atomic === true);
     let k = 0;
     return Promise.all(checked.map((c) => (c instanceof DirchainError ? c : promises[k++]!.catch(toError))));
   }
 
+  /**
+   * Appends a batch signed elsewhere: the seal (a record of kind "batch") and
+   * its events, in order. The seal's signature is verified and the events
+   * must match its count and root. All go into one block, or none does.
+   */
+  async appendBatch(seal: Uint8Array | LedgerRecord, events: readonly Uint8Array[]): Promise<BatchReceipt> {
+    this.#checkWritable();
+    const verified = this.#admitSigned(seal instanceof Uint8Array ? seal : seal.bytes, true);
+    // Decode and hash the events while the signature is checked off the main thread.
+    let pending: Pending[];
+    try {
+      pending = events.map((bytes, i) => {
+        const event = decodeEvent(bytes);
+        if (event.position !== i)
+          fail(ErrorCode.BATCH_MISMATCH, `event ${i} says it is at position ${event.position}`);
+        return { bytes, leaf: hasher.leaf(bytes), event };
+      });
+    } catch (e) {
+      verified.catch(() => {});
+      throw e;
+    }
+    const record = await verified;
+    const body = parseBatchBody(record.body);
+    if (body.count !== pending.length)
+      fail(ErrorCode.BATCH_MISMATCH, `the seal counts ${body.count} events, ${pending.length} were given`);
+    if (
+      !equalBytes(
+        memoryRoot(
+          hasher,
+          pending.map((p) => p.leaf!),
+        ),
+        body.root,
+      )
+    ) {
+      fail(ErrorCode.BATCH_MISMATCH, 'the events do not match the root their seal signs', {
+        hint: 'send the events exactly as encoded when the seal was signed, in order',
+      });
+    }
+    this.#checkWritable();
+    return this.#pushBatch(pendingRecord(record), pending);
+  }
+
+  /**
+   * Signs `bodies` as one batch of `kind` events by `member` (one signature
+   * for all of them) and appends it. Each event gets its own index and is
+   * provable on its own (`proveInclusion` adds the seal that signs it).
+   */
+  async submitBatch(member: MemberSigner, kind: string, bodies: readonly Plain[]): Promise<BatchReceipt> {
+    this.#checkWritable();
+    this.#checkSigner(member);
+    const { seal, events, leaves } = this.signBatch(member, kind, bodies);
+    const pending = events.map((bytes, i) => ({
+      bytes,
+      leaf: leaves[i]!,
+      event: { bytes, position: i, body: bodies[i]! },
+    }));
+    return this.#pushBatch(pendingRecord(seal), pending);
+  }
+
+  /** Signs a batch for this ledger as `member`, without appending it. */
+  signBatch(member: MemberSigner, kind: string, bodies: readonly Plain[]): SignedBatch {
+    return signBatch(
+      { origin: this.origin, kind, author: member.id, keyId: member.keyId, timestamp: this.#clock() },
+      bodies,
+      member.signer,
+      hasher,
+    );
+  }
+
+  async #pushBatch(seal: { value: Pending; bytes: number }, events: Pending[]): Promise<BatchReceipt> {
+    const items = [seal, ...events.map((e) => ({ value: e, bytes: e.bytes.length }))];
+    const settled = await Promise.allSettled(this.#queue.push(items, true));
+    const failed = settled.findIndex(
+      (r) => r.status === 'rejected' && (r.reason as DirchainError)?.code !== ErrorCode.ATOMIC_ABORTED,
+    );
+    if (failed >= 0) {
+      const e = toError((settled[failed] as PromiseRejectedResult).reason);
+      if (failed === 0) throw e;
+      throw new DirchainError(e.code, `event ${failed - 1} of the batch: ${e.message}`, {
+        ...(e.hint === undefined ? {} : { hint: e.hint }),
+      });
+    }
+    const first = (settled[0] as PromiseFulfilledResult<Receipt>).value;
+    return { seal: first.index, first: first.index + 1, count: events.length, height: first.height };
+  }
+
   /** Decodes a record and verifies its author signature (off the main thread). */
-  async #admitSigned(entry: Uint8Array): Promise<LedgerRecord> {
+  async #admitSigned(entry: Uint8Array, batch = false): Promise<LedgerRecord> {
     const record = decodeRecord(entry);
+    if ((record.kind === BATCH_KIND) !== batch) {
+      fail(
+        ErrorCode.BATCH_MISMATCH,
+        batch
+          ? `a batch must start with its seal, not a ${record.kind} record`
+          : 'a batch seal must come with its events',
+        { hint: batch ? 'sign the batch with signBatch' : 'use appendBatch(seal, events)' },
+      );
+    }
     const member = this.#state.get('member', record.author);
     if (member === undefined) {
       fail(ErrorCode.UNKNOWN_MEMBER, `author ${JSON.stringify(record.author)} is not a member`, {
@@ -214,12 +320,17 @@ export class Ledger {
    */
   async submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt> {
     this.#checkWritable();
+    if (kind === BATCH_KIND) fail(ErrorCode.BATCH_MISMATCH, 'use submitBatch to append a batch');
     const record = this.sign(member, kind, body);
+    this.#checkSigner(member);
+    return this.#queue.push([pendingRecord(record)], false)[0]!;
+  }
+
+  #checkSigner(member: MemberSigner): void {
     const key = this.#state.get('member', member.id)?.keys[member.keyId];
     if (key === undefined || !equalBytes(key, member.signer.publicKey)) {
       fail(ErrorCode.UNKNOWN_KEY, `the signer is not key ${member.keyId} of member ${member.id}`);
     }
-    return this.#queue.push([{ value: record, bytes: record.bytes.length }], false)[0]!;
   }
 
   /**
@@ -259,11 +370,11 @@ export class Ledger {
   }
 
   /** Forms one block from the batch: policy verdicts, tree, checkpoint, one LevelDB write. */
-  async #commit(batch: Group<LedgerRecord, Receipt>[]): Promise<void> {
+  async #commit(batch: Group<Pending, Receipt>[]): Promise<void> {
     const time = Math.max(this.#clock(), this.#head.time);
     const firstIndex = this.#frontier.size;
     const accepted: Array<{
-      record: LedgerRecord;
+      bytes: Uint8Array;
       leaf: Uint8Array;
       resolve: (r: Receipt) => void;
       reject: (e: unknown) => void;
@@ -272,11 +383,17 @@ export class Ledger {
       const mark = this.#state.mark();
       const before = accepted.length;
       let refused: { at: number; error: DirchainError } | undefined;
+      // A batch's events are judged under the seal that precedes them in the group.
+      let seal: { record: LedgerRecord; kind: string } | undefined;
       for (let i = 0; i < group.items.length; i++) {
         const item = group.items[i]!;
+        const p = item.value;
         const index = firstIndex + accepted.length;
-        const leaf = hasher.leaf(item.value.bytes);
-        const verdict = evaluate(this.#policy, this.#state, item.value, index, time, leaf);
+        const leaf = p.leaf ?? hasher.leaf(p.bytes);
+        const verdict =
+          p.event === undefined
+            ? evaluate(this.#policy, this.#state, p.record!, index, time, leaf)
+            : evaluateEvent(this.#policy, this.#state, seal!.record, seal!.kind, p.event, index, time);
         if (verdict instanceof DirchainError) {
           if (group.atomic) {
             refused = { at: i, error: verdict };
@@ -286,8 +403,12 @@ export class Ledger {
           continue;
         }
         this.#state.stage(verdict.changes, verdict.indexes);
-        this.#state.stageLeaf(leaf, index);
-        accepted.push({ record: item.value, leaf, resolve: item.resolve, reject: item.reject });
+        if (p.record !== undefined) {
+          this.#state.stageLeaf(leaf, index);
+          if (p.record.kind === BATCH_KIND)
+            seal = { record: p.record, kind: parseBatchBody(p.record.body).kind };
+        }
+        accepted.push({ bytes: p.bytes, leaf, resolve: item.resolve, reject: item.reject });
       }
       if (refused) {
         this.#state.rollback(mark);
@@ -302,7 +423,7 @@ export class Ledger {
     const hashes: Uint8Array[] = [];
     const entries: Uint8Array[] = [];
     for (const a of accepted) {
-      entries.push(a.record.bytes);
+      entries.push(a.bytes);
       this.#frontier.append(a.leaf, hashes);
     }
     const header: BlockHeader = {
@@ -365,9 +486,13 @@ export class Ledger {
     return e;
   }
 
-  /** The decoded record at `index`. */
+  /**
+   * The decoded record at `index`. An event of a batch comes back as a record
+   * of its seal's kind, author and time, with the event's own body and bytes.
+   */
   getRecord(index: number): LedgerRecord {
-    return decodeRecord(this.getEntry(index));
+    this.#checkIndex(index, this.#head.size);
+    return recordAt(this.#store, index).record;
   }
 
   /** The signed checkpoint note of the block ending at tree size `size` (default: the head). */
@@ -403,15 +528,45 @@ export class Ledger {
     this.#checkIndex(index, size);
     const checkpoint = this.checkpoint(size);
     const { header } = blockHeaderOfNote(checkpoint);
-    const inclusion = await proveInclusion(hasher, this.#store, index, size);
+    const leaf = this.getEntry(index);
+    const [inclusion, attribution] = await Promise.all([
+      proveInclusion(hasher, this.#store, index, size),
+      isEventEntry(leaf) ? this.#attribution(index, leaf, size) : undefined,
+    ]);
     return {
       origin: this.origin,
       index,
       size,
-      leaf: this.getEntry(index),
+      leaf,
       inclusion,
       root: header.root,
       checkpoint,
+      ...(attribution === undefined ? {} : { attribution }),
+    };
+  }
+
+  /** The seal that signs the event at `index`, and the event's path to the seal's root. */
+  async #attribution(index: number, entry: Uint8Array, size: number): Promise<Attribution> {
+    const { position } = decodeEvent(entry);
+    const sealIndex = index - 1 - position;
+    const seal = decodeRecord(this.getEntry(sealIndex));
+    const { count } = parseBatchBody(seal.body);
+    // The events' leaf hashes are level-0 stored hashes: no entry needs reading.
+    const leafIndexes = Array.from({ length: count }, (_, i) => storedHashIndex(0, sealIndex + 1 + i));
+    const [leaves, sealInclusion] = await Promise.all([
+      this.#store.readHashes(leafIndexes),
+      proveInclusion(hasher, this.#store, sealIndex, size),
+    ]);
+    const authorKey = this.#committedView.get('member', seal.author)?.keys[seal.keyId];
+    if (authorKey === undefined)
+      fail(ErrorCode.LEDGER_CORRUPT, `the author of seal ${sealIndex} has no key ${seal.keyId}`, { index });
+    return {
+      sealIndex,
+      seal: seal.bytes,
+      sealInclusion,
+      position,
+      path: memoryPath(hasher, leaves, position),
+      authorKey,
     };
   }
 
@@ -474,6 +629,19 @@ export class Ledger {
   get store(): LedgerStore {
     return this.#store;
   }
+}
+
+/** A queued log entry: a signed record, or one event of a batch (queued right after its seal). */
+interface Pending {
+  readonly bytes: Uint8Array;
+  /** Precomputed when the batch root was checked. */
+  readonly leaf?: Uint8Array;
+  readonly record?: LedgerRecord;
+  readonly event?: LedgerEvent;
+}
+
+function pendingRecord(record: LedgerRecord): { value: Pending; bytes: number } {
+  return { value: { bytes: record.bytes, record }, bytes: record.bytes.length };
 }
 
 function aborted(cause: DirchainError): DirchainError {

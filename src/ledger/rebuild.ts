@@ -8,12 +8,13 @@ import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import { decodeRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
-import { evaluate, type PolicyContext } from '../policy/rules.js';
+import type { PolicyContext } from '../policy/rules.js';
 import { paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { INDEX_TABLE } from '../state/indexes.js';
 import { STATE_TABLE, State } from '../state/state.js';
 import { LedgerStore } from '../storage/store.js';
 import { blockHeaderOfNote } from './checkpoint.js';
+import { Replay } from './replay.js';
 
 const hasher = treeHasher(sha256Node);
 
@@ -38,6 +39,7 @@ export async function rebuildState(path: string): Promise<RebuildReport> {
     const { params, genesis } = paramsFromGenesis(genesisRecord);
     const ctx: PolicyContext = { origin: params.origin, policy: params.policy, verify: verifyNode };
     stageGenesis(state, genesisRecord, genesis, hasher.leaf(genesisEntry));
+    const replay = new Replay(ctx, state, hasher);
     let records = 1;
     let entries = 0;
     const flush = async () => {
@@ -49,19 +51,18 @@ export async function rebuildState(path: string): Promise<RebuildReport> {
     for await (const block of store.blocks()) {
       const { header } = blockHeaderOfNote(block.note);
       for await (const [index, entry] of store.entries(records, header.size)) {
-        const leaf = hasher.leaf(entry);
-        const verdict = evaluate(ctx, state, decodeRecord(entry), index, header.time, leaf);
-        if (verdict instanceof DirchainError) {
-          fail(
-            ErrorCode.LEDGER_CORRUPT,
-            `record ${index} is refused on replay (${verdict.code}); run verifyLedger`,
-            { index },
-          );
+        try {
+          replay.step(entry, hasher.leaf(entry), index, header.time);
+        } catch (e) {
+          if (e instanceof DirchainError)
+            fail(ErrorCode.LEDGER_CORRUPT, `record ${index} fails on replay (${e.code}); run verifyLedger`, {
+              index,
+            });
+          throw e;
         }
-        state.stage(verdict.changes, verdict.indexes);
-        state.stageLeaf(leaf, index);
         records = index + 1;
       }
+      replay.endBlock(records);
       if (records !== header.size)
         fail(ErrorCode.LEDGER_CORRUPT, `record ${records} is missing`, { index: records });
       await flush();

@@ -45,6 +45,34 @@ export interface Receipt {
   readonly height: number;
 }
 
+/** What `appendBatch` / `submitBatch` resolve to, once the batch's block is durable. */
+export interface BatchReceipt {
+  /** Index of the seal (the signed record); its events follow it. */
+  readonly seal: number;
+  /** Index of event 0. */
+  readonly first: number;
+  readonly count: number;
+  readonly height: number;
+}
+
+/**
+ * Who signed an event: the seal of its batch and the event's path to the
+ * seal's root. With it, one event is provable without revealing the others.
+ */
+export interface Attribution {
+  readonly sealIndex: number;
+  /** The seal's exact entry bytes (a signed record of kind "batch"). */
+  readonly seal: Uint8Array;
+  /** Inclusion proof of the seal in the same tree as the event. */
+  readonly sealInclusion: Uint8Array[];
+  /** The event's place in its batch. */
+  readonly position: number;
+  /** RFC 9162 inclusion path of the event's leaf in the batch tree (size = the seal's count). */
+  readonly path: Uint8Array[];
+  /** The author's Ed25519 public key that the seal's keyId names in this ledger. */
+  readonly authorKey: Uint8Array;
+}
+
 export interface AppendManyOptions {
   /** All or nothing: the records go into one block together, or none of them does. */
   atomic?: boolean;
@@ -64,11 +92,13 @@ export interface InclusionBundle {
   readonly origin: string;
   readonly index: number;
   readonly size: number;
-  /** The exact log entry bytes (the signed record). */
+  /** The exact log entry bytes (a signed record, or an event of a batch). */
   readonly leaf: Uint8Array;
   readonly inclusion: Uint8Array[];
   readonly root: Uint8Array;
   readonly checkpoint: string;
+  /** For an event: the seal that signs it. */
+  readonly attribution?: Attribution;
 }
 
 export interface ConsistencyBundle {

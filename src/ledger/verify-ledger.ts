@@ -7,18 +7,19 @@
 import { equalBytes, toHex, utf8 } from '../crypto/bytes.js';
 import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
 import { type NoteVerifier, openNote, parseNote, parseVerifierKey } from '../crypto/note.js';
+import { BATCH_KIND, decodeEvent, eventRecord, parseBatchBody } from '../encoding/event.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage } from '../encoding/record.js';
 import { readU64 } from '../encoding/u64.js';
-import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
+import { type DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
 import { Frontier, storedHashCount } from '../merkle/stored.js';
-import { evaluate, type PolicyContext } from '../policy/rules.js';
 import { type LedgerParams, paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { INDEX_TABLE } from '../state/indexes.js';
 import { LEAF_CODE, leafKey, STATE_TABLE, State } from '../state/state.js';
 import { LedgerStore, type StoredBlock } from '../storage/store.js';
 import { blockHeaderOfNote, parseBlockHeader, parseCheckpoint } from './checkpoint.js';
 import { GENESIS_KIND } from './genesis.js';
+import { atIndex, Replay, ReplayRefusal } from './replay.js';
 
 export interface VerifyLedgerOptions {
   /**
@@ -43,8 +44,12 @@ export interface VerifiedBlock {
   readonly height: number;
   /** Block time, milliseconds since the Unix epoch. */
   readonly time: number;
-  /** Index of the block's first record. */
+  /** Index of the block's first entry. */
   readonly first: number;
+  /**
+   * One per entry, in index order: the record, or for a batch event the event
+   * seen as a record of the seal's kind and author (`eventRecord`).
+   */
   readonly records: readonly LedgerRecord[];
 }
 
@@ -85,7 +90,7 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
     return { ok: false, records: 0, blocks: 0, error: errorOf(e) };
   }
   try {
-    return await replay(store, store, path, options);
+    return await replayLedger(store, store, path, options);
   } finally {
     await store.close();
   }
@@ -95,17 +100,18 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
  * The same replay over a served ledger: every block note, signature, policy
  * verdict, root and block link. What only a local folder has (stored hashes,
  * state and index tables) is not there to check; record hashes for duplicate
- * detection are kept in memory instead (about 100 bytes per record).
+ * detection are kept in memory instead (about 100 bytes per signed record).
  */
 export function verifyLedgerSource(
   source: BlockSource,
   where: string,
   options: VerifyLedgerOptions = {},
 ): Promise<LedgerReport> {
-  return replay(source, undefined, where, options);
+  return replayLedger(source, undefined, where, options);
 }
 
-async function replay(
+/** `store` is given for a local folder: its stored hashes, state and indexes are checked too. */
+async function replayLedger(
   source: BlockSource,
   store: LedgerStore | undefined,
   path: string,
@@ -128,6 +134,9 @@ async function replay(
   let prevText: string | undefined;
   let prevTime = 0;
   let blockFirst = 0;
+  let replay: Replay | undefined;
+  // Signed records (not events) each leave a record hash in the state for replay protection.
+  let signedRecords = 0;
   const rootsBySize = new Map<number, Uint8Array>();
   let wanted: number | undefined;
   try {
@@ -152,12 +161,16 @@ async function replay(
       if (header.time < prevTime)
         fail(ErrorCode.LEDGER_CORRUPT, `block ${height} is older than block ${height - 1}`);
       if (header.size <= blockFirst) fail(ErrorCode.LEDGER_CORRUPT, `block ${height} adds no records`);
-      const ctx: PolicyContext = { origin: params!.origin, policy: params!.policy, verify: verifyNode };
-      const records: LedgerRecord[] = [];
-      await checkBlockRecords(
+      replay ??= new Replay(
+        { origin: params!.origin, policy: params!.policy, verify: verifyNode },
+        state,
+        hasher,
+      );
+      const records: LedgerRecord[] | undefined = options.onBlock ? [] : undefined;
+      signedRecords += await checkBlockRecords(
         source,
         store,
-        ctx,
+        replay,
         state,
         frontier,
         blockFirst,
@@ -189,7 +202,7 @@ async function replay(
       if (header.size === wanted) rootsBySize.set(header.size, header.root);
       if (store && store.heightAtSize(header.size) !== height)
         fail(ErrorCode.LEDGER_CORRUPT, `size index for block ${height} is wrong`);
-      options.onBlock?.({ height, time: header.time, first: blockFirst, records });
+      if (records) options.onBlock!({ height, time: header.time, first: blockFirst, records });
       prevText = text;
       prevTime = header.time;
       blockFirst = header.size;
@@ -203,7 +216,7 @@ async function replay(
           index: blockFirst,
         });
       }
-      await compareState(store, replayed, blockFirst);
+      await compareState(store, replayed, signedRecords);
       await countIndexes(store, indexWrites);
     }
     if (options.checkpoint !== undefined) {
@@ -292,7 +305,7 @@ async function openGenesis(source: BlockSource, state: State, trusted: readonly 
 async function compareState(
   store: LedgerStore,
   replayed: Map<string, Uint8Array>,
-  records: number,
+  signedRecords: number,
 ): Promise<void> {
   let entities = 0;
   let leaves = 0;
@@ -311,8 +324,11 @@ async function compareState(
   }
   if (entities !== replayed.size)
     fail(ErrorCode.LEDGER_CORRUPT, `stored state is missing ${replayed.size - entities} entries`);
-  if (leaves !== records)
-    fail(ErrorCode.LEDGER_CORRUPT, `stored state has ${leaves} record hashes for ${records} records`);
+  if (leaves !== signedRecords)
+    fail(
+      ErrorCode.LEDGER_CORRUPT,
+      `stored state has ${leaves} record hashes for ${signedRecords} signed records`,
+    );
 }
 
 /** The index table holds exactly the entries the records made (each was checked present as its block replayed). */
@@ -326,88 +342,81 @@ async function countIndexes(store: LedgerStore, expected: number): Promise<void>
   }
 }
 
-function atIndex<T>(index: number, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (isDirchainError(e) && e.index === undefined) {
-      throw new DirchainError(e.code, `record ${index}: ${e.message}`, {
-        index,
-        ...(e.hint ? { hint: e.hint } : {}),
-      });
-    }
-    throw e;
-  }
-}
-
 async function checkBlockRecords(
   source: BlockSource,
   store: LedgerStore | undefined,
-  ctx: PolicyContext,
+  replay: Replay,
   state: State,
   frontier: Frontier,
   from: number,
   to: number,
   blockTime: number,
-  records: LedgerRecord[],
-): Promise<void> {
+  records: LedgerRecord[] | undefined,
+): Promise<number> {
   const signatures: Array<Promise<boolean>> = [];
+  const signed: number[] = [];
   let refused: DirchainError | undefined;
   let expect = from;
   const produced: Uint8Array[] = [];
+  let batch: { seal: LedgerRecord; kind: string } | undefined;
   for await (const [index, entry] of source.entries(from, to)) {
     if (index !== expect) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
-    const record: LedgerRecord = atIndex(index, () => decodeRecord(entry));
-    records.push(record);
-    const key = state.get('member', record.author)?.keys[record.keyId];
-    signatures.push(
-      key
-        ? verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature)
-        : Promise.resolve(false),
-    );
     const leaf = hasher.leaf(entry);
-    if (index > 0) {
-      const verdict = evaluate(ctx, state, record, index, blockTime, leaf);
-      if (verdict instanceof DirchainError) {
-        refused = new DirchainError(
-          verdict.code,
-          `record ${index} should have been refused: ${verdict.message}`,
-          { index },
-        );
-      } else {
-        state.stage(verdict.changes, verdict.indexes);
-        state.stageLeaf(leaf, index);
+    let record: LedgerRecord | undefined;
+    if (index === 0) record = atIndex(0, () => decodeRecord(entry));
+    else {
+      try {
+        record = replay.step(entry, leaf, index, blockTime);
+      } catch (e) {
+        // Report it after the signatures of the records before it are known.
+        if (!(e instanceof ReplayRefusal)) throw e;
+        refused = e as ReplayRefusal;
+      }
+    }
+    if (record !== undefined) {
+      const key = state.get('member', record.author)?.keys[record.keyId];
+      signatures.push(
+        key
+          ? verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature)
+          : Promise.resolve(false),
+      );
+      signed.push(index);
+      if (store) {
+        const seen = store.getRaw(leafKey(leaf));
+        if (!refused && (seen === undefined || readU64(seen) !== index)) {
+          fail(ErrorCode.LEDGER_CORRUPT, `the stored record hash of record ${index} is missing or wrong`, {
+            index,
+          });
+        }
       }
     }
     produced.length = 0;
     frontier.append(leaf, produced);
-    if (store) checkStoredHashes(store, index, leaf, produced, refused !== undefined);
+    if (store) checkStoredHashes(store, index, produced);
+    if (records && !refused) {
+      // For the audit statistics: events count as records of their seal's kind and author.
+      if (record !== undefined) {
+        records.push(record);
+        if (record.kind === BATCH_KIND) batch = { seal: record, kind: parseBatchBody(record.body).kind };
+      } else if (batch !== undefined) records.push(eventRecord(batch.seal, batch.kind, decodeEvent(entry)));
+    }
     expect++;
     if (refused) break;
   }
   const results = await Promise.all(signatures);
   const bad = results.indexOf(false);
   if (bad >= 0)
-    fail(ErrorCode.BAD_SIGNATURE, `record ${from + bad}'s signature does not verify`, { index: from + bad });
+    fail(ErrorCode.BAD_SIGNATURE, `record ${signed[bad]}'s signature does not verify`, {
+      index: signed[bad]!,
+    });
   if (refused) throw refused;
   if (expect !== to) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
+  replay.endBlock(to);
+  return signed.length;
 }
 
-/** Local folders only: the record's stored leaf key and the stored Merkle hashes its append wrote. */
-function checkStoredHashes(
-  store: LedgerStore,
-  index: number,
-  leaf: Uint8Array,
-  produced: readonly Uint8Array[],
-  refused: boolean,
-): void {
-  const seen = store.getRaw(leafKey(leaf));
-  if (!refused && (seen === undefined || readU64(seen) !== index)) {
-    fail(ErrorCode.LEDGER_CORRUPT, `the stored record hash of record ${index} is missing or wrong`, {
-      index,
-    });
-  }
-  // Stored hashes must be exactly the ones these records produce.
+/** Stored hashes must be exactly the ones the records produce (local folders only). */
+function checkStoredHashes(store: LedgerStore, index: number, produced: readonly Uint8Array[]): void {
   const stored = store.readHashesSync(produced.map((_, i) => storedHashCount(index) + i));
   for (let i = 0; i < produced.length; i++) {
     if (!equalBytes(produced[i]!, stored[i]!)) {

@@ -16,6 +16,7 @@ import {
   parseBody,
   type Signed,
 } from '../directory/schemas.js';
+import { eventRecord, type LedgerEvent } from '../encoding/event.js';
 import type { LedgerRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, type ErrorCodeValue, isDirchainError } from '../errors.js';
 import { GENESIS_KIND, type PolicyParams, type Role } from '../ledger/genesis.js';
@@ -74,6 +75,35 @@ export function evaluate(
   }
 }
 
+/**
+ * Judges one event of a batch whose seal was admitted just before it (the
+ * seal's checks cover author, key, origin and clock; its signature covers the
+ * event through the root). The event is judged as a record of the seal's
+ * `kind` by the seal's author at the seal's time. No duplicate check: an event
+ * can only arrive under a seal, and the seal's bytes are accepted once.
+ */
+export function evaluateEvent(
+  ctx: PolicyContext,
+  view: StateView,
+  seal: LedgerRecord,
+  kind: string,
+  event: LedgerEvent,
+  index: number,
+  blockTime: number,
+): Effects | DirchainError {
+  try {
+    const author = view.get('member', seal.author);
+    if (author === undefined || author.status !== 'active')
+      refuse(ErrorCode.MEMBER_INACTIVE, `member ${seal.author} is not active`);
+    const record = eventRecord(seal, kind, event);
+    return new Rules(ctx, view, record, index, blockTime, author, true).apply(parseBody(kind, event.body));
+  } catch (e) {
+    if (isDirchainError(e))
+      return new DirchainError(e.code, e.message, e.hint === undefined ? {} : { hint: e.hint });
+    return new DirchainError(ErrorCode.INTERNAL, `the policy engine failed on this event: ${String(e)}`);
+  }
+}
+
 /** The envelope rules every record passes. Returns the author. */
 function admit(ctx: PolicyContext, view: StateView, record: LedgerRecord, blockTime: number): MemberEntity {
   if (record.origin !== ctx.origin) {
@@ -126,6 +156,8 @@ class Rules {
     readonly index: number,
     readonly time: number,
     readonly author: MemberEntity,
+    /** An event of a batch: indexed by what it refers to, not by kind (its seal is). */
+    readonly event = false,
   ) {}
 
   apply(body: DirectoryBody): Effects {
@@ -167,9 +199,10 @@ class Rules {
         this.logAccess(body.access);
         break;
       case 'app':
+      case 'batch': // the seal itself; its events are judged one by one (evaluateEvent)
         break;
     }
-    if (body.kind !== 'access.log') {
+    if (body.kind !== 'access.log' && !this.event) {
       this.indexes.push({ name: 'k', parts: [this.record.kind, this.time, this.index] });
     }
     return { changes: this.changes, indexes: this.indexes };

@@ -5,6 +5,7 @@
  * the caller can ask the ledger for its inclusion proof.
  */
 import { fromBase64, fromUtf8, toBase64, utf8 } from '../crypto/bytes.js';
+import { decodeEvent, eventRecord, isEventEntry, parseBatchBody } from '../encoding/event.js';
 import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
 import type {
@@ -35,7 +36,28 @@ export interface Page<T> {
 /** A record found through an index, with its position in the log. */
 export interface IndexedRecord {
   index: number;
+  /** For an event of a batch: the event as a record of its seal's kind, author and time. */
   record: LedgerRecord;
+  /** For an event of a batch: the index of the seal that signs it. */
+  seal?: number;
+}
+
+/** The record at `index`; an event comes back as a record of its seal (see `eventRecord`). */
+export function recordAt(
+  store: { getEntry(index: number): Uint8Array | undefined },
+  index: number,
+): IndexedRecord {
+  const entry = store.getEntry(index);
+  if (entry === undefined)
+    fail(ErrorCode.LEDGER_CORRUPT, `index points at missing record ${index}`, { index });
+  if (!isEventEntry(entry)) return { index, record: decodeRecord(entry) };
+  const event = decodeEvent(entry);
+  const seal = index - 1 - event.position;
+  const sealEntry = store.getEntry(seal);
+  if (sealEntry === undefined)
+    fail(ErrorCode.LEDGER_CORRUPT, `the seal of event ${index} is missing`, { index });
+  const sealRecord = decodeRecord(sealEntry);
+  return { index, seal, record: eventRecord(sealRecord, parseBatchBody(sealRecord.body).kind, event) };
 }
 
 function limitOf(p: PageOptions): number {
@@ -155,10 +177,7 @@ export class DirectoryQuery {
   }
 
   #record(index: number): IndexedRecord {
-    const entry = this.#store.getEntry(index);
-    if (entry === undefined)
-      fail(ErrorCode.LEDGER_CORRUPT, `index points at missing record ${index}`, { index });
-    return { index, record: decodeRecord(entry) };
+    return recordAt(this.#store, index);
   }
 
   /** Walks an index prefix from the cursor, mapping keys to items and skipping undefined ones. */

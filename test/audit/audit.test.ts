@@ -22,7 +22,7 @@ const HEALTH_LOGS = 6;
  * genesis, 4 resources + 1 scenario (seed), 3 grants (one on a level-4 field,
  * countersigned; one expiring within the hour), 6 + 2 + 1 access logs, a
  * revocation right after the 6, 3 application records by education and then
- * its suspension: 23 records.
+ * its suspension, then a batch of 4 access logs (seal + 4 events): 28 entries.
  */
 beforeAll(async () => {
   dir = tempDir();
@@ -63,7 +63,18 @@ beforeAll(async () => {
     );
   }
   await d.suspendMember(a.bureau.as, a.school.id);
-  expect(ledger.head().size).toBe(23);
+  // A batch: one seal (kind "batch") and its 4 access-log events, each its own entry.
+  await d.logAccessBatch(
+    a.ps.as,
+    Array.from({ length: 4 }, (_, i) => ({
+      grant: 'g-2',
+      fields: ['name'],
+      count: 5,
+      purpose: 'batch',
+      ref: `b${i}`,
+    })),
+  );
+  expect(ledger.head().size).toBe(28);
   await ledger.close();
   local = await auditLedger(path, { trustedKeys: [a.sequencer.verifierKey] });
 });
@@ -89,7 +100,7 @@ describe('auditLedger on a local folder', () => {
   it('verifies and counts every record by kind, author and scenario', () => {
     expect(local.ok).toBe(true);
     expect(local.keyTrusted).toBe(true);
-    expect([local.records, local.statistics.records]).toEqual([23, 23]);
+    expect([local.records, local.statistics.records]).toEqual([28, 28]);
     expect(local.origin).toBe(ORIGIN);
     const kinds = Object.fromEntries(local.statistics.kinds.map((k) => [k.kind, k.records]));
     expect(kinds).toEqual({
@@ -97,7 +108,8 @@ describe('auditLedger on a local folder', () => {
       'resource.register': 4,
       'scenario.register': 1,
       'grant.issue': 3,
-      'access.log': 9,
+      'access.log': 13, // 9 records + 4 batch events
+      batch: 1,
       'grant.revoke': 1,
       'x.note': 3,
       'member.suspend': 1,
@@ -110,16 +122,17 @@ describe('auditLedger on a local folder', () => {
         id: 'social-assistance',
         name: 'Social assistance eligibility',
         grants: 3,
-        accessLogs: 9,
-        items: 21 + 20 + 1,
+        accessLogs: 13,
+        items: 21 + 20 + 1 + 20,
       },
     ]);
     expect(local.statistics.grants).toEqual({ issued: 3, revoked: 1, level4: 1 });
     // Series add up to the totals.
     const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
-    expect(sum(Object.values(local.statistics.series.kinds).flat())).toBe(23);
+    expect(sum(Object.values(local.statistics.series.kinds).flat())).toBe(28);
     expect(sum(local.statistics.series.grants.issued)).toBe(3);
-    expect(sum(local.statistics.series.accessByScenario['social-assistance']!)).toBe(9);
+    expect(sum(local.statistics.series.accessByScenario['social-assistance']!)).toBe(13);
+    expect(authors['public-security']).toBe(2 + 1 + 2 + 1 + 4); // resources, grant, logs, seal, events
     expect(local.timeSpan!.from <= local.timeSpan!.to).toBe(true);
   });
 
@@ -135,7 +148,7 @@ describe('auditLedger on a local folder', () => {
     });
     const by = Object.fromEntries(items.map((x) => [x.type, x]));
     expect(by['access-before-revocation']).toMatchObject({ subject: 'g-1', count: HEALTH_LOGS, index: 18 });
-    expect(by['access-near-expiry']).toMatchObject({ subject: 'g-2', count: 2 });
+    expect(by['access-near-expiry']).toMatchObject({ subject: 'g-2', count: 6, first: 15, last: 27 });
     expect(by['level4-grant']!.detail).toContain('photo');
     expect(by['level4-grant']!.detail).toContain('countersigned by bureau');
     expect(by['authored-before-suspension']).toMatchObject({
@@ -227,9 +240,9 @@ describe('writeReport', () => {
     const out = join(dir.path, 'report');
     const files = writeReport(out, local);
     const json = JSON.parse(readFileSync(files.json, 'utf8')) as AuditReport;
-    expect(json.statistics.records).toBe(23);
+    expect(json.statistics.records).toBe(28);
     const html = readFileSync(files.html, 'utf8');
-    expect(html).toContain('VERIFIED: 23 records');
+    expect(html).toContain('VERIFIED: 28 records');
     expect(html.match(/<svg /g)?.length).toBe(4);
     expect(html).toContain('access-before-revocation');
     expect(html).not.toMatch(/<script|src=|href=|url\(|@import/i);

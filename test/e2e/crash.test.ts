@@ -80,5 +80,7 @@ describe('crash durability (real process, SIGKILL mid-stream)', () => {
       }
       expect(acked.size).toBeGreaterThanOrEqual(1500 + 2200 + 2900);
     },
+    // Three writer processes and three full audits: slow when the machine is shared.
+    180_000,
   );
 });

@@ -1,0 +1,137 @@
+/**
+ * Batches: one signed record (the seal) vouching for many events. An author
+ * who logs thousands of data calls signs once per batch instead of once per
+ * call, and every event is still its own log entry, provable on its own.
+ *
+ *   seal  = an ordinary record of kind "batch", body { kind, count, root }
+ *   event = MessagePack [ 0, position, body ]   (the log entry of one event)
+ *   root  = RFC 9162 MTH over the events' leaf hashes, in position order
+ *
+ * The seal is followed immediately in the log by its `count` events, at
+ * positions 0..count-1. Each event is of the seal's `kind`, by the seal's
+ * author, at the seal's time. An event's attribution proof is the seal, the
+ * seal's signature, and the event's path to `root` (see verify.ts). The leading
+ * 0 tells an event from a record envelope, whose first element is binary.
+ */
+import type { Signer } from '../crypto/ed25519.js';
+import { ErrorCode, fail } from '../errors.js';
+import type { TreeHasher } from '../merkle/hasher.js';
+import { memoryRoot } from '../merkle/memory-tree.js';
+import { assertPlain, type Plain, pack, unpackStrict } from './msgpack.js';
+import { KIND_PATTERN, type LedgerRecord, MAX_ENTRY_BYTES, type RecordDraft, signRecord } from './record.js';
+
+export const BATCH_KIND = 'batch';
+/** Events per batch; a batch and its events always land in one block. */
+export const MAX_BATCH_EVENTS = 4096;
+
+export interface BatchBody {
+  /** The kind of every event in the batch. */
+  readonly kind: string;
+  readonly count: number;
+  /** MTH of the events' leaf hashes. */
+  readonly root: Uint8Array;
+}
+
+export interface LedgerEvent {
+  /** The log entry: exactly what is stored, served and hashed into the leaf. */
+  readonly bytes: Uint8Array;
+  /** Place in its batch, 0-based. */
+  readonly position: number;
+  readonly body: Plain;
+}
+
+/** Kinds that may travel in batches: the high-volume ones that create no named entities. */
+export function isBatchable(kind: string): boolean {
+  return kind === 'access.log' || (kind.startsWith('x.') && KIND_PATTERN.test(kind));
+}
+
+/** True when a log entry is an event rather than a signed record. */
+export function isEventEntry(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0] === 0x93 && bytes[1] === 0x00;
+}
+
+export function encodeEvent(position: number, body: Plain): Uint8Array {
+  assertPlain(body, 'event body');
+  const bytes = pack([0, position, body]);
+  if (bytes.length > MAX_ENTRY_BYTES) {
+    fail(
+      ErrorCode.TOO_LARGE,
+      `event ${position} is ${bytes.length} bytes; a log entry is at most ${MAX_ENTRY_BYTES}`,
+      {
+        hint: 'put large content beside the ledger and record its hash',
+      },
+    );
+  }
+  return bytes;
+}
+
+/** Strictly decodes an event entry (canonical MessagePack, plain body). */
+export function decodeEvent(bytes: Uint8Array): LedgerEvent {
+  if (!(bytes instanceof Uint8Array) || !isEventEntry(bytes))
+    fail(ErrorCode.DECODE, 'entry is not an event ([0, position, body])');
+  if (bytes.length > MAX_ENTRY_BYTES)
+    fail(ErrorCode.TOO_LARGE, `event is ${bytes.length} bytes; the limit is ${MAX_ENTRY_BYTES}`);
+  const v = unpackStrict(bytes, 'event') as unknown[];
+  const position = v[1];
+  if (!Number.isSafeInteger(position) || (position as number) < 0 || (position as number) >= MAX_BATCH_EVENTS)
+    fail(ErrorCode.DECODE, `event position must be an integer in 0..${MAX_BATCH_EVENTS - 1}`);
+  assertPlain(v[2], 'event body');
+  return { bytes, position: position as number, body: v[2] };
+}
+
+/** Checks a seal's body: { kind, count, root } and nothing else. */
+export function parseBatchBody(body: unknown): BatchBody {
+  if (body === null || typeof body !== 'object' || Object.getPrototypeOf(body) !== Object.prototype)
+    fail(ErrorCode.SCHEMA, 'batch: body must be a map { kind, count, root }');
+  const b = body as Record<string, unknown>;
+  const extra = Object.keys(b).filter((k) => k !== 'kind' && k !== 'count' && k !== 'root');
+  if (extra.length > 0) fail(ErrorCode.SCHEMA, `batch: unknown field ${JSON.stringify(extra[0])}`);
+  if (typeof b.kind !== 'string' || !isBatchable(b.kind))
+    fail(ErrorCode.SCHEMA, `batch: kind ${JSON.stringify(b.kind)} cannot be batched`, {
+      hint: 'batches carry access.log or x.* events; other kinds are appended one record each',
+    });
+  if (!Number.isSafeInteger(b.count) || (b.count as number) < 1 || (b.count as number) > MAX_BATCH_EVENTS)
+    fail(ErrorCode.SCHEMA, `batch: count must be an integer in 1..${MAX_BATCH_EVENTS}`);
+  if (!(b.root instanceof Uint8Array) || b.root.length !== 32)
+    fail(ErrorCode.SCHEMA, 'batch: root must be 32 bytes');
+  return { kind: b.kind, count: b.count as number, root: b.root };
+}
+
+export interface SignedBatch {
+  readonly seal: LedgerRecord;
+  readonly events: Uint8Array[];
+  /** The events' leaf hashes (what the root was computed over). */
+  readonly leaves: Uint8Array[];
+}
+
+/** Encodes `bodies` as events of `kind` and signs their seal. */
+export function signBatch(
+  draft: Omit<RecordDraft, 'kind' | 'body'> & { readonly kind: string },
+  bodies: readonly Plain[],
+  signer: Signer,
+  hasher: TreeHasher,
+): SignedBatch {
+  if (bodies.length < 1 || bodies.length > MAX_BATCH_EVENTS)
+    fail(ErrorCode.INVALID_ARGUMENT, `a batch holds 1..${MAX_BATCH_EVENTS} events, got ${bodies.length}`);
+  if (!isBatchable(draft.kind))
+    fail(ErrorCode.SCHEMA, `kind ${JSON.stringify(draft.kind)} cannot be batched`, {
+      hint: 'batches carry access.log or x.* events',
+    });
+  const events = bodies.map((b, i) => encodeEvent(i, b));
+  const leaves = events.map((e) => hasher.leaf(e));
+  const root = memoryRoot(hasher, leaves);
+  const seal = signRecord(
+    { ...draft, kind: BATCH_KIND, body: { kind: draft.kind, count: events.length, root } },
+    signer,
+  );
+  return { seal, events, leaves };
+}
+
+/**
+ * An event seen as a record of the seal's kind, author and time (what queries
+ * return and the policy judges). `bytes` are the event's own entry bytes;
+ * `signed` and `signature` are the seal's, which cover it through the root.
+ */
+export function eventRecord(seal: LedgerRecord, kind: string, event: LedgerEvent): LedgerRecord {
+  return { ...seal, kind, body: event.body, bytes: event.bytes };
+}
