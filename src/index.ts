@@ -103,6 +103,7 @@ export {
 export {
   decodeEntryBundle,
   encodeEntryBundle,
+  fullTileHash,
   hashFromTile,
   parseTilePath,
   TILE_HEIGHT,

@@ -46,6 +46,7 @@ export async function auditLedger(pathOrUrl: string, options: AuditOptions = {})
   if (isLedgerUrl(pathOrUrl)) {
     const source = new HttpBlockSource(pathOrUrl);
     verdict = reconcileTiles(await verifyLedgerSource(source, pathOrUrl, verifyOptions), source.tileMismatch);
+    if (verdict.ok) verdict = await checkUpperTiles(verdict, source);
     fetched = { ...source.stats };
   } else {
     verdict = await verifyLedger(pathOrUrl, verifyOptions);
@@ -78,6 +79,26 @@ function reconcileTiles(v: LedgerReport, mismatch: number | undefined): LedgerRe
       index: mismatch,
     },
   };
+}
+
+/** Tiles above level 0, checked once the replay has read (and so checked) every entry. */
+async function checkUpperTiles(v: LedgerReport, source: HttpBlockSource): Promise<LedgerReport> {
+  let error: { code: string; message: string; index?: number } | undefined;
+  try {
+    const wrong = await source.checkUpperTiles();
+    if (wrong)
+      error = {
+        code: ErrorCode.LEDGER_CORRUPT,
+        message: `the served hash tile ${wrong.path} disagrees with the tiles below it (first record under the wrong hash: ${wrong.index})`,
+        index: wrong.index,
+      };
+  } catch (e) {
+    const d = e as { code?: string; message?: string };
+    error = { code: d.code ?? ErrorCode.INTERNAL, message: d.message ?? String(e) };
+  }
+  return error === undefined
+    ? v
+    : { ...v, ok: false, records: Math.min(v.records, error.index ?? v.records), error };
 }
 
 /** Writes report.json and report.html into `dir` (made if missing); returns their paths. */

@@ -15,7 +15,15 @@ import { ErrorCode, fail } from '../errors.js';
 import { blockHeaderOfNote } from '../ledger/checkpoint.js';
 import type { BlockSource } from '../ledger/verify-ledger.js';
 import { treeHasher } from '../merkle/hasher.js';
-import { decodeEntryBundle, ENTRIES_LEVEL, TILE_WIDTH, tilePath, tileWidthAt } from '../merkle/tiles.js';
+import {
+  decodeEntryBundle,
+  ENTRIES_LEVEL,
+  fullTileHash,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  tilePath,
+  tileWidthAt,
+} from '../merkle/tiles.js';
 import type { StoredBlock } from '../storage/store.js';
 
 const hasher = treeHasher(sha256Node);
@@ -45,6 +53,8 @@ export class HttpBlockSource implements BlockSource {
    * the better reason (signature, root); see auditLedger.
    */
   tileMismatch: number | undefined;
+  /** Hashes of tree level 8 (one per full level-0 tile), folded from the served level-0 tiles. */
+  readonly #level8: Uint8Array[] = [];
 
   constructor(url: string) {
     this.base = url.endsWith('/') ? url : `${url}/`;
@@ -153,6 +163,37 @@ export class HttpBlockSource implements BlockSource {
       fail(ErrorCode.LEDGER_CORRUPT, `hash tile 0/${n} has ${tile.length} bytes, expected ${width * 32}`, {
         index: n * TILE_WIDTH,
       });
+    if (width === TILE_WIDTH) this.#level8[n] = fullTileHash(hasher, tile);
     return { entries, tile };
+  }
+
+  /**
+   * After a replay that read every entry (so every level-0 tile was checked
+   * against its entries): the served tiles of levels 1 and up must list
+   * exactly the folds of the full tiles below them (Go's tlog tile layout).
+   * Returns the first wrong tile and the first record under the wrong hash.
+   */
+  async checkUpperTiles(): Promise<{ path: string; index: number } | undefined> {
+    let expected = this.#level8;
+    for (let level = 1; ; level++) {
+      const count = Math.floor(this.#size / 2 ** (TILE_HEIGHT * level));
+      if (count === 0) return undefined;
+      if (expected.length !== count || expected.includes(undefined as never))
+        fail(ErrorCode.INTERNAL, `level-${level} tiles checked before every entry was read`);
+      const next: Uint8Array[] = [];
+      for (let n = 0; n * TILE_WIDTH < count; n++) {
+        const width = tileWidthAt(level, n, this.#size);
+        const path = tilePath({ level, n, width });
+        const data = await this.#fetch(path);
+        const span = 2 ** (TILE_HEIGHT * level);
+        if (data.length !== width * 32) return { path, index: n * TILE_WIDTH * span };
+        for (let i = 0; i < width; i++) {
+          if (!equalBytes(data.subarray(i * 32, i * 32 + 32), expected[n * TILE_WIDTH + i]!))
+            return { path, index: (n * TILE_WIDTH + i) * span };
+        }
+        if (width === TILE_WIDTH) next.push(fullTileHash(hasher, data));
+      }
+      expected = next;
+    }
   }
 }

@@ -155,6 +155,17 @@ export function hashFromTile(hasher: TreeHasher, t: Tile, data: Uint8Array, inde
   return foldTile(hasher, data.subarray(want.start, want.end));
 }
 
+/**
+ * The hash of the subtree a full tile spans (Go's tileHash over all of its
+ * data): for tile L/N that is hash N of tree level 8·(L + 1), which the
+ * level-(L + 1) tiles list.
+ */
+export function fullTileHash(hasher: TreeHasher, data: Uint8Array): Uint8Array {
+  if (data.length !== TILE_WIDTH * HASH)
+    fail(ErrorCode.INVALID_ARGUMENT, `a full tile has ${TILE_WIDTH * HASH} bytes, not ${data.length}`);
+  return foldTile(hasher, data);
+}
+
 function foldTile(hasher: TreeHasher, data: Uint8Array): Uint8Array {
   if (data.length === HASH) return data.slice();
   const half = data.length / 2;

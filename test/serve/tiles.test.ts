@@ -5,6 +5,7 @@ import {
   decodeEntryBundle,
   ENTRIES_LEVEL,
   encodeEntryBundle,
+  fullTileHash,
   hashFromTile,
   parseTilePath,
   splitStoredHashIndex,
@@ -123,6 +124,19 @@ describe('tile math against Go tlog', () => {
     }
     expect(wrong).toEqual([]);
     expect(checked).toBeGreaterThan(2000);
+    // A full tile folds to the hash the tile above lists (Go's tileHash).
+    for (const [level, n] of [
+      [0, 0],
+      [0, 256],
+      [1, 0],
+    ] as const) {
+      const data = await log.readHashes(tileHashIndexes({ level, n, width: 256 }));
+      const bytes = new Uint8Array(256 * 32);
+      data.forEach((h, i) => {
+        bytes.set(h, i * 32);
+      });
+      expect(fullTileHash(fastHasher, bytes)).toEqual(log.stored[storedHashIndex(8 * (level + 1), n)]);
+    }
     expect(tileWidthAt(1, 0, size)).toBe(256);
     expect(tileWidthAt(1, 1, size)).toBe(Math.floor(size / 256) - 256);
     expect(tileWidthAt(0, 257, size)).toBe(size - 257 * 256);
