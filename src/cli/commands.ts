@@ -282,11 +282,17 @@ export async function audit(
   target: string,
   keys: string[],
   reportDir: string | undefined,
+  checkpointFile?: string,
 ): Promise<number> {
   let bar: Progress | undefined;
   const where = isLedgerUrl(target) ? target : ledgerPath(target);
+  if (checkpointFile !== undefined && !existsSync(checkpointFile))
+    fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${checkpointFile}`, {
+      hint: 'save one with `dirchain checkpoint <dir> > checkpoint.txt`',
+    });
   const report = await auditLedger(where, {
     ...(keys.length > 0 ? { trustedKeys: keys.map(keyArgument) } : {}),
+    ...(checkpointFile === undefined ? {} : { checkpoint: readFileSync(checkpointFile, 'utf8') }),
     // Statistics cost a body decode per record: only when a report is wanted.
     verifyOnly: reportDir === undefined && !ctx.json,
     onProgress: (done, total) => {

@@ -87,7 +87,8 @@ Rebuilds the materialised state and every index from the records alone
 ledger you did not write.
 
 example: dirchain rebuild ./city`,
-  audit: `usage: dirchain audit <dir|url> [--key <verifier key or file>] [--report <out-dir>] [--json]
+  audit: `usage: dirchain audit <dir|url> [--key <verifier key or file>] [--report <out-dir>]
+                      [--checkpoint <file>] [--json]
 
 Re-verifies every block, record signature, admission rule and root; for a local
 <dir> also every stored hash, state and index entry. A URL is a ledger served by
@@ -97,6 +98,9 @@ Exits 1 and names the first bad record index on any failure.
 --report <out-dir>  write report.json and report.html (self-contained, printable):
                     verdict, records per kind / author / scenario over time,
                     grants, anomalies. Written whatever the verdict.
+--checkpoint <file> a signed checkpoint saved earlier (dirchain checkpoint): the
+                    ledger must contain it, which catches one that lost blocks
+                    or was rolled back (nothing inside it can show that).
 --json              print the report JSON (with ok, records, blocks, error).
 
 examples: dirchain audit ./city --key ./city/sequencer.pub --report ./audit
@@ -187,6 +191,7 @@ export async function main(argv: string[]): Promise<number> {
       cursor: { type: 'string' },
       kind: { type: 'string' },
       report: { type: 'string' },
+      checkpoint: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
     },
@@ -244,7 +249,7 @@ export async function main(argv: string[]): Promise<number> {
       if (positionals[0] === undefined) usage('verify needs <bundle.json>');
       return verify(ctx, positionals[0], values.key ?? []);
     case 'audit':
-      return audit(ctx, dir(), values.key ?? [], values.report);
+      return audit(ctx, dir(), values.key ?? [], values.report, values.checkpoint);
     case 'serve': {
       const port = int(values.port, 'port') ?? 0;
       if (port > 65535) usage('--port must be at most 65535');

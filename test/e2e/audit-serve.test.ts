@@ -145,6 +145,36 @@ describe('dirchain serve + dirchain audit <url>', () => {
     expect((JSON.parse(local.stdout) as AuditReport).error?.index).toBe(100);
   });
 
+  it('--checkpoint catches a served copy that lost its newest blocks', async () => {
+    const old = path.join(tmp.path, 'old');
+    fs.cpSync(dir, old, { recursive: true });
+    fs.writeFileSync(
+      path.join(tmp.path, 'more.ndjson'),
+      `${JSON.stringify({ kind: 'x.note', body: { more: 1 } })}\n`,
+    );
+    const more = dirchain([
+      'append',
+      dir,
+      '--file',
+      path.join(tmp.path, 'more.ndjson'),
+      '--key',
+      path.join(dir, 'keys', 'bureau.key'),
+    ]);
+    expect(more.code, more.stderr).toBe(0);
+    const saved = path.join(tmp.path, 'checkpoint.txt');
+    fs.writeFileSync(saved, dirchain(['checkpoint', dir]).stdout);
+
+    const { url, child } = await serve(old);
+    const r = dirchain(['audit', url, '--key', keyFile, '--checkpoint', saved, '--json']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as AuditReport;
+    expect(report.error?.message).toContain('records were lost');
+    expect(report.error?.index).toBe(N + 1);
+    expect(dirchain(['audit', url, '--key', keyFile]).code).toBe(0); // without it, nothing shows
+    expect(await stop(child)).toBe(0);
+    expect(dirchain(['audit', dir, '--key', keyFile, '--checkpoint', saved]).code).toBe(0);
+  });
+
   it('refuses a bad port and an unreachable URL with stable codes', () => {
     const port = dirchain(['serve', dir, '--port', '70000']);
     expect(port.code).toBe(2);
@@ -152,5 +182,7 @@ describe('dirchain serve + dirchain audit <url>', () => {
     const gone = dirchain(['audit', 'http://127.0.0.1:9/', '--json']);
     expect(gone.code).toBe(1);
     expect((JSON.parse(gone.stdout) as AuditReport).error?.code).toBe('E_REMOTE');
+    const help = dirchain(['serve', '--help']);
+    expect([help.code, help.stdout.includes('usage: dirchain serve')]).toEqual([0, true]);
   });
 });
