@@ -1,13 +1,13 @@
 import { defineConfig } from 'tsup';
 
+// index and cli share chunks. dist/verify.js (the `dirchain/verify` entry) is
+// built separately by tsup.tools.config.ts as one self-contained file.
 export default defineConfig({
-  // index and cli share chunks; verify must stay free of LevelDB and node: imports
-  // (a test checks the built file), so auditors and browsers can load it.
-  entry: { index: 'src/index.ts', verify: 'src/verify.ts', cli: 'src/cli/main.ts' },
+  entry: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
   format: ['esm'],
   target: 'node20',
   platform: 'node',
-  dts: { entry: { index: 'src/index.ts', verify: 'src/verify.ts' } },
+  dts: { entry: { index: 'src/index.ts' } },
   sourcemap: true,
   clean: true,
   splitting: true,

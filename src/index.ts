@@ -138,3 +138,11 @@ export {
   verifyInclusion,
   verifyRecord,
 } from './verify.js';
+export {
+  type CosignOptions,
+  cosignCheckpoint,
+  generateWitnessKey,
+  loadWitnessVerifier,
+  type WitnessKeyPair,
+} from './witness/cosign.js';
+export type { Cosignature } from './witness/cosignature.js';

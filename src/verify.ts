@@ -8,7 +8,7 @@
  *   const report = verifyBundle(bundleJson, ['dirchain.example.gov/city+c0b0ec62+AU9l...']);
  *   if (!report.ok) console.error(report.checks.filter((c) => c.status === 'fail'));
  */
-import { equalBytes } from './crypto/bytes.js';
+import { equalBytes, toHex } from './crypto/bytes.js';
 import { verifyNoble } from './crypto/ed25519.js';
 import { type NoteVerifier, openNote, parseVerifierKey } from './crypto/note.js';
 import { sha256Noble } from './crypto/sha256.js';
@@ -20,11 +20,18 @@ import {
   inclusionBundleFromJSON,
   parseBundleObject,
 } from './encoding/bundle.js';
+import { BATCH_KIND, decodeEvent, isEventEntry, type LedgerEvent, parseBatchBody } from './encoding/event.js';
 import { decodeRecord, type LedgerRecord, verifyRecordSignature } from './encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from './errors.js';
 import { type Checkpoint, parseCheckpoint } from './ledger/checkpoint.js';
 import { checkConsistency, checkInclusion } from './merkle/check.js';
 import { treeHasher } from './merkle/hasher.js';
+import {
+  type Cosignature,
+  checkCosignatures,
+  parseWitnessKey,
+  witnessPolicy,
+} from './witness/cosignature.js';
 
 const hasher = treeHasher(sha256Noble);
 
@@ -62,15 +69,45 @@ export function parseKeys(keys: ReadonlyArray<string | NoteVerifier>): NoteVerif
   return keys.map((k) => (typeof k === 'string' ? parseVerifierKey(sha256Noble, k) : k));
 }
 
+/** Parses witness verifier keys (C2SP tlog-cosignature/v1, key type 0x04). */
+export function parseWitnessKeys(keys: ReadonlyArray<string | NoteVerifier>): NoteVerifier[] {
+  return keys.map((k) => (typeof k === 'string' ? parseWitnessKey(sha256Noble, k) : k));
+}
+
 /**
- * Opens a signed checkpoint note with the trusted keys and parses it.
- * Throws E_BAD_SIGNATURE (no trusted or a bad signature) or E_CHECKPOINT_INVALID.
+ * Which witnesses an auditor trusts, and how many of them (k of n) must have
+ * cosigned a checkpoint before it counts. Quorum defaults to all the witnesses given.
+ */
+export interface WitnessPolicy {
+  readonly witnesses?: ReadonlyArray<string | NoteVerifier>;
+  readonly quorum?: number;
+}
+
+/**
+ * Checks the witness cosignatures of a checkpoint note against `policy`: at
+ * least `quorum` distinct witnesses must have cosigned this very checkpoint.
+ * Unknown signature lines are ignored; a line by a listed witness that does not
+ * verify is E_BAD_SIGNATURE; too few is E_QUORUM. Does not check the log's signature.
+ */
+export function verifyCosignatures(note: string, policy: WitnessPolicy): Cosignature[] {
+  if (policy.witnesses === undefined && (policy.quorum ?? 0) > 0)
+    fail(ErrorCode.INVALID_ARGUMENT, `witness quorum ${policy.quorum} needs witness keys`);
+  return checkCosignatures(note, parseWitnessKeys(policy.witnesses ?? []), policy.quorum, verifyNoble);
+}
+
+/**
+ * Opens a signed checkpoint note with the trusted keys and parses it; with
+ * `witnesses`, also requires `quorum` witness cosignatures (see `verifyCosignatures`).
+ * Throws E_BAD_SIGNATURE (no trusted or a bad signature), E_CHECKPOINT_INVALID or E_QUORUM.
+ *
+ * @example
+ *   const cp = verifyCheckpoint(note, [logKey], { witnesses: [w1, w2, w3], quorum: 2 });
  */
 export function verifyCheckpoint(
   note: string,
   keys: ReadonlyArray<string | NoteVerifier>,
-  expect: { origin?: string } = {},
-): Checkpoint & { signers: string[] } {
+  expect: { origin?: string } & WitnessPolicy = {},
+): Checkpoint & { signers: string[]; cosigners: Cosignature[] } {
   const opened = openNote(note, parseKeys(keys), verifyNoble);
   const c = parseCheckpoint(opened.text);
   // A log's checkpoint key is named after its origin: a key trusted for another log proves nothing here.
@@ -86,9 +123,12 @@ export function verifyCheckpoint(
   if (expect.origin !== undefined && c.origin !== expect.origin) {
     fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint is for ${c.origin}, expected ${expect.origin}`);
   }
+  const cosigners =
+    expect.witnesses === undefined && expect.quorum === undefined ? [] : verifyCosignatures(note, expect);
   return {
     ...c,
     signers: opened.verified.map((s) => `${s.name}+${s.keyHash.toString(16).padStart(8, '0')}`),
+    cosigners,
   };
 }
 
@@ -135,7 +175,11 @@ function must(ok: boolean, message: string): void {
  * Checks a proof bundle (as produced by `dirchain prove --json`) against
  * trusted sequencer keys, and says which check failed. Never throws.
  */
-export function verifyBundle(json: unknown, keys: ReadonlyArray<string | NoteVerifier>): BundleReport {
+export function verifyBundle(
+  json: unknown,
+  keys: ReadonlyArray<string | NoteVerifier>,
+  policy: WitnessPolicy = {},
+): BundleReport {
   const checks: Check[] = [];
   let kind = 'unknown' as BundleReport['kind'];
   let parsed: InclusionBundleBytes | ConsistencyBundleBytes | undefined;
@@ -152,19 +196,38 @@ export function verifyBundle(json: unknown, keys: ReadonlyArray<string | NoteVer
     return `${kind} bundle`;
   });
   if (formatOk && parsed !== undefined) {
-    if (kind === 'inclusion') checkInclusionBundle(parsed as InclusionBundleBytes, verifiers, checks);
-    else checkConsistencyBundle(parsed as ConsistencyBundleBytes, verifiers, checks);
+    if (kind === 'inclusion') checkInclusionBundle(parsed as InclusionBundleBytes, verifiers, policy, checks);
+    else checkConsistencyBundle(parsed as ConsistencyBundleBytes, verifiers, policy, checks);
   }
   return { ok: checks.every((c) => c.status !== 'fail'), kind, checks };
 }
 
-function checkInclusionBundle(b: InclusionBundleBytes, verifiers: NoteVerifier[], checks: Check[]): void {
+function wantsWitnesses(policy: WitnessPolicy): boolean {
+  return policy.witnesses !== undefined || policy.quorum !== undefined;
+}
+
+function witnessCheck(checks: Check[], name: string, note: string, policy: WitnessPolicy): void {
+  run(checks, name, () => {
+    const cosigners = verifyCosignatures(note, policy);
+    const p = witnessPolicy(parseWitnessKeys(policy.witnesses ?? []), policy.quorum);
+    const when = (c: Cosignature) => `${c.name} at ${new Date(c.time * 1000).toISOString()}`;
+    return `quorum ${p.quorum} of ${p.witnesses.length} met: ${cosigners.map(when).join(', ') || 'none needed'}`;
+  });
+}
+
+function checkInclusionBundle(
+  b: InclusionBundleBytes,
+  verifiers: NoteVerifier[],
+  policy: WitnessPolicy,
+  checks: Check[],
+): void {
   let cp: Checkpoint | undefined;
   run(checks, 'checkpoint signature', () => {
     const c = verifyCheckpoint(b.checkpoint, verifiers);
     cp = c;
     return `signed by ${c.signers.join(', ')}`;
   });
+  if (wantsWitnesses(policy)) witnessCheck(checks, 'witness cosignatures', b.checkpoint, policy);
   run(checks, 'checkpoint matches bundle', () => {
     if (cp === undefined) fail(ErrorCode.CHECKPOINT_INVALID, 'no verified checkpoint to compare with');
     if (cp.origin !== b.origin)
@@ -174,12 +237,15 @@ function checkInclusionBundle(b: InclusionBundleBytes, verifiers: NoteVerifier[]
     if (!equalBytes(cp.root, b.root)) fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint root ≠ bundle root');
     return `origin ${cp.origin}, size ${cp.size}`;
   });
-  run(checks, 'leaf is a record of this log', () => {
-    const r = decodeRecord(b.leaf);
-    if (r.origin !== b.origin)
-      fail(ErrorCode.WRONG_ORIGIN, `record origin ${r.origin} ≠ bundle origin ${b.origin}`);
-    return `${r.kind} by ${r.author} at ${new Date(r.timestamp).toISOString()}`;
-  });
+  if (isEventEntry(b.leaf)) checkEvent(b, checks);
+  else {
+    run(checks, 'leaf is a record of this log', () => {
+      const r = decodeRecord(b.leaf);
+      if (r.origin !== b.origin)
+        fail(ErrorCode.WRONG_ORIGIN, `record origin ${r.origin} ≠ bundle origin ${b.origin}`);
+      return `${r.kind} by ${r.author} at ${new Date(r.timestamp).toISOString()}`;
+    });
+  }
   run(checks, 'inclusion proof', () => {
     must(
       verifyInclusion({ index: b.index, size: b.size, leaf: b.leaf, proof: b.inclusion, root: b.root }),
@@ -189,7 +255,79 @@ function checkInclusionBundle(b: InclusionBundleBytes, verifiers: NoteVerifier[]
   });
 }
 
-function checkConsistencyBundle(b: ConsistencyBundleBytes, verifiers: NoteVerifier[], checks: Check[]): void {
+/**
+ * An event of a batch: who signed it. The seal (a signed record) must be in
+ * the same tree just before the event's batch, and the event's leaf must lead
+ * to the root the seal signs. The author key comes with the bundle: it shows
+ * the seal was signed by that key; compare it with the member's published key.
+ */
+function checkEvent(b: InclusionBundleBytes, checks: Check[]): void {
+  let event: LedgerEvent | undefined;
+  run(checks, 'leaf is an event of this log', () => {
+    event = decodeEvent(b.leaf);
+    return `event at position ${event.position} of a batch`;
+  });
+  run(checks, 'event attribution', () => {
+    const a = b.attribution;
+    if (a === undefined)
+      fail(
+        ErrorCode.PROOF_INVALID,
+        'the bundle has no attribution section, so nothing shows who signed the event',
+      );
+    if (event === undefined) fail(ErrorCode.DECODE, 'the leaf is not a well-formed event');
+    const seal = decodeRecord(a.seal);
+    if (seal.kind !== BATCH_KIND)
+      fail(ErrorCode.PROOF_INVALID, `the seal is a ${seal.kind} record, not a batch`);
+    if (seal.origin !== b.origin)
+      fail(ErrorCode.WRONG_ORIGIN, `seal origin ${seal.origin} ≠ bundle origin ${b.origin}`);
+    const body = parseBatchBody(seal.body);
+    if (
+      a.position !== event.position ||
+      a.position >= body.count ||
+      a.sealIndex + 1 + a.position !== b.index
+    ) {
+      fail(
+        ErrorCode.PROOF_INVALID,
+        `event ${b.index} at position ${event.position} cannot belong to seal ${a.sealIndex} of ${body.count} events`,
+      );
+    }
+    must(
+      verifyInclusion({
+        index: a.sealIndex,
+        size: b.size,
+        leaf: a.seal,
+        proof: a.sealInclusion,
+        root: b.root,
+      }),
+      `the seal's proof does not lead from leaf ${a.sealIndex} to the root of tree size ${b.size}`,
+    );
+    must(
+      checkInclusion(hasher, a.position, body.count, hasher.leaf(b.leaf), a.path, body.root),
+      "the event's path does not lead to the root its seal signs",
+    );
+    if (!verifyRecordSignature(seal, a.authorKey, verifyNoble)) {
+      fail(
+        ErrorCode.BAD_SIGNATURE,
+        `the seal does not verify under the author key given (${toHex(a.authorKey)})`,
+      );
+    }
+    return (
+      `${body.kind} event ${a.position + 1} of ${body.count} sealed at index ${a.sealIndex} by ${seal.author} ` +
+      `(key ${seal.keyId}: ${toHex(a.authorKey)}) at ${new Date(seal.timestamp).toISOString()}`
+    );
+  });
+}
+
+/**
+ * Witness quorum is asked of checkpoint 2 only: it is the one that authenticates
+ * both roots (root1 through the proof), and the older checkpoint may predate the witnesses.
+ */
+function checkConsistencyBundle(
+  b: ConsistencyBundleBytes,
+  verifiers: NoteVerifier[],
+  policy: WitnessPolicy,
+  checks: Check[],
+): void {
   for (const [which, note, size, root] of [
     ['1', b.checkpoint1, b.size1, b.root1],
     ['2', b.checkpoint2, b.size2, b.root2],
@@ -220,6 +358,7 @@ function checkConsistencyBundle(b: ConsistencyBundleBytes, verifiers: NoteVerifi
         fail(ErrorCode.CHECKPOINT_INVALID, `checkpoint${which} root ≠ root${which}`);
       return `signed by ${c.signers.join(', ')}, size ${c.size}`;
     });
+    if (which === '2' && wantsWitnesses(policy)) witnessCheck(checks, 'witness cosignatures', note, policy);
   }
   run(checks, 'consistency proof', () => {
     must(
@@ -244,6 +383,13 @@ export {
   type InclusionBundleJSON,
   inclusionBundleFromJSON,
 } from './encoding/bundle.js';
+export {
+  type BatchBody,
+  decodeEvent,
+  isEventEntry,
+  type LedgerEvent,
+  parseBatchBody,
+} from './encoding/event.js';
 export { decodeRecord, type LedgerRecord } from './encoding/record.js';
 export { DirchainError, ErrorCode, isDirchainError } from './errors.js';
 export {
@@ -253,3 +399,4 @@ export {
   parseBlockHeader,
   parseCheckpoint,
 } from './ledger/checkpoint.js';
+export type { Cosignature } from './witness/cosignature.js';

@@ -237,3 +237,64 @@ export function openNote(note: string, verifiers: readonly NoteVerifier[], verif
   }
   return { text, verified, unverified };
 }
+
+/**
+ * Verifier key of any signature type `alg` (C2SP vkey: `name+hash+base64(alg || key)`),
+ * e.g. 0x04 for tlog-cosignature/v1 witness keys. The hash covers name, alg and key.
+ */
+export function formatTypedVerifierKey(
+  sha256: Sha256,
+  name: string,
+  alg: number,
+  publicKey: Uint8Array,
+): string {
+  if (!isValidKeyName(name)) fail(ErrorCode.KEY_INVALID, `invalid key name ${JSON.stringify(name)}`);
+  const hash = noteKeyHash(sha256, name, alg, publicKey);
+  return `${name}+${hashHex(hash)}+${toBase64(concatBytes(Uint8Array.of(alg), publicKey))}`;
+}
+
+/** Signer key of signature type `alg`: `PRIVATE+KEY+name+hash+base64(alg || seed)`. */
+export function formatTypedSignerKey(
+  sha256: Sha256,
+  name: string,
+  alg: number,
+  seed: Uint8Array,
+  publicKey: Uint8Array,
+): string {
+  if (!isValidKeyName(name)) fail(ErrorCode.KEY_INVALID, `invalid key name ${JSON.stringify(name)}`);
+  const hash = noteKeyHash(sha256, name, alg, publicKey);
+  return `PRIVATE+KEY+${name}+${hashHex(hash)}+${toBase64(concatBytes(Uint8Array.of(alg), seed))}`;
+}
+
+/** Parses a verifier key that must be of signature type `alg` with a 32-byte Ed25519 key; checks its hash. */
+export function parseTypedVerifierKey(sha256: Sha256, text: string, alg: number, what: string): NoteVerifier {
+  const parts = parseKeyParts(text, what);
+  if (parts.alg !== alg)
+    fail(ErrorCode.KEY_INVALID, `${what}: key type ${parts.alg}, expected ${alg}`, {
+      hint: alg === ALG_ED25519 ? 'give the log key here' : 'give a witness (cosignature) key here',
+    });
+  if (parts.key.length !== PUBLIC_KEY_LENGTH) fail(ErrorCode.KEY_INVALID, `${what}: expected a 32-byte key`);
+  if (noteKeyHash(sha256, parts.name, alg, parts.key) !== parts.hash)
+    fail(ErrorCode.KEY_INVALID, `${what}: key hash mismatch`);
+  return { name: parts.name, keyHash: parts.hash, publicKey: parts.key.slice() };
+}
+
+/** Parses `PRIVATE+KEY+name+hash+base64(alg || seed)` of signature type `alg` (hash checked by the caller). */
+export function parseTypedSignerKey(
+  text: string,
+  alg: number,
+  what: string,
+): { name: string; keyHash: number; seed: Uint8Array } {
+  const t = text.trim();
+  if (!t.startsWith('PRIVATE+KEY+')) fail(ErrorCode.KEY_INVALID, `${what} must start with PRIVATE+KEY+`);
+  const parts = parseKeyParts(t.slice('PRIVATE+KEY+'.length), what);
+  if (parts.alg !== alg) fail(ErrorCode.KEY_INVALID, `${what}: key type ${parts.alg}, expected ${alg}`);
+  if (parts.key.length !== SEED_LENGTH) fail(ErrorCode.KEY_INVALID, `${what}: expected a 32-byte seed`);
+  return { name: parts.name, keyHash: parts.hash, seed: parts.key.slice() };
+}
+
+/** One signature line `— <name> base64(key hash || signature)\n`, for signatures made outside `signNote`. */
+export function formatSignatureLine(name: string, keyHash: number, signature: Uint8Array): string {
+  if (!isValidKeyName(name)) fail(ErrorCode.KEY_INVALID, `invalid key name ${JSON.stringify(name)}`);
+  return signatureLine(name, keyHash, signature);
+}

@@ -17,6 +17,11 @@ export interface Item<T, R> {
 export interface Group<T, R> {
   readonly items: Item<T, R>[];
   readonly atomic: boolean;
+  /**
+   * Settled through its first item only (the others' callbacks do nothing):
+   * one promise for a whole batch of events instead of one per event.
+   */
+  readonly single?: boolean;
 }
 
 export interface GroupCommitOptions {
@@ -26,6 +31,11 @@ export interface GroupCommitOptions {
   maxDelayMs: number;
 }
 
+/**
+ * `commit` forms its batch synchronously and returns a promise for the write;
+ * it is called for the next batch before the previous write has finished, so
+ * it must order its writes itself.
+ */
 export class GroupCommit<T, R> {
   readonly #options: GroupCommitOptions;
   readonly #commit: (batch: Group<T, R>[]) => Promise<void>;
@@ -56,15 +66,36 @@ export class GroupCommit<T, R> {
           items.push({ value: v.value, bytes: v.bytes, resolve, reject });
         }),
     );
+    this.#enqueue({ items, atomic });
+    return promises;
+  }
+
+  /**
+   * Queues an all-or-nothing group settled by one promise: it resolves with
+   * the first item's result, or rejects with the first item's error (the
+   * committer puts the real cause there).
+   */
+  pushSingle(values: ReadonlyArray<{ value: T; bytes: number }>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const items: Item<T, R>[] = values.map((v, i) =>
+        i === 0
+          ? { value: v.value, bytes: v.bytes, resolve, reject }
+          : { value: v.value, bytes: v.bytes, resolve: noop, reject: noop },
+      );
+      this.#enqueue({ items, atomic: true, single: true });
+    });
+  }
+
+  #enqueue(group: Group<T, R>): void {
+    const { items } = group;
     if (this.failure !== undefined) {
       for (const i of items) i.reject(this.failure);
-      return promises;
+      return;
     }
-    this.#queue.push({ items, atomic });
+    this.#queue.push(group);
     this.#queuedItems += items.length;
     for (const i of items) this.#queuedBytes += i.bytes;
     this.#schedule();
-    return promises;
   }
 
   /** Resolves when the queue is empty and no batch is in flight. */
@@ -84,16 +115,32 @@ export class GroupCommit<T, R> {
   async #run(): Promise<void> {
     this.#timer = undefined;
     this.#running = true;
+    // At most two batches in flight: one being written, the next formed and
+    // queued behind it. Forming overlaps the previous write (and its fsync).
+    let inflight: Promise<void> | undefined;
     try {
-      while (this.#queue.length > 0 && this.failure === undefined) {
-        const batch = this.#take();
-        try {
-          await this.#commit(batch);
-        } catch (e) {
-          // Settle every item of the failed batch (settling twice is a no-op), then stop.
-          this.failure ??= e;
-          for (const g of batch) for (const i of g.items) i.reject(e);
+      for (;;) {
+        if (this.#queue.length > 0 && this.failure === undefined) {
+          const batch = this.#take();
+          let done: Promise<void>;
+          try {
+            done = this.#commit(batch);
+          } catch (e) {
+            done = Promise.reject(e);
+          }
+          const settled = done.catch((e) => {
+            // Settle every item of the failed batch (settling twice is a no-op), then stop.
+            this.failure ??= e;
+            for (const g of batch) for (const i of g.items) i.reject(e);
+          });
+          if (inflight !== undefined) await inflight;
+          inflight = settled;
+          continue;
         }
+        if (inflight === undefined) break;
+        const last = inflight;
+        inflight = undefined;
+        await last;
       }
     } finally {
       this.#running = false;
@@ -134,3 +181,5 @@ export class GroupCommit<T, R> {
     for (const g of q) for (const i of g.items) i.reject(e);
   }
 }
+
+function noop(): void {}

@@ -83,7 +83,9 @@ export class Ledger {
   /** The domain API: sign and append directory records as a member. */
   readonly directory: Directory;
   #head: Head;
-  #headText: string;
+  /** The last formed block (durable or not): the next block links to it. */
+  #tail: { height: number; text: string; time: number };
+  #writeChain: Promise<void> = Promise.resolve();
   #closing = false;
   #closed = false;
 
@@ -133,7 +135,7 @@ export class Ledger {
       time: header.time,
       checkpoint: note,
     };
-    this.#headText = text;
+    this.#tail = { height: header.height, text, time: header.time };
   }
 
   get origin(): string {
@@ -270,20 +272,10 @@ export class Ledger {
   }
 
   async #pushBatch(seal: { value: Pending; bytes: number }, events: Pending[]): Promise<BatchReceipt> {
-    const items = [seal, ...events.map((e) => ({ value: e, bytes: e.bytes.length }))];
-    const settled = await Promise.allSettled(this.#queue.push(items, true));
-    const failed = settled.findIndex(
-      (r) => r.status === 'rejected' && (r.reason as DirchainError)?.code !== ErrorCode.ATOMIC_ABORTED,
-    );
-    if (failed >= 0) {
-      const e = toError((settled[failed] as PromiseRejectedResult).reason);
-      if (failed === 0) throw e;
-      throw new DirchainError(e.code, `event ${failed - 1} of the batch: ${e.message}`, {
-        ...(e.hint === undefined ? {} : { hint: e.hint }),
-      });
-    }
-    const first = (settled[0] as PromiseFulfilledResult<Receipt>).value;
-    return { seal: first.index, first: first.index + 1, count: events.length, height: first.height };
+    const items = [seal];
+    for (const e of events) items.push({ value: e, bytes: e.bytes.length });
+    const r = await this.#queue.pushSingle(items);
+    return { seal: r.index, first: r.index + 1, count: events.length, height: r.height };
   }
 
   /** Decodes a record and verifies its author signature (off the main thread). */
@@ -370,8 +362,14 @@ export class Ledger {
   }
 
   /** Forms one block from the batch: policy verdicts, tree, checkpoint, one LevelDB write. */
-  async #commit(batch: Group<Pending, Receipt>[]): Promise<void> {
-    const time = Math.max(this.#clock(), this.#head.time);
+  /**
+   * Forms one block from the batch now (verdicts, tree, signed checkpoint) and
+   * returns its write, which starts once the previous block's write is done:
+   * the next block is formed while this one goes to disk. Callers are
+   * answered only when their block is durable, in block order.
+   */
+  #commit(batch: Group<Pending, Receipt>[]): Promise<void> {
+    const time = Math.max(this.#clock(), this.#tail.time);
     const firstIndex = this.#frontier.size;
     const accepted: Array<{
       bytes: Uint8Array;
@@ -413,12 +411,15 @@ export class Ledger {
       if (refused) {
         this.#state.rollback(mark);
         accepted.length = before;
-        for (const [i, item] of group.items.entries()) {
-          item.reject(i === refused.at ? refused.error : aborted(refused.error));
+        if (group.single) group.items[0]!.reject(batchRefusal(refused.at, refused.error));
+        else {
+          for (const [i, item] of group.items.entries()) {
+            item.reject(i === refused.at ? refused.error : aborted(refused.error));
+          }
         }
       }
     }
-    if (accepted.length === 0) return;
+    if (accepted.length === 0) return Promise.resolve();
     const hashStart = storedHashCount(firstIndex);
     const hashes: Uint8Array[] = [];
     const entries: Uint8Array[] = [];
@@ -430,52 +431,60 @@ export class Ledger {
       origin: this.origin,
       size: this.#frontier.size,
       root: this.#frontier.root(),
-      height: this.#head.height + 1,
-      prev: sha256Node(utf8(this.#headText)),
+      height: this.#tail.height + 1,
+      prev: sha256Node(utf8(this.#tail.text)),
       time,
     };
     const text = formatBlockHeader(header);
     const note = signNote(text, [this.#sequencer!]);
-    try {
-      await this.#store.writeBlock(
-        {
-          height: header.height,
-          note,
-          size: header.size,
-          firstIndex,
-          entries,
-          hashStart,
-          hashes,
-          extra: this.#state.writes(),
-        },
-        this.#durability,
-      );
-    } catch (e) {
-      this.#state.discard();
-      const failure = new DirchainError(
-        ErrorCode.STORAGE,
-        `writing block ${header.height} failed: ${(e as Error).message}; the ledger stopped accepting writes`,
-        {
-          hint: 'fix the storage problem, then reopen the ledger; it continues from the last durable block',
-          cause: e,
-        },
-      );
-      for (const a of accepted) a.reject(failure);
-      throw failure;
-    }
-    for (const c of this.#state.staged()) if (c.type === 'resource') this.#catalog.upsert(c.entity);
-    this.#state.commit();
-    this.#head = {
-      origin: this.origin,
-      size: header.size,
+    const extra = this.#state.writes();
+    const changes = this.#state.seal();
+    this.#tail = { height: header.height, text, time };
+    const block = {
       height: header.height,
-      root: header.root,
-      time,
-      checkpoint: note,
+      note,
+      size: header.size,
+      firstIndex,
+      entries,
+      hashStart,
+      hashes,
+      extra,
     };
-    this.#headText = text;
-    for (let i = 0; i < accepted.length; i++)
-      accepted[i]!.resolve({ index: firstIndex + i, height: header.height });
+    // A failed write rejects every later block too: the chain stays rejected.
+    const written = this.#writeChain.then(() => this.#store.writeBlock(block, this.#durability));
+    this.#writeChain = written.then(
+      () => {
+        this.#state.commitPending();
+        for (const c of changes) if (c.type === 'resource') this.#catalog.upsert(c.entity);
+        this.#head = {
+          origin: this.origin,
+          size: header.size,
+          height: header.height,
+          root: header.root,
+          time,
+          checkpoint: note,
+        };
+        for (let i = 0; i < accepted.length; i++)
+          accepted[i]!.resolve({ index: firstIndex + i, height: header.height });
+      },
+      (e) => {
+        this.#state.discardAll();
+        const failure =
+          e instanceof DirchainError && e.code === ErrorCode.STORAGE
+            ? e
+            : new DirchainError(
+                ErrorCode.STORAGE,
+                `writing block ${header.height} failed: ${(e as Error).message}; the ledger stopped accepting writes`,
+                {
+                  hint: 'fix the storage problem, then reopen the ledger; it continues from the last durable block',
+                  cause: e,
+                },
+              );
+        for (const a of accepted) a.reject(failure);
+        throw failure;
+      },
+    );
+    return this.#writeChain;
   }
 
   /** The entry bytes at `index`. */
@@ -642,6 +651,14 @@ interface Pending {
 
 function pendingRecord(record: LedgerRecord): { value: Pending; bytes: number } {
   return { value: { bytes: record.bytes, record }, bytes: record.bytes.length };
+}
+
+/** A batch's refusal, naming the event that caused it (position 0 is the seal). */
+function batchRefusal(at: number, e: DirchainError): DirchainError {
+  if (at === 0) return e;
+  return new DirchainError(e.code, `event ${at - 1} of the batch: ${e.message}`, {
+    ...(e.hint === undefined ? {} : { hint: e.hint }),
+  });
 }
 
 function aborted(cause: DirchainError): DirchainError {

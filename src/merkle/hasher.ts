@@ -15,18 +15,23 @@ export interface TreeHasher {
 }
 
 export function treeHasher(sha256: Sha256): TreeHasher {
+  // Hashing is synchronous and the digest is a new array, so one input buffer
+  // per hasher can be reused: no allocation per node, and one per longer leaf.
+  const nodeInput = new Uint8Array(1 + 2 * HASH_SIZE);
+  nodeInput[0] = 1;
+  let leafInput = new Uint8Array(1024);
   return {
     leaf(entry) {
-      const buf = new Uint8Array(entry.length + 1);
-      buf.set(entry, 1);
-      return sha256(buf);
+      if (entry.length + 1 > leafInput.length)
+        leafInput = new Uint8Array(Math.max(entry.length + 1, 2 * leafInput.length));
+      leafInput[0] = 0;
+      leafInput.set(entry, 1);
+      return sha256(leafInput.subarray(0, entry.length + 1));
     },
     node(left, right) {
-      const buf = new Uint8Array(1 + 2 * HASH_SIZE);
-      buf[0] = 1;
-      buf.set(left, 1);
-      buf.set(right, 1 + HASH_SIZE);
-      return sha256(buf);
+      nodeInput.set(left, 1);
+      nodeInput.set(right, 1 + HASH_SIZE);
+      return sha256(nodeInput);
     },
     emptyRoot: sha256(new Uint8Array(0)),
   };

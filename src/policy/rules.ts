@@ -39,6 +39,8 @@ export interface Effects {
 
 class Refusal extends DirchainError {}
 
+const NO_EFFECTS: Effects = Object.freeze({ changes: [], indexes: [] });
+
 function refuse(code: ErrorCodeValue, message: string, hint?: string): never {
   throw new Refusal(code, message, hint === undefined ? {} : { hint });
 }
@@ -91,6 +93,8 @@ export function evaluateEvent(
   index: number,
   blockTime: number,
 ): Effects | DirchainError {
+  // Application events have no rules beyond their seal's (checked just before them).
+  if (kind.startsWith('x.')) return NO_EFFECTS;
   try {
     const author = view.get('member', seal.author);
     if (author === undefined || author.status !== 'active')

@@ -58,6 +58,12 @@ export function decodeEntity<T extends EntityType>(type: T, bytes: Uint8Array): 
 
 export type Backing = (key: Uint8Array) => Uint8Array | undefined;
 
+/** A formed block's changes, visible to the blocks formed after it until it is durable. */
+interface Layer {
+  readonly staged: Map<string, Change>;
+  readonly leaves: Map<string, number>;
+}
+
 export class State implements StateView {
   readonly #backing: Backing;
   readonly #members = new Map<string, MemberEntity>();
@@ -70,6 +76,8 @@ export class State implements StateView {
   #leafOrder: string[] = [];
   /** Undo log for savepoints: the staged value each change replaced. */
   #journal: Array<[key: string, previous: Change | undefined]> = [];
+  /** Formed blocks not yet durable, oldest first (at most a couple while writes overlap forming). */
+  #pending: Layer[] = [];
 
   constructor(backing: Backing, members: Iterable<MemberEntity>) {
     this.#backing = backing;
@@ -77,9 +85,18 @@ export class State implements StateView {
   }
 
   get<T extends EntityType>(type: T, id: string): EntityTypes[T] | undefined {
-    const staged = this.#staged.get(`${type}:${id}`);
+    const key = `${type}:${id}`;
+    const staged = this.#staged.get(key) ?? this.#pendingGet(key);
     if (staged !== undefined) return staged.entity as EntityTypes[T];
     return this.#committedGet(type, id);
+  }
+
+  #pendingGet(key: string): Change | undefined {
+    for (let i = this.#pending.length - 1; i >= 0; i--) {
+      const c = this.#pending[i]!.staged.get(key);
+      if (c !== undefined) return c;
+    }
+    return undefined;
   }
 
   #committedGet<T extends EntityType>(type: T, id: string): EntityTypes[T] | undefined {
@@ -96,17 +113,28 @@ export class State implements StateView {
 
   *members(): Iterable<MemberEntity> {
     for (const [id, m] of this.#members) {
-      const staged = this.#staged.get(`member:${id}`);
+      const key = `member:${id}`;
+      const staged = this.#staged.get(key) ?? this.#pendingGet(key);
       yield (staged?.entity as MemberEntity | undefined) ?? m;
     }
-    for (const c of this.#staged.values())
-      if (c.type === 'member' && !this.#members.has(c.entity.id)) yield c.entity;
+    // Members added in blocks not yet durable, each once, in its latest version.
+    const seen = new Set<string>();
+    for (const layer of [this.#staged, ...this.#pending.map((l) => l.staged).reverse()]) {
+      for (const c of layer.values()) {
+        if (c.type !== 'member' || this.#members.has(c.entity.id) || seen.has(c.entity.id)) continue;
+        seen.add(c.entity.id);
+        yield c.entity;
+      }
+    }
   }
 
   firstIndexOf(leafHash: Uint8Array, index: number): number | undefined {
     const key = leafKey(leafHash);
-    const staged = this.#leaves.get(toHex(key));
-    if (staged !== undefined && staged < index) return staged;
+    const hex = toHex(key);
+    for (const leaves of [this.#leaves, ...this.#pending.map((l) => l.leaves)]) {
+      const staged = leaves.get(hex);
+      if (staged !== undefined && staged < index) return staged;
+    }
     const stored = this.#backing(key);
     if (stored === undefined) return undefined;
     const first = readU64(stored);
@@ -163,11 +191,39 @@ export class State implements StateView {
 
   /** The block was written: staged changes become the committed state. */
   commit(): void {
-    for (const [key, c] of this.#staged) {
+    this.#apply(this.#staged);
+    this.discard();
+  }
+
+  /**
+   * The block is formed but not yet durable: its changes move to a pending
+   * layer that the next block's records see and queries do not. Returns the
+   * changes, for `commitPending` order checks and the catalog.
+   */
+  seal(): Change[] {
+    const changes = [...this.#staged.values()];
+    this.#pending.push({ staged: this.#staged, leaves: this.#leaves });
+    this.discard();
+    return changes;
+  }
+
+  /** The oldest sealed block is durable: its changes become the committed state. */
+  commitPending(): void {
+    const layer = this.#pending.shift();
+    if (layer !== undefined) this.#apply(layer.staged);
+  }
+
+  /** A write failed: forget every block not yet durable (the ledger stops; reopen to continue). */
+  discardAll(): void {
+    this.#pending = [];
+    this.discard();
+  }
+
+  #apply(staged: Map<string, Change>): void {
+    for (const [key, c] of staged) {
       if (c.type === 'member') this.#members.set(c.entity.id, c.entity);
       else this.#remember(key, c.entity);
     }
-    this.discard();
   }
 
   discard(): void {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, tempDir } from '../helpers.js';
 
 describe('examples/city.ts (the README demo)', () => {
@@ -29,5 +29,100 @@ describe('examples/city.ts (the README demo)', () => {
     } finally {
       dir.cleanup();
     }
+  });
+});
+
+describe('examples/audit.ts (the auditor’s script)', () => {
+  const audit = join(repoRoot, 'dist-examples/audit.js');
+  const cli = join(repoRoot, 'dist/cli.js');
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env.DIRCHAIN_DIR;
+  const run = (file: string, args: string[]) => {
+    const r = spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', cwd: repoRoot, env });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  const dirchain = (args: string[]) => {
+    const r = run(cli, args);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout;
+  };
+  const tmp = tempDir('dirchain-audit-');
+  const at = (name: string) => join(tmp.path, name);
+  const save = (name: string, text: string) => {
+    writeFileSync(at(name), text);
+    return at(name);
+  };
+  const appendTo = (dir: string, from: number, n: number) => {
+    const lines = Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ kind: 'x.log', body: { i: from + i, dir } }),
+    );
+    dirchain([
+      'append',
+      dir,
+      '--file',
+      save('r.ndjson', `${lines.join('\n')}\n`),
+      '--key',
+      join(dir, 'keys/bureau.key'),
+    ]);
+  };
+  const city = at('city');
+  const key = () => join(city, 'sequencer.pub');
+
+  beforeAll(() => {
+    expect(existsSync(audit), 'run `npm run build` first (npm test does)').toBe(true);
+    dirchain(['init', city, '--origin', 'dirchain.example.gov/city']);
+    appendTo(city, 0, 5); // size 6
+    save('trusted6.txt', dirchain(['checkpoint', city]));
+    save('bundle6.json', dirchain(['prove', city, '--index', '3', '--json']));
+    cpSync(city, at('fork'), { recursive: true }); // same keys, same history so far
+    appendTo(city, 5, 5); // size 11
+    appendTo(at('fork'), 100, 5); // also size 11, different records
+    save('trusted11.txt', dirchain(['checkpoint', city]));
+    save('bundle11.json', dirchain(['prove', city, '--index', '3', '--json']));
+    save('consistency.json', dirchain(['prove', city, '--from', '6', '--to', '11', '--json']));
+    save('consistency1.json', dirchain(['prove', city, '--from', '1', '--to', '11', '--json']));
+    save('fork11.json', dirchain(['prove', at('fork'), '--index', '3', '--json']));
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('verifies a bundle made at the trusted checkpoint (exit 0)', () => {
+    const r = run(audit, [at('trusted6.txt'), at('bundle6.json'), key()]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^verified: record 3 \(x\.log by bureau\) is in dirchain\.example\.gov\/city/m);
+  });
+
+  it('refuses a tampered bundle (exit 1) and names the failed check', () => {
+    const b = JSON.parse(readFileSync(at('bundle6.json'), 'utf8'));
+    b.leaf = `${b.leaf.slice(0, 10)}${b.leaf[10] === 'A' ? 'B' : 'A'}${b.leaf.slice(11)}`;
+    const r = run(audit, [at('trusted6.txt'), save('tampered.json', JSON.stringify(b)), key()]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^NOT verified: (leaf is a record of this log|inclusion proof) failed$/m);
+  });
+
+  it('refuses a proof for an older tree than the trusted checkpoint, saying how to get the right one', () => {
+    const r = run(audit, [at('trusted11.txt'), at('bundle6.json'), key()]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('older than your checkpoint (11)');
+    expect(r.stdout).toContain('dirchain prove <dir> --index 3 --size 11');
+  });
+
+  it('accepts a newer tree only with a consistency proof from the trusted checkpoint', () => {
+    const without = run(audit, [at('trusted6.txt'), at('bundle11.json'), key()]);
+    expect(without.code).toBe(1);
+    expect(without.stdout).toContain('--from 6 --to 11');
+    const withProof = run(audit, [at('trusted6.txt'), at('bundle11.json'), key(), at('consistency.json')]);
+    expect(withProof.code, withProof.stdout).toBe(0);
+    expect(withProof.stdout).toContain('log grew consistently: 6 → 11');
+    // A valid consistency proof that does not start at the trusted checkpoint joins nothing.
+    const wrong = run(audit, [at('trusted6.txt'), at('bundle11.json'), key(), at('consistency1.json')]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain('does not join your checkpoint');
+  });
+
+  it('reports a fork: the same key signed two different trees of one size (exit 1)', () => {
+    const r = run(audit, [at('trusted11.txt'), at('fork11.json'), key()]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('NOT verified: FORK: two signed checkpoints of size 11 with different roots');
   });
 });

@@ -1,7 +1,8 @@
 import { ClassicLevel } from 'classic-level';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { equalBytes } from '../../src/crypto/bytes.js';
+import { equalBytes, fromBase64, toBase64 } from '../../src/crypto/bytes.js';
+import { inclusionBundleToJSON } from '../../src/encoding/bundle.js';
 import { decodeEvent, encodeEvent, signBatch } from '../../src/encoding/event.js';
 import { decodeRecord } from '../../src/encoding/record.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
@@ -11,6 +12,7 @@ import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { checkInclusion } from '../../src/merkle/check.js';
 import { memoryPath, memoryRoot } from '../../src/merkle/memory-tree.js';
 import { numberKey, TABLE } from '../../src/storage/keys.js';
+import { verifyBundle } from '../../src/verify.js';
 import { grantTerms, makeActors, openCity, refusal, seed } from '../directory/city.js';
 import { flipBit, nodeHasher, tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, ORIGIN } from './fixture.js';
@@ -74,6 +76,37 @@ describe('batches: one signature, many individually provable events', () => {
       const root = (seal.body as { root: Uint8Array }).root;
       expect(checkInclusion(nodeHasher, position, 13, nodeHasher.leaf(b.leaf), a.path, root)).toBe(true);
     }
+    // The auditor's entry (pure JS) checks the same, and names what fails.
+    const json = inclusionBundleToJSON(await ledger.proveInclusion(r.first + 6));
+    const keys = [city.sequencer.verifierKey];
+    const good = verifyBundle(json, keys);
+    expect(good.ok).toBe(true);
+    expect(good.checks.find((c) => c.name === 'event attribution')?.detail).toMatch(
+      new RegExp(`x.access-log event 7 of 13 sealed at index ${r.seal} by ${d.id}`),
+    );
+    const failing = (j: object) => verifyBundle(j, keys).checks.find((c) => c.status === 'fail')?.name;
+    const { attribution } = json;
+    expect(failing({ ...json, attribution: undefined })).toBe('event attribution');
+    expect(failing({ ...json, attribution: { ...attribution, position: 5 } })).toBe('event attribution');
+    expect(failing({ ...json, attribution: { ...attribution, sealIndex: r.seal + 1 } })).toBe(
+      'event attribution',
+    );
+    expect(
+      failing({
+        ...json,
+        attribution: { ...attribution, authorKey: toBase64(city.departments[0]!.key.publicKey) },
+      }),
+    ).toBe('event attribution');
+    expect(failing({ ...json, attribution: { ...attribution, path: attribution!.path.slice(1) } })).toBe(
+      'event attribution',
+    );
+    const sealBytes = fromBase64(attribution!.seal);
+    expect(
+      failing({ ...json, attribution: { ...attribution, seal: toBase64(flipBit(sealBytes, 200)) } }),
+    ).toBe('event attribution');
+    expect(failing({ ...json, leaf: toBase64(encodeEvent(6, { call: 'other', rows: 6 })) })).toBe(
+      'event attribution',
+    );
     // A plain record has no attribution section: its own signature covers it.
     expect((await ledger.proveInclusion(0)).attribution).toBeUndefined();
   });

@@ -1,0 +1,83 @@
+/**
+ * The auditor's script: is this record in the log I trust?
+ *
+ *   node dist-examples/audit.js <trusted-checkpoint.txt> <bundle.json> <sequencer.pub | key> [consistency.json]
+ *
+ * Trusts only the sequencer's public key and a checkpoint the auditor already
+ * holds (say, published in the city gazette). The inclusion bundle must lead to
+ * that checkpoint:
+ *   - same tree size: the roots must be equal, else the log showed two histories (a fork);
+ *   - older tree: not enough — ask for the proof at your size (`dirchain prove --size`);
+ *   - newer tree: give a consistency proof from your checkpoint to the bundle's.
+ * Exit 0 verified, 1 not verified, 2 usage.
+ */
+import { readFileSync } from 'node:fs';
+import { decodeRecord, fromBase64, toBase64, verifyBundle, verifyCheckpoint } from 'dirchain/verify';
+
+const [trustedFile, bundleFile, keyArg, consistencyFile] = process.argv.slice(2);
+if (keyArg === undefined) {
+  console.error(
+    'usage: audit <trusted-checkpoint.txt> <bundle.json> <sequencer key or file> [consistency.json]',
+  );
+  process.exit(2);
+}
+const key = keyArg.includes('+') ? keyArg : readFileSync(keyArg, 'utf8').trim();
+const notVerified: (why: string) => never = (why) => {
+  console.log(`NOT verified: ${why}`);
+  process.exit(1);
+};
+
+// 1. The checkpoint I trust, and the bundle on its own terms.
+let trusted: ReturnType<typeof verifyCheckpoint>;
+try {
+  trusted = verifyCheckpoint(readFileSync(trustedFile!, 'utf8'), [key]);
+} catch (e) {
+  notVerified(`the trusted checkpoint does not verify under this key: ${(e as Error).message}`);
+}
+const text = readFileSync(bundleFile!, 'utf8');
+const report = verifyBundle(text, [key]);
+for (const c of report.checks)
+  console.log(`${c.status === 'pass' ? 'ok  ' : c.status.toUpperCase()} ${c.name}: ${c.detail}`);
+if (!report.ok) notVerified(`${report.checks.find((c) => c.status === 'fail')?.name} failed`);
+if (report.kind !== 'inclusion') notVerified('expected an inclusion bundle (dirchain prove --index)');
+const bundle = JSON.parse(text) as {
+  origin: string;
+  index: number;
+  size: number;
+  root: string;
+  leaf: string;
+};
+const mine = { size: trusted.size, root: toBase64(trusted.root) };
+if (bundle.origin !== trusted.origin)
+  notVerified(`bundle is for ${bundle.origin}, you trust ${trusted.origin}`);
+
+// 2. Tie the bundle's checkpoint to mine.
+if (bundle.size === mine.size && bundle.root !== mine.root) {
+  notVerified(
+    `FORK: two signed checkpoints of size ${mine.size} with different roots; keep both as evidence`,
+  );
+} else if (bundle.size < mine.size) {
+  notVerified(
+    `the proof is for tree size ${bundle.size}, older than your checkpoint (${mine.size}); ` +
+      `ask for it at your size: dirchain prove <dir> --index ${bundle.index} --size ${mine.size}`,
+  );
+} else if (bundle.size > mine.size) {
+  if (consistencyFile === undefined)
+    notVerified(
+      `the proof is for tree size ${bundle.size}, newer than your checkpoint (${mine.size}); give a consistency ` +
+        `proof too: dirchain prove <dir> --from ${mine.size} --to ${bundle.size}`,
+    );
+  const c = JSON.parse(readFileSync(consistencyFile!, 'utf8'));
+  const cr = verifyBundle(c, [key]);
+  if (!cr.ok) notVerified(`consistency ${cr.checks.find((x) => x.status === 'fail')?.name} failed`);
+  if (c.size1 !== mine.size || c.root1 !== mine.root || c.size2 !== bundle.size || c.root2 !== bundle.root)
+    notVerified('the consistency proof does not join your checkpoint to the bundle’s');
+  console.log(
+    `ok   log grew consistently: ${mine.size} → ${bundle.size} (trust the newer checkpoint from now on)`,
+  );
+}
+
+const record = decodeRecord(fromBase64(bundle.leaf));
+console.log(
+  `verified: record ${bundle.index} (${record.kind} by ${record.author}) is in ${trusted.origin} as of your checkpoint`,
+);
