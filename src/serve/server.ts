@@ -114,7 +114,8 @@ export function tileHandler(store: ServedStore): (req: IncomingMessage, res: Ser
       send({ status: 405, type: 'text/plain; charset=utf-8', body: utf8('read-only: GET or HEAD\n') });
       return;
     }
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!).replace(/^\/+/, '');
+    // Tile paths are plain ASCII; anything percent-encoded is not one of them.
+    const path = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '');
     tileResponse(store, path).then(send, (e: unknown) => {
       send({
         status: 500,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditLedger } from '../../src/audit/audit.js';
 import { toBase64 } from '../../src/crypto/bytes.js';
 import { openLedger } from '../../src/ledger/open.js';
 import type { InclusionBundle } from '../../src/ledger/types.js';
@@ -166,5 +167,35 @@ describe('dirchain serve (tlog-tiles over loopback HTTP)', () => {
     expect(head.body.length).toBe(0);
     expect((await get('../../etc/passwd')).res.status).toBe(404);
     expect((await get('tile/entries/x000/001')).res.status).toBe(404);
+    expect((await get('tile/0/%E0%A4%A')).res.status).toBe(404); // malformed escapes do not crash it
+    expect((await get('checkpoint')).res.status).toBe(200);
+  });
+});
+
+describe('a served ledger of more than 256 blocks', () => {
+  it('is replayed through several block-note bundles', async () => {
+    const small = tempDir();
+    try {
+      const city = makeCity(1);
+      const ledger = await newLedger(small.path, city, { block: { maxRecords: 1 } });
+      for (let i = 0; i < 260; i++) await ledger.append(signedBy(city.departments[0]!, { i }));
+      expect(ledger.head().height).toBe(260);
+      await ledger.close();
+      const running = await serveLedger(small.path);
+      try {
+        const second = await fetch(new URL('dirchain/blocks/001.p/5', running.url));
+        expect(second.status).toBe(200);
+        const notes = decodeEntryBundle(new Uint8Array(await second.arrayBuffer()));
+        expect(notes.map((n) => new TextDecoder().decode(n).split('\n')[3])).toEqual(
+          [256, 257, 258, 259, 260].map((h) => `block ${h}`),
+        );
+        const r = await auditLedger(running.url, { verifyOnly: true });
+        expect([r.ok, r.records, r.blocks]).toEqual([true, 261, 261]);
+      } finally {
+        await running.close();
+      }
+    } finally {
+      small.cleanup();
+    }
   });
 });
