@@ -2,11 +2,13 @@
  * Figure 1: append throughput of access-log records, durable (`sync`), with 64
  * concurrent callers (group commit), against reference A (raw LevelDB chained
  * batches of 1000, `sync: true`) on the same pre-generated, pre-signed bytes,
- * in the same process and the same run. Also the in-memory ceiling (decode +
+ * in the same process and the same run, and against reference B (hypercore,
+ * bench/hypercore.ts) on the same bytes. Also the in-memory ceiling (decode +
  * leaf hash + Merkle frontier, no storage).
  *
  * Variants, each run once as warm-up and then `runs` times, round-robin:
  *   A          raw classic-level: db.batch() → put ×1000 → write({ sync: true }), 9-byte sequential keys
+ *   hypercore  reference B, the peer: hypercore 11.37.1 append([1000 entries]) (no fsync per append)
  *   ceiling    decode + leaf hash + frontier append (+ root and one signed note per 1000 records), in memory
  *   append     ledger.append(bytes): decodes and verifies each author's Ed25519 signature (thread pool)
  *   submit     ledger.submit(member, kind, body): signs each record in-process (main thread), no re-verify
@@ -22,6 +24,7 @@ import { createLedger, type Ledger, loadSigner, type MemberSigner, signNote } fr
 import { formatBlockHeader } from '../src/ledger/checkpoint.js';
 import { Frontier, treeHasher } from '../src/merkle/index.js';
 import { numberKey, TABLE } from '../src/storage/keys.js';
+import { runHypercore } from './hypercore.js';
 import {
   type BenchContext,
   collectGarbage,
@@ -51,10 +54,11 @@ const FULL_N = 1_000_000;
 const QUICK_WARMUP_N = 5_000;
 const FULL_WARMUP_N = 100_000;
 
-export type VariantId = 'A' | 'ceiling' | 'append' | 'submit' | 'presigned';
+export type VariantId = 'A' | 'hypercore' | 'ceiling' | 'append' | 'submit' | 'presigned';
 
 const LABELS: Record<VariantId, string> = {
   A: 'A: raw LevelDB chained batch 1000, sync',
+  hypercore: 'B: hypercore append([1000]), no fsync',
   ceiling: 'ceiling: decode+leaf hash+frontier, no storage',
   append: 'dirchain append(bytes) ×64, verifies sigs',
   submit: 'dirchain submit() ×64, signs in-process',
@@ -281,6 +285,8 @@ export function runVariant(p: Prepared, n: number, v: VariantId): Promise<RunRes
   switch (v) {
     case 'A':
       return runRawLevel(p, n);
+    case 'hypercore':
+      return runHypercore(p, n);
     case 'ceiling':
       return runCeiling(p, n);
     default:
@@ -288,7 +294,8 @@ export function runVariant(p: Prepared, n: number, v: VariantId): Promise<RunRes
   }
 }
 
-const ORDER: readonly VariantId[] = ['A', 'ceiling', 'append', 'submit', 'presigned'];
+const ORDER: readonly VariantId[] = ['A', 'hypercore', 'ceiling', 'append', 'submit', 'presigned'];
+const LEDGER_VARIANTS: readonly VariantId[] = ['append', 'submit', 'presigned'];
 
 export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   const n = ctx.n > 0 ? ctx.n : ctx.quick ? QUICK_N : FULL_N;
@@ -312,7 +319,14 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
     warmup[v] = await runVariant(p, warmupN, v);
     collectGarbage();
   }
-  const runs: Record<VariantId, RunResult[]> = { A: [], ceiling: [], append: [], submit: [], presigned: [] };
+  const runs: Record<VariantId, RunResult[]> = {
+    A: [],
+    hypercore: [],
+    ceiling: [],
+    append: [],
+    submit: [],
+    presigned: [],
+  };
   for (let r = 0; r < ctx.runs; r++) {
     for (const v of ORDER) {
       const res = await runVariant(p, n, v);
@@ -338,13 +352,16 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
       recordsPerSec: median(rs.map((res) => res.recordsPerSec)),
       mbPerSec: median(rs.map((res) => res.mbPerSec)),
       ratio: median(ratios),
+      ...(LEDGER_VARIANTS.includes(v) || v === 'hypercore'
+        ? { ratio2: median(rs.map((res, r) => res.recordsPerSec / runs.hypercore[r]!.recordsPerSec)) }
+        : {}),
       ...(rs[0]!.p50Ms === undefined
         ? {}
         : { p50Ms: median(rs.map((res) => res.p50Ms!)), p99Ms: median(rs.map((res) => res.p99Ms!)) }),
       ...(disk.length === 0 ? {} : { diskBytesPerRecord: median(disk) / n }),
       peakRssMiB: Math.max(...rs.map((res) => res.peakRssMiB)),
       ...(blocks.length === 0
-        ? v === 'A'
+        ? v === 'A' || v === 'hypercore'
           ? { extra: `${RAW_BATCH} rec/batch; p50/p99 are per batch` }
           : {}
         : { extra: `${(n / median(blocks)).toFixed(1)} rec/block` }),
@@ -354,7 +371,10 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   const notes = [
     `${n.toLocaleString('en-US')} access-log records per run (avg ${(logs.totalBytes / n).toFixed(1)} B), ` +
       `${CONCURRENCY} concurrent callers; median of ${ctx.runs} runs after a ${warmupN.toLocaleString('en-US')}-record warm-up; ` +
-      '× A = median over rounds of (variant ÷ A in the same round); MB = 10^6 B of entry bytes.',
+      '× A = median over rounds of (variant ÷ A in the same round); × ref 2 = likewise ÷ B (hypercore); ' +
+      'MB = 10^6 B of entry bytes.',
+    'B: hypercore 11.37.1, append() of arrays of 1000 of the same entry bytes to a fresh core (one signed ' +
+      'tree update per array, RocksDB without fsync per append: not durable like sync mode).',
     'append verifies every author Ed25519 signature (thread pool); submit signs in-process on the main thread; ' +
       'presigned replays the same signatures through submit (byte-identical entries, checked), i.e. the ledger ' +
       'without per-record Ed25519.',

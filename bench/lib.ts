@@ -11,6 +11,8 @@ export interface BenchContext {
   readonly runs: number;
   /** Records per measured run (0: the figure's default for the mode). */
   readonly n: number;
+  /** Records for figure 6 (0: its default for the mode, 10M / quick 50k). */
+  readonly memoryN: number;
   readonly log: (line: string) => void;
 }
 
@@ -23,6 +25,8 @@ export interface Row {
   readonly mbPerSec?: number;
   /** Median over runs of (this run's records/s ÷ the same round's reference records/s). */
   readonly ratio?: number;
+  /** A second reference's ratio, computed the same way (which reference: the figure's notes). */
+  readonly ratio2?: number;
   readonly p50Ms?: number;
   readonly p99Ms?: number;
   readonly diskBytesPerRecord?: number;
@@ -88,6 +92,11 @@ export class RssSampler {
   sample(): void {
     const rss = process.memoryUsage.rss();
     if (rss > this.#peak) this.#peak = rss;
+  }
+
+  /** The highest RSS seen so far (MiB). */
+  peak(): number {
+    return this.#peak / (1024 * 1024);
   }
 
   /** Stops sampling; returns the peak in MiB. */

@@ -5,6 +5,7 @@
  *   npm run bench                  full run (1M records per figure-1 run)
  *   npm run bench -- --quick       smoke run, under a minute
  *   options: --n=<records> --runs=<count> --seed=<int> --only=<figure>[,<figure>…]
+ *            --memory-n=<records> (figure 6's record count)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -13,13 +14,26 @@ import { parseArgs } from 'node:util';
 import { figureAppend } from './append.js';
 import { figureDirectory } from './directory.js';
 import type { BenchContext, FigureResult, Row } from './lib.js';
+import { figureMemory } from './memory.js';
+import { figureProofs } from './proofs.js';
+import { figureVerify } from './verify.js';
 
 const FIGURES: ReadonlyArray<{ id: string; run: (ctx: BenchContext) => Promise<FigureResult> }> = [
   { id: '1', run: figureAppend },
+  { id: '2', run: figureVerify },
+  { id: '3', run: figureProofs },
   { id: '5', run: figureDirectory },
+  { id: '6', run: figureMemory },
 ];
 
-function parseOptions(): { quick: boolean; n: number; runs: number; seed: number; only: string[] } {
+function parseOptions(): {
+  quick: boolean;
+  n: number;
+  memoryN: number;
+  runs: number;
+  seed: number;
+  only: string[];
+} {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
@@ -27,6 +41,7 @@ function parseOptions(): { quick: boolean; n: number; runs: number; seed: number
       runs: { type: 'string' },
       seed: { type: 'string' },
       only: { type: 'string' },
+      'memory-n': { type: 'string' },
     },
     strict: true,
   });
@@ -46,6 +61,7 @@ function parseOptions(): { quick: boolean; n: number; runs: number; seed: number
     only,
     quick: values.quick ?? false,
     n: int(values.n, 0, 1, 'n'),
+    memoryN: int(values['memory-n'], 0, 10, 'memory-n'),
     runs: int(values.runs, 3, 3, 'runs'),
     seed: int(values.seed, 20_251_123, 0, 'seed'),
   };
@@ -64,13 +80,14 @@ export function formatTable(figures: readonly FigureResult[]): string {
     'rate/s',
     'MB/s',
     '× ref',
+    '× ref 2',
     'p50 ms',
     'p99 ms',
     'disk B/rec',
     'peak RSS MiB',
     'note',
   ];
-  const right = [false, false, true, true, true, true, true, true, true, false];
+  const right = [false, false, true, true, true, true, true, true, true, true, false];
   const lines: string[][] = [];
   for (const f of figures) {
     for (const r of f.rows as Row[]) {
@@ -80,6 +97,7 @@ export function formatTable(figures: readonly FigureResult[]): string {
         fmtInt(r.recordsPerSec),
         fmt(r.mbPerSec, 1),
         r.ratio === undefined ? '—' : `${r.ratio.toFixed(3)}×`,
+        r.ratio2 === undefined ? '—' : `${r.ratio2.toFixed(3)}×`,
         fmt(r.p50Ms, 2),
         fmt(r.p99Ms, 2),
         fmt(r.diskBytesPerRecord, 1),
@@ -99,8 +117,10 @@ export function formatTable(figures: readonly FigureResult[]): string {
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...lines.map(row),
     '',
-    'rate/s: records/s (figure 1; figure 5 load rows) or queries/s (figure 5 query rows); ' +
-      "× ref: ratio to the figure's reference (figure 1: A; figure 5: its ref rows).",
+    'rate/s: records/s (figures 1, 2, 6; figure 5 load rows), proofs/s (figure 3) or queries/s (figure 5 query ' +
+      "rows); × ref: ratio to the figure's reference (figure 1: A; figure 2: async Ed25519 verification; " +
+      'figure 3: the SHA-256 loop; figure 5: its ref rows; figure 6: see its notes); × ref 2: a second reference ' +
+      '(figure 1: B, hypercore; figure 2: sync verification; figure 3: noble SHA-256 loop, pure-JS rows).',
   ];
   for (const f of figures) {
     out.push('', `Figure ${f.figure}: ${f.title}`);

@@ -1,0 +1,346 @@
+/**
+ * Figure 3: Merkle proofs at log size 1M (quick: 20k). One ledger is built
+ * once (untimed; pre-signed records through `presignedLedger`, the fastest
+ * path) and reopened read-only, as a log server would serve it. Then, per
+ * round: inclusion proofs for random indexes against the latest checkpoint,
+ * generated (`proveInclusion`), verified with node's SHA-256 (RFC 9162 check
+ * with `treeHasher(sha256Node)`) and with the pure-JS `dirchain/verify` entry
+ * (`verifyInclusion`, noble); consistency proofs between random pairs of
+ * block-ending sizes, likewise. The reference is the hashing those
+ * verifications cannot avoid: a plain in-memory loop of node SHA-256 over
+ * 0x01‖left‖right node pairs, as many hashes as the round's verifications made.
+ */
+import { sha256Node } from '../src/crypto/node-crypto.js';
+import { sha256Noble } from '../src/crypto/sha256.js';
+import { type ConsistencyBundle, type InclusionBundle, type Ledger, openLedger } from '../src/index.js';
+import { checkConsistency, checkInclusion } from '../src/merkle/check.js';
+import { type TreeHasher, treeHasher } from '../src/merkle/hasher.js';
+import { verifyConsistency, verifyInclusion } from '../src/verify.js';
+import { ChunkedRecords, callersAwaitingEach, presignedLedger, SignedLogStream } from './feed.js';
+import {
+  type BenchContext,
+  collectGarbage,
+  dirBytes,
+  type FigureResult,
+  median,
+  type Row,
+  RssSampler,
+  removeDir,
+  tempDir,
+} from './lib.js';
+import { makeDirectory, Rng } from './workload.js';
+
+const QUICK_SIZE = 10_000;
+const FULL_SIZE = 1_000_000;
+const QUICK_PROOFS = 1_000;
+const FULL_PROOFS = 20_000;
+/** The build keeps this many appends in flight (big blocks, as a busy sequencer would cut them). */
+const BUILD_IN_FLIGHT = 1024;
+const BUILD_CHUNK = 8192;
+
+type VariantId =
+  | 'refIncl'
+  | 'inclGen'
+  | 'inclNode'
+  | 'inclJs'
+  | 'refCons'
+  | 'consGen'
+  | 'consNode'
+  | 'consJs';
+const ORDER: readonly VariantId[] = [
+  'refIncl',
+  'inclGen',
+  'inclNode',
+  'inclJs',
+  'refCons',
+  'consGen',
+  'consNode',
+  'consJs',
+];
+const LABELS: Record<VariantId, string> = {
+  refIncl: 'ref: node SHA-256 pairs, as inclusion verifies',
+  inclGen: 'inclusion proofs generated (proveInclusion)',
+  inclNode: 'inclusion verified, node crypto',
+  inclJs: 'inclusion verified, dirchain/verify (pure JS)',
+  refCons: 'ref: node SHA-256 pairs, as consistency verifies',
+  consGen: 'consistency proofs generated (proveConsistency)',
+  consNode: 'consistency verified, node crypto',
+  consJs: 'consistency verified, dirchain/verify (pure JS)',
+};
+/** Which reference each row is measured against (its × ref), and the pure-JS rows' second reference. */
+const REF_OF: Record<VariantId, 'refIncl' | 'refCons'> = {
+  refIncl: 'refIncl',
+  inclGen: 'refIncl',
+  inclNode: 'refIncl',
+  inclJs: 'refIncl',
+  refCons: 'refCons',
+  consGen: 'refCons',
+  consNode: 'refCons',
+  consJs: 'refCons',
+};
+
+const nodeHasher = treeHasher(sha256Node);
+
+/** A hasher that counts its calls: how many SHA-256 operations a verification makes (counted untimed). */
+function countingHasher(inner: TreeHasher): { hasher: TreeHasher; count: () => number } {
+  let n = 0;
+  return {
+    hasher: {
+      leaf: (e) => {
+        n++;
+        return inner.leaf(e);
+      },
+      node: (l, r) => {
+        n++;
+        return inner.node(l, r);
+      },
+      emptyRoot: inner.emptyRoot,
+    },
+    count: () => n,
+  };
+}
+
+/**
+ * The reference: `hashes` SHA-256 operations over 65-byte node pairs
+ * (0x01‖left‖right) in a plain loop, chained so none can be skipped. Seconds.
+ */
+function hashLoop(hashes: number, sha256: (b: Uint8Array) => Uint8Array, sibling: Uint8Array): number {
+  const buf = new Uint8Array(65);
+  buf[0] = 1;
+  buf.set(sibling, 33);
+  let r = sibling;
+  const start = performance.now();
+  for (let i = 0; i < hashes; i++) {
+    buf.set(r, 1);
+    r = sha256(buf);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  if (r.length !== 32) throw new Error('hash loop lost its result');
+  return seconds;
+}
+
+/**
+ * Builds the proof ledger: `size` pre-signed access-log records, many in
+ * flight, durability buffered (the build is not what is measured). Returns
+ * the build rate for the notes.
+ */
+async function buildLedger(
+  path: string,
+  seed: number,
+  size: number,
+): Promise<{ seconds: number; signMs: number }> {
+  const dir = makeDirectory(seed);
+  const records = new ChunkedRecords(new SignedLogStream(dir, seed), BUILD_CHUNK);
+  const { ledger, append, checkEntry } = await presignedLedger(path, dir, 'buffered');
+  try {
+    const start = performance.now();
+    await callersAwaitingEach(size, BUILD_IN_FLIGHT, (i) => {
+      const { chunk, k } = records.at(i);
+      return append(chunk, k);
+    });
+    await ledger.flush();
+    const seconds = (performance.now() - start) / 1000;
+    const { chunk, k } = records.at(size - 1);
+    checkEntry(size, chunk.entries[k]!);
+    return { seconds, signMs: records.signMs };
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** Sizes at which a block ends (checkpoints exist only there). */
+function blockSizes(ledger: Ledger): number[] {
+  const sizes: number[] = [];
+  for (let h = 1; h <= ledger.head().height; h++) sizes.push(ledger.block(h).header.size);
+  return sizes;
+}
+
+interface Round {
+  /** Seconds per variant, plus the noble hash loops (inclJsRef, consJsRef). */
+  readonly seconds: Record<string, number>;
+  readonly inclHashes: number;
+  readonly consHashes: number;
+  readonly avgInclProof: number;
+  readonly avgConsProof: number;
+}
+
+async function runRound(ledger: Ledger, sizes: readonly number[], count: number, rng: Rng): Promise<Round> {
+  const size = ledger.head().size;
+  const seconds: Record<string, number> = {};
+  const time = async (v: VariantId, fn: () => unknown): Promise<void> => {
+    const start = performance.now();
+    await fn();
+    seconds[v] = (performance.now() - start) / 1000;
+  };
+
+  // Inclusion: random indexes, against the latest checkpoint.
+  const indexes = Array.from({ length: count }, () => rng.int(0, size - 1));
+  const incl: InclusionBundle[] = new Array(count);
+  await time('inclGen', async () => {
+    for (let i = 0; i < count; i++) incl[i] = await ledger.proveInclusion(indexes[i]!);
+  });
+  await time('inclNode', () => {
+    for (const b of incl) {
+      if (!checkInclusion(nodeHasher, b.index, b.size, nodeHasher.leaf(b.leaf), b.inclusion, b.root))
+        throw new Error(`inclusion proof of ${b.index} does not verify`);
+    }
+  });
+  await time('inclJs', () => {
+    for (const b of incl) {
+      if (!verifyInclusion({ index: b.index, size: b.size, leaf: b.leaf, proof: b.inclusion, root: b.root }))
+        throw new Error(`inclusion proof of ${b.index} does not verify (pure JS)`);
+    }
+  });
+  const ci = countingHasher(nodeHasher);
+  for (const b of incl)
+    checkInclusion(ci.hasher, b.index, b.size, ci.hasher.leaf(b.leaf), b.inclusion, b.root);
+  seconds.refIncl = hashLoop(ci.count(), sha256Node, incl[0]!.root);
+
+  // Consistency: random pairs of block-ending sizes size1 < size2.
+  const pairs = Array.from({ length: count }, () => {
+    const a = rng.int(0, sizes.length - 2);
+    const b = rng.int(a + 1, sizes.length - 1);
+    return [sizes[a]!, sizes[b]!] as const;
+  });
+  const cons: ConsistencyBundle[] = new Array(count);
+  await time('consGen', async () => {
+    for (let i = 0; i < count; i++) cons[i] = await ledger.proveConsistency(pairs[i]![0], pairs[i]![1]);
+  });
+  await time('consNode', () => {
+    for (const b of cons) {
+      if (!checkConsistency(nodeHasher, b.size1, b.size2, b.root1, b.root2, b.consistency))
+        throw new Error(`consistency proof ${b.size1} → ${b.size2} does not verify`);
+    }
+  });
+  await time('consJs', () => {
+    for (const b of cons) {
+      const ok = verifyConsistency({
+        size1: b.size1,
+        size2: b.size2,
+        root1: b.root1,
+        root2: b.root2,
+        proof: b.consistency,
+      });
+      if (!ok) throw new Error(`consistency proof ${b.size1} → ${b.size2} does not verify (pure JS)`);
+    }
+  });
+  const cc = countingHasher(nodeHasher);
+  for (const b of cons) checkConsistency(cc.hasher, b.size1, b.size2, b.root1, b.root2, b.consistency);
+  seconds.refCons = hashLoop(cc.count(), sha256Node, cons[0]!.root2);
+
+  // The pure-JS rows' second reference: the same hash count with noble's SHA-256.
+  seconds.inclJsRef = hashLoop(ci.count(), sha256Noble, incl[0]!.root);
+  seconds.consJsRef = hashLoop(cc.count(), sha256Noble, cons[0]!.root2);
+  return {
+    seconds,
+    inclHashes: ci.count(),
+    consHashes: cc.count(),
+    avgInclProof: incl.reduce((a, b) => a + b.inclusion.length, 0) / count,
+    avgConsProof: cons.reduce((a, b) => a + b.consistency.length, 0) / count,
+  };
+}
+
+export async function figureProofs(ctx: BenchContext): Promise<FigureResult> {
+  const size = ctx.quick ? QUICK_SIZE : FULL_SIZE;
+  const count = ctx.quick ? QUICK_PROOFS : FULL_PROOFS;
+  const path = await tempDir('proofs');
+  try {
+    ctx.log(`figure 3: building a ledger of ${size.toLocaleString('en-US')} pre-signed records...`);
+    const buildRss = new RssSampler();
+    buildRss.start();
+    const build = await buildLedger(path, ctx.seed, size);
+    const buildPeakRssMiB = buildRss.stop();
+    const disk = await dirBytes(path);
+    ctx.log(
+      `  built in ${build.seconds.toFixed(1)} s (${Math.round(size / build.seconds).toLocaleString('en-US')} rec/s, ` +
+        `signing ${(build.signMs / 1000).toFixed(1)} s of it); ${(disk / 1e6).toFixed(0)} MB on disk`,
+    );
+    collectGarbage();
+    const proofRss = new RssSampler();
+    proofRss.start();
+    const ledger = await openLedger(path);
+    try {
+      const sizes = blockSizes(ledger);
+      if (sizes.length < 2) throw new Error('the proof ledger needs at least two blocks');
+      const rng = new Rng(ctx.seed ^ 0x3f1a2b);
+      ctx.log(`  warm-up round (${Math.ceil(count / 4)} proofs each)`);
+      const warmup = await runRound(ledger, sizes, Math.ceil(count / 4), rng);
+      collectGarbage();
+      const rounds: Round[] = [];
+      for (let r = 0; r < ctx.runs; r++) {
+        const round = await runRound(ledger, sizes, count, rng);
+        rounds.push(round);
+        ctx.log(
+          `  run ${r + 1}/${ctx.runs} ` +
+            ORDER.map((v) => `${v} ${Math.round(count / round.seconds[v]!).toLocaleString('en-US')}/s`).join(
+              ', ',
+            ),
+        );
+        collectGarbage();
+      }
+
+      const proofsPeakRssMiB = proofRss.stop();
+      const rate = (round: Round, v: VariantId | 'inclJsRef' | 'consJsRef'): number =>
+        count / round.seconds[v]!;
+      const rows: Row[] = ORDER.map((v) => {
+        const js = v === 'inclJs' ? 'inclJsRef' : v === 'consJs' ? 'consJsRef' : undefined;
+        const hashes = (round: Round): number =>
+          REF_OF[v] === 'refIncl' ? round.inclHashes : round.consHashes;
+        return {
+          figure: '3',
+          variant: LABELS[v],
+          recordsPerSec: median(rounds.map((round) => rate(round, v))),
+          ratio: median(rounds.map((round) => rate(round, v) / rate(round, REF_OF[v]))),
+          ...(js === undefined
+            ? {}
+            : { ratio2: median(rounds.map((round) => rate(round, v) / rate(round, js))) }),
+          extra: v.startsWith('ref')
+            ? `${median(rounds.map((round) => (round.seconds[v] === undefined ? 0 : hashes(round) / round.seconds[v]!))).toLocaleString('en-US', { maximumFractionDigits: 0 })} hashes/s; ` +
+              `${(median(rounds.map(hashes)) / count).toFixed(1)} hashes/proof`
+            : v === 'inclGen'
+              ? `avg ${median(rounds.map((round) => round.avgInclProof)).toFixed(1)} hashes/proof`
+              : v === 'consGen'
+                ? `avg ${median(rounds.map((round) => round.avgConsProof)).toFixed(1)} hashes/proof`
+                : '',
+        };
+      });
+      const notes = [
+        `Log of ${(size + 1).toLocaleString('en-US')} entries (genesis + ${size.toLocaleString('en-US')} access-log ` +
+          `records, ${sizes.length} blocks, ${(disk / 1e6).toFixed(0)} MB), built once untimed at ` +
+          `${Math.round(size / build.seconds).toLocaleString('en-US')} rec/s (pre-signed records, ${BUILD_IN_FLIGHT} ` +
+          `in flight, durability buffered; peak RSS ${buildPeakRssMiB.toFixed(0)} MiB), then reopened read-only ` +
+          `with openLedger; peak RSS while opening and proving/verifying: ${proofsPeakRssMiB.toFixed(0)} MiB.`,
+        `${count.toLocaleString('en-US')} proofs of each kind per round, one at a time; median of ${ctx.runs} rounds ` +
+          `after a ${Math.ceil(count / 4).toLocaleString('en-US')}-proof warm-up round. Inclusion: random indexes ` +
+          'against the latest checkpoint. Consistency: random pairs of block-ending sizes (size1 < size2); ' +
+          'generation includes root1 (treeHash(size1)). Verified/s covers the Merkle check only (the leaf hash ' +
+          'included); the checkpoint note signature is one per checkpoint and not part of it.',
+        'ref: as many SHA-256 operations as that round’s verifications made (counted with a counting hasher, ' +
+          'untimed), as a plain loop over 65-byte node pairs with node crypto, expressed as proofs/s; × ref = median ' +
+          'over rounds of (rate ÷ that ref). For the pure-JS rows × ref 2 = the same against the same loop with ' +
+          'noble SHA-256.',
+      ];
+      return {
+        figure: '3',
+        title: `Proofs at log size ${size.toLocaleString('en-US')}`,
+        rows,
+        notes,
+        details: {
+          size,
+          count,
+          blocks: sizes.length,
+          diskBytes: disk,
+          build,
+          buildPeakRssMiB,
+          proofsPeakRssMiB,
+          warmup,
+          rounds,
+        },
+      };
+    } finally {
+      await ledger.close();
+    }
+  } finally {
+    await removeDir(path);
+  }
+}
