@@ -89,6 +89,8 @@ export const ErrorCode = {
   LEDGER_CORRUPT: 'E_LEDGER_CORRUPT',
   /** The storage layer failed; the ledger stopped accepting writes to stay consistent. */
   STORAGE: 'E_STORAGE',
+  /** A served ledger could not be fetched: network error, or an HTTP status other than 200. */
+  REMOTE: 'E_REMOTE',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -3,6 +3,17 @@
  * government data directory. This is the library's one entry point; the
  * auditor's dependency-light subset is `dirchain/verify`.
  */
+export { type AuditOptions, auditLedger, writeReport } from './audit/audit.js';
+export { renderHtml } from './audit/html.js';
+export { HttpBlockSource } from './audit/http-source.js';
+export { type AuditReport, REPORT_FORMAT } from './audit/report.js';
+export {
+  type Anomaly,
+  type AnomalyType,
+  type AuditStatistics,
+  AuditStats,
+  type StatsOptions,
+} from './audit/stats.js';
 export { generateKeyPair, type KeyPair, loadSigner, loadVerifier } from './crypto/keys.js';
 export {
   formatVerifierKey,
@@ -81,10 +92,32 @@ export { memberSigner } from './ledger/member-signer.js';
 export { createLedger, openLedger } from './ledger/open.js';
 export { type RebuildReport, rebuildState } from './ledger/rebuild.js';
 export { signBatch } from './ledger/sign-batch.js';
-export { type LedgerReport, type VerifyLedgerOptions, verifyLedger } from './ledger/verify-ledger.js';
+export {
+  type BlockSource,
+  type LedgerReport,
+  type VerifiedBlock,
+  type VerifyLedgerOptions,
+  verifyLedger,
+  verifyLedgerSource,
+} from './ledger/verify-ledger.js';
+export {
+  decodeEntryBundle,
+  encodeEntryBundle,
+  fullTileHash,
+  hashFromTile,
+  parseTilePath,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  type Tile,
+  tileForIndex,
+  tileHashIndexes,
+  tilePath,
+  tileWidthAt,
+} from './merkle/tiles.js';
 export type { LedgerParams } from './policy/state.js';
 export type { ResourceFilter } from './query/catalog.js';
 export type { DirectoryQuery, IndexedRecord, Page, PageOptions } from './query/query.js';
+export { type RunningServer, type ServeOptions, serveLedger, tileHandler } from './serve/server.js';
 export type {
   GrantEntity,
   MemberEntity,

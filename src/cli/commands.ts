@@ -1,6 +1,7 @@
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { auditLedger, isLedgerUrl, writeReport } from '../audit/audit.js';
 import { fromBase64 } from '../crypto/bytes.js';
 import { generateKeyPair } from '../crypto/keys.js';
 import { consistencyBundleToJSON, inclusionBundleToJSON } from '../encoding/bundle.js';
@@ -10,7 +11,7 @@ import { DirchainError, ErrorCode, fail } from '../errors.js';
 import type { Ledger, MemberSigner } from '../ledger/ledger.js';
 import { createLedger, openLedger } from '../ledger/open.js';
 import { rebuildState } from '../ledger/rebuild.js';
-import { verifyLedger } from '../ledger/verify-ledger.js';
+import { serveLedger } from '../serve/server.js';
 import { verifyBundle } from '../verify.js';
 import { dim, green, Progress, red } from './io.js';
 import { keyArgument, keysPath, ledgerPath, readKeyFile, sequencerKeyPath } from './node-dir.js';
@@ -272,28 +273,73 @@ export function verify(ctx: Ctx, file: string, keys: string[]): number {
   return report.ok ? EXIT.ok : EXIT.failed;
 }
 
-export async function audit(ctx: Ctx, dir: string, keys: string[]): Promise<number> {
-  const progress = new Progress('verifying', 0, false);
+/**
+ * Re-verifies a whole ledger, local (<dir>) or served (http://...), and writes
+ * report.json + report.html to `reportDir` when given; --json prints the report.
+ */
+export async function audit(
+  ctx: Ctx,
+  target: string,
+  keys: string[],
+  reportDir: string | undefined,
+  checkpointFile?: string,
+): Promise<number> {
   let bar: Progress | undefined;
-  const report = await verifyLedger(ledgerPath(dir), {
+  const where = isLedgerUrl(target) ? target : ledgerPath(target);
+  if (checkpointFile !== undefined && !existsSync(checkpointFile))
+    fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${checkpointFile}`, {
+      hint: 'save one with `dirchain checkpoint <dir> > checkpoint.txt`',
+    });
+  const report = await auditLedger(where, {
     ...(keys.length > 0 ? { trustedKeys: keys.map(keyArgument) } : {}),
+    ...(checkpointFile === undefined ? {} : { checkpoint: readFileSync(checkpointFile, 'utf8') }),
+    // Statistics cost a body decode per record: only when a report is wanted.
+    verifyOnly: reportDir === undefined && !ctx.json,
     onProgress: (done, total) => {
       bar ??= new Progress('verifying', total, !ctx.json && process.stderr.isTTY === true);
       bar.update(done);
     },
   });
-  (bar ?? progress).done();
+  bar?.done();
+  // The report is written whatever the verdict: it says what failed.
+  const files = reportDir === undefined ? undefined : writeReport(reportDir, report);
   if (ctx.json) ctx.out(JSON.stringify(report));
-  else if (report.ok)
-    ctx.out(
-      green(`ledger verified: ${report.records} records in ${report.blocks} blocks, origin ${report.origin}`),
-    );
   else {
-    const e = report.error!;
-    ctx.out(red(`ledger NOT verified: ${e.code} ${e.message}`));
-    if (e.index !== undefined) ctx.out(red(`first bad record index: ${e.index}`));
+    if (report.ok)
+      ctx.out(
+        green(
+          `ledger verified: ${report.records} records in ${report.blocks} blocks, origin ${report.origin}`,
+        ),
+      );
+    else {
+      const e = report.error!;
+      ctx.out(red(`ledger NOT verified: ${e.code} ${e.message}`));
+      if (e.index !== undefined) ctx.out(red(`first bad record index: ${e.index}`));
+    }
+    if (files) {
+      const a = report.statistics.anomalies.counts;
+      const found = Object.entries(a).filter(([, n]) => n > 0);
+      ctx.out(`anomalies: ${found.length === 0 ? 'none' : found.map(([t, n]) => `${t} ${n}`).join(', ')}`);
+      ctx.out(dim(`report: ${files.html} and ${files.json}`));
+    }
   }
   return report.ok ? EXIT.ok : EXIT.failed;
+}
+
+/** Serves <dir>'s ledger read-only as tlog-tiles until SIGINT or SIGTERM. */
+export async function serve(ctx: Ctx, dir: string, host: string, port: number): Promise<number> {
+  const running = await serveLedger(ledgerPath(dir), { host, port });
+  if (ctx.json) ctx.out(JSON.stringify({ url: running.url, origin: running.origin, size: running.size }));
+  else {
+    ctx.out(`serving ${running.origin} (${running.size} records) read-only at ${running.url}`);
+    ctx.out(dim(`audit it with: dirchain audit ${running.url}`));
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await running.close();
+  return EXIT.ok;
 }
 
 export async function rebuild(ctx: Ctx, dir: string): Promise<number> {

@@ -33,14 +33,28 @@ export class Progress {
     const filled = Math.round(fraction * width);
     const seconds = (now - this.#start) / 1000;
     const rate = seconds > 0 ? done / seconds : 0;
-    const eta = rate > 0 ? Math.ceil((this.#total - done) / rate) : 0;
+    const eta = estimateEta(done, this.#total, seconds);
     process.stderr.write(
       `\r${this.#label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.#total} ` +
-        `${Math.round(fraction * 100)}% ${Math.round(rate)}/s eta ${eta}s  `,
+        `${Math.round(fraction * 100)}% ${Math.round(rate)}/s eta ${eta === undefined ? '?' : formatDuration(eta)}  `,
     );
   }
 
   done(): void {
     if (this.#enabled) process.stderr.write('\n');
   }
+}
+
+/** Seconds left at the average rate so far; undefined until there is a rate to go by. */
+export function estimateEta(done: number, total: number, elapsedSeconds: number): number | undefined {
+  if (done <= 0 || elapsedSeconds <= 0) return undefined;
+  return Math.max(0, Math.ceil(((total - done) * elapsedSeconds) / done));
+}
+
+/** 42 → "42s", 75 → "1m15s", 3725 → "1h02m": short enough for a progress line. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }

@@ -6,7 +6,18 @@
  */
 import { parseArgs } from 'node:util';
 import { DirchainError, ErrorCode, isDirchainError } from '../errors.js';
-import { append, audit, type Ctx, checkpoint, EXIT, init, prove, rebuild, verify } from './commands.js';
+import {
+  append,
+  audit,
+  type Ctx,
+  checkpoint,
+  EXIT,
+  init,
+  prove,
+  rebuild,
+  serve,
+  verify,
+} from './commands.js';
 import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } from './directory-commands.js';
 import { red } from './io.js';
 
@@ -22,7 +33,8 @@ commands:
   prove <dir> --index I [--size N]   inclusion proof bundle
   prove <dir> --from M [--to N]      consistency proof bundle
   verify <bundle.json> --key <key>   check a proof bundle offline
-  audit <dir> [--key <key>]          re-verify a whole ledger
+  audit <dir|url> [--key <key>]      re-verify a whole ledger [--report <out-dir>]
+  serve <dir> [--port P]             serve a ledger read-only over HTTP (C2SP tlog-tiles)
   rebuild <dir>                      rebuild state and indexes from the records
   member <action> <dir> ...          add, suspend, reinstate, remove members; roles; rotate keys; keygen
   resource <action> <dir> ...        register, update, retire directory resources
@@ -75,12 +87,34 @@ Rebuilds the materialised state and every index from the records alone
 ledger you did not write.
 
 example: dirchain rebuild ./city`,
-  audit: `usage: dirchain audit <dir> [--key <verifier key or file>] [--json]
+  audit: `usage: dirchain audit <dir|url> [--key <verifier key or file>] [--report <out-dir>]
+                      [--checkpoint <file>] [--json]
 
-Re-verifies every block, record signature, admission rule, stored hash and root.
+Re-verifies every block, record signature, admission rule and root; for a local
+<dir> also every stored hash, state and index entry. A URL is a ledger served by
+\`dirchain serve\` (tlog-tiles): it is fetched and replayed the same way.
 Exits 1 and names the first bad record index on any failure.
 
-example: dirchain audit ./city --key ./city/sequencer.pub`,
+--report <out-dir>  write report.json and report.html (self-contained, printable):
+                    verdict, records per kind / author / scenario over time,
+                    grants, anomalies. Written whatever the verdict.
+--checkpoint <file> a signed checkpoint saved earlier (dirchain checkpoint): the
+                    ledger must contain it, which catches one that lost blocks
+                    or was rolled back (nothing inside it can show that).
+--json              print the report JSON (with ok, records, blocks, error).
+
+examples: dirchain audit ./city --key ./city/sequencer.pub --report ./audit
+          dirchain audit http://127.0.0.1:8080/ --key ./city/sequencer.pub`,
+  serve: `usage: dirchain serve <dir> [--port P] [--host 127.0.0.1] [--json]
+
+Serves the ledger read-only over HTTP until interrupted (the folder stays locked):
+  /checkpoint                    newest signed block note (a C2SP checkpoint)
+  /tile/<L>/<N>[.p/<W>]          hash tiles, height 8 (C2SP tlog-tiles)
+  /tile/entries/<N>[.p/<W>]      entry bundles
+  /dirchain/blocks/<N>[.p/<W>]   block notes, 256 per bundle (dirchain extension)
+--port 0 (default) picks a free port; the URL is printed first.
+
+example: dirchain serve ./city --port 8080`,
 };
 
 function usage(message: string): never {
@@ -156,6 +190,10 @@ export async function main(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       cursor: { type: 'string' },
       kind: { type: 'string' },
+      report: { type: 'string' },
+      checkpoint: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
     },
   });
   const ctx: Ctx = { json: values.json === true, out: (s) => process.stdout.write(`${s}\n`) };
@@ -211,7 +249,12 @@ export async function main(argv: string[]): Promise<number> {
       if (positionals[0] === undefined) usage('verify needs <bundle.json>');
       return verify(ctx, positionals[0], values.key ?? []);
     case 'audit':
-      return audit(ctx, dir(), values.key ?? []);
+      return audit(ctx, dir(), values.key ?? [], values.report, values.checkpoint);
+    case 'serve': {
+      const port = int(values.port, 'port') ?? 0;
+      if (port > 65535) usage('--port must be at most 65535');
+      return serve(ctx, dir(), values.host!, port);
+    }
     case 'rebuild':
       return rebuild(ctx, dir());
     default:

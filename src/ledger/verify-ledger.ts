@@ -7,6 +7,7 @@
 import { equalBytes, toHex, utf8 } from '../crypto/bytes.js';
 import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
 import { type NoteVerifier, openNote, parseNote, parseVerifierKey } from '../crypto/note.js';
+import { BATCH_KIND, decodeEvent, eventRecord, parseBatchBody } from '../encoding/event.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage } from '../encoding/record.js';
 import { readU64 } from '../encoding/u64.js';
 import { type DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
@@ -15,7 +16,7 @@ import { Frontier, storedHashCount } from '../merkle/stored.js';
 import { type LedgerParams, paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { INDEX_TABLE } from '../state/indexes.js';
 import { LEAF_CODE, leafKey, STATE_TABLE, State } from '../state/state.js';
-import { LedgerStore } from '../storage/store.js';
+import { LedgerStore, type StoredBlock } from '../storage/store.js';
 import { blockHeaderOfNote, parseBlockHeader, parseCheckpoint } from './checkpoint.js';
 import { GENESIS_KIND } from './genesis.js';
 import { atIndex, Replay, ReplayRefusal } from './replay.js';
@@ -35,6 +36,35 @@ export interface VerifyLedgerOptions {
   checkpoint?: string;
   /** Called after each block with records checked so far and the claimed total. */
   onProgress?: (records: number, total: number) => void;
+  /** Called with each block once it verified, with its decoded records (for audit statistics). */
+  onBlock?: (block: VerifiedBlock) => void;
+}
+
+export interface VerifiedBlock {
+  readonly height: number;
+  /** Block time, milliseconds since the Unix epoch. */
+  readonly time: number;
+  /** Index of the block's first entry. */
+  readonly first: number;
+  /**
+   * One per entry, in index order: the record, or for a batch event the event
+   * seen as a record of the seal's kind and author (`eventRecord`).
+   */
+  readonly records: readonly LedgerRecord[];
+}
+
+/**
+ * Where a replay reads a ledger from: the local store (which also has stored
+ * hashes, state and indexes to check), or a served copy (src/audit/http-source.ts)
+ * that has only what tlog-tiles serves: block notes and entries.
+ */
+export interface BlockSource {
+  /** Signed block notes in height order, from 0. */
+  blocks(): AsyncIterable<StoredBlock>;
+  /** Entries [from, to) in index order. */
+  entries(from: number, to: number): AsyncIterable<[index: number, entry: Uint8Array]>;
+  /** The newest block, for the progress total. */
+  lastBlock(): Promise<StoredBlock | undefined>;
 }
 
 export interface LedgerReport {
@@ -59,12 +89,44 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
   } catch (e) {
     return { ok: false, records: 0, blocks: 0, error: errorOf(e) };
   }
+  try {
+    return await replayLedger(store, store, path, options);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The same replay over a served ledger: every block note, signature, policy
+ * verdict, root and block link. What only a local folder has (stored hashes,
+ * state and index tables) is not there to check; record hashes for duplicate
+ * detection are kept in memory instead (about 100 bytes per signed record).
+ */
+export function verifyLedgerSource(
+  source: BlockSource,
+  where: string,
+  options: VerifyLedgerOptions = {},
+): Promise<LedgerReport> {
+  return replayLedger(source, undefined, where, options);
+}
+
+/** `store` is given for a local folder: its stored hashes, state and indexes are checked too. */
+async function replayLedger(
+  source: BlockSource,
+  store: LedgerStore | undefined,
+  path: string,
+  options: VerifyLedgerOptions,
+): Promise<LedgerReport> {
+  const leaves = new Map<string, Uint8Array>();
   const frontier = new Frontier(hasher);
   // The state as replaying the records makes it, to compare with what is stored.
   const replayed = new Map<string, Uint8Array>();
   // Leaf keys (one per record) are read from the store and checked record by record,
   // so memory stays flat in the log length; entities are few and kept to compare.
-  const state = new State((k) => (k[1] === LEAF_CODE ? store.getRaw(k) : replayed.get(toHex(k))), []);
+  const state = new State(
+    (k) => (k[1] === LEAF_CODE ? (store ? store.getRaw(k) : leaves.get(toHex(k))) : replayed.get(toHex(k))),
+    [],
+  );
   let indexWrites = 0;
   let params: LedgerParams | undefined;
   let sequencer: NoteVerifier | undefined;
@@ -79,13 +141,13 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
   let wanted: number | undefined;
   try {
     if (options.checkpoint !== undefined) wanted = parseCheckpoint(parseNote(options.checkpoint).text).size;
-    const last = await store.lastBlock();
+    const last = await source.lastBlock();
     const total = last ? safeSize(last.note) : 0;
-    for await (const block of store.blocks()) {
+    for await (const block of source.blocks()) {
       if (block.height !== height)
         fail(ErrorCode.LEDGER_CORRUPT, `block ${height} is missing (found ${block.height} next)`);
       if (height === 0) {
-        ({ params, sequencer } = openGenesis(store, state, options.trustedKeys));
+        ({ params, sequencer } = await openGenesis(source, state, options.trustedKeys));
       }
       const { text } = openNote(block.note, [sequencer!], verifyNode);
       const header = parseBlockHeader(text);
@@ -104,7 +166,9 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
         state,
         hasher,
       );
+      const records: LedgerRecord[] | undefined = options.onBlock ? [] : undefined;
       signedRecords += await checkBlockRecords(
+        source,
         store,
         replay,
         state,
@@ -112,10 +176,13 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
         blockFirst,
         header.size,
         header.time,
+        records,
       );
       for (const [k, v] of state.writes()) {
         if (k[0] === STATE_TABLE && k[1] !== LEAF_CODE) replayed.set(toHex(k), v);
-        else if (k[0] !== STATE_TABLE) {
+        else if (k[0] === STATE_TABLE) {
+          if (!store) leaves.set(toHex(k), v);
+        } else if (store) {
           // Every index entry the records make must be stored, with its value.
           const stored = store.getRaw(k);
           if (stored === undefined || !equalBytes(stored, v)) {
@@ -133,8 +200,9 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
         });
       }
       if (header.size === wanted) rootsBySize.set(header.size, header.root);
-      if (store.heightAtSize(header.size) !== height)
+      if (store && store.heightAtSize(header.size) !== height)
         fail(ErrorCode.LEDGER_CORRUPT, `size index for block ${height} is wrong`);
+      if (records) options.onBlock!({ height, time: header.time, first: blockFirst, records });
       prevText = text;
       prevTime = header.time;
       blockFirst = header.size;
@@ -142,13 +210,15 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
       options.onProgress?.(blockFirst, total);
     }
     if (height === 0) fail(ErrorCode.LEDGER_NOT_FOUND, `${path} holds no blocks`);
-    if (store.getEntry(blockFirst) !== undefined) {
-      fail(ErrorCode.LEDGER_CORRUPT, `entry ${blockFirst} is stored past the last block`, {
-        index: blockFirst,
-      });
+    if (store) {
+      if (store.getEntry(blockFirst) !== undefined) {
+        fail(ErrorCode.LEDGER_CORRUPT, `entry ${blockFirst} is stored past the last block`, {
+          index: blockFirst,
+        });
+      }
+      await compareState(store, replayed, signedRecords);
+      await countIndexes(store, indexWrites);
     }
-    await compareState(store, replayed, signedRecords);
-    await countIndexes(store, indexWrites);
     if (options.checkpoint !== undefined) {
       checkTrustedCheckpoint(options.checkpoint, sequencer!, blockFirst, rootsBySize);
     }
@@ -169,8 +239,6 @@ export async function verifyLedger(path: string, options: VerifyLedgerOptions = 
       blocks: height,
       error: { ...error, height },
     };
-  } finally {
-    await store.close();
   }
 }
 
@@ -207,8 +275,9 @@ function safeSize(note: string): number {
   }
 }
 
-function openGenesis(store: LedgerStore, state: State, trusted: readonly string[] | undefined) {
-  const entry = store.getEntry(0);
+async function openGenesis(source: BlockSource, state: State, trusted: readonly string[] | undefined) {
+  let entry: Uint8Array | undefined;
+  for await (const [index, bytes] of source.entries(0, 1)) if (index === 0) entry = bytes;
   if (entry === undefined) fail(ErrorCode.LEDGER_CORRUPT, 'the genesis record is missing', { index: 0 });
   const record = atIndex(0, () => decodeRecord(entry));
   if (record.kind !== GENESIS_KIND)
@@ -274,20 +343,23 @@ async function countIndexes(store: LedgerStore, expected: number): Promise<void>
 }
 
 async function checkBlockRecords(
-  store: LedgerStore,
+  source: BlockSource,
+  store: LedgerStore | undefined,
   replay: Replay,
   state: State,
   frontier: Frontier,
   from: number,
   to: number,
   blockTime: number,
+  records: LedgerRecord[] | undefined,
 ): Promise<number> {
   const signatures: Array<Promise<boolean>> = [];
   const signed: number[] = [];
   let refused: DirchainError | undefined;
   let expect = from;
   const produced: Uint8Array[] = [];
-  for await (const [index, entry] of store.entries(from, to)) {
+  let batch: { seal: LedgerRecord; kind: string } | undefined;
+  for await (const [index, entry] of source.entries(from, to)) {
     if (index !== expect) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
     const leaf = hasher.leaf(entry);
     let record: LedgerRecord | undefined;
@@ -309,23 +381,24 @@ async function checkBlockRecords(
           : Promise.resolve(false),
       );
       signed.push(index);
-      const seen = store.getRaw(leafKey(leaf));
-      if (!refused && (seen === undefined || readU64(seen) !== index)) {
-        fail(ErrorCode.LEDGER_CORRUPT, `the stored record hash of record ${index} is missing or wrong`, {
-          index,
-        });
+      if (store) {
+        const seen = store.getRaw(leafKey(leaf));
+        if (!refused && (seen === undefined || readU64(seen) !== index)) {
+          fail(ErrorCode.LEDGER_CORRUPT, `the stored record hash of record ${index} is missing or wrong`, {
+            index,
+          });
+        }
       }
     }
-    // Stored hashes must be exactly the ones these records produce.
     produced.length = 0;
     frontier.append(leaf, produced);
-    const stored = store.readHashesSync(produced.map((_, i) => storedHashCount(index) + i));
-    for (let i = 0; i < produced.length; i++) {
-      if (!equalBytes(produced[i]!, stored[i]!)) {
-        fail(ErrorCode.LEDGER_CORRUPT, `stored Merkle hash for record ${index} does not match its entry`, {
-          index,
-        });
-      }
+    if (store) checkStoredHashes(store, index, produced);
+    if (records && !refused) {
+      // For the audit statistics: events count as records of their seal's kind and author.
+      if (record !== undefined) {
+        records.push(record);
+        if (record.kind === BATCH_KIND) batch = { seal: record, kind: parseBatchBody(record.body).kind };
+      } else if (batch !== undefined) records.push(eventRecord(batch.seal, batch.kind, decodeEvent(entry)));
     }
     expect++;
     if (refused) break;
@@ -340,6 +413,18 @@ async function checkBlockRecords(
   if (expect !== to) fail(ErrorCode.LEDGER_CORRUPT, `record ${expect} is missing`, { index: expect });
   replay.endBlock(to);
   return signed.length;
+}
+
+/** Stored hashes must be exactly the ones the records produce (local folders only). */
+function checkStoredHashes(store: LedgerStore, index: number, produced: readonly Uint8Array[]): void {
+  const stored = store.readHashesSync(produced.map((_, i) => storedHashCount(index) + i));
+  for (let i = 0; i < produced.length; i++) {
+    if (!equalBytes(produced[i]!, stored[i]!)) {
+      fail(ErrorCode.LEDGER_CORRUPT, `stored Merkle hash for record ${index} does not match its entry`, {
+        index,
+      });
+    }
+  }
 }
 
 function errorOf(e: unknown): { code: string; message: string; index?: number } {

@@ -1,0 +1,189 @@
+/**
+ * Serves a ledger read-only over HTTP as C2SP tlog-tiles (https://c2sp.org/tlog-tiles),
+ * plus one dirchain extension for the block notes a full replay needs:
+ *
+ *   GET /checkpoint                     the newest block note (a C2SP checkpoint with
+ *                                       block/prev/time extension lines), text/plain
+ *   GET /tile/<L>/<N>[.p/<W>]           hash tiles (tile height 8), W·32 bytes
+ *   GET /tile/entries/<N>[.p/<W>]       entry bundles: per entry, uint16 BE length + bytes
+ *   GET /dirchain/blocks/<N>[.p/<W>]    block-note bundles: the signed notes of blocks
+ *                                       256N .. 256N+W-1, each as uint16 BE length + UTF-8
+ *
+ * <N> uses the tile path encoding (x001/x234/067). Full tiles and bundles never
+ * change and are sent `immutable`; partial ones (the right edge) and the
+ * checkpoint are `no-cache`. A partial of any width up to what the tree has is
+ * served (its bytes are fixed once it exists); wider than the tree is 404.
+ * The tile math is in merkle/tiles.ts; this file is only HTTP and storage reads.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { utf8 } from '../crypto/bytes.js';
+import { ErrorCode, fail } from '../errors.js';
+import { blockHeaderOfNote } from '../ledger/checkpoint.js';
+import {
+  ENTRIES_LEVEL,
+  encodeEntryBundle,
+  parseTileIndexPath,
+  parseTilePath,
+  TILE_WIDTH,
+  tileHashIndexes,
+  tileWidthAt,
+} from '../merkle/tiles.js';
+import { LedgerStore, type StoredBlock } from '../storage/store.js';
+
+/** What serving reads: a LedgerStore (or anything shaped like one). */
+export type ServedStore = Pick<LedgerStore, 'lastBlock' | 'readHashesSync' | 'entries' | 'blocks'>;
+
+export const BLOCKS_PATH = 'dirchain/blocks/';
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+interface Reply {
+  status: number;
+  type: string;
+  body: Uint8Array;
+  cache?: string;
+}
+
+const notFound = (why: string): Reply => ({
+  status: 404,
+  type: 'text/plain; charset=utf-8',
+  body: utf8(`${why}\n`),
+});
+
+/** Answers one GET path (without the leading "/") from the store. */
+export async function tileResponse(store: ServedStore, path: string): Promise<Reply> {
+  const last = await store.lastBlock();
+  if (last === undefined) return notFound('the ledger has no blocks');
+  const { header } = blockHeaderOfNote(last.note);
+  if (path === 'checkpoint') {
+    return { status: 200, type: 'text/plain; charset=utf-8', body: utf8(last.note), cache: 'no-cache' };
+  }
+  if (path.startsWith(BLOCKS_PATH)) {
+    const at = parseTileIndexPath(path.slice(BLOCKS_PATH.length));
+    if (at === undefined) return notFound('not a block bundle path');
+    const have = Math.max(0, Math.min(TILE_WIDTH, last.height + 1 - at.n * TILE_WIDTH));
+    if (at.width > have) return notFound(`the ledger has ${last.height + 1} blocks`);
+    const notes: Uint8Array[] = [];
+    for await (const b of store.blocks(at.n * TILE_WIDTH)) {
+      notes.push(utf8(b.note));
+      if (notes.length === at.width) break;
+    }
+    return bundleReply(notes, at.width);
+  }
+  const tile = parseTilePath(path);
+  if (tile === undefined) return notFound('no such path');
+  if (tile.width > tileWidthAt(tile.level, tile.n, header.size))
+    return notFound(`the tree has ${header.size} entries`);
+  if (tile.level === ENTRIES_LEVEL) {
+    const entries: Uint8Array[] = [];
+    for await (const [, e] of store.entries(tile.n * TILE_WIDTH, tile.n * TILE_WIDTH + tile.width))
+      entries.push(e);
+    if (entries.length !== tile.width)
+      fail(ErrorCode.LEDGER_CORRUPT, `entries of bundle ${tile.n} are missing from the store`);
+    return bundleReply(entries, tile.width);
+  }
+  const hashes = store.readHashesSync(tileHashIndexes(tile));
+  const body = new Uint8Array(hashes.length * 32);
+  for (let i = 0; i < hashes.length; i++) body.set(hashes[i]!, i * 32);
+  return { status: 200, type: 'application/octet-stream', body, cache: cacheOf(tile.width) };
+}
+
+function bundleReply(items: Uint8Array[], width: number): Reply {
+  return {
+    status: 200,
+    type: 'application/octet-stream',
+    body: encodeEntryBundle(items),
+    cache: cacheOf(width),
+  };
+}
+
+const cacheOf = (width: number): string => (width === TILE_WIDTH ? IMMUTABLE : 'no-cache');
+
+/** A node:http request handler over a store. */
+export function tileHandler(store: ServedStore): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const send = (r: Reply) => {
+      res.statusCode = r.status;
+      res.setHeader('Content-Type', r.type);
+      res.setHeader('Content-Length', r.body.length);
+      if (r.cache) res.setHeader('Cache-Control', r.cache);
+      res.end(req.method === 'HEAD' ? undefined : r.body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      send({ status: 405, type: 'text/plain; charset=utf-8', body: utf8('read-only: GET or HEAD\n') });
+      return;
+    }
+    // Tile paths are plain ASCII; anything percent-encoded is not one of them.
+    const path = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '');
+    tileResponse(store, path).then(send, (e: unknown) => {
+      send({
+        status: 500,
+        type: 'text/plain; charset=utf-8',
+        body: utf8(`${(e as { code?: string }).code ?? 'error'}: ${(e as Error)?.message ?? String(e)}\n`),
+      });
+    });
+  };
+}
+
+export interface ServeOptions {
+  /** Default 127.0.0.1: serving to other hosts is a choice to make explicitly. */
+  readonly host?: string;
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8080/ */
+  readonly url: string;
+  readonly origin: string;
+  readonly size: number;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/** Opens the ledger folder (holding its lock) and serves it until `close()`. */
+export async function serveLedger(path: string, options: ServeOptions = {}): Promise<RunningServer> {
+  const store = await LedgerStore.open(path, { create: false });
+  let last: StoredBlock | undefined;
+  try {
+    last = await store.lastBlock();
+    if (last === undefined) fail(ErrorCode.LEDGER_NOT_FOUND, `${path} holds no blocks`);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const { header } = blockHeaderOfNote(last.note);
+  const server = createServer(tileHandler(store));
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => resolve());
+    });
+  } catch (e) {
+    await store.close();
+    fail(
+      ErrorCode.INVALID_ARGUMENT,
+      `cannot listen on ${host}:${options.port ?? 0}: ${(e as Error).message}`,
+      {
+        hint: 'pick another --port, or 0 for any free port',
+      },
+    );
+  }
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shownHost}:${address.port}/`,
+    origin: header.origin,
+    size: header.size,
+    server,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await store.close();
+    },
+  };
+}
