@@ -167,7 +167,10 @@ function batchesOf(p: Prepared, n: number): Batches {
   for (let i = 0; i < n; i++) {
     const a = logs.authors[i]!;
     let q = open.get(a);
-    if (q === undefined) open.set(a, (q = []));
+    if (q === undefined) {
+      q = [];
+      open.set(a, q);
+    }
     q.push(i);
     if (q.length === EVENTS_PER_BATCH) {
       emit(a, q);
