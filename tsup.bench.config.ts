@@ -4,7 +4,7 @@ import { defineConfig } from 'tsup';
 // relative ../src/*.js paths, so the numbers measure the current source, not dist/.
 // Packages from node_modules (classic-level, msgpackr, @noble/*) stay external.
 export default defineConfig({
-  entry: { run: 'bench/run.ts' },
+  entry: { run: 'bench/run.ts', 'admission-worker': 'src/ledger/admission-worker.ts' },
   outDir: 'dist-bench',
   format: ['esm'],
   target: 'node20',

@@ -3,7 +3,12 @@ import { defineConfig } from 'tsup';
 // index and cli share chunks. dist/verify.js (the `dirchain/verify` entry) is
 // built separately by tsup.tools.config.ts as one self-contained file.
 export default defineConfig({
-  entry: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+  // The admission worker is loaded by URL from beside the chunk that starts it.
+  entry: {
+    index: 'src/index.ts',
+    cli: 'src/cli/main.ts',
+    'admission-worker': 'src/ledger/admission-worker.ts',
+  },
   format: ['esm'],
   target: 'node20',
   platform: 'node',

@@ -8,6 +8,7 @@
  * ledger stops accepting writes (like a database after a failed fsync); reopen
  * it to continue from the last durable block.
  */
+import { availableParallelism } from 'node:os';
 import { equalBytes, utf8 } from '../crypto/bytes.js';
 import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
 import { type NoteSigner, signNote } from '../crypto/note.js';
@@ -35,6 +36,7 @@ import { DirectoryQuery, recordAt } from '../query/query.js';
 import type { StateView } from '../state/entities.js';
 import type { State } from '../state/state.js';
 import type { Durability, LedgerStore } from '../storage/store.js';
+import { AdmissionPool } from './admission-pool.js';
 import { type BlockHeader, blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
 import { type Group, GroupCommit } from './group-commit.js';
 import { memberSigner } from './member-signer.js';
@@ -77,6 +79,7 @@ export class Ledger {
   readonly #clock: () => number;
   readonly #queue: GroupCommit<Pending, Receipt>;
   readonly #catalog: Catalog;
+  readonly #admission: AdmissionPool;
   readonly #committedView: StateView;
   /** Read queries over the directory (committed blocks only). */
   readonly query: DirectoryQuery;
@@ -126,6 +129,9 @@ export class Ledger {
       (batch) => this.#commit(batch),
     );
     this.#clock = options.clock ?? Date.now;
+    this.#admission = new AdmissionPool(
+      this.#sequencer === undefined ? 0 : (options.workers ?? Math.min(4, availableParallelism())),
+    );
     const { header, text } = blockHeaderOfNote(note);
     this.#head = {
       origin: header.origin,
@@ -209,38 +215,29 @@ export class Ledger {
    */
   async appendBatch(seal: Uint8Array | LedgerRecord, events: readonly Uint8Array[]): Promise<BatchReceipt> {
     this.#checkWritable();
-    const verified = this.#admitSigned(seal instanceof Uint8Array ? seal : seal.bytes, true);
-    // Decode and hash the events while the signature is checked off the main thread.
-    let pending: Pending[];
-    try {
-      pending = events.map((bytes, i) => {
-        const event = decodeEvent(bytes);
-        if (event.position !== i)
-          fail(ErrorCode.BATCH_MISMATCH, `event ${i} says it is at position ${event.position}`);
-        return { bytes, leaf: hasher.leaf(bytes), event };
+    const record = decodeRecord(seal instanceof Uint8Array ? seal : seal.bytes);
+    if (record.kind !== BATCH_KIND) {
+      fail(ErrorCode.BATCH_MISMATCH, `a batch must start with its seal, not a ${record.kind} record`, {
+        hint: 'sign the batch with signBatch',
       });
-    } catch (e) {
-      verified.catch(() => {});
-      throw e;
     }
-    const record = await verified;
+    const key = this.#authorKey(record);
     const body = parseBatchBody(record.body);
-    if (body.count !== pending.length)
-      fail(ErrorCode.BATCH_MISMATCH, `the seal counts ${body.count} events, ${pending.length} were given`);
-    if (
-      !equalBytes(
-        memoryRoot(
-          hasher,
-          pending.map((p) => p.leaf!),
-        ),
-        body.root,
-      )
-    ) {
-      fail(ErrorCode.BATCH_MISMATCH, 'the events do not match the root their seal signs', {
-        hint: 'send the events exactly as encoded when the seal was signed, in order',
-      });
-    }
-    this.#checkWritable();
+    if (body.count !== events.length)
+      fail(ErrorCode.BATCH_MISMATCH, `the seal counts ${body.count} events, ${events.length} were given`);
+    // Signature, event decoding, leaf hashes and root: on the admission workers.
+    const leaves = await this.#admission.check({
+      signed: record.signed,
+      signature: record.signature,
+      key,
+      root: body.root,
+      events,
+    });
+    this.#checkWritable(); // the ledger may have closed while the batch was checked
+    const pending: Pending[] = events.map((bytes, i) => ({
+      bytes,
+      leaf: leaves.subarray(32 * i, 32 * i + 32),
+    }));
     return this.#pushBatch(pendingRecord(record), pending);
   }
 
@@ -278,18 +275,8 @@ export class Ledger {
     return { seal: r.index, first: r.index + 1, count: events.length, height: r.height };
   }
 
-  /** Decodes a record and verifies its author signature (off the main thread). */
-  async #admitSigned(entry: Uint8Array, batch = false): Promise<LedgerRecord> {
-    const record = decodeRecord(entry);
-    if ((record.kind === BATCH_KIND) !== batch) {
-      fail(
-        ErrorCode.BATCH_MISMATCH,
-        batch
-          ? `a batch must start with its seal, not a ${record.kind} record`
-          : 'a batch seal must come with its events',
-        { hint: batch ? 'sign the batch with signBatch' : 'use appendBatch(seal, events)' },
-      );
-    }
+  /** The public key a record's author and keyId name (refusals for unknown ones). */
+  #authorKey(record: LedgerRecord): Uint8Array {
     const member = this.#state.get('member', record.author);
     if (member === undefined) {
       fail(ErrorCode.UNKNOWN_MEMBER, `author ${JSON.stringify(record.author)} is not a member`, {
@@ -298,6 +285,18 @@ export class Ledger {
     }
     const key = member.keys[record.keyId];
     if (key === undefined) fail(ErrorCode.UNKNOWN_KEY, `member ${record.author} has no key ${record.keyId}`);
+    return key;
+  }
+
+  /** Decodes a record and verifies its author signature (off the main thread). */
+  async #admitSigned(entry: Uint8Array): Promise<LedgerRecord> {
+    const record = decodeRecord(entry);
+    if (record.kind === BATCH_KIND) {
+      fail(ErrorCode.BATCH_MISMATCH, 'a batch seal must come with its events', {
+        hint: 'use appendBatch(seal, events)',
+      });
+    }
+    const key = this.#authorKey(record);
     if (!(await verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature))) {
       fail(ErrorCode.BAD_SIGNATURE, `record by ${record.author} does not verify under key ${record.keyId}`, {
         hint: 'the record bytes were changed after signing, or signed with another key',
@@ -389,9 +388,17 @@ export class Ledger {
         const index = firstIndex + accepted.length;
         const leaf = p.leaf ?? hasher.leaf(p.bytes);
         const verdict =
-          p.event === undefined
-            ? evaluate(this.#policy, this.#state, p.record!, index, time, leaf)
-            : evaluateEvent(this.#policy, this.#state, seal!.record, seal!.kind, p.event, index, time);
+          p.record !== undefined
+            ? evaluate(this.#policy, this.#state, p.record, index, time, leaf)
+            : evaluateEvent(
+                this.#policy,
+                this.#state,
+                seal!.record,
+                seal!.kind,
+                p.event ?? p.bytes,
+                index,
+                time,
+              );
         if (verdict instanceof DirchainError) {
           if (group.atomic) {
             refused = { at: i, error: verdict };
@@ -631,6 +638,7 @@ export class Ledger {
     await this.flush();
     if (this.#closed) return;
     this.#closed = true;
+    await this.#admission.close();
     await this.#store.close();
   }
 
@@ -640,7 +648,10 @@ export class Ledger {
   }
 }
 
-/** A queued log entry: a signed record, or one event of a batch (queued right after its seal). */
+/**
+ * A queued log entry: a signed record (`record` set), or one event of a batch,
+ * queued right after its seal (decoded only if its kind's rules need the body).
+ */
 interface Pending {
   readonly bytes: Uint8Array;
   /** Precomputed when the batch root was checked. */

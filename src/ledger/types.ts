@@ -20,6 +20,12 @@ export interface LedgerOptions {
   block?: BlockOptions;
   /** Milliseconds since the epoch; injectable for tests. */
   clock?: () => number;
+  /**
+   * Worker threads that check batches signed elsewhere (`appendBatch`): seal
+   * signature, event decoding, leaf hashes, root. Default: the number of CPUs
+   * (at most 4); 0 checks in-thread.
+   */
+  workers?: number;
 }
 
 export interface CreateLedgerOptions extends LedgerOptions {

@@ -16,7 +16,7 @@ import {
   parseBody,
   type Signed,
 } from '../directory/schemas.js';
-import { eventRecord, type LedgerEvent } from '../encoding/event.js';
+import { decodeEvent, eventRecord, type LedgerEvent } from '../encoding/event.js';
 import type { LedgerRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, type ErrorCodeValue, isDirchainError } from '../errors.js';
 import { GENESIS_KIND, type PolicyParams, type Role } from '../ledger/genesis.js';
@@ -89,13 +89,14 @@ export function evaluateEvent(
   view: StateView,
   seal: LedgerRecord,
   kind: string,
-  event: LedgerEvent,
+  entry: LedgerEvent | Uint8Array,
   index: number,
   blockTime: number,
 ): Effects | DirchainError {
   // Application events have no rules beyond their seal's (checked just before them).
   if (kind.startsWith('x.')) return NO_EFFECTS;
   try {
+    const event = entry instanceof Uint8Array ? decodeEvent(entry) : entry;
     const author = view.get('member', seal.author);
     if (author === undefined || author.status !== 'active')
       refuse(ErrorCode.MEMBER_INACTIVE, `member ${seal.author} is not active`);

@@ -1,0 +1,73 @@
+// Batches checked on admission worker threads: the built package (dist/), where
+// the worker script sits beside the ledger code, must give the same verdicts
+// as the in-thread check the unit tests exercise from source.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { flipBit, repoRoot, tempDir } from '../helpers.js';
+import { makeCity, ORIGIN } from '../ledger/fixture.js';
+
+const dist = join(repoRoot, 'dist/index.js');
+
+describe('appendBatch on worker threads (built package)', () => {
+  const dir = tempDir('dirchain-workers-');
+  const city = makeCity(2);
+  // biome-ignore lint/suspicious/noExplicitAny: the built module is untyped here
+  let lib: any;
+  // biome-ignore lint/suspicious/noExplicitAny: a Ledger from dist/
+  let ledger: any;
+
+  beforeAll(async () => {
+    if (!existsSync(join(repoRoot, 'dist/admission-worker.js')))
+      throw new Error('run `npm run build` first (npm test does)');
+    lib = await import(dist);
+    ledger = await lib.createLedger(dir.path, {
+      origin: ORIGIN,
+      sequencerKey: city.sequencer.signerKey,
+      members: city.members,
+      workers: 2,
+    });
+  });
+  afterAll(async () => {
+    await ledger?.close();
+    dir.cleanup();
+  });
+
+  const batch = (d: number, n: number, tag: string, signer = city.departments[d]!.signer.signer) =>
+    lib.signBatch(
+      { origin: ORIGIN, kind: 'x.event', author: city.departments[d]!.id, keyId: 0, timestamp: Date.now() },
+      Array.from({ length: n }, (_, i) => ({ tag, i })),
+      signer,
+    );
+  const code = (p: Promise<unknown>) =>
+    p.then(
+      () => 'accepted',
+      (e: { code?: string }) => e.code ?? String(e),
+    );
+
+  it('accepts good batches from many callers at once, each event at its own index', async () => {
+    const batches = Array.from({ length: 40 }, (_, k) => batch(k % 2, 1 + (k % 9), `b${k}`));
+    const receipts = await Promise.all(batches.map((b) => ledger.appendBatch(b.seal.bytes, b.events)));
+    for (const [k, r] of receipts.entries()) {
+      expect(r.count).toBe(batches[k]!.events.length);
+      for (let i = 0; i < r.count; i++)
+        expect(Buffer.compare(ledger.getEntry(r.first + i), batches[k]!.events[i]!)).toBe(0);
+    }
+  });
+
+  it('refuses changed events and forged seals with the same codes as in-thread', async () => {
+    const size = ledger.head().size;
+    const b = batch(0, 5, 'x');
+    const changed = b.events.slice();
+    changed[3] = flipBit(changed[3]!, 60);
+    expect(await code(ledger.appendBatch(b.seal.bytes, changed))).toMatch(
+      /^E_(BATCH_MISMATCH|DECODE|SCHEMA)$/,
+    );
+    const swapped = [b.events[1]!, b.events[0]!, ...b.events.slice(2)];
+    expect(await code(ledger.appendBatch(b.seal.bytes, swapped))).toBe('E_BATCH_MISMATCH');
+    const forged = batch(0, 5, 'y', city.departments[1]!.signer.signer);
+    expect(await code(ledger.appendBatch(forged.seal.bytes, forged.events))).toBe('E_BAD_SIGNATURE');
+    expect(ledger.head().size).toBe(size);
+    expect(await code(ledger.appendBatch(b.seal.bytes, b.events))).toBe('accepted');
+  });
+});
