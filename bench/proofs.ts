@@ -22,6 +22,7 @@ import {
   collectGarbage,
   dirBytes,
   type FigureResult,
+  MiB,
   median,
   type Row,
   RssSampler,
@@ -162,6 +163,24 @@ interface Round {
   readonly consHashes: number;
   readonly avgInclProof: number;
   readonly avgConsProof: number;
+  /** Bytes of the distinct buffers the round's inclusion bundles keep alive (proof hashes and leaves). */
+  readonly inclRetainedBytes: number;
+}
+
+/**
+ * What a set of bundles keeps reachable: the sum of the distinct ArrayBuffers
+ * behind their byte arrays (a 32-byte hash that is a view into a larger
+ * buffer keeps all of it alive). Diagnostic, untimed.
+ */
+function retainedBytes(arrays: Iterable<Uint8Array>): number {
+  const seen = new Set<ArrayBufferLike>();
+  let total = 0;
+  for (const a of arrays) {
+    if (seen.has(a.buffer)) continue;
+    seen.add(a.buffer);
+    total += a.buffer.byteLength;
+  }
+  return total;
 }
 
 async function runRound(ledger: Ledger, sizes: readonly number[], count: number, rng: Rng): Promise<Round> {
@@ -237,6 +256,7 @@ async function runRound(ledger: Ledger, sizes: readonly number[], count: number,
     consHashes: cc.count(),
     avgInclProof: incl.reduce((a, b) => a + b.inclusion.length, 0) / count,
     avgConsProof: cons.reduce((a, b) => a + b.consistency.length, 0) / count,
+    inclRetainedBytes: retainedBytes(incl.flatMap((b) => [b.leaf, ...b.inclusion])),
   };
 }
 
@@ -309,7 +329,10 @@ export async function figureProofs(ctx: BenchContext): Promise<FigureResult> {
           `records, ${sizes.length} blocks, ${(disk / 1e6).toFixed(0)} MB), built once untimed at ` +
           `${Math.round(size / build.seconds).toLocaleString('en-US')} rec/s (pre-signed records, ${BUILD_IN_FLIGHT} ` +
           `in flight, durability buffered; peak RSS ${buildPeakRssMiB.toFixed(0)} MiB), then reopened read-only ` +
-          `with openLedger; peak RSS while opening and proving/verifying: ${proofsPeakRssMiB.toFixed(0)} MiB.`,
+          `with openLedger; peak RSS while opening and proving/verifying: ${proofsPeakRssMiB.toFixed(0)} MiB ` +
+          `(a round's ${count.toLocaleString('en-US')} inclusion bundles keep ` +
+          `${(median(rounds.map((r) => r.inclRetainedBytes)) / MiB).toFixed(0)} MiB of buffers reachable: ` +
+          `the hashes are views into the store's 8 KiB hash pages).`,
         `${count.toLocaleString('en-US')} proofs of each kind per round, one at a time; median of ${ctx.runs} rounds ` +
           `after a ${Math.ceil(count / 4).toLocaleString('en-US')}-proof warm-up round. Inclusion: random indexes ` +
           'against the latest checkpoint. Consistency: random pairs of block-ending sizes (size1 < size2); ' +
