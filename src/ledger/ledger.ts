@@ -539,15 +539,26 @@ export class Ledger {
     return treeHash(hasher, this.#store, size);
   }
 
-  /** Inclusion proof of record `index` in the tree of `size` (a block boundary; default the head). */
-  async proveInclusion(index: number, size = this.#head.size): Promise<InclusionBundle> {
+  /**
+   * Inclusion proof of record `index` in the tree of `size` (a block boundary;
+   * default the head). For an event of a batch the bundle also carries its
+   * attribution (the seal and the event's path to the seal's root), unless
+   * `attribution: false` asks for the bare RFC 9162 proof.
+   */
+  async proveInclusion(
+    index: number,
+    size = this.#head.size,
+    options: { attribution?: boolean } = {},
+  ): Promise<InclusionBundle> {
     this.#checkIndex(index, size);
+    const head = this.#head;
     const checkpoint = this.checkpoint(size);
-    const { header } = blockHeaderOfNote(checkpoint);
+    // The head's root is known; only older checkpoints need parsing.
+    const root = size === head.size ? head.root : blockHeaderOfNote(checkpoint).header.root;
     const leaf = this.getEntry(index);
     const [inclusion, attribution] = await Promise.all([
       proveInclusion(hasher, this.#store, index, size),
-      isEventEntry(leaf) ? this.#attribution(index, leaf, size) : undefined,
+      options.attribution !== false && isEventEntry(leaf) ? this.#attribution(index, leaf, size) : undefined,
     ]);
     return {
       origin: this.origin,
@@ -555,7 +566,7 @@ export class Ledger {
       size,
       leaf,
       inclusion,
-      root: header.root,
+      root,
       checkpoint,
       ...(attribution === undefined ? {} : { attribution }),
     };
