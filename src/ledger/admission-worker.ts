@@ -1,11 +1,11 @@
 /** Admission worker thread: checks batches (see batch-check.ts) off the sequencer's main thread. */
 import { parentPort } from 'node:worker_threads';
 import { isDirchainError } from '../errors.js';
-import { type BatchCheck, checkBatch } from './batch-check.js';
+import { checkBatch, type PackedCheck, unpackCheck } from './batch-check.js';
 
-parentPort!.on('message', (m: BatchCheck & { id: number }) => {
+parentPort!.on('message', (m: PackedCheck) => {
   try {
-    const leaves = checkBatch(m);
+    const leaves = checkBatch(unpackCheck(m));
     parentPort!.postMessage({ id: m.id, leaves }, [leaves.buffer as ArrayBuffer]);
   } catch (e) {
     const error = isDirchainError(e)

@@ -51,3 +51,20 @@ export function checkBatch(c: BatchCheck): Uint8Array {
   }
   return leaves;
 }
+
+/** A batch check as posted to a worker: the events back to back in one transferable buffer. */
+export interface PackedCheck extends Omit<BatchCheck, 'events'> {
+  readonly id: number;
+  readonly packed: Uint8Array;
+  readonly lengths: Uint32Array;
+}
+
+export function unpackCheck(m: PackedCheck): BatchCheck {
+  const events: Uint8Array[] = new Array(m.lengths.length);
+  let at = 0;
+  for (let i = 0; i < m.lengths.length; i++) {
+    events[i] = m.packed.subarray(at, at + m.lengths[i]!);
+    at += m.lengths[i]!;
+  }
+  return { signed: m.signed, signature: m.signature, key: m.key, root: m.root, events };
+}
