@@ -68,9 +68,9 @@ const CONCURRENCY = 64;
 const EVENTS_PER_BATCH = 64;
 const RAW_BATCH = 1000;
 const CEILING_BLOCK = 1000;
-const QUICK_N = 20_000;
+const QUICK_N = 10_000;
 const FULL_N = 1_000_000;
-const QUICK_WARMUP_N = 5_000;
+const QUICK_WARMUP_N = 2_000;
 const FULL_WARMUP_N = 100_000;
 
 export type VariantId =
