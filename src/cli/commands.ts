@@ -98,7 +98,10 @@ export async function append(
   file: string,
   keyFile: string | undefined,
 ): Promise<number> {
-  if (!existsSync(file)) fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${file}`);
+  if (!existsSync(file))
+    fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${file}`, {
+      hint: 'check the path (relative to the current folder)',
+    });
   const ledger = await openWritable(dir);
   const results: LineResult[] = [];
   try {
@@ -254,7 +257,10 @@ export async function prove(
 }
 
 export function verify(ctx: Ctx, file: string, keys: string[]): number {
-  if (!existsSync(file)) fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${file}`);
+  if (!existsSync(file))
+    fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${file}`, {
+      hint: 'check the path (relative to the current folder)',
+    });
   if (keys.length === 0)
     fail(ErrorCode.INVALID_ARGUMENT, 'give the sequencer verifier key with --key', {
       hint: 'it is in <dir>/sequencer.pub',
@@ -277,6 +283,20 @@ export function verify(ctx: Ctx, file: string, keys: string[]): number {
  * Re-verifies a whole ledger, local (<dir>) or served (http://...), and writes
  * report.json + report.html to `reportDir` when given; --json prints the report.
  */
+/** One-line fixes for the audit failures a person can act on. */
+const AUDIT_HINTS: Record<string, string> = {
+  [ErrorCode.LEDGER_NOT_FOUND]:
+    'give the folder `dirchain init` made (it holds ledger/), or the URL `dirchain serve` printed',
+  [ErrorCode.STORAGE]:
+    'another process holds the folder (a running sequencer or `dirchain serve`): audit a copy, or its URL',
+  [ErrorCode.REMOTE]: 'check that the URL is the one `dirchain serve` printed and that the server is running',
+  [ErrorCode.KEY_INVALID]: 'pass the sequencer verifier key the ledger published (sequencer.pub), with --key',
+  [ErrorCode.LEDGER_CORRUPT]:
+    'the ledger differs from what its signed blocks commit to: restore it from a replica',
+  [ErrorCode.BAD_SIGNATURE]:
+    'the record or note was changed after signing: restore the ledger from a replica',
+};
+
 export async function audit(
   ctx: Ctx,
   target: string,
@@ -315,6 +335,8 @@ export async function audit(
       const e = report.error!;
       ctx.out(red(`ledger NOT verified: ${e.code} ${e.message}`));
       if (e.index !== undefined) ctx.out(red(`first bad record index: ${e.index}`));
+      const hint = AUDIT_HINTS[e.code];
+      if (hint !== undefined) ctx.out(`hint: ${hint}`);
     }
     if (files) {
       const a = report.statistics.anomalies.counts;
