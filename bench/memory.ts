@@ -10,6 +10,7 @@
  *
  * One run: memory growth is not a noise question, and a full run takes long.
  */
+import { readFileSync } from 'node:fs';
 import { ChunkedRecords, callersAwaitingEach, presignedLedger, SignedLogStream } from './feed.js';
 import {
   type BenchContext,
@@ -30,6 +31,24 @@ const QUICK_N = 50_000;
 const FULL_N = 10_000_000;
 const IN_FLIGHT = 1024;
 const CHUNK = 8192;
+/** At most this many latency samples (every k-th append), so the samples stay small at 10M. */
+const LATENCY_SAMPLES = 200_000;
+
+/** Anonymous and file-backed (mmap'd LevelDB tables) RSS from /proc, where there is one (MiB). */
+function rssSplit(): { anonMiB?: number; fileMiB?: number } {
+  try {
+    const status = readFileSync('/proc/self/status', 'latin1');
+    const kb = (field: string): number | undefined => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+      return m === null ? undefined : Number(m[1]) / 1024;
+    };
+    const anonMiB = kb('RssAnon');
+    const fileMiB = kb('RssFile');
+    return { ...(anonMiB === undefined ? {} : { anonMiB }), ...(fileMiB === undefined ? {} : { fileMiB }) };
+  } catch {
+    return {};
+  }
+}
 
 interface Checkpoint {
   readonly records: number;
@@ -38,6 +57,10 @@ interface Checkpoint {
   readonly peakRssMiB: number;
   readonly rssMiB: number;
   readonly heapUsedMiB: number;
+  /** Backing stores of ArrayBuffers / Buffers (outside the V8 heap). */
+  readonly arrayBuffersMiB: number;
+  readonly anonMiB?: number;
+  readonly fileMiB?: number;
 }
 
 export async function figureMemory(ctx: BenchContext): Promise<FigureResult> {
@@ -67,33 +90,43 @@ export async function figureMemory(ctx: BenchContext): Promise<FigureResult> {
     rss.start();
     const start = performance.now();
     let done = 0;
+    const sampleEvery = Math.max(1, Math.ceil(n / LATENCY_SAMPLES));
     try {
-      lat = await callersAwaitingEach(n, IN_FLIGHT, async (i) => {
-        const { chunk, k } = records.at(i);
-        const entry = chunk.entries[k]!;
-        payload += entry.length;
-        if (i === n - 1) last = entry;
-        await append(chunk, k);
-        done++;
-        if (done % every === 0 || done === early) {
-          rss.sample();
-          const mem = process.memoryUsage();
-          const cp: Checkpoint = {
-            records: done,
-            seconds: (performance.now() - start) / 1000,
-            peakRssMiB: rss.peak(),
-            rssMiB: mem.rss / MiB,
-            heapUsedMiB: mem.heapUsed / MiB,
-          };
-          checkpoints.push(cp);
-          ctx.log(
-            `  ${done.toLocaleString('en-US')} records, ${cp.seconds.toFixed(0)} s, ` +
-              `${Math.round(done / cp.seconds).toLocaleString('en-US')} rec/s; RSS ${cp.rssMiB.toFixed(0)} MiB ` +
-              `(peak ${cp.peakRssMiB.toFixed(0)}), heap ${cp.heapUsedMiB.toFixed(0)} MiB; ` +
-              `about ${(((n - done) * cp.seconds) / done / 60).toFixed(0)} min to go`,
-          );
-        }
-      });
+      lat = await callersAwaitingEach(
+        n,
+        IN_FLIGHT,
+        async (i) => {
+          const { chunk, k } = records.at(i);
+          const entry = chunk.entries[k]!;
+          payload += entry.length;
+          if (i === n - 1) last = entry;
+          await append(chunk, k);
+          done++;
+          if (done % every === 0 || done === early) {
+            rss.sample();
+            const mem = process.memoryUsage();
+            const cp: Checkpoint = {
+              records: done,
+              seconds: (performance.now() - start) / 1000,
+              peakRssMiB: rss.peak(),
+              rssMiB: mem.rss / MiB,
+              heapUsedMiB: mem.heapUsed / MiB,
+              arrayBuffersMiB: mem.arrayBuffers / MiB,
+              ...rssSplit(),
+            };
+            checkpoints.push(cp);
+            ctx.log(
+              `  ${done.toLocaleString('en-US')} records, ${cp.seconds.toFixed(0)} s, ` +
+                `${Math.round(done / cp.seconds).toLocaleString('en-US')} rec/s; RSS ${cp.rssMiB.toFixed(0)} MiB ` +
+                `(peak ${cp.peakRssMiB.toFixed(0)}; anon ${cp.anonMiB?.toFixed(0) ?? '?'}, ` +
+                `file-backed ${cp.fileMiB?.toFixed(0) ?? '?'}), heap ${cp.heapUsedMiB.toFixed(0)} MiB, ` +
+                `array buffers ${cp.arrayBuffersMiB.toFixed(0)} MiB; ` +
+                `about ${(((n - done) * cp.seconds) / done / 60).toFixed(0)} min to go`,
+            );
+          }
+        },
+        sampleEvery,
+      );
       seconds = (performance.now() - start) / 1000;
       peakEnd = rss.stop();
       const head = ledger.head();
@@ -154,6 +187,7 @@ export async function figureMemory(ctx: BenchContext): Promise<FigureResult> {
       `${n.toLocaleString('en-US')} access-log records into one fresh ledger (durability sync), ${IN_FLIGHT} ` +
         `appends in flight; records signed lazily in chunks of ${CHUNK} (two chunks alive at most) and appended ` +
         'pre-signed (no re-verification); one run. RSS sampled every 20 ms and at each progress point; ' +
+        'ack latency p50/p99 over every k-th append (at most 200k samples); ' +
         `RSS before the ledger was created: ${baselineRssMiB.toFixed(0)} MiB.`,
       `Growth = peak RSS over the whole run − peak RSS up to ${fmtN(early)} records; × ref on that row = the ` +
         'ratio of the two peaks. Disk: sum of the ledger folder’s file sizes after close() (no compaction forced) ' +
