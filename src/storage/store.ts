@@ -185,7 +185,8 @@ export class LedgerStore implements HashReader {
       if (page === undefined || page.length < at + HASH) {
         fail(ErrorCode.NOT_FOUND, `stored hash ${index} is not in the ledger`);
       }
-      return page.subarray(at, at + HASH);
+      // A copy: a view would keep the whole 8 KiB page alive as long as a proof holds the hash.
+      return page.slice(at, at + HASH);
     });
   }
 
