@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { verifyNodeAsync } from '../crypto/node-crypto.js';
 import { recordSigningMessage } from '../encoding/record.js';
 import { DirchainError, ErrorCode, type ErrorCodeValue } from '../errors.js';
-import { type BatchCheck, checkBatch, type PackedCheck } from './batch-check.js';
+import { type BatchCheck, badSeal, checkBatch, type PackedCheck } from './batch-check.js';
 
 const WORKER_URL = new URL('./admission-worker.js', import.meta.url);
 
@@ -112,15 +112,7 @@ export class AdmissionPool {
       signed.catch(() => {});
       throw e;
     }
-    if (!(await signed)) {
-      throw new DirchainError(
-        ErrorCode.BAD_SIGNATURE,
-        'the batch seal does not verify under its author key',
-        {
-          hint: 'the seal was changed after signing, or signed with another key',
-        },
-      );
-    }
+    if (!(await signed)) throw badSeal();
     return leaves;
   }
 

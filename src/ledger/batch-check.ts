@@ -9,7 +9,7 @@ import { equalBytes } from '../crypto/bytes.js';
 import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import { decodeEvent } from '../encoding/event.js';
 import { recordSigningMessage } from '../encoding/record.js';
-import { ErrorCode, fail } from '../errors.js';
+import { DirchainError, ErrorCode, fail } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
 import { memoryRoot } from '../merkle/memory-tree.js';
 
@@ -44,12 +44,15 @@ export function checkBatch(c: BatchCheck): Uint8Array {
       hint: 'send the events exactly as encoded when the seal was signed, in order',
     });
   }
-  if (!c.signatureChecked && !verifyNode(c.key, recordSigningMessage(c.signed), c.signature)) {
-    fail(ErrorCode.BAD_SIGNATURE, 'the batch seal does not verify under its author key', {
-      hint: 'the seal was changed after signing, or signed with another key',
-    });
-  }
+  if (!c.signatureChecked && !verifyNode(c.key, recordSigningMessage(c.signed), c.signature)) throw badSeal();
   return leaves;
+}
+
+/** The refusal of a seal whose signature does not verify (same wording on every path). */
+export function badSeal(): DirchainError {
+  return new DirchainError(ErrorCode.BAD_SIGNATURE, 'the batch seal does not verify under its author key', {
+    hint: 'the seal was changed after signing, or signed with another key',
+  });
 }
 
 /** A batch check as posted to a worker: the events back to back in one transferable buffer. */

@@ -20,7 +20,6 @@ import {
   type LedgerEvent,
   parseBatchBody,
   type SignedBatch,
-  signBatch,
 } from '../encoding/event.js';
 import type { Plain } from '../encoding/msgpack.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
@@ -40,6 +39,7 @@ import { AdmissionPool } from './admission-pool.js';
 import { type BlockHeader, blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
 import { type Group, GroupCommit } from './group-commit.js';
 import { memberSigner } from './member-signer.js';
+import { signBatch } from './sign-batch.js';
 import type {
   AppendManyOptions,
   Attribution,
@@ -264,7 +264,6 @@ export class Ledger {
       { origin: this.origin, kind, author: member.id, keyId: member.keyId, timestamp: this.#clock() },
       bodies,
       member.signer,
-      hasher,
     );
   }
 
