@@ -499,6 +499,18 @@ const ORDER: readonly VariantId[] = [
 const LEDGER_VARIANTS: readonly VariantId[] = ['append', 'submit', 'presigned'];
 const BATCH_VARIANTS: readonly VariantId[] = ['batch', 'batch-sub', 'half-rate'];
 
+/** The variants `--variants` names, in run order (all when it names none). */
+function selectedVariants(names: readonly string[]): readonly VariantId[] {
+  if (names.length === 0) return ORDER;
+  for (const name of names) {
+    if (!(ORDER as readonly string[]).includes(name))
+      throw new Error(`--variants: no variant ${name} (variants: ${ORDER.join(', ')})`);
+  }
+  if (names.includes('half-rate') && !names.includes('batch'))
+    throw new Error('--variants: half-rate needs batch (it runs at half of batch’s rate)');
+  return ORDER.filter((v) => names.includes(v));
+}
+
 export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   const n = ctx.n > 0 ? ctx.n : ctx.quick ? QUICK_N : FULL_N;
   const warmupN = Math.min(n, ctx.quick ? QUICK_WARMUP_N : FULL_WARMUP_N);
@@ -521,8 +533,9 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
     `  batched form: ${batches.seals.length} batches, ${(batches.eventBytes / n).toFixed(1)} B avg per event, ` +
       `signed in ${((performance.now() - batchStart) / 1000).toFixed(1)} s`,
   );
+  const order = selectedVariants(ctx.variants);
   const warmup: Partial<Record<VariantId, RunResult>> = {};
-  for (const v of ORDER) {
+  for (const v of order) {
     ctx.log(`  warm-up ${v} (${warmupN} records)`);
     // The warm-up uses the first records; the batched form is re-cut for them.
     warmup[v] = await runVariant(p, warmupN, v, 2000);
@@ -530,7 +543,7 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   }
   const runs = Object.fromEntries(ORDER.map((v) => [v, [] as RunResult[]])) as Record<VariantId, RunResult[]>;
   for (let r = 0; r < ctx.runs; r++) {
-    for (const v of ORDER) {
+    for (const v of order) {
       const rate = v === 'half-rate' ? runs.batch[r]!.recordsPerSec / 2 : undefined;
       const res = await runVariant(p, LEDGER_VARIANTS.includes(v) ? Math.min(n, SINGLE_CAP) : n, v, rate);
       runs[v].push(res);
@@ -544,13 +557,14 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
     }
   }
 
-  const rows: Row[] = ORDER.map((v) => {
+  const rows: Row[] = order.map((v) => {
     const rs = runs[v];
     // The batched form is compared with the references on its own bytes (the events).
     const batched = BATCH_VARIANTS.includes(v) || v === 'B-ev';
     const refA = batched ? runs['A-ev'] : runs.A;
     const refB = batched ? runs['B-ev'] : runs.hypercore;
-    const ratios = rs.map((res, r) => res.recordsPerSec / refA[r]!.recordsPerSec);
+    // A reference left out by --variants gives no ratio (NaN prints as —).
+    const ratios = rs.map((res, r) => res.recordsPerSec / (refA[r]?.recordsPerSec ?? Number.NaN));
     const disk = rs.map((res) => res.diskBytes).filter((d): d is number => d !== undefined);
     const blocks = rs.map((res) => res.blocks).filter((b): b is number => b !== undefined);
     return {
@@ -560,7 +574,7 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
       mbPerSec: median(rs.map((res) => res.mbPerSec)),
       ratio: median(ratios),
       ...(LEDGER_VARIANTS.includes(v) || BATCH_VARIANTS.includes(v) || v === 'hypercore' || v === 'B-ev'
-        ? { ratio2: median(rs.map((res, r) => res.recordsPerSec / refB[r]!.recordsPerSec)) }
+        ? { ratio2: median(rs.map((res, r) => res.recordsPerSec / (refB[r]?.recordsPerSec ?? Number.NaN))) }
         : {}),
       ...(rs[0]!.p50Ms === undefined
         ? {}

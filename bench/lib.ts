@@ -13,6 +13,8 @@ export interface BenchContext {
   readonly n: number;
   /** Records for figure 6 (0: its default for the mode, 10M / quick 50k). */
   readonly memoryN: number;
+  /** Figure 1's variants to run (empty: all); for profiling one path. */
+  readonly variants: readonly string[];
   readonly log: (line: string) => void;
 }
 

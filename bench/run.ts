@@ -6,6 +6,7 @@
  *   npm run bench -- --quick       smoke run, under a minute
  *   options: --n=<records> --runs=<count> --seed=<int> --only=<figure>[,<figure>…]
  *            --memory-n=<records> (figure 6's record count)
+ *            --variants=<id>[,<id>…] (figure 1 only: e.g. A-ev,B-ev,batch for the batched path)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -33,6 +34,7 @@ function parseOptions(): {
   runs: number;
   seed: number;
   only: string[];
+  variants: string[];
 } {
   const { values } = parseArgs({
     options: {
@@ -42,6 +44,7 @@ function parseOptions(): {
       seed: { type: 'string' },
       only: { type: 'string' },
       'memory-n': { type: 'string' },
+      variants: { type: 'string' },
     },
     strict: true,
   });
@@ -59,6 +62,7 @@ function parseOptions(): {
   }
   return {
     only,
+    variants: values.variants === undefined ? [] : values.variants.split(',').map((s) => s.trim()),
     quick: values.quick ?? false,
     n: int(values.n, 0, 1, 'n'),
     memoryN: int(values['memory-n'], 0, 10, 'memory-n'),
