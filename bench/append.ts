@@ -234,7 +234,7 @@ async function runRawLevel(p: Prepared, n: number): Promise<RunResult> {
       const t0 = performance.now();
       const batch = db.batch();
       const to = Math.min(n, from + RAW_BATCH);
-      for (let i = from; i < to; i++) batch.put(numberKey(TABLE.entry, i), entries[i]!);
+      for (let i = from; i < to; i++) batch.put(numberKey(TABLE.legacyEntry, i), entries[i]!);
       await batch.write({ sync: true });
       batches[b] = performance.now() - t0;
     }

@@ -228,7 +228,7 @@ async function rawLevel(entries: readonly Uint8Array[]): Promise<RawRun> {
       const batch = db.batch();
       const to = Math.min(n, from + RAW_BATCH);
       for (let i = from; i < to; i++) {
-        batch.put(numberKey(TABLE.entry, 1 + i), entries[i]!);
+        batch.put(numberKey(TABLE.legacyEntry, 1 + i), entries[i]!);
         bytes += entries[i]!.length;
       }
       await batch.write({ sync: true });
@@ -337,7 +337,7 @@ async function rawLogsOfResource(db: DB, resource: string, limit: number): Promi
     prefix.set(g, 2);
     for await (const [k] of db.iterator({ gte: prefix, lt: prefixEnd(prefix)!, limit: limit - items + 1 })) {
       if (items === limit) return items;
-      db.getSync(numberKey(TABLE.entry, trailingNumber(k)));
+      db.getSync(numberKey(TABLE.entryBundle, Math.floor(trailingNumber(k) / 256)));
       items++;
     }
     if (items === limit) return items;

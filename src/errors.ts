@@ -87,6 +87,8 @@ export const ErrorCode = {
   READ_ONLY: 'E_READ_ONLY',
   /** Stored data failed verification: the ledger on disk was changed or damaged. */
   LEDGER_CORRUPT: 'E_LEDGER_CORRUPT',
+  /** The folder holds a storage format this version of dirchain cannot read. */
+  LEDGER_FORMAT: 'E_LEDGER_FORMAT',
   /** The storage layer failed; the ledger stopped accepting writes to stay consistent. */
   STORAGE: 'E_STORAGE',
   /** A served ledger could not be fetched: network error, or an HTTP status other than 200. */

@@ -6,6 +6,9 @@ import { sha256Noble } from '../src/crypto/sha256.js';
 import { type TreeHasher, treeHasher } from '../src/merkle/hasher.js';
 import type { HashReader } from '../src/merkle/prove.js';
 import { Frontier } from '../src/merkle/stored.js';
+import { encodeEntryBundle } from '../src/merkle/tiles.js';
+import { BUNDLE_WIDTH, readBundle } from '../src/storage/bundles.js';
+import { keyNumber, numberKey, TABLE } from '../src/storage/keys.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
 /**
@@ -63,4 +66,60 @@ export function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
   const out = bytes.slice();
   out[Math.floor(bit / 8) % out.length]! ^= 1 << (bit % 8);
   return out;
+}
+
+type RawDb = import('classic-level').ClassicLevel<Uint8Array, Uint8Array>;
+
+/** The raw LevelDB value that holds entry `index`: its full bundle, or the fragment of the last bundle. */
+async function storedValueOf(
+  db: RawDb,
+  index: number,
+): Promise<{ key: Uint8Array; value: Uint8Array; first: number; entries: Uint8Array[] }> {
+  const n = Math.floor(index / BUNDLE_WIDTH);
+  let found: { key: Uint8Array; value: Uint8Array; first: number } | undefined;
+  const bundle = await db.get(numberKey(TABLE.entryBundle, n));
+  if (bundle !== undefined)
+    found = { key: numberKey(TABLE.entryBundle, n), value: bundle, first: n * BUNDLE_WIDTH };
+  else {
+    for await (const [key, value] of db.iterator({
+      gte: numberKey(TABLE.entryFragment, n * BUNDLE_WIDTH),
+      lte: numberKey(TABLE.entryFragment, index),
+      reverse: true,
+      limit: 1,
+    })) {
+      found = { key, value, first: keyNumber(key) };
+    }
+  }
+  const entries = found === undefined ? [] : readBundle(found.value).map((e) => e.slice());
+  if (found === undefined || index - found.first >= entries.length)
+    throw new Error(`entry ${index} is not stored`);
+  return { ...found, entries };
+}
+
+/**
+ * Changes the stored bytes of entry `index` in a ledger's raw LevelDB, the
+ * way damage or tampering would: inside its entry bundle (or the fragment of
+ * the last bundle that holds it). `change` returns the new bytes, or
+ * undefined to delete it, or several entries to put in its place (the
+ * entries after it in that value shift).
+ */
+export async function rewriteStoredEntry(
+  db: RawDb,
+  index: number,
+  change: (entry: Uint8Array) => Uint8Array | Uint8Array[] | undefined,
+): Promise<void> {
+  const { key, first, entries } = await storedValueOf(db, index);
+  const changed = change(entries[index - first]!);
+  entries.splice(
+    index - first,
+    1,
+    ...(changed === undefined ? [] : Array.isArray(changed) ? changed : [changed]),
+  );
+  await db.put(key, encodeEntryBundle(entries));
+}
+
+/** Entry `index` as stored in a ledger's raw LevelDB (before any check). */
+export async function readStoredEntry(db: RawDb, index: number): Promise<Uint8Array> {
+  const { first, entries } = await storedValueOf(db, index);
+  return entries[index - first]!;
 }

@@ -25,9 +25,9 @@ import type { Plain } from '../encoding/msgpack.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
-import { memoryPath, memoryRoot } from '../merkle/memory-tree.js';
+import { memoryPath } from '../merkle/memory-tree.js';
 import { proveConsistency, proveInclusion, treeHash } from '../merkle/prove.js';
-import { type Frontier, storedHashCount, storedHashIndex } from '../merkle/stored.js';
+import { type Frontier, HashSink, storedHashCount, storedHashIndex } from '../merkle/stored.js';
 import { evaluate, evaluateEvent, type PolicyContext } from '../policy/rules.js';
 import type { LedgerParams } from '../policy/state.js';
 import type { Catalog } from '../query/catalog.js';
@@ -427,12 +427,13 @@ export class Ledger {
     }
     if (accepted.length === 0) return Promise.resolve();
     const hashStart = storedHashCount(firstIndex);
-    const hashes: Uint8Array[] = [];
+    const sink = new HashSink(2 * accepted.length + 8);
     const entries: Uint8Array[] = [];
     for (const a of accepted) {
       entries.push(a.bytes);
-      this.#frontier.append(a.leaf, hashes);
+      this.#frontier.appendTo(a.leaf, 0, sink);
     }
+    const hashes = sink.hashes();
     const header: BlockHeader = {
       origin: this.origin,
       size: this.#frontier.size,

@@ -9,18 +9,17 @@ import { formatVerifierKey, type NoteSigner, signNote } from '../crypto/note.js'
 import { decodeRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
-import { Frontier, storedHashIndex, subtreesOf } from '../merkle/stored.js';
+import { Frontier, HashSink, storedHashIndex, subtreesOf } from '../merkle/stored.js';
 import { paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { Catalog } from '../query/catalog.js';
 import type { MemberEntity } from '../state/entities.js';
 import { decodeEntity, entityPrefix, State } from '../state/state.js';
-import { LedgerStore } from '../storage/store.js';
+import { LedgerStore, STORAGE_FORMAT } from '../storage/store.js';
 import { blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
 import { DEFAULT_POLICY, GENESIS_KIND, type GenesisBody, genesisBodyToPlain } from './genesis.js';
 import { Ledger } from './ledger.js';
 import type { CreateLedgerOptions, LedgerOptions } from './types.js';
 
-const FORMAT = 'dirchain-ledger/1';
 const ZERO_HASH = new Uint8Array(32);
 
 const hasher = treeHasher(sha256Node);
@@ -76,8 +75,8 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
     fail(ErrorCode.SCHEMA, 'the genesis record is not a genesis of this origin signed by this sequencer key');
   }
   const frontier = new Frontier(hasher);
-  const hashes: Uint8Array[] = [];
-  frontier.append(hasher.leaf(record.bytes), hashes);
+  const sink = new HashSink(2);
+  frontier.appendTo(hasher.leaf(record.bytes), 0, sink);
   const text = formatBlockHeader({
     origin: options.origin,
     size: 1,
@@ -90,7 +89,7 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
   const store = await LedgerStore.open(path, { create: true });
   const state = new State((k) => store.getRaw(k), []);
   try {
-    stageGenesis(state, record, checked, hashes[0]!);
+    stageGenesis(state, record, checked, sink.hashes().slice(0, 32));
     await store.writeBlock(
       {
         height: 0,
@@ -99,13 +98,13 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
         firstIndex: 0,
         entries: [record.bytes],
         hashStart: 0,
-        hashes,
+        hashes: sink.hashes(),
         extra: state.writes(),
       },
       'sync',
     );
     state.commit();
-    await store.putMeta({ format: FORMAT, origin: options.origin });
+    await store.putMeta({ format: STORAGE_FORMAT, origin: options.origin });
   } catch (e) {
     await store.close();
     throw e;
@@ -137,6 +136,16 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
     for await (const [, v] of store.scan(entityPrefix('resource')))
       catalog.upsert(decodeEntity('resource', v));
     const { header } = blockHeaderOfNote(last.note);
+    if (store.entryCount !== header.size) {
+      fail(
+        ErrorCode.LEDGER_CORRUPT,
+        `block ${header.height} ends at entry ${header.size}, the store holds ${store.entryCount}`,
+        {
+          index: Math.min(store.entryCount, header.size),
+          hint: 'run `dirchain audit` (verifyLedger) to find the damaged index',
+        },
+      );
+    }
     const indexes = subtreesOf(0, header.size).map((s) => storedHashIndex(s.level, s.n));
     let subtrees: Uint8Array[];
     try {

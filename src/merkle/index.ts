@@ -12,6 +12,7 @@ export {
 export {
   Frontier,
   foldSubtrees,
+  HashSink,
   type Subtree,
   storedHashCount,
   storedHashIndex,

@@ -15,6 +15,7 @@
  */
 import { ErrorCode, fail } from '../errors.js';
 import type { TreeHasher } from './hasher.js';
+import { nodeHashInto } from './node-hash.js';
 
 /** Position in the stored sequence of the level-`level` hash number `n` (Go's StoredHashIndex). */
 export function storedHashIndex(level: number, n: number): number {
@@ -68,6 +69,38 @@ export function foldSubtrees(hasher: TreeHasher, hashes: readonly Uint8Array[]):
   return h;
 }
 
+/** A growing flat buffer of 32-byte hashes: a block's stored hashes without one allocation per hash. */
+export class HashSink {
+  bytes: Uint8Array;
+  /** Bytes in use (32 per hash). */
+  length = 0;
+
+  constructor(expectedHashes = 64) {
+    this.bytes = new Uint8Array(32 * Math.max(1, expectedHashes));
+  }
+
+  get count(): number {
+    return this.length / 32;
+  }
+
+  /** Room for one more hash; returns its offset (`bytes` may be a new buffer afterwards). */
+  reserve(): number {
+    if (this.length + 32 > this.bytes.length) {
+      const grown = new Uint8Array(this.bytes.length * 2);
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    const at = this.length;
+    this.length += 32;
+    return at;
+  }
+
+  /** The hashes written so far, flat. */
+  hashes(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
+  }
+}
+
 /**
  * The right edge of a growing tree (a "compact range"): the hashes of its
  * maximal complete subtrees. Appending needs only this, so the writer's memory
@@ -75,7 +108,9 @@ export function foldSubtrees(hasher: TreeHasher, hashes: readonly Uint8Array[]):
  */
 export class Frontier {
   #size: number;
-  readonly #stack: Uint8Array[];
+  /** Subtree hashes, left to right, 32 bytes each (at most 64 of them). */
+  readonly #stack = new Uint8Array(64 * 32);
+  #depth: number;
   readonly #hasher: TreeHasher;
 
   /** `subtrees` are the hashes of `subtreesOf(0, size)`, left to right. */
@@ -88,7 +123,8 @@ export class Frontier {
     }
     this.#hasher = hasher;
     this.#size = size;
-    this.#stack = subtrees.slice();
+    for (const [i, h] of subtrees.entries()) this.#stack.set(h, 32 * i);
+    this.#depth = subtrees.length;
   }
 
   get size(): number {
@@ -103,14 +139,39 @@ export class Frontier {
     let h = leafHash;
     out.push(h);
     for (let n = this.#size; n % 2 === 1; n = Math.floor(n / 2)) {
-      h = this.#hasher.node(this.#stack.pop()!, h);
+      this.#depth--;
+      h = this.#hasher.node(this.#stack.subarray(32 * this.#depth, 32 * this.#depth + 32), h);
       out.push(h);
     }
-    this.#stack.push(h);
+    this.#stack.set(h, 32 * this.#depth);
+    this.#depth++;
+    this.#size++;
+  }
+
+  /**
+   * The same for the sequencer's hot path: the leaf hash is read from
+   * `leaves` at `at`, the stored hashes go into `sink`, and parents are hashed
+   * by nodeHashInto (plain SHA-256, whatever this frontier's hasher), with no
+   * allocation per hash.
+   */
+  appendTo(leaves: Uint8Array, at: number, sink: HashSink): void {
+    let h = sink.reserve();
+    sink.bytes.set(leaves.subarray(at, at + 32), h);
+    for (let n = this.#size; n % 2 === 1; n = Math.floor(n / 2)) {
+      this.#depth--;
+      const parent = sink.reserve();
+      nodeHashInto(this.#stack, 32 * this.#depth, sink.bytes, h, sink.bytes, parent);
+      h = parent;
+    }
+    this.#stack.set(sink.bytes.subarray(h, h + 32), 32 * this.#depth);
+    this.#depth++;
     this.#size++;
   }
 
   root(): Uint8Array {
-    return foldSubtrees(this.#hasher, this.#stack);
+    const subtrees: Uint8Array[] = [];
+    // Copies: the stack changes with the next append.
+    for (let i = 0; i < this.#depth; i++) subtrees.push(this.#stack.slice(32 * i, 32 * i + 32));
+    return foldSubtrees(this.#hasher, subtrees);
   }
 }

@@ -32,7 +32,7 @@ import {
 import { LedgerStore, type StoredBlock } from '../storage/store.js';
 
 /** What serving reads: a LedgerStore (or anything shaped like one). */
-export type ServedStore = Pick<LedgerStore, 'lastBlock' | 'readHashesSync' | 'entries' | 'blocks'>;
+export type ServedStore = Pick<LedgerStore, 'lastBlock' | 'readHashesSync' | 'entryBundle' | 'blocks'>;
 
 export const BLOCKS_PATH = 'dirchain/blocks/';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -75,12 +75,10 @@ export async function tileResponse(store: ServedStore, path: string): Promise<Re
   if (tile.width > tileWidthAt(tile.level, tile.n, header.size))
     return notFound(`the tree has ${header.size} entries`);
   if (tile.level === ENTRIES_LEVEL) {
-    const entries: Uint8Array[] = [];
-    for await (const [, e] of store.entries(tile.n * TILE_WIDTH, tile.n * TILE_WIDTH + tile.width))
-      entries.push(e);
-    if (entries.length !== tile.width)
+    const body = store.entryBundle(tile.n, tile.width);
+    if (body === undefined)
       fail(ErrorCode.LEDGER_CORRUPT, `entries of bundle ${tile.n} are missing from the store`);
-    return bundleReply(entries, tile.width);
+    return { status: 200, type: 'application/octet-stream', body, cache: cacheOf(tile.width) };
   }
   const hashes = store.readHashesSync(tileHashIndexes(tile));
   const body = new Uint8Array(hashes.length * 32);

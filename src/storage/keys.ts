@@ -4,12 +4,22 @@
  * (LevelDB's fastest write pattern).
  *
  *   'M' + name        meta (format version, origin)
- *   'E' + index       log entry bytes (the signed record)
+ *   'D' + bundle      256 log entries in C2SP entry-bundle form (see bundles.ts)
+ *   'F' + index       a fragment of the last, incomplete bundle, from entry `index`
+ *   'E' + index       one log entry per key: format 1 only, upgraded on open
  *   'H' + page        256 stored Merkle hashes, 32 bytes each (see merkle/stored.ts)
  *   'B' + height      the block's signed checkpoint note (UTF-8)
  *   'S' + size        height of the block that ends at this tree size
  */
-export const TABLE = { meta: 0x4d, entry: 0x45, hashPage: 0x48, block: 0x42, blockBySize: 0x53 } as const;
+export const TABLE = {
+  meta: 0x4d,
+  entryBundle: 0x44,
+  entryFragment: 0x46,
+  legacyEntry: 0x45,
+  hashPage: 0x48,
+  block: 0x42,
+  blockBySize: 0x53,
+} as const;
 
 export function numberKey(table: number, n: number): Uint8Array {
   const key = new Uint8Array(9);

@@ -1,17 +1,26 @@
 /**
- * The only module that touches the disk: a LevelDB folder holding entries,
- * stored Merkle hashes (packed 256 to a page), block notes and meta.
- * A block is written as one chained batch, so it is on disk whole or not at all.
+ * The only module that touches the disk: a LevelDB folder holding entries
+ * (packed 256 to a bundle, see bundles.ts), stored Merkle hashes (packed 256
+ * to a page), block notes and meta. A block is written as one chained batch,
+ * so it is on disk whole or not at all.
  */
 import { ClassicLevel } from 'classic-level';
 import { fromUtf8, utf8 } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
 import type { HashReader } from '../merkle/prove.js';
+import { encodeEntryBundle } from '../merkle/tiles.js';
+import { BUNDLE_WIDTH, type OpenBundle, planEntryWrites, readBundle } from './bundles.js';
 import { keyNumber, metaKey, numberKey, readU64, TABLE, tableRange, u64 } from './keys.js';
 
 const HASH = 32;
 export const HASHES_PER_PAGE = 256;
 const PAGE_CACHE_LIMIT = 2048; // 16 MiB: the upper levels of any tree stay hot
+const BUNDLE_CACHE_LIMIT = 64; // ~5 MiB of 300-byte entries: recent blocks and proof reads
+
+/** The storage layout this code writes (meta `format`). */
+export const STORAGE_FORMAT = 'dirchain-ledger/2';
+/** One LevelDB key per entry; upgraded to bundles when opened. */
+const LEGACY_FORMAT = 'dirchain-ledger/1';
 
 export type Durability = 'sync' | 'buffered';
 
@@ -25,9 +34,10 @@ export interface BlockWrite {
   /** Index of the block's first entry. */
   readonly firstIndex: number;
   readonly entries: readonly Uint8Array[];
-  /** Stored-hash index of `hashes[0]`. */
+  /** Stored-hash index of the first of `hashes`. */
   readonly hashStart: number;
-  readonly hashes: readonly Uint8Array[];
+  /** The stored hashes the block adds, 32 bytes each, flat. */
+  readonly hashes: Uint8Array;
   /** Extra key/value pairs from higher layers (state, indexes), same batch. */
   readonly extra?: ReadonlyArray<readonly [Uint8Array, Uint8Array]>;
 }
@@ -55,6 +65,10 @@ export class LedgerStore implements HashReader {
   readonly path: string;
   readonly #db: DB;
   readonly #pages = new Map<number, Uint8Array>();
+  /** Decoded full bundles, most recently used last. */
+  readonly #bundles = new Map<number, Uint8Array[]>();
+  /** The last, incomplete bundle as durable on disk. */
+  #open: OpenBundle = { n: 0, entries: [], fragments: [] };
   #closed = false;
 
   private constructor(path: string, db: DB) {
@@ -63,7 +77,7 @@ export class LedgerStore implements HashReader {
   }
 
   /** Opens the folder; `create` makes a new one and fails if one exists. */
-  static async open(path: string, options: { create: boolean; readOnly?: boolean }): Promise<LedgerStore> {
+  static async open(path: string, options: { create: boolean }): Promise<LedgerStore> {
     const db: DB = new ClassicLevel(path, {
       keyEncoding: 'view',
       valueEncoding: 'view',
@@ -93,13 +107,98 @@ export class LedgerStore implements HashReader {
       }
       fail(ErrorCode.STORAGE, `cannot open the ledger at ${path}: ${text.trim()}`, { cause: e });
     }
-    return new LedgerStore(path, db);
+    const store = new LedgerStore(path, db);
+    if (!options.create) {
+      try {
+        await store.#upgrade();
+        await store.#loadOpenBundle();
+      } catch (e) {
+        await db.close();
+        throw e;
+      }
+    }
+    return store;
+  }
+
+  /** Brings an older storage layout up to STORAGE_FORMAT (resumable: each step is one atomic batch). */
+  async #upgrade(): Promise<void> {
+    const format = this.getMeta('format');
+    if (format === undefined || format === STORAGE_FORMAT) return;
+    if (format !== LEGACY_FORMAT) {
+      fail(ErrorCode.LEDGER_FORMAT, `the ledger at ${this.path} has storage format ${format}`, {
+        hint: `this dirchain reads ${LEGACY_FORMAT} and ${STORAGE_FORMAT}; use the dirchain that wrote it, or a newer one`,
+      });
+    }
+    // One entry per key → bundles. A step moves one bundle's entries and
+    // deletes their keys in the same batch, so an interrupted upgrade resumes.
+    await this.#loadOpenBundle();
+    let bundle: Uint8Array[] = [];
+    let first = this.#open.n * BUNDLE_WIDTH;
+    let expect = first;
+    const flush = async (): Promise<void> => {
+      const batch = this.#db.batch();
+      const n = Math.floor(first / BUNDLE_WIDTH);
+      if (bundle.length === BUNDLE_WIDTH)
+        batch.put(numberKey(TABLE.entryBundle, n), encodeEntryBundle(bundle));
+      else batch.put(numberKey(TABLE.entryFragment, first), encodeEntryBundle(bundle));
+      for (let i = 0; i < bundle.length; i++) batch.del(numberKey(TABLE.legacyEntry, first + i));
+      await batch.write({ sync: true });
+      first += bundle.length;
+      bundle = [];
+    };
+    for await (const [k, v] of this.#db.iterator({
+      gte: numberKey(TABLE.legacyEntry, first),
+      lt: Uint8Array.of(TABLE.legacyEntry + 1),
+    })) {
+      if (keyNumber(k) !== expect) {
+        fail(
+          ErrorCode.LEDGER_CORRUPT,
+          `entry ${expect} is missing (found while upgrading the storage layout)`,
+          {
+            index: expect,
+            hint: 'restore the folder from a copy, or audit it with the dirchain that wrote it',
+          },
+        );
+      }
+      bundle.push(v);
+      expect++;
+      if (bundle.length === BUNDLE_WIDTH) await flush();
+    }
+    if (bundle.length > 0) await flush();
+    await this.putMeta({ format: STORAGE_FORMAT });
+  }
+
+  /** Reads where the entries end: the full bundles, then the fragments of the last one. */
+  async #loadOpenBundle(): Promise<void> {
+    let n = 0;
+    for await (const [k] of this.#db.iterator({ ...tableRange(TABLE.entryBundle), reverse: true, limit: 1 }))
+      n = keyNumber(k) + 1;
+    const entries: Uint8Array[] = [];
+    const fragments: number[] = [];
+    for await (const [k, v] of this.#db.iterator({
+      gte: numberKey(TABLE.entryFragment, n * BUNDLE_WIDTH),
+      lt: numberKey(TABLE.entryFragment, (n + 1) * BUNDLE_WIDTH),
+    })) {
+      // A fragment that does not continue the entries before it is damage: the
+      // entries stop there (reads and audits see the gap at that index).
+      if (keyNumber(k) !== n * BUNDLE_WIDTH + entries.length) break;
+      const part = readBundle(v, BUNDLE_WIDTH - entries.length);
+      for (const e of part) entries.push(e.slice());
+      fragments.push(keyNumber(k));
+    }
+    this.#open = { n, entries, fragments };
+  }
+
+  /** Number of entries on disk (the durable tree size, if nothing is damaged). */
+  get entryCount(): number {
+    return this.#open.n * BUNDLE_WIDTH + this.#open.entries.length;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#pages.clear();
+    this.#bundles.clear();
     await this.#db.close();
   }
 
@@ -121,9 +220,17 @@ export class LedgerStore implements HashReader {
 
   /** Writes one block in a single LevelDB batch; resolves when durable per `durability`. */
   async writeBlock(block: BlockWrite, durability: Durability): Promise<void> {
+    if (block.firstIndex !== this.entryCount) {
+      fail(
+        ErrorCode.LEDGER_CORRUPT,
+        `block ${block.height} starts at entry ${block.firstIndex}, the store ends at ${this.entryCount}`,
+      );
+    }
     const batch = this.#db.batch();
-    for (let i = 0; i < block.entries.length; i++)
-      batch.put(numberKey(TABLE.entry, block.firstIndex + i), block.entries[i]!);
+    const plan = planEntryWrites(this.#open, block.entries);
+    for (const [n, bytes] of plan.bundles) batch.put(numberKey(TABLE.entryBundle, n), bytes);
+    if (plan.fragment) batch.put(numberKey(TABLE.entryFragment, plan.fragment[0]), plan.fragment[1]);
+    for (const first of plan.deleted) batch.del(numberKey(TABLE.entryFragment, first));
     const pages = this.#pagesAfter(block.hashStart, block.hashes);
     for (const [page, bytes] of pages) batch.put(numberKey(TABLE.hashPage, page), bytes);
     batch.put(numberKey(TABLE.block, block.height), utf8(block.note));
@@ -132,17 +239,20 @@ export class LedgerStore implements HashReader {
     await batch.write({ sync: durability === 'sync' });
     // Only now, with the pages on disk, may readers see them.
     for (const [page, bytes] of pages) this.#cachePage(page, bytes);
+    this.#open = plan.next;
+    for (const [n, bytes] of plan.bundles) this.#cacheBundle(n, readBundle(bytes));
   }
 
   /** The pages touched by appending `hashes` at stored index `start`, with their new contents. */
-  #pagesAfter(start: number, hashes: readonly Uint8Array[]): Map<number, Uint8Array> {
+  #pagesAfter(start: number, hashes: Uint8Array): Map<number, Uint8Array> {
     const out = new Map<number, Uint8Array>();
+    const count = hashes.length / HASH;
     let i = 0;
-    while (i < hashes.length) {
+    while (i < count) {
       const index = start + i;
       const page = Math.floor(index / HASHES_PER_PAGE);
       const offset = index % HASHES_PER_PAGE;
-      const take = Math.min(HASHES_PER_PAGE - offset, hashes.length - i);
+      const take = Math.min(HASHES_PER_PAGE - offset, count - i);
       const bytes = new Uint8Array((offset + take) * HASH);
       if (offset > 0) {
         const old = this.#page(page);
@@ -151,7 +261,7 @@ export class LedgerStore implements HashReader {
         }
         bytes.set(old.subarray(0, offset * HASH));
       }
-      for (let j = 0; j < take; j++) bytes.set(hashes[i + j]!, (offset + j) * HASH);
+      bytes.set(hashes.subarray(i * HASH, (i + take) * HASH), offset * HASH);
       out.set(page, bytes);
       i += take;
     }
@@ -198,21 +308,78 @@ export class LedgerStore implements HashReader {
     }
   }
 
+  /** The entry at `index` (a copy), or undefined if it is not stored. */
   getEntry(index: number): Uint8Array | undefined {
     this.#checkOpen();
-    return this.#db.getSync(numberKey(TABLE.entry, index));
+    const n = Math.floor(index / BUNDLE_WIDTH);
+    const k = index % BUNDLE_WIDTH;
+    const entries = n < this.#open.n ? this.#bundle(n) : n === this.#open.n ? this.#open.entries : undefined;
+    // A copy: a view would keep the whole bundle alive as long as the caller holds the entry.
+    return entries?.[k]?.slice();
   }
 
-  /** Entries [from, to) in order. */
+  /** Entries [from, to) in order; stops early at a damaged or missing entry (readers see the gap). */
   async *entries(from: number, to: number): AsyncGenerator<[index: number, entry: Uint8Array]> {
     this.#checkOpen();
+    to = Math.min(to, this.entryCount);
     if (from >= to) return;
-    for await (const [k, v] of this.#db.iterator({
-      gte: numberKey(TABLE.entry, from),
-      lt: numberKey(TABLE.entry, to),
-    })) {
-      yield [keyNumber(k), v];
+    const open = this.#open;
+    let next = from;
+    if (next < open.n * BUNDLE_WIDTH) {
+      for await (const [k, v] of this.#db.iterator({
+        gte: numberKey(TABLE.entryBundle, Math.floor(next / BUNDLE_WIDTH)),
+        lt: numberKey(TABLE.entryBundle, Math.min(open.n, Math.ceil(to / BUNDLE_WIDTH))),
+      })) {
+        const first = keyNumber(k) * BUNDLE_WIDTH;
+        if (first > next) return; // a missing bundle
+        const entries = readBundle(v);
+        for (let i = next - first; i < entries.length && next < to; i++, next++) yield [next, entries[i]!];
+        if (next < to && next < first + BUNDLE_WIDTH) return; // a damaged bundle
+      }
+      if (next < Math.min(to, open.n * BUNDLE_WIDTH)) return; // bundles missing at the end
     }
+    for (; next < to; next++) yield [next, open.entries[next - open.n * BUNDLE_WIDTH]!];
+  }
+
+  /**
+   * Entry bundle `n` with its first `width` entries, in C2SP entry-bundle form:
+   * the stored bytes as they are when they are exactly that bundle.
+   */
+  entryBundle(n: number, width: number): Uint8Array | undefined {
+    this.#checkOpen();
+    if (n < this.#open.n) {
+      const stored = this.#db.getSync(numberKey(TABLE.entryBundle, n));
+      if (stored === undefined) return undefined;
+      const entries = readBundle(stored);
+      if (entries.length < width) return undefined;
+      const exact = width === BUNDLE_WIDTH && entries.length === BUNDLE_WIDTH;
+      return exact && bundleLength(entries) === stored.length
+        ? stored
+        : encodeEntryBundle(entries.slice(0, width));
+    }
+    if (n === this.#open.n && width <= this.#open.entries.length)
+      return encodeEntryBundle(this.#open.entries.slice(0, width));
+    return undefined;
+  }
+
+  #bundle(n: number): Uint8Array[] | undefined {
+    let entries = this.#bundles.get(n);
+    if (entries !== undefined) {
+      this.#bundles.delete(n);
+      this.#bundles.set(n, entries);
+      return entries;
+    }
+    const bytes = this.#db.getSync(numberKey(TABLE.entryBundle, n));
+    if (bytes === undefined) return undefined;
+    entries = readBundle(bytes);
+    this.#cacheBundle(n, entries);
+    return entries;
+  }
+
+  #cacheBundle(n: number, entries: Uint8Array[]): void {
+    this.#bundles.delete(n);
+    this.#bundles.set(n, entries);
+    if (this.#bundles.size > BUNDLE_CACHE_LIMIT) this.#bundles.delete(this.#bundles.keys().next().value!);
   }
 
   getBlock(height: number): StoredBlock | undefined {
@@ -300,4 +467,10 @@ export class LedgerStore implements HashReader {
   #checkOpen(): void {
     if (this.#closed) fail(ErrorCode.LEDGER_CLOSED, 'the ledger is closed');
   }
+}
+
+function bundleLength(entries: readonly Uint8Array[]): number {
+  let total = 0;
+  for (const e of entries) total += 2 + e.length;
+  return total;
 }

@@ -9,7 +9,7 @@ import { storedHashIndex } from '../../src/merkle/stored.js';
 import { serveLedger } from '../../src/serve/server.js';
 import { numberKey, TABLE } from '../../src/storage/keys.js';
 import { type Actors, grantTerms, makeActors, ORIGIN, openCity, seed } from '../directory/city.js';
-import { tempDir } from '../helpers.js';
+import { rewriteStoredEntry, tempDir } from '../helpers.js';
 
 let dir: ReturnType<typeof tempDir>;
 let a: Actors;
@@ -162,10 +162,10 @@ describe('auditLedger on a local folder', () => {
 
   it('names the first bad index of a changed entry, and still reports what verified', async () => {
     const copy = await copyAndChange(async (db) => {
-      const key = numberKey(TABLE.entry, 12);
-      const v = (await db.get(key))!;
-      v[v.length - 70]! ^= 0x01; // inside the body, before the signature
-      await db.put(key, v);
+      await rewriteStoredEntry(db, 12, (v) => {
+        v[v.length - 70]! ^= 0x01; // inside the body, before the signature
+        return v;
+      });
     });
     const r = await auditLedger(copy);
     expect(r.ok).toBe(false);
@@ -192,10 +192,10 @@ describe('auditLedger over HTTP (dirchain serve, loopback)', () => {
 
   it('catches a served entry that was changed, at its index', async () => {
     const copy = await copyAndChange(async (db) => {
-      const key = numberKey(TABLE.entry, 15);
-      const v = (await db.get(key))!;
-      v[v.length - 70]! ^= 0x01;
-      await db.put(key, v);
+      await rewriteStoredEntry(db, 15, (v) => {
+        v[v.length - 70]! ^= 0x01;
+        return v;
+      });
     });
     const server = await serveLedger(copy);
     try {

@@ -9,8 +9,7 @@ import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/audit/report.js';
-import { numberKey, TABLE } from '../../src/storage/keys.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { repoRoot, rewriteStoredEntry, tempDir } from '../helpers.js';
 
 const CLI = path.join(repoRoot, 'dist', 'cli.js');
 const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
@@ -121,10 +120,10 @@ describe('dirchain serve + dirchain audit <url>', () => {
       valueEncoding: 'view',
     });
     await db.open();
-    const key = numberKey(TABLE.entry, 100);
-    const v = (await db.get(key))!;
-    v[v.length >> 1]! ^= 0x01;
-    await db.put(key, v);
+    await rewriteStoredEntry(db, 100, (v) => {
+      v[v.length >> 1]! ^= 0x01;
+      return v;
+    });
     await db.close();
 
     const { url, child } = await serve(copy);

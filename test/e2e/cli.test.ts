@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rewriteStoredEntry } from '../helpers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(repoRoot, 'dist', 'cli.js');
@@ -736,14 +737,10 @@ describe('dirchain audit', () => {
     });
     await db.open();
     try {
-      const key = new Uint8Array(9);
-      key[0] = 0x45; // 'E'
-      new DataView(key.buffer).setBigUint64(1, 100n);
-      const value = await db.get(key);
-      expect(value).toBeInstanceOf(Uint8Array);
-      const changed = Uint8Array.from(value!);
-      changed[changed.length >> 1]! ^= 0x01;
-      await db.put(key, changed);
+      await rewriteStoredEntry(db, 100, (entry) => {
+        entry[entry.length >> 1]! ^= 0x01;
+        return entry;
+      });
     } finally {
       await db.close();
     }

@@ -11,10 +11,9 @@ import { rebuildState } from '../../src/ledger/rebuild.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { checkInclusion } from '../../src/merkle/check.js';
 import { memoryPath, memoryRoot } from '../../src/merkle/memory-tree.js';
-import { numberKey, TABLE } from '../../src/storage/keys.js';
 import { verifyBundle } from '../../src/verify.js';
 import { grantTerms, makeActors, openCity, refusal, seed } from '../directory/city.js';
-import { flipBit, nodeHasher, tempDir } from '../helpers.js';
+import { flipBit, nodeHasher, readStoredEntry, rewriteStoredEntry, tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, ORIGIN } from './fixture.js';
 
 let dir: ReturnType<typeof tempDir>;
@@ -202,10 +201,11 @@ describe('batches on a closed ledger: audit and rebuild', () => {
     });
     await db.open();
     const target = 12;
-    const key = numberKey(TABLE.entry, target);
-    const entry = await db.get(key);
-    expect(decodeEvent(entry!).position).toBeGreaterThanOrEqual(0);
-    await db.put(key, encodeEvent(decodeEvent(entry!).position, { call: 'rewritten', rows: 0 }));
+    const entry = await readStoredEntry(db, target);
+    expect(decodeEvent(entry).position).toBeGreaterThanOrEqual(0);
+    await rewriteStoredEntry(db, target, () =>
+      encodeEvent(decodeEvent(entry).position, { call: 'rewritten', rows: 0 }),
+    );
     await db.close();
     const bad = await verifyLedger(dir.path);
     expect(bad.ok).toBe(false);

@@ -6,7 +6,7 @@ import { openLedger } from '../../src/ledger/open.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { storedHashCount } from '../../src/merkle/stored.js';
 import { numberKey, TABLE } from '../../src/storage/keys.js';
-import { tempDir } from '../helpers.js';
+import { rewriteStoredEntry, tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, signedBy } from './fixture.js';
 
 let dir: ReturnType<typeof tempDir>;
@@ -62,10 +62,10 @@ describe('verifyLedger', () => {
 
   it.each([17, 150, 299])('names index %i when one byte of that entry was changed', async (index) => {
     await withRawDb(async (db) => {
-      const key = numberKey(TABLE.entry, index);
-      const v = (await db.get(key))!;
-      v[Math.floor(v.length / 2)]! ^= 0x20;
-      await db.put(key, v);
+      await rewriteStoredEntry(db, index, (v) => {
+        v[Math.floor(v.length / 2)]! ^= 0x20;
+        return v;
+      });
     });
     const r = await verifyLedger(dir.path);
     expect(r.ok).toBe(false);
@@ -91,11 +91,12 @@ describe('verifyLedger', () => {
   });
 
   it('finds a deleted entry, a changed block note and a dropped block', async () => {
-    await withRawDb((db) => db.del(numberKey(TABLE.entry, 40)));
+    await withRawDb((db) => rewriteStoredEntry(db, 40, () => undefined));
     let r = await verifyLedger(dir.path);
     expect([r.ok, r.error?.index]).toEqual([false, 40]);
     await withRawDb(async (db) => {
-      await db.put(numberKey(TABLE.entry, 40), new Uint8Array(0));
+      // Put entry 40 back, empty: entries 41.. are in place again, 40 does not decode.
+      await rewriteStoredEntry(db, 40, (shifted) => [new Uint8Array(0), shifted]);
     });
     r = await verifyLedger(dir.path);
     expect([r.ok, r.error?.index, r.error?.code]).toEqual([false, 40, 'E_DECODE']);

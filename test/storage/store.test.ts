@@ -1,0 +1,149 @@
+import { ClassicLevel } from 'classic-level';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openLedger } from '../../src/ledger/open.js';
+import { verifyLedger } from '../../src/ledger/verify-ledger.js';
+import { BUNDLE_WIDTH, readBundle } from '../../src/storage/bundles.js';
+import { keyNumber, metaKey, numberKey, TABLE, tableRange } from '../../src/storage/keys.js';
+import { LedgerStore, STORAGE_FORMAT } from '../../src/storage/store.js';
+import { tempDir } from '../helpers.js';
+import { type City, makeCity, newLedger, signedBy } from '../ledger/fixture.js';
+
+let dir: ReturnType<typeof tempDir>;
+let city: City;
+beforeEach(() => {
+  dir = tempDir();
+  city = makeCity();
+});
+afterEach(() => dir.cleanup());
+
+/** Appends `count` records in blocks of the given sizes; returns every entry by index (genesis first). */
+async function build(path: string, blockSizes: readonly number[], count: number): Promise<Uint8Array[]> {
+  const ledger = await newLedger(path, city);
+  const entries = [ledger.getEntry(0)];
+  let i = 0;
+  for (const size of blockSizes) {
+    const records = Array.from({ length: Math.min(size, count - i) }, (_, k) =>
+      signedBy(city.departments[(i + k) % 5]!, { i: i + k, pad: 'x'.repeat((i + k) % 90) }),
+    );
+    if (records.length === 0) break;
+    // One appendMany call with `atomic` lands in one block.
+    const receipts = await ledger.appendMany(records, { atomic: true });
+    for (const [k, r] of receipts.entries()) {
+      if (r instanceof Error) throw r;
+      expect(r.index).toBe(entries.length);
+      entries.push(records[k]!);
+    }
+    i += records.length;
+  }
+  await ledger.close();
+  return entries;
+}
+
+async function expectEntries(path: string, expected: readonly Uint8Array[]): Promise<void> {
+  const store = await LedgerStore.open(path, { create: false });
+  try {
+    expect(store.entryCount).toBe(expected.length);
+    for (let i = 0; i < expected.length; i++)
+      expect(Buffer.from(store.getEntry(i)!).equals(expected[i]!)).toBe(true);
+    expect(store.getEntry(expected.length)).toBeUndefined();
+    for (const [from, to] of [
+      [0, expected.length],
+      [255, 257],
+      [100, 700],
+      [expected.length - 3, expected.length + 10],
+    ] as const) {
+      const got: number[] = [];
+      for await (const [index, entry] of store.entries(from, to)) {
+        expect(Buffer.from(entry).equals(expected[index]!)).toBe(true);
+        got.push(index);
+      }
+      const want = Array.from(
+        { length: Math.max(0, Math.min(to, expected.length) - from) },
+        (_, k) => from + k,
+      );
+      expect(got).toEqual(want);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+describe('entries on disk', () => {
+  it('reads back every entry across full bundles and fragments, after reopening and appending more', async () => {
+    // Blocks that end inside bundles, cross them, and fill one exactly.
+    const first = await build(dir.path, [1, 3, 250, 7, 512, 40], 813);
+    await expectEntries(dir.path, first);
+    const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
+    const more = Array.from({ length: 300 }, (_, k) => signedBy(city.departments[k % 5]!, { more: k }));
+    const receipts = await ledger.appendMany(more);
+    expect(receipts.every((r) => !(r instanceof Error))).toBe(true);
+    await ledger.close();
+    await expectEntries(dir.path, [...first, ...more]);
+    expect((await verifyLedger(dir.path)).ok).toBe(true);
+  });
+
+  it('serves a full bundle as its stored bytes and a partial one re-encoded to the width asked', async () => {
+    const entries = await build(dir.path, [300], 300);
+    const store = await LedgerStore.open(dir.path, { create: false });
+    try {
+      const raw = await store.db.get(numberKey(TABLE.entryBundle, 0));
+      expect(Buffer.from(store.entryBundle(0, BUNDLE_WIDTH)!).equals(raw!)).toBe(true);
+      const partial = readBundle(store.entryBundle(1, 20)!);
+      expect(partial).toHaveLength(20);
+      expect(Buffer.from(partial[19]!).equals(entries[256 + 19]!)).toBe(true);
+      expect(store.entryBundle(1, 46)).toBeUndefined(); // 301 entries: bundle 1 has 45
+      expect(readBundle(store.entryBundle(0, 10)!)).toHaveLength(10);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('upgrades a format-1 folder (one key per entry) to bundles on open, losing nothing', async () => {
+    const entries = await build(dir.path, [100, 300, 33], 433);
+    // Rewrite the folder the way format 1 stored it.
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir.path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    });
+    await db.open();
+    const batch = db.batch();
+    for (const [i, e] of entries.entries()) batch.put(numberKey(TABLE.legacyEntry, i), e);
+    for await (const [k] of db.iterator(tableRange(TABLE.entryBundle))) batch.del(k);
+    for await (const [k] of db.iterator(tableRange(TABLE.entryFragment))) batch.del(k);
+    batch.put(metaKey('format'), new TextEncoder().encode('dirchain-ledger/1'));
+    await batch.write();
+    await db.close();
+
+    await expectEntries(dir.path, entries);
+    const check = new ClassicLevel<Uint8Array, Uint8Array>(dir.path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    });
+    await check.open();
+    try {
+      expect(new TextDecoder().decode(await check.get(metaKey('format')))).toBe(STORAGE_FORMAT);
+      const legacy = await check.keys(tableRange(TABLE.legacyEntry)).all();
+      expect(legacy).toHaveLength(0);
+      const bundles = (await check.keys(tableRange(TABLE.entryBundle)).all()).map(keyNumber);
+      expect(bundles).toEqual([0]);
+    } finally {
+      await check.close();
+    }
+    expect((await verifyLedger(dir.path)).ok).toBe(true);
+  });
+
+  it('refuses a storage format it does not know, naming it', async () => {
+    await build(dir.path, [5], 5);
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir.path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    });
+    await db.open();
+    await db.put(metaKey('format'), new TextEncoder().encode('dirchain-ledger/9'));
+    await db.close();
+    await expect(openLedger(dir.path)).rejects.toMatchObject({
+      code: 'E_LEDGER_FORMAT',
+      message: expect.stringContaining('dirchain-ledger/9'),
+    });
+  });
+});
