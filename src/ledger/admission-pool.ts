@@ -11,18 +11,22 @@ import { Worker } from 'node:worker_threads';
 import { verifyNodeAsync } from '../crypto/node-crypto.js';
 import { recordSigningMessage } from '../encoding/record.js';
 import { DirchainError, ErrorCode, type ErrorCodeValue } from '../errors.js';
-import { type BatchCheck, badSeal, checkBatch, type PackedCheck } from './batch-check.js';
+import { type BatchCheck, badSeal, type CheckedBatches, checkBatch, packChecks } from './batch-check.js';
 
 const WORKER_URL = new URL('./admission-worker.js', import.meta.url);
 
 interface Job {
-  resolve: (leaves: Uint8Array) => void;
-  reject: (e: unknown) => void;
+  readonly check: BatchCheck;
+  readonly resolve: (leaves: Uint8Array) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 export class AdmissionPool {
   readonly #workers: Worker[] = [];
-  readonly #jobs = new Map<number, Job>();
+  /** Posted messages by id: the jobs each carries, in order. */
+  readonly #posted = new Map<number, Job[]>();
+  /** Checks waiting for this event-loop turn's message. */
+  #queued: Job[] = [];
   #next = 0;
   #turn = 0;
 
@@ -30,29 +34,7 @@ export class AdmissionPool {
     if (size < 1 || !existsSync(fileURLToPath(WORKER_URL))) return;
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_URL);
-      w.on(
-        'message',
-        (m: {
-          id: number;
-          leaves?: Uint8Array;
-          error?: { code: string; message: string; hint?: string };
-        }) => {
-          const job = this.#jobs.get(m.id);
-          if (job === undefined) return;
-          this.#jobs.delete(m.id);
-          if (m.leaves !== undefined) job.resolve(m.leaves);
-          else {
-            const e = m.error!;
-            job.reject(
-              new DirchainError(
-                e.code as ErrorCodeValue,
-                e.message,
-                e.hint === undefined ? {} : { hint: e.hint },
-              ),
-            );
-          }
-        },
-      );
+      w.on('message', (m: CheckedBatches) => this.#answered(m));
       w.on('error', (e) => {
         // A dead worker takes its jobs with it; the rest carry on (in-thread if none is left).
         this.#workers.splice(this.#workers.indexOf(w), 1);
@@ -69,37 +51,67 @@ export class AdmissionPool {
     return this.#workers.length > 0;
   }
 
-  /** Checks a batch; resolves to its leaf hashes (32 bytes each, back to back). */
+  /**
+   * Checks a batch; resolves to its leaf hashes (32 bytes each, back to back).
+   * Checks asked for in the same event-loop turn (callers answered together
+   * by one block come back together) go to the workers in one message each.
+   */
   check(c: BatchCheck): Promise<Uint8Array> {
     if (this.#workers.length === 0) return this.#inThread(c);
-    const id = this.#next++;
-    const w = this.#workers[this.#turn++ % this.#workers.length]!;
-    // One transferred buffer instead of one cloned array per event: cloning many
-    // small arrays cost more than the copy. The caller keeps its own bytes.
-    let total = 0;
-    for (const e of c.events) total += e.length;
-    const packed = new Uint8Array(total);
-    const lengths = new Uint32Array(c.events.length);
-    let at = 0;
-    for (let i = 0; i < c.events.length; i++) {
-      packed.set(c.events[i]!, at);
-      at += c.events[i]!.length;
-      lengths[i] = c.events[i]!.length;
-    }
-    const message: PackedCheck = {
-      id,
-      signed: c.signed,
-      signature: c.signature,
-      key: c.key,
-      root: c.root,
-      packed,
-      lengths,
-    };
     return new Promise((resolve, reject) => {
-      if (this.#jobs.size === 0) for (const x of this.#workers) x.ref();
-      this.#jobs.set(id, { resolve, reject });
-      w.postMessage(message, [packed.buffer, lengths.buffer]);
+      if (this.#queued.length === 0) setImmediate(() => this.#post());
+      this.#queued.push({ check: c, resolve, reject });
     });
+  }
+
+  #post(): void {
+    const jobs = this.#queued;
+    this.#queued = [];
+    if (this.#workers.length === 0) {
+      for (const j of jobs) this.#inThread(j.check).then(j.resolve, j.reject);
+      return;
+    }
+    if (this.#posted.size === 0) for (const x of this.#workers) x.ref();
+    // Contiguous slices, one per worker, so both cores share a burst.
+    const per = Math.ceil(jobs.length / this.#workers.length);
+    for (let from = 0; from < jobs.length; from += per) {
+      const slice = jobs.slice(from, from + per);
+      const id = this.#next++;
+      // The caller keeps its own bytes: they are copied into the packed buffers.
+      const message = packChecks(
+        id,
+        slice.map((j) => j.check),
+      );
+      this.#posted.set(id, slice);
+      this.#workers[this.#turn++ % this.#workers.length]!.postMessage(message, [
+        message.shape.buffer as ArrayBuffer,
+        message.seals.buffer as ArrayBuffer,
+        message.events.buffer as ArrayBuffer,
+        message.lengths.buffer as ArrayBuffer,
+      ]);
+    }
+  }
+
+  #answered(m: CheckedBatches): void {
+    const jobs = this.#posted.get(m.id);
+    if (jobs === undefined) return;
+    this.#posted.delete(m.id);
+    if (this.#posted.size === 0) for (const x of this.#workers) x.unref();
+    let at = 0;
+    for (const [k, job] of jobs.entries()) {
+      const bytes = 32 * job.check.events.length;
+      const e = m.errors[k];
+      if (e === undefined) job.resolve(m.leaves.subarray(at, at + bytes));
+      else
+        job.reject(
+          new DirchainError(
+            e.code as ErrorCodeValue,
+            e.message,
+            e.hint === undefined ? {} : { hint: e.hint },
+          ),
+        );
+      at += bytes;
+    }
   }
 
   async #inThread(c: BatchCheck): Promise<Uint8Array> {
@@ -120,8 +132,8 @@ export class AdmissionPool {
     const error = new DirchainError(ErrorCode.INTERNAL, `an admission worker failed: ${String(e)}`, {
       cause: e,
     });
-    for (const job of this.#jobs.values()) job.reject(error);
-    this.#jobs.clear();
+    for (const jobs of this.#posted.values()) for (const job of jobs) job.reject(error);
+    this.#posted.clear();
     for (const x of this.#workers) x.unref();
   }
 

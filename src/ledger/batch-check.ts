@@ -9,7 +9,7 @@ import { equalBytes } from '../crypto/bytes.js';
 import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import { decodeEvent } from '../encoding/event.js';
 import { recordSigningMessage } from '../encoding/record.js';
-import { DirchainError, ErrorCode, fail } from '../errors.js';
+import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
 import { memoryRoot } from '../merkle/memory-tree.js';
 
@@ -55,19 +55,105 @@ export function badSeal(): DirchainError {
   });
 }
 
-/** A batch check as posted to a worker: the events back to back in one transferable buffer. */
-export interface PackedCheck extends Omit<BatchCheck, 'events'> {
+/**
+ * Several batch checks as posted to a worker in one message: every byte in
+ * two transferable buffers (cloning many small arrays, or posting once per
+ * batch, cost more on the main thread than packing them).
+ */
+export interface PackedChecks {
   readonly id: number;
-  readonly packed: Uint8Array;
+  /** Per check: signed length, event count. */
+  readonly shape: Uint32Array;
+  /** Per check: signed part, signature (64), key (32), root (32). */
+  readonly seals: Uint8Array;
+  /** Every event of every check, back to back, and their lengths. */
+  readonly events: Uint8Array;
   readonly lengths: Uint32Array;
 }
 
-export function unpackCheck(m: PackedCheck): BatchCheck {
-  const events: Uint8Array[] = new Array(m.lengths.length);
-  let at = 0;
-  for (let i = 0; i < m.lengths.length; i++) {
-    events[i] = m.packed.subarray(at, at + m.lengths[i]!);
-    at += m.lengths[i]!;
+const SEAL_FIXED = 64 + 32 + 32;
+
+export function packChecks(id: number, checks: readonly BatchCheck[]): PackedChecks {
+  const shape = new Uint32Array(2 * checks.length);
+  let sealBytes = 0;
+  let eventBytes = 0;
+  let eventCount = 0;
+  for (const [k, c] of checks.entries()) {
+    shape[2 * k] = c.signed.length;
+    shape[2 * k + 1] = c.events.length;
+    sealBytes += c.signed.length + SEAL_FIXED;
+    eventCount += c.events.length;
+    for (const e of c.events) eventBytes += e.length;
   }
-  return { signed: m.signed, signature: m.signature, key: m.key, root: m.root, events };
+  const seals = new Uint8Array(sealBytes);
+  const events = new Uint8Array(eventBytes);
+  const lengths = new Uint32Array(eventCount);
+  let s = 0;
+  let e = 0;
+  let n = 0;
+  for (const c of checks) {
+    for (const part of [c.signed, c.signature, c.key, c.root]) {
+      seals.set(part, s);
+      s += part.length;
+    }
+    for (const event of c.events) {
+      events.set(event, e);
+      e += event.length;
+      lengths[n++] = event.length;
+    }
+  }
+  return { id, shape, seals, events, lengths };
+}
+
+export function unpackChecks(m: PackedChecks): BatchCheck[] {
+  const out: BatchCheck[] = [];
+  let s = 0;
+  let e = 0;
+  let n = 0;
+  for (let k = 0; k < m.shape.length / 2; k++) {
+    const signedLength = m.shape[2 * k]!;
+    const take = (length: number): Uint8Array => m.seals.subarray(s, (s += length));
+    const signed = take(signedLength);
+    const signature = take(64);
+    const key = take(32);
+    const root = take(32);
+    const events: Uint8Array[] = new Array(m.shape[2 * k + 1]!);
+    for (let i = 0; i < events.length; i++) {
+      events[i] = m.events.subarray(e, e + m.lengths[n]!);
+      e += m.lengths[n++]!;
+    }
+    out.push({ signed, signature, key, root, events });
+  }
+  return out;
+}
+
+/** A worker's answer: the leaves of every accepted check back to back, and each check's refusal if any. */
+export interface CheckedBatches {
+  readonly id: number;
+  readonly leaves: Uint8Array;
+  readonly errors: Array<{ code: string; message: string; hint?: string } | undefined>;
+}
+
+/** Runs packed checks (on a worker): refusals are reported per check, leaves only for accepted ones. */
+export function runChecks(m: PackedChecks): CheckedBatches {
+  const checks = unpackChecks(m);
+  let total = 0;
+  for (const c of checks) total += c.events.length;
+  const leaves = new Uint8Array(32 * total);
+  const errors: CheckedBatches['errors'] = [];
+  let at = 0;
+  for (const c of checks) {
+    try {
+      leaves.set(checkBatch(c), at);
+      errors.push(undefined);
+    } catch (e) {
+      errors.push(
+        isDirchainError(e)
+          ? { code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) }
+          : { code: ErrorCode.INTERNAL, message: `batch check failed unexpectedly: ${String(e)}` },
+      );
+    }
+    at += 32 * c.events.length;
+  }
+  return { id: m.id, leaves, errors };
 }

@@ -70,4 +70,24 @@ describe('appendBatch on worker threads (built package)', () => {
     expect(ledger.head().size).toBe(size);
     expect(await code(ledger.appendBatch(b.seal.bytes, b.events))).toBe('accepted');
   });
+
+  it('answers each batch of a burst on its own: refusals in the same worker message do not touch the others', async () => {
+    const size = ledger.head().size;
+    const good = Array.from({ length: 12 }, (_, k) => batch(k % 2, 3, `burst${k}`));
+    const forged = batch(0, 3, 'forged', city.departments[1]!.signer.signer);
+    const bad = batch(1, 4, 'bad');
+    const changed = [bad.events[0]!, flipBit(bad.events[1]!, 70), ...bad.events.slice(2)];
+    // All asked for in one turn: they travel to the workers together.
+    const results = await Promise.all([
+      ...good.slice(0, 6).map((b) => code(ledger.appendBatch(b.seal.bytes, b.events))),
+      code(ledger.appendBatch(forged.seal.bytes, forged.events)),
+      code(ledger.appendBatch(bad.seal.bytes, changed)),
+      ...good.slice(6).map((b) => code(ledger.appendBatch(b.seal.bytes, b.events))),
+    ]);
+    expect(results.slice(0, 6)).toEqual(Array(6).fill('accepted'));
+    expect(results[6]).toBe('E_BAD_SIGNATURE');
+    expect(results[7]).toMatch(/^E_(BATCH_MISMATCH|DECODE|SCHEMA)$/);
+    expect(results.slice(8)).toEqual(Array(6).fill('accepted'));
+    expect(ledger.head().size).toBe(size + 12 * 4);
+  });
 });
