@@ -11,13 +11,30 @@ import { Worker } from 'node:worker_threads';
 import { verifyNodeAsync } from '../crypto/node-crypto.js';
 import { recordSigningMessage } from '../encoding/record.js';
 import { DirchainError, ErrorCode, type ErrorCodeValue } from '../errors.js';
-import { type BatchCheck, badSeal, type CheckedBatches, checkBatch, packChecks } from './batch-check.js';
+import {
+  type BatchCheck,
+  badSeal,
+  type CheckedBatches,
+  checkBatch,
+  mergePacked,
+  type PackedChecks,
+  packChecks,
+  unpackChecks,
+} from './batch-check.js';
 
 const WORKER_URL = new URL('./admission-worker.js', import.meta.url);
 
+/** A checked batch: its leaf hashes (32 bytes each, back to back) and its own copy of the event bytes. */
+export interface CheckedBatch {
+  readonly leaves: Uint8Array;
+  readonly events: Uint8Array[];
+}
+
 interface Job {
-  readonly check: BatchCheck;
-  readonly resolve: (leaves: Uint8Array) => void;
+  /** The check, packed when it was asked for: the caller may reuse its buffers right after. */
+  readonly packed: PackedChecks;
+  readonly count: number;
+  readonly resolve: (checked: CheckedBatch) => void;
   readonly reject: (e: unknown) => void;
 }
 
@@ -52,15 +69,15 @@ export class AdmissionPool {
   }
 
   /**
-   * Checks a batch; resolves to its leaf hashes (32 bytes each, back to back).
+   * Checks a batch; resolves to its leaf hashes and its own copy of the events.
    * Checks asked for in the same event-loop turn (callers answered together
    * by one block come back together) go to the workers in one message each.
    */
-  check(c: BatchCheck): Promise<Uint8Array> {
+  check(c: BatchCheck): Promise<CheckedBatch> {
     if (this.#workers.length === 0) return this.#inThread(c);
     return new Promise((resolve, reject) => {
       if (this.#queued.length === 0) setImmediate(() => this.#post());
-      this.#queued.push({ check: c, resolve, reject });
+      this.#queued.push({ packed: packChecks(0, [c]), count: c.events.length, resolve, reject });
     });
   }
 
@@ -68,7 +85,7 @@ export class AdmissionPool {
     const jobs = this.#queued;
     this.#queued = [];
     if (this.#workers.length === 0) {
-      for (const j of jobs) this.#inThread(j.check).then(j.resolve, j.reject);
+      for (const j of jobs) this.#inThread(unpackChecks(j.packed)[0]!).then(j.resolve, j.reject);
       return;
     }
     if (this.#posted.size === 0) for (const x of this.#workers) x.ref();
@@ -77,10 +94,9 @@ export class AdmissionPool {
     for (let from = 0; from < jobs.length; from += per) {
       const slice = jobs.slice(from, from + per);
       const id = this.#next++;
-      // The caller keeps its own bytes: they are copied into the packed buffers.
-      const message = packChecks(
+      const message = mergePacked(
         id,
-        slice.map((j) => j.check),
+        slice.map((j) => j.packed),
       );
       this.#posted.set(id, slice);
       this.#workers[this.#turn++ % this.#workers.length]!.postMessage(message, [
@@ -98,11 +114,21 @@ export class AdmissionPool {
     this.#posted.delete(m.id);
     if (this.#posted.size === 0) for (const x of this.#workers) x.unref();
     let at = 0;
+    let event = 0;
+    let offset = 0;
     for (const [k, job] of jobs.entries()) {
-      const bytes = 32 * job.check.events.length;
+      const count = job.count;
       const e = m.errors[k];
-      if (e === undefined) job.resolve(m.leaves.subarray(at, at + bytes));
-      else
+      if (e === undefined) {
+        const events: Uint8Array[] = new Array(count);
+        for (let i = 0; i < count; i++) {
+          const length = m.lengths[event + i]!;
+          events[i] = m.events.subarray(offset, offset + length);
+          offset += length;
+        }
+        job.resolve({ leaves: m.leaves.subarray(at, at + 32 * count), events });
+      } else {
+        for (let i = 0; i < count; i++) offset += m.lengths[event + i]!;
         job.reject(
           new DirchainError(
             e.code as ErrorCodeValue,
@@ -110,11 +136,15 @@ export class AdmissionPool {
             e.hint === undefined ? {} : { hint: e.hint },
           ),
         );
-      at += bytes;
+      }
+      at += 32 * count;
+      event += count;
     }
   }
 
-  async #inThread(c: BatchCheck): Promise<Uint8Array> {
+  async #inThread(check: BatchCheck): Promise<CheckedBatch> {
+    // Copies, as the workers' answers are: the caller may reuse its buffers.
+    const c = { ...check, events: check.events.map((e) => e.slice()) };
     // The signature goes to libuv's pool while this thread decodes and hashes.
     const signed = verifyNodeAsync(c.key, recordSigningMessage(c.signed), c.signature);
     let leaves: Uint8Array;
@@ -125,7 +155,7 @@ export class AdmissionPool {
       throw e;
     }
     if (!(await signed)) throw badSeal();
-    return leaves;
+    return { leaves, events: c.events };
   }
 
   #failAll(e: unknown): void {

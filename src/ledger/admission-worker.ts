@@ -4,5 +4,9 @@ import { type PackedChecks, runChecks } from './batch-check.js';
 
 parentPort!.on('message', (m: PackedChecks) => {
   const answer = runChecks(m);
-  parentPort!.postMessage(answer, [answer.leaves.buffer as ArrayBuffer]);
+  parentPort!.postMessage(answer, [
+    answer.leaves.buffer as ArrayBuffer,
+    answer.events.buffer as ArrayBuffer,
+    answer.lengths.buffer as ArrayBuffer,
+  ]);
 });

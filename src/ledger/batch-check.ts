@@ -105,6 +105,41 @@ export function packChecks(id: number, checks: readonly BatchCheck[]): PackedChe
   return { id, shape, seals, events, lengths };
 }
 
+/** Several packed checks as one (one message for a burst). */
+export function mergePacked(id: number, parts: readonly PackedChecks[]): PackedChecks {
+  if (parts.length === 1) return { ...parts[0]!, id };
+  const concat = <A extends Uint8Array | Uint32Array>(make: (n: number) => A, arrays: A[]): A => {
+    let n = 0;
+    for (const a of arrays) n += a.length;
+    const out = make(n);
+    let at = 0;
+    for (const a of arrays) {
+      out.set(a, at);
+      at += a.length;
+    }
+    return out;
+  };
+  return {
+    id,
+    shape: concat(
+      (n) => new Uint32Array(n),
+      parts.map((p) => p.shape),
+    ),
+    seals: concat(
+      (n) => new Uint8Array(n),
+      parts.map((p) => p.seals),
+    ),
+    events: concat(
+      (n) => new Uint8Array(n),
+      parts.map((p) => p.events),
+    ),
+    lengths: concat(
+      (n) => new Uint32Array(n),
+      parts.map((p) => p.lengths),
+    ),
+  };
+}
+
 export function unpackChecks(m: PackedChecks): BatchCheck[] {
   const out: BatchCheck[] = [];
   let s = 0;
@@ -112,7 +147,10 @@ export function unpackChecks(m: PackedChecks): BatchCheck[] {
   let n = 0;
   for (let k = 0; k < m.shape.length / 2; k++) {
     const signedLength = m.shape[2 * k]!;
-    const take = (length: number): Uint8Array => m.seals.subarray(s, (s += length));
+    const take = (length: number): Uint8Array => {
+      s += length;
+      return m.seals.subarray(s - length, s);
+    };
     const signed = take(signedLength);
     const signature = take(64);
     const key = take(32);
@@ -127,10 +165,16 @@ export function unpackChecks(m: PackedChecks): BatchCheck[] {
   return out;
 }
 
-/** A worker's answer: the leaves of every accepted check back to back, and each check's refusal if any. */
+/**
+ * A worker's answer: the leaves of every accepted check back to back, each
+ * check's refusal if any, and the event bytes handed back (the ledger stores
+ * exactly the bytes that were hashed, whatever the caller does with its own).
+ */
 export interface CheckedBatches {
   readonly id: number;
   readonly leaves: Uint8Array;
+  readonly events: Uint8Array;
+  readonly lengths: Uint32Array;
   readonly errors: Array<{ code: string; message: string; hint?: string } | undefined>;
 }
 
@@ -155,5 +199,5 @@ export function runChecks(m: PackedChecks): CheckedBatches {
     }
     at += 32 * c.events.length;
   }
-  return { id: m.id, leaves, errors };
+  return { id: m.id, leaves, errors, events: m.events, lengths: m.lengths };
 }

@@ -9,6 +9,8 @@
 export interface Item<T, R> {
   readonly value: T;
   readonly bytes: number;
+  /** How many entries it stands for (a batch seal brings its events): counts against maxItems. */
+  readonly count: number;
   readonly resolve: (result: R) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -17,11 +19,6 @@ export interface Item<T, R> {
 export interface Group<T, R> {
   readonly items: Item<T, R>[];
   readonly atomic: boolean;
-  /**
-   * Settled through its first item only (the others' callbacks do nothing):
-   * one promise for a whole batch of events instead of one per event.
-   */
-  readonly single?: boolean;
 }
 
 export interface GroupCommitOptions {
@@ -63,26 +60,17 @@ export class GroupCommit<T, R> {
     const promises = values.map(
       (v) =>
         new Promise<R>((resolve, reject) => {
-          items.push({ value: v.value, bytes: v.bytes, resolve, reject });
+          items.push({ value: v.value, bytes: v.bytes, count: 1, resolve, reject });
         }),
     );
     this.#enqueue({ items, atomic });
     return promises;
   }
 
-  /**
-   * Queues an all-or-nothing group settled by one promise: it resolves with
-   * the first item's result, or rejects with the first item's error (the
-   * committer puts the real cause there).
-   */
-  pushSingle(values: ReadonlyArray<{ value: T; bytes: number }>): Promise<R> {
+  /** Queues one item that stands for `count` entries (a batch with its events), alone in its group. */
+  pushWeighted(value: T, bytes: number, count: number): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const items: Item<T, R>[] = values.map((v, i) =>
-        i === 0
-          ? { value: v.value, bytes: v.bytes, resolve, reject }
-          : { value: v.value, bytes: v.bytes, resolve: noop, reject: noop },
-      );
-      this.#enqueue({ items, atomic: true, single: true });
+      this.#enqueue({ items: [{ value, bytes, count, resolve, reject }], atomic: true });
     });
   }
 
@@ -93,8 +81,10 @@ export class GroupCommit<T, R> {
       return;
     }
     this.#queue.push(group);
-    this.#queuedItems += items.length;
-    for (const i of items) this.#queuedBytes += i.bytes;
+    for (const i of items) {
+      this.#queuedItems += i.count;
+      this.#queuedBytes += i.bytes;
+    }
     this.#schedule();
   }
 
@@ -157,14 +147,16 @@ export class GroupCommit<T, R> {
     let bytes = 0;
     while (n < this.#queue.length) {
       const g = this.#queue[n]!;
-      const gBytes = g.items.reduce((s, i) => s + i.bytes, 0);
+      let gBytes = 0;
+      let gItems = 0;
+      for (const i of g.items) {
+        gBytes += i.bytes;
+        gItems += i.count;
+      }
       // Always take at least one group, even one larger than the limits.
-      if (
-        n > 0 &&
-        (items + g.items.length > this.#options.maxItems || bytes + gBytes > this.#options.maxBytes)
-      )
+      if (n > 0 && (items + gItems > this.#options.maxItems || bytes + gBytes > this.#options.maxBytes))
         break;
-      items += g.items.length;
+      items += gItems;
       bytes += gBytes;
       n++;
     }
@@ -181,5 +173,3 @@ export class GroupCommit<T, R> {
     for (const g of q) for (const i of g.items) i.reject(e);
   }
 }
-
-function noop(): void {}

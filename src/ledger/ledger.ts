@@ -17,7 +17,6 @@ import {
   BATCH_KIND,
   decodeEvent,
   isEventEntry,
-  type LedgerEvent,
   parseBatchBody,
   type SignedBatch,
 } from '../encoding/event.js';
@@ -37,7 +36,7 @@ import type { State } from '../state/state.js';
 import type { Durability, LedgerStore } from '../storage/store.js';
 import { AdmissionPool } from './admission-pool.js';
 import { type BlockHeader, blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
-import { type Group, GroupCommit } from './group-commit.js';
+import { type Group, GroupCommit, type Item } from './group-commit.js';
 import { memberSigner } from './member-signer.js';
 import { signBatch } from './sign-batch.js';
 import type {
@@ -215,7 +214,8 @@ export class Ledger {
    */
   async appendBatch(seal: Uint8Array | LedgerRecord, events: readonly Uint8Array[]): Promise<BatchReceipt> {
     this.#checkWritable();
-    const record = decodeRecord(seal instanceof Uint8Array ? seal : seal.bytes);
+    // A copy, like the events': what is stored is what was checked.
+    const record = decodeRecord((seal instanceof Uint8Array ? seal : seal.bytes).slice());
     if (record.kind !== BATCH_KIND) {
       fail(ErrorCode.BATCH_MISMATCH, `a batch must start with its seal, not a ${record.kind} record`, {
         hint: 'sign the batch with signBatch',
@@ -226,7 +226,7 @@ export class Ledger {
     if (body.count !== events.length)
       fail(ErrorCode.BATCH_MISMATCH, `the seal counts ${body.count} events, ${events.length} were given`);
     // Signature, event decoding, leaf hashes and root: on the admission workers.
-    const leaves = await this.#admission.check({
+    const checked = await this.#admission.check({
       signed: record.signed,
       signature: record.signature,
       key,
@@ -234,11 +234,8 @@ export class Ledger {
       events,
     });
     this.#checkWritable(); // the ledger may have closed while the batch was checked
-    const pending: Pending[] = events.map((bytes, i) => ({
-      bytes,
-      leaf: leaves.subarray(32 * i, 32 * i + 32),
-    }));
-    return this.#pushBatch(pendingRecord(record), pending);
+    // The checked copies: exactly the bytes that were hashed, whatever the caller does with its own.
+    return this.#pushBatch(record, checked);
   }
 
   /**
@@ -250,12 +247,9 @@ export class Ledger {
     this.#checkWritable();
     this.#checkSigner(member);
     const { seal, events, leaves } = this.signBatch(member, kind, bodies);
-    const pending = events.map((bytes, i) => ({
-      bytes,
-      leaf: leaves[i]!,
-      event: { bytes, position: i, body: bodies[i]! },
-    }));
-    return this.#pushBatch(pendingRecord(seal), pending);
+    const flat = new Uint8Array(32 * leaves.length);
+    for (const [i, leaf] of leaves.entries()) flat.set(leaf, 32 * i);
+    return this.#pushBatch(seal, { events, leaves: flat, bodies });
   }
 
   /** Signs a batch for this ledger as `member`, without appending it. */
@@ -267,11 +261,13 @@ export class Ledger {
     );
   }
 
-  async #pushBatch(seal: { value: Pending; bytes: number }, events: Pending[]): Promise<BatchReceipt> {
-    const items = [seal];
-    for (const e of events) items.push({ value: e, bytes: e.bytes.length });
-    const r = await this.#queue.pushSingle(items);
-    return { seal: r.index, first: r.index + 1, count: events.length, height: r.height };
+  /** Queues a seal and its events as one item: one block, one promise, no object per event. */
+  async #pushBatch(seal: LedgerRecord, batch: PendingBatch): Promise<BatchReceipt> {
+    let bytes = seal.bytes.length;
+    for (const e of batch.events) bytes += e.length;
+    const value: Pending = { bytes: seal.bytes, record: seal, batch };
+    const r = await this.#queue.pushWeighted(value, bytes, 1 + batch.events.length);
+    return { seal: r.index, first: r.index + 1, count: batch.events.length, height: r.height };
   }
 
   /** The public key a record's author and keyId name (refusals for unknown ones). */
@@ -289,7 +285,8 @@ export class Ledger {
 
   /** Decodes a record and verifies its author signature (off the main thread). */
   async #admitSigned(entry: Uint8Array): Promise<LedgerRecord> {
-    const record = decodeRecord(entry);
+    // A copy: the caller may reuse its buffer before the block is written.
+    const record = decodeRecord(entry.slice());
     if (record.kind === BATCH_KIND) {
       fail(ErrorCode.BATCH_MISMATCH, 'a batch seal must come with its events', {
         hint: 'use appendBatch(seal, events)',
@@ -369,70 +366,57 @@ export class Ledger {
   #commit(batch: Group<Pending, Receipt>[]): Promise<void> {
     const time = Math.max(this.#clock(), this.#tail.time);
     const firstIndex = this.#frontier.size;
-    const accepted: Array<{
-      bytes: Uint8Array;
-      leaf: Uint8Array;
-      resolve: (r: Receipt) => void;
-      reject: (e: unknown) => void;
-    }> = [];
+    // Parallel lists, one slot per entry: no object per entry.
+    const entries: Uint8Array[] = [];
+    const leafBytes: Uint8Array[] = [];
+    const leafAt: number[] = [];
+    /** Each accepted item and the index of its first entry. */
+    const settle: Array<{ item: Item<Pending, Receipt>; first: number }> = [];
+    const accept = (bytes: Uint8Array, leaf: Uint8Array, at: number): void => {
+      entries.push(bytes);
+      leafBytes.push(leaf);
+      leafAt.push(at);
+    };
+    const truncate = (length: number, settled: number): void => {
+      entries.length = length;
+      leafBytes.length = length;
+      leafAt.length = length;
+      settle.length = settled;
+    };
     for (const group of batch) {
       const mark = this.#state.mark();
-      const before = accepted.length;
+      const before = entries.length;
+      const settledBefore = settle.length;
       let refused: { at: number; error: DirchainError } | undefined;
-      // A batch's events are judged under the seal that precedes them in the group.
-      let seal: { record: LedgerRecord; kind: string } | undefined;
       for (let i = 0; i < group.items.length; i++) {
         const item = group.items[i]!;
-        const p = item.value;
-        const index = firstIndex + accepted.length;
-        const leaf = p.leaf ?? hasher.leaf(p.bytes);
-        const verdict =
-          p.record !== undefined
-            ? evaluate(this.#policy, this.#state, p.record, index, time, leaf)
-            : evaluateEvent(
-                this.#policy,
-                this.#state,
-                seal!.record,
-                seal!.kind,
-                p.event ?? p.bytes,
-                index,
-                time,
-              );
-        if (verdict instanceof DirchainError) {
-          if (group.atomic) {
-            refused = { at: i, error: verdict };
-            break;
-          }
-          item.reject(verdict);
+        const itemMark = group.atomic ? mark : this.#state.mark();
+        const itemStart = entries.length;
+        const error = this.#admit(item.value, firstIndex + itemStart, time, accept);
+        if (error === undefined) {
+          settle.push({ item, first: firstIndex + itemStart });
           continue;
         }
-        this.#state.stage(verdict.changes, verdict.indexes);
-        if (p.record !== undefined) {
-          this.#state.stageLeaf(leaf, index);
-          if (p.record.kind === BATCH_KIND)
-            seal = { record: p.record, kind: parseBatchBody(p.record.body).kind };
+        this.#state.rollback(itemMark);
+        truncate(itemStart, settle.length);
+        if (group.atomic) {
+          refused = { at: i, error };
+          break;
         }
-        accepted.push({ bytes: p.bytes, leaf, resolve: item.resolve, reject: item.reject });
+        item.reject(error);
       }
       if (refused) {
         this.#state.rollback(mark);
-        accepted.length = before;
-        if (group.single) group.items[0]!.reject(batchRefusal(refused.at, refused.error));
-        else {
-          for (const [i, item] of group.items.entries()) {
-            item.reject(i === refused.at ? refused.error : aborted(refused.error));
-          }
+        truncate(before, settledBefore);
+        for (const [i, item] of group.items.entries()) {
+          item.reject(i === refused.at ? refused.error : aborted(refused.error));
         }
       }
     }
-    if (accepted.length === 0) return Promise.resolve();
+    if (entries.length === 0) return Promise.resolve();
     const hashStart = storedHashCount(firstIndex);
-    const sink = new HashSink(2 * accepted.length + 8);
-    const entries: Uint8Array[] = [];
-    for (const a of accepted) {
-      entries.push(a.bytes);
-      this.#frontier.appendTo(a.leaf, 0, sink);
-    }
+    const sink = new HashSink(2 * entries.length + 8);
+    for (let i = 0; i < entries.length; i++) this.#frontier.appendTo(leafBytes[i]!, leafAt[i]!, sink);
     const hashes = sink.hashes();
     const header: BlockHeader = {
       origin: this.origin,
@@ -471,8 +455,7 @@ export class Ledger {
           time,
           checkpoint: note,
         };
-        for (let i = 0; i < accepted.length; i++)
-          accepted[i]!.resolve({ index: firstIndex + i, height: header.height });
+        for (const { item, first } of settle) item.resolve({ index: first, height: header.height });
       },
       (e) => {
         this.#state.discardAll();
@@ -487,11 +470,42 @@ export class Ledger {
                   cause: e,
                 },
               );
-        for (const a of accepted) a.reject(failure);
+        for (const { item } of settle) item.reject(failure);
         throw failure;
       },
     );
     return this.#writeChain;
+  }
+
+  /**
+   * Judges one queued item as the entries at `index` on: stages its effects
+   * and hands its entries to `accept`, or returns its refusal (the caller
+   * rolls the state back). A batch seal brings its events, judged under it.
+   */
+  #admit(
+    p: Pending,
+    index: number,
+    time: number,
+    accept: (bytes: Uint8Array, leaf: Uint8Array, at: number) => void,
+  ): DirchainError | undefined {
+    const leaf = hasher.leaf(p.bytes);
+    const verdict = evaluate(this.#policy, this.#state, p.record, index, time, leaf);
+    if (verdict instanceof DirchainError) return verdict;
+    this.#state.stage(verdict.changes, verdict.indexes);
+    this.#state.stageLeaf(leaf, index);
+    accept(p.bytes, leaf, 0);
+    const batch = p.batch;
+    if (batch === undefined) return undefined;
+    const kind = parseBatchBody(p.record.body).kind;
+    for (let i = 0; i < batch.events.length; i++) {
+      const bytes = batch.events[i]!;
+      const event = batch.bodies === undefined ? bytes : { bytes, position: i, body: batch.bodies[i]! };
+      const v = evaluateEvent(this.#policy, this.#state, p.record, kind, event, index + 1 + i, time);
+      if (v instanceof DirchainError) return batchRefusal(i + 1, v);
+      this.#state.stage(v.changes, v.indexes);
+      accept(bytes, batch.leaves, 32 * i);
+    }
+    return undefined;
   }
 
   /** The entry bytes at `index`. */
@@ -665,10 +679,17 @@ export class Ledger {
  */
 interface Pending {
   readonly bytes: Uint8Array;
-  /** Precomputed when the batch root was checked. */
-  readonly leaf?: Uint8Array;
-  readonly record?: LedgerRecord;
-  readonly event?: LedgerEvent;
+  readonly record: LedgerRecord;
+  /** With a batch seal: its events, appended right after it. */
+  readonly batch?: PendingBatch;
+}
+
+interface PendingBatch {
+  readonly events: readonly Uint8Array[];
+  /** The events' leaf hashes, 32 bytes each (computed when the root was checked). */
+  readonly leaves: Uint8Array;
+  /** The events' bodies, when the batch was signed here (no decoding needed). */
+  readonly bodies?: readonly Plain[];
 }
 
 function pendingRecord(record: LedgerRecord): { value: Pending; bytes: number } {

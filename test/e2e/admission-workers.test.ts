@@ -90,4 +90,13 @@ describe('appendBatch on worker threads (built package)', () => {
     expect(results.slice(8)).toEqual(Array(6).fill('accepted'));
     expect(ledger.head().size).toBe(size + 12 * 4);
   });
+
+  it('stores the bytes the workers checked, even if the caller reuses its buffers before the ack', async () => {
+    const b = batch(0, 8, 'reuse');
+    const original = b.events.map((e: Uint8Array) => e.slice());
+    const done = ledger.appendBatch(b.seal.bytes, b.events);
+    for (const e of b.events) e.fill(0x41);
+    const r = await done;
+    for (let i = 0; i < 8; i++) expect(Buffer.compare(ledger.getEntry(r.first + i), original[i]!)).toBe(0);
+  });
 });

@@ -14,7 +14,7 @@ import { memoryPath, memoryRoot } from '../../src/merkle/memory-tree.js';
 import { verifyBundle } from '../../src/verify.js';
 import { grantTerms, makeActors, openCity, refusal, seed } from '../directory/city.js';
 import { flipBit, nodeHasher, readStoredEntry, rewriteStoredEntry, tempDir } from '../helpers.js';
-import { type City, makeCity, newLedger, ORIGIN } from './fixture.js';
+import { type City, makeCity, newLedger, ORIGIN, signedBy } from './fixture.js';
 
 let dir: ReturnType<typeof tempDir>;
 let city: City;
@@ -143,6 +143,28 @@ describe('batches: one signature, many individually provable events', () => {
     expect(await refusal(ledger.appendBatch(other.seal.bytes, other.events))).toBe('accepted');
     expect(await refusal(ledger.appendBatch(other.seal.bytes, other.events))).toBe('E_DUPLICATE');
     expect(ledger.head().size).toBe(size + 5);
+  });
+
+  it('stores what was checked, even when the caller reuses its buffers before the ack', async () => {
+    const d = city.departments[2]!;
+    const b = presigned(d, 6, 'reuse');
+    const original = b.events.map((e) => e.slice());
+    const seal = b.seal.bytes.slice();
+    const record = signedBy(d, { reused: true });
+    const recordCopy = record.slice();
+    const batchDone = ledger.appendBatch(seal, b.events);
+    const singleDone = ledger.append(record);
+    // The caller scribbles over everything it handed in, before the block is written.
+    for (const e of b.events) e.fill(0x41);
+    seal.fill(0x42);
+    record.fill(0x43);
+    const [batch, single] = await Promise.all([batchDone, singleDone]);
+    for (let i = 0; i < 6; i++)
+      expect(Buffer.from(ledger.getEntry(batch.first + i)).equals(original[i]!)).toBe(true);
+    expect(Buffer.from(ledger.getEntry(single.index)).equals(recordCopy)).toBe(true);
+    await ledger.close();
+    expect((await verifyLedger(dir.path)).ok).toBe(true);
+    ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
   });
 
   it('any change to any event of a random batch is refused (property)', async () => {
