@@ -7,11 +7,11 @@
  */
 import { equalBytes } from '../crypto/bytes.js';
 import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
-import { decodeEvent } from '../encoding/event.js';
+import { checkEvent } from '../encoding/event.js';
 import { recordSigningMessage } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
-import { memoryRoot } from '../merkle/memory-tree.js';
+import { Frontier, HashSink } from '../merkle/stored.js';
 
 const hasher = treeHasher(sha256Node);
 
@@ -29,17 +29,17 @@ export interface BatchCheck {
 /** Returns the events' leaf hashes, 32 bytes each, back to back. Throws the refusal. */
 export function checkBatch(c: BatchCheck): Uint8Array {
   const leaves = new Uint8Array(32 * c.events.length);
-  const list: Uint8Array[] = new Array(c.events.length);
+  // The root by the frontier's allocation-free node hashing (one sink per batch).
+  const frontier = new Frontier(hasher);
+  const sink = new HashSink(2 * c.events.length);
   for (let i = 0; i < c.events.length; i++) {
     const bytes = c.events[i]!;
-    const event = decodeEvent(bytes);
-    if (event.position !== i)
-      fail(ErrorCode.BATCH_MISMATCH, `event ${i} says it is at position ${event.position}`);
-    const leaf = hasher.leaf(bytes);
-    leaves.set(leaf, 32 * i);
-    list[i] = leaf;
+    const position = checkEvent(bytes);
+    if (position !== i) fail(ErrorCode.BATCH_MISMATCH, `event ${i} says it is at position ${position}`);
+    leaves.set(hasher.leaf(bytes), 32 * i);
+    frontier.appendTo(leaves, 32 * i, sink);
   }
-  if (!equalBytes(memoryRoot(hasher, list), c.root)) {
+  if (!equalBytes(frontier.root(), c.root)) {
     fail(ErrorCode.BATCH_MISMATCH, 'the events do not match the root their seal signs', {
       hint: 'send the events exactly as encoded when the seal was signed, in order',
     });

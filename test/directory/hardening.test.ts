@@ -4,7 +4,7 @@
  * relabelled fields, cursors from other queries, origin confusion.
  */
 import { ClassicLevel } from 'classic-level';
-import { Packr } from 'msgpackr';
+import { Packr } from 'msgpackr/pack';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { approve } from '../../src/directory/directory.js';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Packr } from 'msgpackr';
+import { Packr } from 'msgpackr/pack';
 import { describe, expect, it } from 'vitest';
 import { verifyNoble } from '../../src/crypto/ed25519.js';
 import { nodeSigner, verifyNode } from '../../src/crypto/node-crypto.js';

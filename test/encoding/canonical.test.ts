@@ -1,0 +1,215 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkCanonical } from '../../src/encoding/canonical.js';
+import { checkEvent, decodeEvent, encodeEvent } from '../../src/encoding/event.js';
+import { assertPlain, pack, unpackStrict } from '../../src/encoding/msgpack.js';
+
+/** The reference: decode, re-encode, compare, then check plain data (msgpack.ts). */
+function reference(bytes: Uint8Array): string {
+  try {
+    assertPlain(unpackStrict(bytes, 'value'), 'value');
+    return 'ok';
+  } catch (e) {
+    return (e as { code?: string }).code ?? 'thrown';
+  }
+}
+
+function fast(bytes: Uint8Array): string {
+  try {
+    checkCanonical(bytes, 'value');
+    return 'ok';
+  } catch (e) {
+    return (e as { code?: string }).code ?? 'thrown';
+  }
+}
+
+const key = fc.oneof(
+  fc.string({ maxLength: 6 }),
+  fc.nat(40).map(String),
+  fc.constantFrom('0', '01', '4294967294', '4294967295', '-1', '1.5', '__proto__', 'é', '\u{1F600}'),
+);
+const number = fc.oneof(
+  fc.integer(),
+  fc.constantFrom(
+    0,
+    127,
+    128,
+    255,
+    256,
+    65535,
+    65536,
+    2 ** 32 - 1,
+    2 ** 32,
+    -32,
+    -33,
+    -128,
+    -129,
+    -32768,
+    -32769,
+    -(2 ** 31),
+    -(2 ** 31) - 1,
+    2 ** 53 - 1,
+  ),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+);
+const plain = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    number,
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.string({ maxLength: 300 }),
+    fc.uint8Array({ maxLength: 300 }),
+    fc.array(tie('value'), { maxLength: 20 }),
+    fc.dictionary(key, tie('value'), { maxKeys: 20 }),
+  ),
+})).value;
+
+/** Ways bytes get damaged or forged: a changed byte, a type byte swapped in, bytes cut, added or removed. */
+const corrupt = (bytes: Uint8Array) =>
+  fc
+    .tuple(
+      fc.constantFrom('set', 'type', 'cut', 'insert', 'remove'),
+      fc.nat(Math.max(0, bytes.length - 1)),
+      fc.oneof(
+        fc.nat(255),
+        fc.constantFrom(
+          0xc0,
+          0xc1,
+          0xca,
+          0xcb,
+          0xcc,
+          0xcd,
+          0xce,
+          0xcf,
+          0xd0,
+          0xd3,
+          0xd4,
+          0xd6,
+          0xd9,
+          0xda,
+          0xdc,
+          0xde,
+          0x80,
+          0x90,
+          0xa0,
+          0xed,
+          0xf0,
+          0xff,
+        ),
+      ),
+    )
+    .map(([how, at, v]) => {
+      const b = Array.from(bytes);
+      if (how === 'set') b[at] = (b[at]! ^ (1 << (v % 8))) & 255;
+      else if (how === 'type') b[at] = v;
+      else if (how === 'cut') b.length = at;
+      else if (how === 'insert') b.splice(at, 0, v);
+      else b.splice(at, 1);
+      return Uint8Array.from(b);
+    });
+
+describe('checkCanonical (one-pass canonical MessagePack check)', () => {
+  it('gives the reference verdict on whatever the encoder writes (nearly all canonical)', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(plain, (v) => {
+        const bytes = pack(v);
+        const want = reference(bytes);
+        // Exactly the same verdict, code included (a "__proto__" key is written but not canonical).
+        expect(fast(bytes)).toBe(want);
+        if (want === 'ok') accepted++;
+      }),
+      { numRuns: 400 },
+    );
+    expect(accepted).toBeGreaterThan(300);
+  });
+
+  it('agrees with decode + re-encode + assertPlain on corrupted encodings', () => {
+    fc.assert(
+      fc.property(
+        plain.map((v) => pack(v)).chain((bytes) => corrupt(bytes)),
+        (bytes) => {
+          const want = reference(bytes);
+          const got = fast(bytes);
+          // Same verdict; a refusal's code may differ between E_DECODE and E_SCHEMA only.
+          if (want === 'ok' || got === 'ok') expect(got).toBe(want);
+          else expect(['E_DECODE', 'E_SCHEMA']).toContain(got);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it.each([
+    ['float64 -0', 'cb8000000000000000', 'E_DECODE'],
+    ['float64 of 1', 'cb3ff0000000000000', 'E_DECODE'],
+    ['float64 of 2^32 (canonical)', 'cb41f0000000000000', 'ok'],
+    ['float64 NaN', 'cb7ff8000000000000', 'E_SCHEMA'],
+    ['uint8 for 5', 'cc05', 'E_DECODE'],
+    ['uint16 for 200', 'cd00c8', 'E_DECODE'],
+    ['int8 for -5', 'd0fb', 'E_DECODE'],
+    ['str8 for a 1-byte string', 'd90161', 'E_DECODE'],
+    ['array16 of one', 'dc000100', 'E_DECODE'],
+    ['duplicate key', '82a16101a16102', 'E_DECODE'],
+    ['integer key after a named one', '82a16201a13102', 'E_DECODE'],
+    ['integer keys descending', '82a13201a13102', 'E_DECODE'],
+    ['integer keys first, ascending', '83a13103a13202a16201', 'ok'],
+    ['__proto__ key', '81a95f5f70726f746f5f5f01', 'E_DECODE'],
+    ['non-string key', '810102', 'E_DECODE'],
+    ['timestamp extension', 'd6ff00000001', 'E_SCHEMA'],
+    ['float32', 'ca3f800000', 'E_DECODE'],
+    ['uint64', 'cf0000000000000001', 'E_DECODE'],
+    ['overlong UTF-8', 'a2c1a1', 'E_DECODE'],
+    ['lone surrogate', 'a3eda080', 'E_DECODE'],
+    ['trailing byte', 'c0c0', 'E_DECODE'],
+    ['truncated string', 'a461', 'E_DECODE'],
+  ])('%s', (_name, hex, verdict) => {
+    expect(fast(Uint8Array.from(Buffer.from(hex, 'hex')))).toBe(verdict);
+  });
+
+  it('checks big maps (set-based duplicate check) like small ones', () => {
+    const entries = Array.from({ length: 40 }, (_, i) => [`k${i}`, i] as const);
+    const good = pack(Object.fromEntries(entries));
+    expect([fast(good), reference(good)]).toEqual(['ok', 'ok']);
+    // The same 40 pairs with the last key renamed to a duplicate of the first (same length).
+    const dup = Uint8Array.from(good);
+    const at = Buffer.from(dup).lastIndexOf(Buffer.from('k39'));
+    dup.set(Buffer.from('k10'), at);
+    expect([fast(dup), reference(dup)]).toEqual(['E_DECODE', 'E_DECODE']);
+  });
+
+  it('limits nesting like assertPlain', () => {
+    let v: unknown = 1;
+    for (let i = 0; i < 33; i++) v = [v];
+    expect(fast(pack(v))).toBe('E_SCHEMA');
+    expect(reference(pack(v))).toBe('E_SCHEMA');
+    expect(fast(pack((v as unknown[])[0]))).toBe('ok');
+  });
+
+  it('checkEvent gives decodeEvent’s position and refusals', () => {
+    fc.assert(
+      fc.property(fc.nat(5000), plain, fc.boolean(), (position, body, damage) => {
+        const bytes = Uint8Array.from(pack([0, position, body]));
+        if (damage && bytes.length > 3) bytes[3 + (position % (bytes.length - 3))]! ^= 0x10;
+        let want: string | number;
+        try {
+          want = decodeEvent(bytes).position;
+        } catch (e) {
+          want = (e as { code: string }).code;
+        }
+        let got: string | number;
+        try {
+          got = checkEvent(bytes);
+        } catch (e) {
+          got = (e as { code: string }).code;
+        }
+        if (typeof want === 'number' || typeof got === 'number') expect(got).toBe(want);
+        else expect(['E_DECODE', 'E_SCHEMA']).toContain(got);
+        expect(checkEvent(encodeEvent(position % 4096, { ok: true }))).toBe(position % 4096);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
