@@ -83,6 +83,11 @@ export class LedgerStore implements HashReader {
       valueEncoding: 'view',
       createIfMissing: options.create,
       errorIfExists: options.create,
+      // A 32 MiB memtable (LevelDB's default is 4): fewer, larger level-0 files
+      // to compact. Measured at 1M batched events: compaction CPU 5.2 → 2.5 µs
+      // per event, appendBatch 69k → 84k events/s (bench/README.md). Costs up
+      // to two memtables of RAM, fixed however long the log grows.
+      writeBufferSize: 32 * 1024 * 1024,
     });
     try {
       await db.open();
