@@ -10,3 +10,6 @@ parentPort!.on('message', (m: PackedChecks) => {
     answer.lengths.buffer as ArrayBuffer,
   ]);
 });
+
+// Loaded: the pool checks in-thread until it hears this.
+parentPort!.postMessage({ ready: true });

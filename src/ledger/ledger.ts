@@ -341,6 +341,15 @@ export class Ledger {
     );
   }
 
+  /**
+   * Resolves with the number of admission worker threads once they have
+   * started (batches are checked in-thread until then). For tests and
+   * benchmarks that want the threaded path from the first batch.
+   */
+  workersStarted(): Promise<number> {
+    return this.#admission.started();
+  }
+
   /** Resolves once every queued append has been written (or refused). */
   flush(): Promise<void> {
     return this.#queue.drain();

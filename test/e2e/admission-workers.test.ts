@@ -27,6 +27,8 @@ describe('appendBatch on worker threads (built package)', () => {
       members: city.members,
       workers: 2,
     });
+    // Batches are checked in-thread until the workers have loaded.
+    expect(await ledger.workersStarted()).toBe(2);
   });
   afterAll(async () => {
     await ledger?.close();
