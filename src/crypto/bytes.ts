@@ -20,6 +20,17 @@ export function fromUtf8(bytes: Uint8Array): string {
   }
 }
 
+/**
+ * A copy of bytes[start, end) in a new Uint8Array of its own. Not `.slice()`:
+ * on a node Buffer (what LevelDB and many callers hand over) `slice` returns a
+ * view that shares, and keeps alive, the whole underlying buffer.
+ */
+export function copyBytes(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(bytes.subarray(start, end));
+  return out;
+}
+
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;

@@ -8,6 +8,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { ErrorCode, fail } from '../errors.js';
+import { copyBytes } from './bytes.js';
 
 export const PUBLIC_KEY_LENGTH = 32;
 export const SEED_LENGTH = 32;
@@ -48,7 +49,7 @@ export function randomSeed(): Uint8Array {
 
 export function nobleSigner(seed: Uint8Array): Signer {
   checkLength(seed, SEED_LENGTH, 'Ed25519 seed');
-  const secret = seed.slice();
+  const secret = copyBytes(seed);
   return { publicKey: ed25519.getPublicKey(secret), sign: (m) => ed25519.sign(m, secret) };
 }
 

@@ -5,9 +5,11 @@
  * (running from TypeScript sources, as the unit tests do) or `workers` is 0,
  * the same check runs in-thread; the verdicts are identical either way.
  */
+
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { copyBytes } from '../crypto/bytes.js';
 import { verifyNodeAsync } from '../crypto/node-crypto.js';
 import { recordSigningMessage } from '../encoding/record.js';
 import { DirchainError, ErrorCode, type ErrorCodeValue } from '../errors.js';
@@ -156,7 +158,7 @@ export class AdmissionPool {
 
   async #inThread(check: BatchCheck): Promise<CheckedBatch> {
     // Copies, as the workers' answers are: the caller may reuse its buffers.
-    const c = { ...check, events: check.events.map((e) => e.slice()) };
+    const c = { ...check, events: check.events.map((e) => copyBytes(e)) };
     // The signature goes to libuv's pool while this thread decodes and hashes.
     const signed = verifyNodeAsync(c.key, recordSigningMessage(c.signed), c.signature);
     let leaves: Uint8Array;

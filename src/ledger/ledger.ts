@@ -9,7 +9,7 @@
  * it to continue from the last durable block.
  */
 import { availableParallelism } from 'node:os';
-import { equalBytes, utf8 } from '../crypto/bytes.js';
+import { copyBytes, equalBytes, utf8 } from '../crypto/bytes.js';
 import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
 import { type NoteSigner, signNote } from '../crypto/note.js';
 import { Directory } from '../directory/directory.js';
@@ -215,7 +215,7 @@ export class Ledger {
   async appendBatch(seal: Uint8Array | LedgerRecord, events: readonly Uint8Array[]): Promise<BatchReceipt> {
     this.#checkWritable();
     // A copy, like the events': what is stored is what was checked.
-    const record = decodeRecord((seal instanceof Uint8Array ? seal : seal.bytes).slice());
+    const record = decodeRecord(copyBytes(seal instanceof Uint8Array ? seal : seal.bytes));
     if (record.kind !== BATCH_KIND) {
       fail(ErrorCode.BATCH_MISMATCH, `a batch must start with its seal, not a ${record.kind} record`, {
         hint: 'sign the batch with signBatch',
@@ -286,7 +286,7 @@ export class Ledger {
   /** Decodes a record and verifies its author signature (off the main thread). */
   async #admitSigned(entry: Uint8Array): Promise<LedgerRecord> {
     // A copy: the caller may reuse its buffer before the block is written.
-    const record = decodeRecord(entry.slice());
+    const record = decodeRecord(copyBytes(entry));
     if (record.kind === BATCH_KIND) {
       fail(ErrorCode.BATCH_MISMATCH, 'a batch seal must come with its events', {
         hint: 'use appendBatch(seal, events)',

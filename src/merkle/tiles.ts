@@ -16,6 +16,7 @@
  * Paths write N as 3-digit groups, all but the last prefixed with "x":
  * 1234067 → x001/x234/067. Pure functions only; serving is src/serve/.
  */
+import { copyBytes } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
 import type { TreeHasher } from './hasher.js';
 import { storedHashIndex } from './stored.js';
@@ -167,7 +168,7 @@ export function fullTileHash(hasher: TreeHasher, data: Uint8Array): Uint8Array {
 }
 
 function foldTile(hasher: TreeHasher, data: Uint8Array): Uint8Array {
-  if (data.length === HASH) return data.slice();
+  if (data.length === HASH) return copyBytes(data);
   const half = data.length / 2;
   return hasher.node(foldTile(hasher, data.subarray(0, half)), foldTile(hasher, data.subarray(half)));
 }

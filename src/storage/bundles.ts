@@ -13,6 +13,7 @@
  *
  * Pure planning and parsing; store.ts does the I/O.
  */
+import { copyBytes } from '../crypto/bytes.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
 
 export const BUNDLE_WIDTH = 256;
@@ -59,7 +60,7 @@ export function planEntryWrites(open: OpenBundle, entries: readonly Uint8Array[]
     } else {
       const first = n * BUNDLE_WIDTH + pending.length;
       // Copies: the open bundle outlives the caller's buffers.
-      for (const e of part) pending.push(e.slice());
+      for (const e of part) pending.push(copyBytes(e));
       fragments.push(first);
       return {
         bundles,
@@ -88,4 +89,20 @@ export function readBundle(bytes: Uint8Array, limit = BUNDLE_WIDTH): Uint8Array[
     at += 2 + length;
   }
   return entries;
+}
+
+/**
+ * Entry `k` of a stored bundle (a copy), found by walking the length
+ * prefixes: for a random read that beats building views of all 256 (the
+ * views were most of a random read's cost, in the GC).
+ */
+export function bundleEntry(bytes: Uint8Array, k: number): Uint8Array | undefined {
+  let at = 0;
+  for (let i = 0; i < k; i++) {
+    if (at + 2 > bytes.length) return undefined;
+    at += 2 + ((bytes[at]! << 8) | bytes[at + 1]!);
+  }
+  if (at + 2 > bytes.length) return undefined;
+  const end = at + 2 + ((bytes[at]! << 8) | bytes[at + 1]!);
+  return end > bytes.length ? undefined : copyBytes(bytes, at + 2, end);
 }

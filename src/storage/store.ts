@@ -5,11 +5,11 @@
  * so it is on disk whole or not at all.
  */
 import { ClassicLevel } from 'classic-level';
-import { fromUtf8, utf8 } from '../crypto/bytes.js';
+import { copyBytes, fromUtf8, utf8 } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
 import type { HashReader } from '../merkle/prove.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
-import { BUNDLE_WIDTH, type OpenBundle, planEntryWrites, readBundle } from './bundles.js';
+import { BUNDLE_WIDTH, bundleEntry, type OpenBundle, planEntryWrites, readBundle } from './bundles.js';
 import { keyNumber, metaKey, numberKey, readU64, TABLE, tableRange, u64 } from './keys.js';
 
 const HASH = 32;
@@ -51,7 +51,7 @@ type DB = ClassicLevel<Uint8Array, Uint8Array>;
 
 /** The smallest key greater than every key starting with `prefix`, or undefined for all-0xff. */
 export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
-  const end = prefix.slice();
+  const end = copyBytes(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {
       end[i]!++;
@@ -65,8 +65,8 @@ export class LedgerStore implements HashReader {
   readonly path: string;
   readonly #db: DB;
   readonly #pages = new Map<number, Uint8Array>();
-  /** Decoded full bundles, most recently used last. */
-  readonly #bundles = new Map<number, Uint8Array[]>();
+  /** Stored full bundles (their bytes), most recently used last. */
+  readonly #bundles = new Map<number, Uint8Array>();
   /** The last, incomplete bundle as durable on disk. */
   #open: OpenBundle = { n: 0, entries: [], fragments: [] };
   #closed = false;
@@ -188,7 +188,7 @@ export class LedgerStore implements HashReader {
       // entries stop there (reads and audits see the gap at that index).
       if (keyNumber(k) !== n * BUNDLE_WIDTH + entries.length) break;
       const part = readBundle(v, BUNDLE_WIDTH - entries.length);
-      for (const e of part) entries.push(e.slice());
+      for (const e of part) entries.push(copyBytes(e));
       fragments.push(keyNumber(k));
     }
     this.#open = { n, entries, fragments };
@@ -245,7 +245,7 @@ export class LedgerStore implements HashReader {
     // Only now, with the pages on disk, may readers see them.
     for (const [page, bytes] of pages) this.#cachePage(page, bytes);
     this.#open = plan.next;
-    for (const [n, bytes] of plan.bundles) this.#cacheBundle(n, readBundle(bytes));
+    for (const [n, bytes] of plan.bundles) this.#cacheBundle(n, bytes);
   }
 
   /** The pages touched by appending `hashes` at stored index `start`, with their new contents. */
@@ -301,7 +301,7 @@ export class LedgerStore implements HashReader {
         fail(ErrorCode.NOT_FOUND, `stored hash ${index} is not in the ledger`);
       }
       // A copy: a view would keep the whole 8 KiB page alive as long as a proof holds the hash.
-      return page.slice(at, at + HASH);
+      return copyBytes(page, at, at + HASH);
     });
   }
 
@@ -318,9 +318,12 @@ export class LedgerStore implements HashReader {
     this.#checkOpen();
     const n = Math.floor(index / BUNDLE_WIDTH);
     const k = index % BUNDLE_WIDTH;
-    const entries = n < this.#open.n ? this.#bundle(n) : n === this.#open.n ? this.#open.entries : undefined;
-    // A copy: a view would keep the whole bundle alive as long as the caller holds the entry.
-    return entries?.[k]?.slice();
+    if (n < this.#open.n) {
+      const bundle = this.#bundle(n);
+      return bundle === undefined ? undefined : bundleEntry(bundle, k);
+    }
+    // A copy: the caller may keep or change it.
+    return n === this.#open.n ? this.#open.entries[k] && copyBytes(this.#open.entries[k]) : undefined;
   }
 
   /** Entries [from, to) in order; stops early at a damaged or missing entry (readers see the gap). */
@@ -367,23 +370,21 @@ export class LedgerStore implements HashReader {
     return undefined;
   }
 
-  #bundle(n: number): Uint8Array[] | undefined {
-    let entries = this.#bundles.get(n);
-    if (entries !== undefined) {
+  #bundle(n: number): Uint8Array | undefined {
+    let bytes = this.#bundles.get(n);
+    if (bytes !== undefined) {
       this.#bundles.delete(n);
-      this.#bundles.set(n, entries);
-      return entries;
+      this.#bundles.set(n, bytes);
+      return bytes;
     }
-    const bytes = this.#db.getSync(numberKey(TABLE.entryBundle, n));
-    if (bytes === undefined) return undefined;
-    entries = readBundle(bytes);
-    this.#cacheBundle(n, entries);
-    return entries;
+    bytes = this.#db.getSync(numberKey(TABLE.entryBundle, n));
+    if (bytes !== undefined) this.#cacheBundle(n, bytes);
+    return bytes;
   }
 
-  #cacheBundle(n: number, entries: Uint8Array[]): void {
+  #cacheBundle(n: number, bytes: Uint8Array): void {
     this.#bundles.delete(n);
-    this.#bundles.set(n, entries);
+    this.#bundles.set(n, bytes);
     if (this.#bundles.size > BUNDLE_CACHE_LIMIT) this.#bundles.delete(this.#bundles.keys().next().value!);
   }
 

@@ -149,9 +149,11 @@ describe('batches: one signature, many individually provable events', () => {
     const d = city.departments[2]!;
     const b = presigned(d, 6, 'reuse');
     const original = b.events.map((e) => e.slice());
-    const seal = b.seal.bytes.slice();
-    const record = signedBy(d, { reused: true });
-    const recordCopy = record.slice();
+    // Node Buffers, whose slice() shares memory: the ledger must copy, not slice.
+    b.events.splice(0, 6, ...b.events.map((e) => Buffer.from(e)));
+    const seal = Buffer.from(b.seal.bytes);
+    const record = Buffer.from(signedBy(d, { reused: true }));
+    const recordCopy = Uint8Array.from(record);
     const batchDone = ledger.appendBatch(seal, b.events);
     const singleDone = ledger.append(record);
     // The caller scribbles over everything it handed in, before the block is written.

@@ -43,6 +43,9 @@ async function expectEntries(path: string, expected: readonly Uint8Array[]): Pro
   const store = await LedgerStore.open(path, { create: false });
   try {
     expect(store.entryCount).toBe(expected.length);
+    // Entries and hashes handed out own their bytes (a view would pin a whole bundle or hash page).
+    expect(store.getEntry(0)!.buffer.byteLength).toBe(expected[0]!.length);
+    expect(store.readHashesSync([0, expected.length - 1]).map((h) => h.buffer.byteLength)).toEqual([32, 32]);
     for (let i = 0; i < expected.length; i++)
       expect(Buffer.from(store.getEntry(i)!).equals(expected[i]!)).toBe(true);
     expect(store.getEntry(expected.length)).toBeUndefined();
