@@ -24,10 +24,19 @@ export interface BatchCheck {
   readonly events: readonly Uint8Array[];
   /** Skip the signature (the caller checks it elsewhere). */
   readonly signatureChecked?: boolean;
+  /** Only the signature: a single record (no events, no root). */
+  readonly signatureOnly?: boolean;
 }
+
+/** In a packed shape, the event count of a signature-only check. */
+const SIGNATURE_ONLY = 0xffffffff;
 
 /** Returns the events' leaf hashes, 32 bytes each, back to back. Throws the refusal. */
 export function checkBatch(c: BatchCheck): Uint8Array {
+  if (c.signatureOnly) {
+    if (!verifyNode(c.key, recordSigningMessage(c.signed), c.signature)) throw badSeal();
+    return new Uint8Array(0);
+  }
   const leaves = new Uint8Array(32 * c.events.length);
   // The root by the frontier's allocation-free node hashing (one sink per batch).
   const frontier = new Frontier(hasher);
@@ -80,7 +89,7 @@ export function packChecks(id: number, checks: readonly BatchCheck[]): PackedChe
   let eventCount = 0;
   for (const [k, c] of checks.entries()) {
     shape[2 * k] = c.signed.length;
-    shape[2 * k + 1] = c.events.length;
+    shape[2 * k + 1] = c.signatureOnly ? SIGNATURE_ONLY : c.events.length;
     sealBytes += c.signed.length + SEAL_FIXED;
     eventCount += c.events.length;
     for (const e of c.events) eventBytes += e.length;
@@ -155,12 +164,13 @@ export function unpackChecks(m: PackedChecks): BatchCheck[] {
     const signature = take(64);
     const key = take(32);
     const root = take(32);
-    const events: Uint8Array[] = new Array(m.shape[2 * k + 1]!);
+    const signatureOnly = m.shape[2 * k + 1] === SIGNATURE_ONLY;
+    const events: Uint8Array[] = new Array(signatureOnly ? 0 : m.shape[2 * k + 1]!);
     for (let i = 0; i < events.length; i++) {
       events[i] = m.events.subarray(e, e + m.lengths[n]!);
       e += m.lengths[n++]!;
     }
-    out.push({ signed, signature, key, root, events });
+    out.push({ signed, signature, key, root, events, ...(signatureOnly ? { signatureOnly } : {}) });
   }
   return out;
 }

@@ -10,7 +10,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { copyBytes, equalBytes, utf8 } from '../crypto/bytes.js';
-import { sha256Node, verifyNode, verifyNodeAsync } from '../crypto/node-crypto.js';
+import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import { type NoteSigner, signNote } from '../crypto/note.js';
 import { Directory } from '../directory/directory.js';
 import {
@@ -21,7 +21,7 @@ import {
   type SignedBatch,
 } from '../encoding/event.js';
 import type { Plain } from '../encoding/msgpack.js';
-import { decodeRecord, type LedgerRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
+import { decodeRecord, type LedgerRecord, signRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
 import { treeHasher } from '../merkle/hasher.js';
 import { memoryPath } from '../merkle/memory-tree.js';
@@ -293,7 +293,7 @@ export class Ledger {
       });
     }
     const key = this.#authorKey(record);
-    if (!(await verifyNodeAsync(key, recordSigningMessage(record.signed), record.signature))) {
+    if (!(await this.#admission.verify(key, record.signed, record.signature))) {
       fail(ErrorCode.BAD_SIGNATURE, `record by ${record.author} does not verify under key ${record.keyId}`, {
         hint: 'the record bytes were changed after signing, or signed with another key',
       });

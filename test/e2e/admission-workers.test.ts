@@ -101,4 +101,25 @@ describe('appendBatch on worker threads (built package)', () => {
     const r = await done;
     for (let i = 0; i < 8; i++) expect(Buffer.compare(ledger.getEntry(r.first + i), original[i]!)).toBe(0);
   });
+
+  it('verifies single records signed elsewhere on the workers, refusing a forged one', async () => {
+    const record = (d: number, tag: string, signer = city.departments[d]!.signer.signer) =>
+      lib.signRecord(
+        {
+          origin: ORIGIN,
+          kind: 'x.single',
+          author: city.departments[d]!.id,
+          keyId: 0,
+          timestamp: Date.now(),
+          body: { tag },
+        },
+        signer,
+      ).bytes;
+    const results = await Promise.all([
+      code(ledger.append(record(0, 'a'))),
+      code(ledger.append(record(0, 'forged', city.departments[1]!.signer.signer))),
+      code(ledger.append(record(1, 'b'))),
+    ]);
+    expect(results).toEqual(['accepted', 'E_BAD_SIGNATURE', 'accepted']);
+  });
 });
