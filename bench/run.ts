@@ -100,8 +100,9 @@ export function formatTable(figures: readonly FigureResult[]): string {
         r.variant,
         fmtInt(r.recordsPerSec),
         fmt(r.mbPerSec, 1),
-        r.ratio === undefined ? '—' : `${r.ratio.toFixed(3)}×`,
-        r.ratio2 === undefined ? '—' : `${r.ratio2.toFixed(3)}×`,
+        // A reference left out (--variants) makes the ratio NaN: printed as —.
+        r.ratio === undefined || !Number.isFinite(r.ratio) ? '—' : `${r.ratio.toFixed(3)}×`,
+        r.ratio2 === undefined || !Number.isFinite(r.ratio2) ? '—' : `${r.ratio2.toFixed(3)}×`,
         fmt(r.p50Ms, 2),
         fmt(r.p99Ms, 2),
         fmt(r.diskBytesPerRecord, 1),
