@@ -15,7 +15,7 @@ import {
   signRecord,
 } from '../src/index.js';
 import type { Durability } from '../src/storage/store.js';
-import { ACCESS_LOG_KIND, AccessLogGenerator, type Directory } from './workload.js';
+import { ACCESS_LOG_KIND, AccessLogGenerator, type Directory, makeDirectory } from './workload.js';
 
 /** A chunk of signed access-log records and what each was made from (for the replay below). */
 export interface SignedChunk {
@@ -289,4 +289,42 @@ export function batchLedger(path: string, dir: Directory, durability: Durability
     durability,
     policy: { maxClockSkewMs: 0 },
   });
+}
+
+/** Callers appending batches while a benchmark ledger is built (big blocks, as a busy sequencer cuts them). */
+export const BUILD_CALLERS = 64;
+
+/**
+ * Builds a ledger of at least `size` entries (genesis, then seals and their
+ * events) from pre-signed batches of 64, many in flight, durability buffered
+ * (the build is not what is measured), and closes it. Figures 3 and 4 read
+ * the result. Returns the entry count, build time and the signing time in it.
+ */
+export async function buildBatchLedger(
+  path: string,
+  seed: number,
+  size: number,
+): Promise<{ entries: number; seconds: number; signMs: number }> {
+  const dir = makeDirectory(seed);
+  const stream = new BatchStream(dir, seed);
+  const ledger = await batchLedger(path, dir, 'buffered');
+  try {
+    const start = performance.now();
+    let entries = 1;
+    const caller = async (): Promise<void> => {
+      while (entries < size) {
+        const b = stream.next();
+        entries += 1 + b.events.length;
+        await ledger.appendBatch(b.seal, b.events);
+      }
+    };
+    await Promise.all(Array.from({ length: BUILD_CALLERS }, caller));
+    await ledger.flush();
+    const seconds = (performance.now() - start) / 1000;
+    if (ledger.head().size !== entries)
+      throw new Error(`built ${ledger.head().size} entries, expected ${entries}`);
+    return { entries, seconds, signMs: stream.signMs };
+  } finally {
+    await ledger.close();
+  }
 }
