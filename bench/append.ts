@@ -71,9 +71,9 @@ const CONCURRENCY = 64;
 const EVENTS_PER_BATCH = 64;
 const RAW_BATCH = 1000;
 const CEILING_BLOCK = 1000;
-const QUICK_N = 10_000;
+const QUICK_N = 5_000;
 const FULL_N = 1_000_000;
-const QUICK_WARMUP_N = 2_000;
+const QUICK_WARMUP_N = 500;
 const FULL_WARMUP_N = 100_000;
 /**
  * The one-signed-record-per-event variants (append, submit, presigned) run at
@@ -82,6 +82,8 @@ const FULL_WARMUP_N = 100_000;
  * ratios stay comparable; the notes say so.
  */
 const SINGLE_CAP = 200_000;
+/** The same cap in quick mode (a smoke run under a minute: these are the slowest variants). */
+const QUICK_SINGLE_CAP = 1_000;
 
 export type VariantId =
   | 'A'
@@ -533,6 +535,7 @@ function selectedVariants(names: readonly string[]): readonly VariantId[] {
 export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   const n = ctx.n > 0 ? ctx.n : ctx.quick ? QUICK_N : FULL_N;
   const warmupN = Math.min(n, ctx.quick ? QUICK_WARMUP_N : FULL_WARMUP_N);
+  const singleCap = ctx.quick ? QUICK_SINGLE_CAP : SINGLE_CAP;
   ctx.log(`figure 1: generating and signing ${n} access-log records (seed ${ctx.seed})...`);
   const genStart = performance.now();
   const dir = makeDirectory(ctx.seed);
@@ -564,7 +567,7 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   for (let r = 0; r < ctx.runs; r++) {
     for (const v of order) {
       const rate = v === 'half-rate' ? runs.batch[r]!.recordsPerSec / 2 : undefined;
-      const res = await runVariant(p, LEDGER_VARIANTS.includes(v) ? Math.min(n, SINGLE_CAP) : n, v, rate);
+      const res = await runVariant(p, LEDGER_VARIANTS.includes(v) ? Math.min(n, singleCap) : n, v, rate);
       runs[v].push(res);
       ctx.log(
         `  run ${r + 1}/${ctx.runs} ${v.padEnd(9)} ${Math.round(res.recordsPerSec).toLocaleString('en-US')} rec/s` +
@@ -624,7 +627,7 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
       'MB = 10^6 B of entry bytes.',
     'B: hypercore 11.37.1, append() of arrays of 1000 of the same entry bytes to a fresh core (one signed ' +
       'tree update per array, RocksDB without fsync per append: not durable like sync mode).',
-    `append, submit and presigned run at most ${SINGLE_CAP.toLocaleString('en-US')} records (their ratios are of rates). ` +
+    `append, submit and presigned run at most ${singleCap.toLocaleString('en-US')} records (their ratios are of rates). ` +
       'append verifies every author Ed25519 signature (thread pool); submit signs in-process on the main thread; ' +
       'presigned replays the same signatures through submit (byte-identical entries, checked), i.e. the ledger ' +
       'without per-record Ed25519.',

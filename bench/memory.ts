@@ -1,5 +1,5 @@
 /**
- * Figure 6: memory and disk. Appends 10M access-log events (quick: 50k)
+ * Figure 6: memory and disk. Appends 10M access-log events (quick: 30k)
  * through the fastest ledger path (pre-signed batches of 64 through
  * appendBatch, 64 callers, durability sync) into one fresh ledger, signing
  * the batches lazily so the generator holds almost nothing, and samples RSS
@@ -26,7 +26,7 @@ import {
 } from './lib.js';
 import { makeDirectory } from './workload.js';
 
-const QUICK_N = 50_000;
+const QUICK_N = 30_000;
 const FULL_N = 10_000_000;
 const CALLERS = 64;
 const EVENTS_PER_BATCH = 64;

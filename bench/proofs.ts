@@ -1,5 +1,5 @@
 /**
- * Figure 3: Merkle proofs at log size 1M (quick: 20k). One ledger is built
+ * Figure 3: Merkle proofs at log size 1M (quick: 10k). One ledger is built
  * once (untimed; pre-signed batches of 64 events through `appendBatch`, the
  * fastest path) and reopened read-only, as a log server would serve it. Then, per
  * round: inclusion proofs for random indexes against the latest checkpoint,

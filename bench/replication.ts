@@ -40,9 +40,9 @@ import {
 } from './lib.js';
 import { makeDirectory } from './workload.js';
 
-const QUICK_N = 20_000;
+const QUICK_N = 5_000;
 const FULL_N = 1_000_000;
-const QUICK_WARM_N = 3_000;
+const QUICK_WARM_N = 1_000;
 const FULL_WARM_N = 50_000;
 /**
  * Requests the raw fetch keeps in flight: the follower reads 4 entry bundles
@@ -86,8 +86,10 @@ class ServeProcess {
   }
 
   static async start(dir: string): Promise<ServeProcess> {
-    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-    if (!existsSync(cli)) throw new Error(`figure 4 needs the built CLI at ${cli}: run \`npm run build\``);
+    // Bundled beside run.js by tsup.bench.config.ts, from the same source as the bench.
+    const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
+    if (!existsSync(cli))
+      throw new Error(`figure 4 needs the CLI at ${cli}: run the bench with \`npm run bench\``);
     const child = spawn(process.execPath, [cli, 'serve', dir, '--port', '0', '--json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -329,8 +331,8 @@ export async function figureReplication(ctx: BenchContext): Promise<FigureResult
         `${Math.round(built.entries / built.seconds).toLocaleString('en-US')} entries/s); records/s = entries ` +
         `verified (or fetched) per second; median of ${ctx.runs} rounds after a warm-up round on a ` +
         `${warm.entries.toLocaleString('en-US')}-entry ledger.`,
-      'follower: auditLedger(url, { verifyOnly: true, trustedKeys: [sequencer] }) against `node dist/cli.js ' +
-        'serve` in a child process on 127.0.0.1 (the server shares the 2 cores); it fetches the checkpoint, ' +
+      'follower: auditLedger(url, { verifyOnly: true, trustedKeys: [sequencer] }) against `node dist-bench/cli.js ' +
+        'serve` (the CLI bundled from the same source) in a child process on 127.0.0.1 (the server shares the 2 cores); it fetches the checkpoint, ' +
         'block-note bundles, entry bundles with their level-0 hash tiles (4 bundles read ahead) and the upper ' +
         'tiles, and checks every note signature, block link, seal signature, event, root and tile.',
       '× ref = median over rounds of (rate ÷ the local-folder audit in the same round; the local audit also ' +

@@ -151,7 +151,14 @@ async function main(): Promise<void> {
   );
   const ctx: BenchContext = { ...options, log };
   const figures: FigureResult[] = [];
-  for (const figure of FIGURES) if (options.only.includes(figure.id)) figures.push(await figure.run(ctx));
+  const figureSeconds: Record<string, number> = {};
+  for (const figure of FIGURES) {
+    if (!options.only.includes(figure.id)) continue;
+    const t0 = performance.now();
+    figures.push(await figure.run(ctx));
+    figureSeconds[figure.id] = (performance.now() - t0) / 1000;
+    log(`figure ${figure.id} done in ${figureSeconds[figure.id]!.toFixed(1)} s`);
+  }
   const finishedAt = new Date();
   const loadEnd = loadavg();
   const maxRssMiB = process.resourceUsage().maxRSS / 1024;
@@ -181,6 +188,7 @@ async function main(): Promise<void> {
       exposeGc: globalThis.gc !== undefined,
       processPeakRssMiB: maxRssMiB,
     },
+    figureSeconds,
     figures,
     table,
   };

@@ -28,9 +28,10 @@ import {
 import { PackedBytes } from './packed.js';
 import { type AccessLogs, type Directory, generateAccessLogs, makeDirectory } from './workload.js';
 
-const QUICK_N = 2_000;
+const QUICK_N = 1_000;
 const FULL_N = 50_000;
-const QUICK_NOBLE = 200;
+const QUICK_NOBLE = 100;
+const QUICK_WARM_N = 250;
 const FULL_NOBLE = 1_000;
 /** Verifications kept in flight by the async ceiling (the pool has 4 threads; this keeps it full). */
 const CEILING_IN_FLIGHT = 256;
@@ -241,7 +242,7 @@ async function runVariant(
 export async function figureVerify(ctx: BenchContext): Promise<FigureResult> {
   const n = ctx.quick ? QUICK_N : FULL_N;
   const nobleN = Math.min(n, ctx.quick ? QUICK_NOBLE : FULL_NOBLE);
-  const warmN = Math.max(MANY_BATCH, Math.floor(n / 10));
+  const warmN = ctx.quick ? QUICK_WARM_N : Math.max(MANY_BATCH, Math.floor(n / 10));
   ctx.log(`figure 2: generating and signing ${n} access-log records (seed ${ctx.seed})...`);
   const dir = makeDirectory(ctx.seed);
   const logs = generateAccessLogs(dir, n);
