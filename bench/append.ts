@@ -30,17 +30,11 @@ import { utf8 } from '../src/crypto/bytes.js';
 import { sha256Node } from '../src/crypto/node-crypto.js';
 import type { Plain } from '../src/encoding/msgpack.js';
 import { decodeRecord } from '../src/encoding/record.js';
-import {
-  createLedger,
-  type Ledger,
-  loadSigner,
-  type MemberSigner,
-  signBatch,
-  signNote,
-} from '../src/index.js';
+import { type Ledger, loadSigner, signNote } from '../src/index.js';
 import { formatBlockHeader } from '../src/ledger/checkpoint.js';
 import { Frontier, treeHasher } from '../src/merkle/index.js';
 import { numberKey, TABLE } from '../src/storage/keys.js';
+import { benchLedger, callersAwaitingEach, PresignedReplay } from './feed.js';
 import { runHypercore } from './hypercore.js';
 import {
   type BenchContext,
@@ -64,6 +58,7 @@ import {
   type Directory,
   generateAccessLogs,
   makeDirectory,
+  signAccessLogBatch,
 } from './workload.js';
 
 const CONCURRENCY = 64;
@@ -168,18 +163,7 @@ function batchesOf(p: Prepared, n: number): Batches {
   let count = 0;
   const open = new Map<number, { records: number[]; bodies: Plain[] }>();
   const emit = (author: number, q: { records: number[]; bodies: Plain[] }): void => {
-    const dept = dir.departments[author]!;
-    const signed = signBatch(
-      {
-        origin: dir.origin,
-        kind: ACCESS_LOG_KIND,
-        author: dept.id,
-        keyId: 0,
-        timestamp: logs.timestamps[q.records[0]!]!,
-      },
-      q.bodies,
-      dept.member.signer,
-    );
+    const signed = signAccessLogBatch(dir, author, logs.timestamps[q.records[0]!]!, q.bodies);
     seals.push(signed.seal.bytes);
     for (const e of signed.events) events.push(e);
     records.set(q.records, starts[count]!);
@@ -310,19 +294,8 @@ async function concurrently(
   n: number,
   appendOne: (i: number) => Promise<unknown>,
 ): Promise<{ seconds: number; lat: Float64Array }> {
-  const lat = new Float64Array(n);
-  let next = 0;
-  const loop = async (): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      if (i >= n) return;
-      const t0 = performance.now();
-      await appendOne(i);
-      lat[i] = performance.now() - t0;
-    }
-  };
   const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  const lat = await callersAwaitingEach(n, CONCURRENCY, appendOne);
   return { seconds: (performance.now() - start) / 1000, lat };
 }
 
@@ -335,33 +308,10 @@ async function runLedger(
   const path = await tempDir(variant);
   const rss = new RssSampler();
   const { dir, logs } = p;
-  // Presigned replay: the clock returns the record's own timestamp and the
-  // signer hands back the record's own signature, so entries are byte-identical.
-  let clockNow = logs.timestamps[0] ?? Date.now();
-  let staged: Uint8Array | undefined;
-  const replayMembers: MemberSigner[] = dir.departments.map((d) => ({
-    id: d.id,
-    keyId: 0,
-    signer: {
-      publicKey: d.publicKey,
-      sign: () => {
-        if (staged === undefined) throw new Error('no signature staged');
-        return staged;
-      },
-    },
-  }));
+  const replay = new PresignedReplay(dir);
   let ledger: Ledger | undefined;
   try {
-    ledger = await createLedger(path, {
-      origin: dir.origin,
-      sequencerKey: dir.sequencerKey,
-      members: [...dir.members],
-      durability: 'sync',
-      // The workload's timestamps are fixed by the seed (reproducible bytes), so
-      // the clock-skew admission check (one comparison per record) is off.
-      policy: { maxClockSkewMs: 0 },
-      ...(variant === 'presigned' ? { clock: () => clockNow } : {}),
-    });
+    ledger = await benchLedger(path, dir, 'sync', variant === 'presigned' ? replay.clock : undefined);
     const l = ledger;
     const entries = logs.entries;
     // submit and presigned take bodies: drafted again for this run only (untimed), dropped after it.
@@ -372,14 +322,7 @@ async function runLedger(
     } else if (variant === 'submit') {
       appendOne = (i) => l.submit(dir.departments[logs.authors[i]!]!.member, ACCESS_LOG_KIND, bodies[i]!);
     } else {
-      appendOne = (i) => {
-        clockNow = logs.timestamps[i]!;
-        const entry = entries.at(i);
-        staged = entry.subarray(entry.length - 64);
-        const done = l.submit(replayMembers[logs.authors[i]!]!, ACCESS_LOG_KIND, bodies[i]!);
-        staged = undefined;
-        return done;
-      };
+      appendOne = (i) => replay.submit(l, logs.authors[i]!, logs.timestamps[i]!, entries.at(i), bodies[i]!);
     }
     rss.start();
     const { seconds, lat } = await concurrently(n, appendOne);
@@ -424,13 +367,7 @@ async function runBatches(
   const events = b.starts[count]!;
   let ledger: Ledger | undefined;
   try {
-    ledger = await createLedger(path, {
-      origin: p.dir.origin,
-      sequencerKey: p.dir.sequencerKey,
-      members: [...p.dir.members],
-      durability: 'sync',
-      policy: { maxClockSkewMs: 0 },
-    });
+    ledger = await benchLedger(path, p.dir, 'sync');
     const l = ledger;
     // batch-sub's bodies are drafted again for this run only (untimed), grouped like the events.
     const bodies = variant === 'batch-sub' ? batchBodies(p, b, count) : [];

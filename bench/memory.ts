@@ -10,7 +10,7 @@
  *
  * One run: memory growth is not a noise question, and a full run takes long.
  */
-import { BatchStream, batchLedger } from './feed.js';
+import { BatchStream, benchLedger } from './feed.js';
 import {
   type BenchContext,
   collectGarbage,
@@ -56,7 +56,7 @@ export async function figureMemory(ctx: BenchContext): Promise<FigureResult> {
       `figure 6: appending ${n.toLocaleString('en-US')} access-log events in batches of ${EVENTS_PER_BATCH} ` +
         `(${CALLERS} callers, sync); RSS before ${baselineRssMiB.toFixed(0)} MiB`,
     );
-    const ledger = await batchLedger(path, dir, 'sync');
+    const ledger = await benchLedger(path, dir, 'sync');
     const checkpoints: Checkpoint[] = [];
     let payload = 0;
     const lat: number[] = [];

@@ -11,8 +11,8 @@
 import * as crypto from 'node:crypto';
 import { verifyNoble } from '../src/crypto/ed25519.js';
 import { decodeRecord, recordSigningMessage } from '../src/encoding/record.js';
-import { createLedger, type Ledger } from '../src/index.js';
-import { callersAwaitingEach, callersPipelined } from './feed.js';
+import type { Ledger } from '../src/index.js';
+import { benchLedger, callersAwaitingEach, callersPipelined } from './feed.js';
 import {
   type BenchContext,
   collectGarbage,
@@ -180,13 +180,7 @@ async function runIngest(dir: Directory, logs: AccessLogs, n: number, mode: Vari
   const rss = new RssSampler();
   let ledger: Ledger | undefined;
   try {
-    ledger = await createLedger(path, {
-      origin: dir.origin,
-      sequencerKey: dir.sequencerKey,
-      members: [...dir.members],
-      durability: 'sync',
-      policy: { maxClockSkewMs: 0 }, // the workload's timestamps are fixed by the seed
-    });
+    ledger = await benchLedger(path, dir, 'sync');
     rss.start();
     const start = performance.now();
     const placed = new Float64Array(n);

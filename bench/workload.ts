@@ -14,6 +14,7 @@ import {
   type GrantInput,
   generateKeyPair,
   type Ledger,
+  type LedgerRecord,
   type MemberSigner,
   type MemberSpec,
   memberSigner,
@@ -22,6 +23,8 @@ import {
   type ResourceSpec,
   type ScenarioSpec,
   type Sharing,
+  type SignedBatch,
+  signBatch,
   signRecord,
 } from '../src/index.js';
 import { PackedBytes } from './packed.js';
@@ -295,6 +298,37 @@ export class AccessLogGenerator {
   }
 }
 
+/** Signs one access-log draft as its department (a single signed record). */
+export function signAccessLog(dir: Directory, draft: AccessLogDraft): LedgerRecord {
+  const dept = dir.departments[draft.author]!;
+  return signRecord(
+    {
+      origin: dir.origin,
+      kind: ACCESS_LOG_KIND,
+      author: dept.id,
+      keyId: 0,
+      timestamp: draft.timestamp,
+      body: draft.body,
+    },
+    dept.member.signer,
+  );
+}
+
+/** Signs access logs of one department as a batch (one seal over their events), timestamped `timestamp`. */
+export function signAccessLogBatch(
+  dir: Directory,
+  author: number,
+  timestamp: number,
+  bodies: readonly Plain[],
+): SignedBatch {
+  const dept = dir.departments[author]!;
+  return signBatch(
+    { origin: dir.origin, kind: ACCESS_LOG_KIND, author: dept.id, keyId: 0, timestamp },
+    bodies,
+    dept.member.signer,
+  );
+}
+
 /**
  * Pre-generated, pre-signed access-log records, packed into a few large buffers
  * (bench/packed.ts): the bench's own heap holds no per-record objects, so V8's
@@ -323,18 +357,7 @@ export function generateAccessLogs(dir: Directory, count: number, seed = dir.see
   const timestamps = new Float64Array(count);
   for (let i = 0; i < count; i++) {
     const draft = gen.next();
-    const dept = dir.departments[draft.author]!;
-    const record = signRecord(
-      {
-        origin: dir.origin,
-        kind: ACCESS_LOG_KIND,
-        author: dept.id,
-        keyId: 0,
-        timestamp: draft.timestamp,
-        body: draft.body,
-      },
-      dept.member.signer,
-    );
+    const record = signAccessLog(dir, draft);
     entries.push(record.bytes);
     authors[i] = draft.author;
     timestamps[i] = draft.timestamp;
