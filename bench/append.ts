@@ -30,17 +30,11 @@ import { utf8 } from '../src/crypto/bytes.js';
 import { sha256Node } from '../src/crypto/node-crypto.js';
 import type { Plain } from '../src/encoding/msgpack.js';
 import { decodeRecord } from '../src/encoding/record.js';
-import {
-  createLedger,
-  type Ledger,
-  loadSigner,
-  type MemberSigner,
-  signBatch,
-  signNote,
-} from '../src/index.js';
+import { type Ledger, loadSigner, signNote } from '../src/index.js';
 import { formatBlockHeader } from '../src/ledger/checkpoint.js';
 import { Frontier, treeHasher } from '../src/merkle/index.js';
 import { numberKey, TABLE } from '../src/storage/keys.js';
+import { benchLedger, callersAwaitingEach, PresignedReplay } from './feed.js';
 import { runHypercore } from './hypercore.js';
 import {
   type BenchContext,
@@ -55,12 +49,16 @@ import {
   removeDir,
   tempDir,
 } from './lib.js';
+import { PackedBytes } from './packed.js';
 import {
   ACCESS_LOG_KIND,
   type AccessLogs,
+  accessLogBodies,
+  accessLogDrafts,
   type Directory,
   generateAccessLogs,
   makeDirectory,
+  signAccessLogBatch,
 } from './workload.js';
 
 const CONCURRENCY = 64;
@@ -68,9 +66,9 @@ const CONCURRENCY = 64;
 const EVENTS_PER_BATCH = 64;
 const RAW_BATCH = 1000;
 const CEILING_BLOCK = 1000;
-const QUICK_N = 10_000;
+const QUICK_N = 5_000;
 const FULL_N = 1_000_000;
-const QUICK_WARMUP_N = 2_000;
+const QUICK_WARMUP_N = 500;
 const FULL_WARMUP_N = 100_000;
 /**
  * The one-signed-record-per-event variants (append, submit, presigned) run at
@@ -79,6 +77,8 @@ const FULL_WARMUP_N = 100_000;
  * ratios stay comparable; the notes say so.
  */
 const SINGLE_CAP = 200_000;
+/** The same cap in quick mode (a smoke run under a minute: these are the slowest variants). */
+const QUICK_SINGLE_CAP = 1_000;
 
 export type VariantId =
   | 'A'
@@ -129,71 +129,80 @@ export interface Prepared {
   batches?: Map<number, Batches>;
 }
 
-/** The access logs as batches: each department's records, in order, 64 to a signed batch. */
+/**
+ * The access logs as batches: each department's records, in order, 64 to a
+ * signed batch. Packed (bench/packed.ts) like the records themselves: the 64
+ * event views of a batch are made when that batch is appended.
+ */
 interface Batches {
   /** Number of events (= records) covered, the first `n` of the workload. */
   readonly n: number;
-  readonly seals: Uint8Array[];
-  readonly events: Uint8Array[][];
-  readonly authors: number[];
-  readonly bodies: Plain[][];
-  /** Every event entry, batch by batch (for the references). */
-  readonly eventEntries: Uint8Array[];
-  readonly eventBytes: number;
+  /** Number of batches. */
+  readonly count: number;
+  readonly seals: PackedBytes;
+  /** Every event entry, batch by batch (what the references write too). */
+  readonly events: PackedBytes;
+  /** Batch b's events are `events` b.starts[b] .. b.starts[b + 1] - 1. */
+  readonly starts: Uint32Array;
+  /** Department index of each batch's author. */
+  readonly authors: Uint16Array;
+  /** The access-log record each event was made from (regenerated bodies are grouped by it). */
+  readonly records: Uint32Array;
 }
 
 function batchesOf(p: Prepared, n: number): Batches {
   const cached = p.batches?.get(n);
   if (cached !== undefined) return cached;
   const { dir, logs } = p;
-  const open = new Map<number, number[]>();
-  const out: Batches = { n, seals: [], events: [], authors: [], bodies: [], eventEntries: [], eventBytes: 0 };
-  const emit = (author: number, records: number[]): void => {
-    const dept = dir.departments[author]!;
-    const bodies = records.map((i) => logs.bodies[i]!);
-    const { seal, events } = signBatch(
-      {
-        origin: dir.origin,
-        kind: ACCESS_LOG_KIND,
-        author: dept.id,
-        keyId: 0,
-        timestamp: logs.timestamps[records[0]!]!,
-      },
-      bodies,
-      dept.member.signer,
-    );
-    out.seals.push(seal.bytes);
-    out.events.push(events);
-    out.authors.push(author);
-    out.bodies.push(bodies);
-    for (const e of events) {
-      out.eventEntries.push(e);
-      (out as { eventBytes: number }).eventBytes += e.length;
-    }
+  const maxBatches = Math.ceil(n / EVENTS_PER_BATCH) + dir.departments.length;
+  const starts = new Uint32Array(maxBatches + 1);
+  const authors = new Uint16Array(maxBatches);
+  const records = new Uint32Array(n);
+  const seals = new PackedBytes();
+  const events = new PackedBytes();
+  let count = 0;
+  const open = new Map<number, { records: number[]; bodies: Plain[] }>();
+  const emit = (author: number, q: { records: number[]; bodies: Plain[] }): void => {
+    const signed = signAccessLogBatch(dir, author, logs.timestamps[q.records[0]!]!, q.bodies);
+    seals.push(signed.seal.bytes);
+    for (const e of signed.events) events.push(e);
+    records.set(q.records, starts[count]!);
+    authors[count] = author;
+    starts[++count] = events.count;
   };
-  for (let i = 0; i < n; i++) {
-    const a = logs.authors[i]!;
-    let q = open.get(a);
+  // Bodies are drafted again from the seed; a department's queue holds at most 63 of them.
+  let i = 0;
+  for (const d of accessLogDrafts(dir, logs, n)) {
+    let q = open.get(d.author);
     if (q === undefined) {
-      q = [];
-      open.set(a, q);
+      q = { records: [], bodies: [] };
+      open.set(d.author, q);
     }
-    q.push(i);
-    if (q.length === EVENTS_PER_BATCH) {
-      emit(a, q);
-      open.set(a, []);
+    q.records.push(i++);
+    q.bodies.push(d.body);
+    if (q.records.length === EVENTS_PER_BATCH) {
+      emit(d.author, q);
+      open.set(d.author, { records: [], bodies: [] });
     }
   }
-  for (const [a, q] of open) if (q.length > 0) emit(a, q);
+  for (const [a, q] of open) if (q.records.length > 0) emit(a, q);
+  if (events.count !== n) throw new Error(`batched form: ${events.count} events for ${n} records`);
+  const out: Batches = { n, count, seals, events, starts, authors, records };
   p.batches ??= new Map();
   p.batches.set(n, out);
   return out;
 }
 
-/** The batched form's event entries as a workload for the references. */
-function eventWorkload(p: Prepared, n: number): Prepared {
-  const b = batchesOf(p, n);
-  return { dir: p.dir, logs: { ...p.logs, entries: b.eventEntries, totalBytes: b.eventBytes } };
+/** The first `count` batches' bodies for submitBatch, regenerated and grouped exactly like the events. */
+function batchBodies(p: Prepared, b: Batches, count: number): Plain[][] {
+  const flat = accessLogBodies(p.dir, p.logs, b.n);
+  const out: Plain[][] = new Array(count);
+  for (let k = 0; k < count; k++) {
+    const group: Plain[] = [];
+    for (let e = b.starts[k]!; e < b.starts[k + 1]!; e++) group.push(flat[b.records[e]!]!);
+    out[k] = group;
+  }
+  return out;
 }
 
 function summarize(records: number, bytes: number, seconds: number, peakRssMiB: number): RunResult {
@@ -212,29 +221,21 @@ function latencies(samples: Float64Array): { p50Ms: number; p99Ms: number } {
   return { p50Ms: percentileSorted(sorted, 50), p99Ms: percentileSorted(sorted, 99) };
 }
 
-function payloadBytes(logs: AccessLogs, n: number): number {
-  if (n === logs.count) return logs.totalBytes;
-  let total = 0;
-  for (let i = 0; i < n; i++) total += logs.entries[i]!.length;
-  return total;
-}
-
 /** (a) Reference A: raw classic-level chained batches of 1000, `sync: true`, sequential 9-byte keys. */
-async function runRawLevel(p: Prepared, n: number): Promise<RunResult> {
+async function runRawLevel(entries: PackedBytes, n: number): Promise<RunResult> {
   const path = await tempDir('raw');
   const rss = new RssSampler();
   try {
     const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
     await db.open();
     const batches = new Float64Array(Math.ceil(n / RAW_BATCH));
-    const entries = p.logs.entries;
     rss.start();
     const start = performance.now();
     for (let from = 0, b = 0; from < n; from += RAW_BATCH, b++) {
       const t0 = performance.now();
       const batch = db.batch();
       const to = Math.min(n, from + RAW_BATCH);
-      for (let i = from; i < to; i++) batch.put(numberKey(TABLE.legacyEntry, i), entries[i]!);
+      for (let i = from; i < to; i++) batch.put(numberKey(TABLE.legacyEntry, i), entries.at(i));
       await batch.write({ sync: true });
       batches[b] = performance.now() - t0;
     }
@@ -242,7 +243,7 @@ async function runRawLevel(p: Prepared, n: number): Promise<RunResult> {
     const peak = rss.stop();
     await db.close();
     return {
-      ...summarize(n, payloadBytes(p.logs, n), seconds, peak),
+      ...summarize(n, entries.bytesIn(0, n), seconds, peak),
       ...latencies(batches),
       diskBytes: await dirBytes(path),
     };
@@ -266,7 +267,7 @@ async function runCeiling(p: Prepared, n: number): Promise<RunResult> {
   let stored = 0;
   let lastNote = '';
   for (let i = 0; i < n; i++) {
-    const record = decodeRecord(entries[i]!);
+    const record = decodeRecord(entries.at(i));
     frontier.append(hasher.leaf(record.bytes), hashes);
     if ((i + 1) % CEILING_BLOCK === 0 || i + 1 === n) {
       const text = formatBlockHeader({
@@ -285,7 +286,7 @@ async function runCeiling(p: Prepared, n: number): Promise<RunResult> {
   }
   const seconds = (performance.now() - start) / 1000;
   if (frontier.size !== n || stored < n) throw new Error('ceiling run lost records');
-  return summarize(n, payloadBytes(p.logs, n), seconds, rss.stop());
+  return summarize(n, entries.bytesIn(0, n), seconds, rss.stop());
 }
 
 /** Runs `n` appends from CONCURRENCY async loops; each loop awaits its own append before the next. */
@@ -293,19 +294,8 @@ async function concurrently(
   n: number,
   appendOne: (i: number) => Promise<unknown>,
 ): Promise<{ seconds: number; lat: Float64Array }> {
-  const lat = new Float64Array(n);
-  let next = 0;
-  const loop = async (): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      if (i >= n) return;
-      const t0 = performance.now();
-      await appendOne(i);
-      lat[i] = performance.now() - t0;
-    }
-  };
   const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  const lat = await callersAwaitingEach(n, CONCURRENCY, appendOne);
   return { seconds: (performance.now() - start) / 1000, lat };
 }
 
@@ -318,50 +308,21 @@ async function runLedger(
   const path = await tempDir(variant);
   const rss = new RssSampler();
   const { dir, logs } = p;
-  // Presigned replay: the clock returns the record's own timestamp and the
-  // signer hands back the record's own signature, so entries are byte-identical.
-  let clockNow = logs.timestamps[0] ?? Date.now();
-  let staged: Uint8Array | undefined;
-  const replayMembers: MemberSigner[] = dir.departments.map((d) => ({
-    id: d.id,
-    keyId: 0,
-    signer: {
-      publicKey: d.publicKey,
-      sign: () => {
-        if (staged === undefined) throw new Error('no signature staged');
-        return staged;
-      },
-    },
-  }));
+  const replay = new PresignedReplay(dir);
   let ledger: Ledger | undefined;
   try {
-    ledger = await createLedger(path, {
-      origin: dir.origin,
-      sequencerKey: dir.sequencerKey,
-      members: [...dir.members],
-      durability: 'sync',
-      // The workload's timestamps are fixed by the seed (reproducible bytes), so
-      // the clock-skew admission check (one comparison per record) is off.
-      policy: { maxClockSkewMs: 0 },
-      ...(variant === 'presigned' ? { clock: () => clockNow } : {}),
-    });
+    ledger = await benchLedger(path, dir, 'sync', variant === 'presigned' ? replay.clock : undefined);
     const l = ledger;
     const entries = logs.entries;
-    const sigOf = (i: number): Uint8Array => entries[i]!.subarray(entries[i]!.length - 64);
+    // submit and presigned take bodies: drafted again for this run only (untimed), dropped after it.
+    const bodies = variant === 'append' ? [] : accessLogBodies(dir, logs, n);
     let appendOne: (i: number) => Promise<unknown>;
     if (variant === 'append') {
-      appendOne = (i) => l.append(entries[i]!);
+      appendOne = (i) => l.append(entries.at(i));
     } else if (variant === 'submit') {
-      appendOne = (i) =>
-        l.submit(dir.departments[logs.authors[i]!]!.member, ACCESS_LOG_KIND, logs.bodies[i]!);
+      appendOne = (i) => l.submit(dir.departments[logs.authors[i]!]!.member, ACCESS_LOG_KIND, bodies[i]!);
     } else {
-      appendOne = (i) => {
-        clockNow = logs.timestamps[i]!;
-        staged = sigOf(i);
-        const done = l.submit(replayMembers[logs.authors[i]!]!, ACCESS_LOG_KIND, logs.bodies[i]!);
-        staged = undefined;
-        return done;
-      };
+      appendOne = (i) => replay.submit(l, logs.authors[i]!, logs.timestamps[i]!, entries.at(i), bodies[i]!);
     }
     rss.start();
     const { seconds, lat } = await concurrently(n, appendOne);
@@ -372,14 +333,14 @@ async function runLedger(
     if (variant === 'presigned') {
       // Submit is synchronous up to the queue, so ledger index = 1 + i.
       for (const i of [0, n >> 1, n - 1, 7 % n, 1234 % n]) {
-        if (Buffer.compare(l.getEntry(1 + i), entries[i]!) !== 0)
+        if (Buffer.compare(l.getEntry(1 + i), entries.at(i)) !== 0)
           throw new Error(`presigned: ledger entry ${1 + i} differs from pre-generated record ${i}`);
       }
     }
     await l.close();
     ledger = undefined;
     return {
-      ...summarize(n, payloadBytes(logs, n), seconds, peak),
+      ...summarize(n, entries.bytesIn(0, n), seconds, peak),
       ...latencies(lat),
       diskBytes: await dirBytes(path),
       blocks: head.height,
@@ -402,23 +363,22 @@ async function runBatches(
   const rss = new RssSampler();
   const b = batchesOf(p, n);
   // The half-rate run offers a quarter of the batches: enough for a p99 over hundreds of acks.
-  const count = variant === 'half-rate' ? Math.max(1, Math.floor(b.seals.length / 4)) : b.seals.length;
-  let events = 0;
-  for (let i = 0; i < count; i++) events += b.events[i]!.length;
+  const count = variant === 'half-rate' ? Math.max(1, Math.floor(b.count / 4)) : b.count;
+  const events = b.starts[count]!;
   let ledger: Ledger | undefined;
   try {
-    ledger = await createLedger(path, {
-      origin: p.dir.origin,
-      sequencerKey: p.dir.sequencerKey,
-      members: [...p.dir.members],
-      durability: 'sync',
-      policy: { maxClockSkewMs: 0 },
-    });
+    ledger = await benchLedger(path, p.dir, 'sync');
     const l = ledger;
+    // batch-sub's bodies are drafted again for this run only (untimed), grouped like the events.
+    const bodies = variant === 'batch-sub' ? batchBodies(p, b, count) : [];
+    // The batch's event array is built per call: the caller's work, as hypercore's array is.
+    // The seal is copied into its own buffer, as a received request body would be: appendBatch
+    // posts views of it (signed part, signature, root) to its admission worker, and a structured
+    // clone of a view copies the view's whole backing buffer, here a 32 MiB chunk (3 per batch).
     const appendOne = (i: number): Promise<unknown> =>
       variant === 'batch-sub'
-        ? l.submitBatch(p.dir.departments[b.authors[i]!]!.member, ACCESS_LOG_KIND, b.bodies[i]!)
-        : l.appendBatch(b.seals[i]!, b.events[i]!);
+        ? l.submitBatch(p.dir.departments[b.authors[i]!]!.member, ACCESS_LOG_KIND, bodies[i]!)
+        : l.appendBatch(b.seals.at(i).slice(), b.events.views(b.starts[i]!, b.starts[i + 1]!));
     rss.start();
     let seconds: number;
     let lat: Float64Array;
@@ -446,10 +406,8 @@ async function runBatches(
       throw new Error(`${variant}: ledger holds ${head.size} entries, expected ${1 + count + events}`);
     await l.close();
     ledger = undefined;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) for (const e of b.events[i]!) bytes += e.length;
     return {
-      ...summarize(events, bytes, seconds, peak),
+      ...summarize(events, b.events.bytesIn(0, events), seconds, peak),
       ...latencies(lat),
       diskBytes: await dirBytes(path),
       blocks: head.height,
@@ -465,15 +423,15 @@ async function runBatches(
 export function runVariant(p: Prepared, n: number, v: VariantId, rate?: number): Promise<RunResult> {
   switch (v) {
     case 'A':
-      return runRawLevel(p, n);
+      return runRawLevel(p.logs.entries, n);
     case 'hypercore':
-      return runHypercore(p, n);
+      return runHypercore(p.logs.entries, n);
     case 'ceiling':
       return runCeiling(p, n);
     case 'A-ev':
-      return runRawLevel(eventWorkload(p, n), n);
+      return runRawLevel(batchesOf(p, n).events, n);
     case 'B-ev':
-      return runHypercore(eventWorkload(p, n), n);
+      return runHypercore(batchesOf(p, n).events, n);
     case 'batch':
     case 'batch-sub':
     case 'half-rate':
@@ -514,6 +472,7 @@ function selectedVariants(names: readonly string[]): readonly VariantId[] {
 export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   const n = ctx.n > 0 ? ctx.n : ctx.quick ? QUICK_N : FULL_N;
   const warmupN = Math.min(n, ctx.quick ? QUICK_WARMUP_N : FULL_WARMUP_N);
+  const singleCap = ctx.quick ? QUICK_SINGLE_CAP : SINGLE_CAP;
   ctx.log(`figure 1: generating and signing ${n} access-log records (seed ${ctx.seed})...`);
   const genStart = performance.now();
   const dir = makeDirectory(ctx.seed);
@@ -530,7 +489,7 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   const batchStart = performance.now();
   const batches = batchesOf(p, n);
   ctx.log(
-    `  batched form: ${batches.seals.length} batches, ${(batches.eventBytes / n).toFixed(1)} B avg per event, ` +
+    `  batched form: ${batches.count} batches, ${(batches.events.totalBytes / n).toFixed(1)} B avg per event, ` +
       `signed in ${((performance.now() - batchStart) / 1000).toFixed(1)} s`,
   );
   const order = selectedVariants(ctx.variants);
@@ -545,7 +504,7 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   for (let r = 0; r < ctx.runs; r++) {
     for (const v of order) {
       const rate = v === 'half-rate' ? runs.batch[r]!.recordsPerSec / 2 : undefined;
-      const res = await runVariant(p, LEDGER_VARIANTS.includes(v) ? Math.min(n, SINGLE_CAP) : n, v, rate);
+      const res = await runVariant(p, LEDGER_VARIANTS.includes(v) ? Math.min(n, singleCap) : n, v, rate);
       runs[v].push(res);
       ctx.log(
         `  run ${r + 1}/${ctx.runs} ${v.padEnd(9)} ${Math.round(res.recordsPerSec).toLocaleString('en-US')} rec/s` +
@@ -605,12 +564,12 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
       'MB = 10^6 B of entry bytes.',
     'B: hypercore 11.37.1, append() of arrays of 1000 of the same entry bytes to a fresh core (one signed ' +
       'tree update per array, RocksDB without fsync per append: not durable like sync mode).',
-    `append, submit and presigned run at most ${SINGLE_CAP.toLocaleString('en-US')} records (their ratios are of rates). ` +
+    `append, submit and presigned run at most ${singleCap.toLocaleString('en-US')} records (their ratios are of rates). ` +
       'append verifies every author Ed25519 signature (thread pool); submit signs in-process on the main thread; ' +
       'presigned replays the same signatures through submit (byte-identical entries, checked), i.e. the ledger ' +
       'without per-record Ed25519.',
     `Batched form: the same ${n.toLocaleString('en-US')} access logs as events, ${EVENTS_PER_BATCH} per batch signed once by ` +
-      `their department (${batches.seals.length.toLocaleString('en-US')} batches, ${(batches.eventBytes / n).toFixed(1)} B per event ` +
+      `their department (${batches.count.toLocaleString('en-US')} batches, ${(batches.events.totalBytes / n).toFixed(1)} B per event ` +
       'entry); rows from "A on the event bytes" on are ratios to A and B run on those event bytes. Every event ' +
       'is its own log entry with an inclusion proof and an attribution proof (seal + path).',
     `RSS before the runs, with all records in memory: ${baselineRssMiB.toFixed(0)} MiB; ` +

@@ -49,8 +49,8 @@ import {
 
 const CONCURRENCY = 64;
 const RAW_BATCH = 1000;
-/** Quick mode loads a 1/20 city (1,550 resources); its warm-up a 1/100 one. */
-const QUICK_FRACTION = 0.05;
+/** Quick mode loads a 1/40 city (775 resources); its warm-up a 1/100 one. */
+const QUICK_FRACTION = 0.025;
 const QUICK_WARMUP_FRACTION = 0.01;
 const FULL_WARMUP_FRACTION = 0.1;
 const FULL_QUERIES = 2_000;

@@ -9,16 +9,16 @@
  * dirchain's `sync` mode: read the ratio with that in mind.
  */
 import Hypercore from 'hypercore';
-import type { Prepared, RunResult } from './append.js';
+import type { RunResult } from './append.js';
 import { dirBytes, MB, percentileSorted, RssSampler, removeDir, tempDir } from './lib.js';
+import type { PackedBytes } from './packed.js';
 
 export const HYPERCORE_BATCH = 1000;
 
 /** Appends the first `n` pre-generated entries to a fresh hypercore, 1000 per `append` call. */
-export async function runHypercore(p: Prepared, n: number): Promise<RunResult> {
+export async function runHypercore(entries: PackedBytes, n: number): Promise<RunResult> {
   const path = await tempDir('hypercore');
   const rss = new RssSampler();
-  const entries = p.logs.entries;
   let core: Hypercore | undefined;
   try {
     core = new Hypercore(path);
@@ -30,7 +30,7 @@ export async function runHypercore(p: Prepared, n: number): Promise<RunResult> {
     for (let from = 0, b = 0; from < n; from += HYPERCORE_BATCH, b++) {
       const to = Math.min(n, from + HYPERCORE_BATCH);
       // Building the array is part of the caller's work, as the ledger variants' loops are.
-      const blocks = entries.slice(from, to);
+      const blocks = entries.views(from, to);
       const t0 = performance.now();
       await core.append(blocks);
       arrays[b] = performance.now() - t0;

@@ -11,7 +11,7 @@ export interface BenchContext {
   readonly runs: number;
   /** Records per measured run (0: the figure's default for the mode). */
   readonly n: number;
-  /** Records for figure 6 (0: its default for the mode, 10M / quick 50k). */
+  /** Records for figure 6 (0: its default for the mode, 10M / quick 30k). */
   readonly memoryN: number;
   /** Figure 1's variants to run (empty: all); for profiling one path. */
   readonly variants: readonly string[];

@@ -1,5 +1,5 @@
 /**
- * Figure 6: memory and disk. Appends 10M access-log events (quick: 50k)
+ * Figure 6: memory and disk. Appends 10M access-log events (quick: 30k)
  * through the fastest ledger path (pre-signed batches of 64 through
  * appendBatch, 64 callers, durability sync) into one fresh ledger, signing
  * the batches lazily so the generator holds almost nothing, and samples RSS
@@ -10,7 +10,7 @@
  *
  * One run: memory growth is not a noise question, and a full run takes long.
  */
-import { BatchStream, batchLedger } from './feed.js';
+import { BatchStream, benchLedger } from './feed.js';
 import {
   type BenchContext,
   collectGarbage,
@@ -26,7 +26,7 @@ import {
 } from './lib.js';
 import { makeDirectory } from './workload.js';
 
-const QUICK_N = 50_000;
+const QUICK_N = 30_000;
 const FULL_N = 10_000_000;
 const CALLERS = 64;
 const EVENTS_PER_BATCH = 64;
@@ -56,7 +56,7 @@ export async function figureMemory(ctx: BenchContext): Promise<FigureResult> {
       `figure 6: appending ${n.toLocaleString('en-US')} access-log events in batches of ${EVENTS_PER_BATCH} ` +
         `(${CALLERS} callers, sync); RSS before ${baselineRssMiB.toFixed(0)} MiB`,
     );
-    const ledger = await batchLedger(path, dir, 'sync');
+    const ledger = await benchLedger(path, dir, 'sync');
     const checkpoints: Checkpoint[] = [];
     let payload = 0;
     const lat: number[] = [];

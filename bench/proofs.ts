@@ -1,5 +1,5 @@
 /**
- * Figure 3: Merkle proofs at log size 1M (quick: 20k). One ledger is built
+ * Figure 3: Merkle proofs at log size 1M (quick: 10k). One ledger is built
  * once (untimed; pre-signed batches of 64 events through `appendBatch`, the
  * fastest path) and reopened read-only, as a log server would serve it. Then, per
  * round: inclusion proofs for random indexes against the latest checkpoint,
@@ -17,7 +17,7 @@ import { type ConsistencyBundle, type InclusionBundle, type Ledger, openLedger }
 import { checkConsistency, checkInclusion } from '../src/merkle/check.js';
 import { type TreeHasher, treeHasher } from '../src/merkle/hasher.js';
 import { verifyConsistency, verifyInclusion } from '../src/verify.js';
-import { BatchStream, batchLedger } from './feed.js';
+import { BUILD_CALLERS, buildBatchLedger } from './feed.js';
 import {
   type BenchContext,
   collectGarbage,
@@ -30,14 +30,12 @@ import {
   removeDir,
   tempDir,
 } from './lib.js';
-import { makeDirectory, Rng } from './workload.js';
+import { Rng } from './workload.js';
 
 const QUICK_SIZE = 10_000;
 const FULL_SIZE = 1_000_000;
 const QUICK_PROOFS = 1_000;
 const FULL_PROOFS = 20_000;
-/** The build: batches of 64 events from this many callers (big blocks, as a busy sequencer cuts them). */
-const BUILD_CALLERS = 64;
 
 type VariantId =
   | 'refIncl'
@@ -122,40 +120,6 @@ function hashLoop(hashes: number, sha256: (b: Uint8Array) => Uint8Array, sibling
   const seconds = (performance.now() - start) / 1000;
   if (r.length !== 32) throw new Error('hash loop lost its result');
   return seconds;
-}
-
-/**
- * Builds the proof ledger: `size` pre-signed access-log records, many in
- * flight, durability buffered (the build is not what is measured). Returns
- * the build rate for the notes.
- */
-async function buildLedger(
-  path: string,
-  seed: number,
-  size: number,
-): Promise<{ seconds: number; signMs: number }> {
-  const dir = makeDirectory(seed);
-  const stream = new BatchStream(dir, seed);
-  const ledger = await batchLedger(path, dir, 'buffered');
-  try {
-    const start = performance.now();
-    let entries = 1;
-    const caller = async (): Promise<void> => {
-      while (entries < size) {
-        const b = stream.next();
-        entries += 1 + b.events.length;
-        await ledger.appendBatch(b.seal, b.events);
-      }
-    };
-    await Promise.all(Array.from({ length: BUILD_CALLERS }, caller));
-    await ledger.flush();
-    const seconds = (performance.now() - start) / 1000;
-    if (ledger.head().size !== entries)
-      throw new Error(`built ${ledger.head().size} entries, expected ${entries}`);
-    return { seconds, signMs: stream.signMs };
-  } finally {
-    await ledger.close();
-  }
 }
 
 /** Sizes at which a block ends (checkpoints exist only there). */
@@ -287,7 +251,7 @@ export async function figureProofs(ctx: BenchContext): Promise<FigureResult> {
     ctx.log(`figure 3: building a ledger of ${size.toLocaleString('en-US')} pre-signed records...`);
     const buildRss = new RssSampler();
     buildRss.start();
-    const build = await buildLedger(path, ctx.seed, size);
+    const build = await buildBatchLedger(path, ctx.seed, size);
     const buildPeakRssMiB = buildRss.stop();
     const disk = await dirBytes(path);
     ctx.log(

@@ -17,12 +17,14 @@ import { figureDirectory } from './directory.js';
 import type { BenchContext, FigureResult, Row } from './lib.js';
 import { figureMemory } from './memory.js';
 import { figureProofs } from './proofs.js';
+import { figureReplication } from './replication.js';
 import { figureVerify } from './verify.js';
 
 const FIGURES: ReadonlyArray<{ id: string; run: (ctx: BenchContext) => Promise<FigureResult> }> = [
   { id: '1', run: figureAppend },
   { id: '2', run: figureVerify },
   { id: '3', run: figureProofs },
+  { id: '4', run: figureReplication },
   { id: '5', run: figureDirectory },
   { id: '6', run: figureMemory },
 ];
@@ -100,8 +102,9 @@ export function formatTable(figures: readonly FigureResult[]): string {
         r.variant,
         fmtInt(r.recordsPerSec),
         fmt(r.mbPerSec, 1),
-        r.ratio === undefined ? '—' : `${r.ratio.toFixed(3)}×`,
-        r.ratio2 === undefined ? '—' : `${r.ratio2.toFixed(3)}×`,
+        // A reference left out (--variants) makes the ratio NaN: printed as —.
+        r.ratio === undefined || !Number.isFinite(r.ratio) ? '—' : `${r.ratio.toFixed(3)}×`,
+        r.ratio2 === undefined || !Number.isFinite(r.ratio2) ? '—' : `${r.ratio2.toFixed(3)}×`,
         fmt(r.p50Ms, 2),
         fmt(r.p99Ms, 2),
         fmt(r.diskBytesPerRecord, 1),
@@ -121,10 +124,11 @@ export function formatTable(figures: readonly FigureResult[]): string {
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...lines.map(row),
     '',
-    'rate/s: records/s (figures 1, 2, 6; figure 5 load rows), proofs/s (figure 3) or queries/s (figure 5 query ' +
+    'rate/s: records/s (figures 1, 2, 4, 6; figure 5 load rows), proofs/s (figure 3) or queries/s (figure 5 query ' +
       "rows); × ref: ratio to the figure's reference (figure 1: A; figure 2: async Ed25519 verification; " +
-      'figure 3: the SHA-256 loop; figure 5: its ref rows; figure 6: see its notes); × ref 2: a second reference ' +
-      '(figure 1: B, hypercore; figure 2: sync verification; figure 3: noble SHA-256 loop, pure-JS rows).',
+      'figure 3: the SHA-256 loop; figure 4: the local-folder audit; figure 5: its ref rows; figure 6: see its notes); × ref 2: a second reference ' +
+      '(figure 1: B, hypercore; figure 2: sync verification; figure 3: noble SHA-256 loop, pure-JS rows; ' +
+      'figure 4: the raw HTTP fetch).',
   ];
   for (const f of figures) {
     out.push('', `Figure ${f.figure}: ${f.title}`);
@@ -147,7 +151,14 @@ async function main(): Promise<void> {
   );
   const ctx: BenchContext = { ...options, log };
   const figures: FigureResult[] = [];
-  for (const figure of FIGURES) if (options.only.includes(figure.id)) figures.push(await figure.run(ctx));
+  const figureSeconds: Record<string, number> = {};
+  for (const figure of FIGURES) {
+    if (!options.only.includes(figure.id)) continue;
+    const t0 = performance.now();
+    figures.push(await figure.run(ctx));
+    figureSeconds[figure.id] = (performance.now() - t0) / 1000;
+    log(`figure ${figure.id} done in ${figureSeconds[figure.id]!.toFixed(1)} s`);
+  }
   const finishedAt = new Date();
   const loadEnd = loadavg();
   const maxRssMiB = process.resourceUsage().maxRSS / 1024;
@@ -177,6 +188,7 @@ async function main(): Promise<void> {
       exposeGc: globalThis.gc !== undefined,
       processPeakRssMiB: maxRssMiB,
     },
+    figureSeconds,
     figures,
     table,
   };

@@ -11,8 +11,8 @@
 import * as crypto from 'node:crypto';
 import { verifyNoble } from '../src/crypto/ed25519.js';
 import { decodeRecord, recordSigningMessage } from '../src/encoding/record.js';
-import { createLedger, type Ledger } from '../src/index.js';
-import { callersAwaitingEach, callersPipelined } from './feed.js';
+import type { Ledger } from '../src/index.js';
+import { benchLedger, callersAwaitingEach, callersPipelined } from './feed.js';
 import {
   type BenchContext,
   collectGarbage,
@@ -25,11 +25,13 @@ import {
   removeDir,
   tempDir,
 } from './lib.js';
+import { PackedBytes } from './packed.js';
 import { type AccessLogs, type Directory, generateAccessLogs, makeDirectory } from './workload.js';
 
-const QUICK_N = 2_000;
+const QUICK_N = 1_000;
 const FULL_N = 50_000;
-const QUICK_NOBLE = 200;
+const QUICK_NOBLE = 100;
+const QUICK_WARM_N = 250;
 const FULL_NOBLE = 1_000;
 /** Verifications kept in flight by the async ceiling (the pool has 4 threads; this keeps it full). */
 const CEILING_IN_FLIGHT = 256;
@@ -63,13 +65,18 @@ interface RunResult {
   readonly blocks?: number;
 }
 
-/** What the verification references check: each record's signing message, signature and key. */
+/**
+ * What the verification references check: each record's signing message and
+ * signature (packed, like the records), and its author's key.
+ */
 interface Signatures {
-  readonly messages: Uint8Array[];
-  readonly signatures: Uint8Array[];
-  readonly publicKeys: Uint8Array[];
-  /** node KeyObjects, parsed once per department (as the ledger caches them). */
-  readonly keyObjects: crypto.KeyObject[];
+  readonly messages: PackedBytes;
+  readonly signatures: PackedBytes;
+  /** Department index of each record's author. */
+  readonly authors: Uint16Array;
+  readonly publicKeys: readonly Uint8Array[];
+  /** node KeyObjects by department, parsed once each (as the ledger caches them). */
+  readonly keyObjects: readonly crypto.KeyObject[];
 }
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -78,18 +85,20 @@ function signaturesOf(dir: Directory, logs: AccessLogs): Signatures {
   const keyObjects = dir.departments.map((d) =>
     crypto.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, d.publicKey]), format: 'der', type: 'spki' }),
   );
-  const messages: Uint8Array[] = [];
-  const signatures: Uint8Array[] = [];
-  const publicKeys: Uint8Array[] = [];
-  const keys: crypto.KeyObject[] = [];
+  const messages = new PackedBytes();
+  const signatures = new PackedBytes();
   for (let i = 0; i < logs.count; i++) {
-    const record = decodeRecord(logs.entries[i]!);
+    const record = decodeRecord(logs.entries.at(i));
     messages.push(recordSigningMessage(record.signed));
     signatures.push(record.signature);
-    publicKeys.push(dir.departments[logs.authors[i]!]!.publicKey);
-    keys.push(keyObjects[logs.authors[i]!]!);
   }
-  return { messages, signatures, publicKeys, keyObjects: keys };
+  return {
+    messages,
+    signatures,
+    authors: logs.authors,
+    publicKeys: dir.departments.map((d) => d.publicKey),
+    keyObjects,
+  };
 }
 
 function summarize(n: number, bytes: number, seconds: number, extra: Partial<RunResult> = {}): RunResult {
@@ -104,7 +113,8 @@ function verifyAsync(s: Signatures, n: number): Promise<number> {
     const start = performance.now();
     const issue = (): void => {
       const i = next++;
-      crypto.verify(null, s.messages[i]!, s.keyObjects[i]!, s.signatures[i]!, (err, ok) => {
+      const key = s.keyObjects[s.authors[i]!]!;
+      crypto.verify(null, s.messages.at(i), key, s.signatures.at(i), (err, ok) => {
         if (err !== null || !ok) {
           reject(err ?? new Error(`signature ${i} does not verify`));
           return;
@@ -121,7 +131,7 @@ function verifyAsync(s: Signatures, n: number): Promise<number> {
 function verifySync(s: Signatures, n: number): number {
   const start = performance.now();
   for (let i = 0; i < n; i++) {
-    if (!crypto.verify(null, s.messages[i]!, s.keyObjects[i]!, s.signatures[i]!))
+    if (!crypto.verify(null, s.messages.at(i), s.keyObjects[s.authors[i]!]!, s.signatures.at(i)))
       throw new Error(`signature ${i} does not verify`);
   }
   return (performance.now() - start) / 1000;
@@ -130,7 +140,7 @@ function verifySync(s: Signatures, n: number): number {
 function verifyPureJs(s: Signatures, n: number): number {
   const start = performance.now();
   for (let i = 0; i < n; i++) {
-    if (!verifyNoble(s.publicKeys[i]!, s.messages[i]!, s.signatures[i]!))
+    if (!verifyNoble(s.publicKeys[s.authors[i]!]!, s.messages.at(i), s.signatures.at(i)))
       throw new Error(`signature ${i} does not verify (noble)`);
   }
   return (performance.now() - start) / 1000;
@@ -142,14 +152,14 @@ function verifyPureJs(s: Signatures, n: number): number {
  */
 function ingest(
   ledger: Ledger,
-  entries: readonly Uint8Array[],
+  entries: PackedBytes,
   n: number,
   mode: VariantId,
   /** Filled with each record's ledger index (signatures are checked in parallel, so order may change). */
   placed: Float64Array,
 ): Promise<Float64Array> {
   const one = async (i: number): Promise<void> => {
-    placed[i] = (await ledger.append(entries[i]!)).index;
+    placed[i] = (await ledger.append(entries.at(i))).index;
   };
   if (mode === 'callers') return callersAwaitingEach(n, CALLERS, one);
   if (mode === 'pipelined') return callersPipelined(n, PIPELINE_CALLERS, PIPELINE_DEPTH, one);
@@ -157,7 +167,7 @@ function ingest(
   const batches = Math.ceil(n / MANY_BATCH);
   return callersAwaitingEach(batches, MANY_IN_FLIGHT, async (b) => {
     const from = b * MANY_BATCH;
-    const results = await ledger.appendMany(entries.slice(from, Math.min(n, from + MANY_BATCH)));
+    const results = await ledger.appendMany(entries.views(from, Math.min(n, from + MANY_BATCH)));
     results.forEach((r, k) => {
       if (r instanceof Error) throw r;
       placed[from + k] = r.index;
@@ -170,13 +180,7 @@ async function runIngest(dir: Directory, logs: AccessLogs, n: number, mode: Vari
   const rss = new RssSampler();
   let ledger: Ledger | undefined;
   try {
-    ledger = await createLedger(path, {
-      origin: dir.origin,
-      sequencerKey: dir.sequencerKey,
-      members: [...dir.members],
-      durability: 'sync',
-      policy: { maxClockSkewMs: 0 }, // the workload's timestamps are fixed by the seed
-    });
+    ledger = await benchLedger(path, dir, 'sync');
     rss.start();
     const start = performance.now();
     const placed = new Float64Array(n);
@@ -186,7 +190,7 @@ async function runIngest(dir: Directory, logs: AccessLogs, n: number, mode: Vari
     const head = ledger.head();
     if (head.size !== n + 1) throw new Error(`${mode}: ledger holds ${head.size - 1} records, expected ${n}`);
     for (const i of [0, n >> 1, n - 1]) {
-      if (Buffer.compare(ledger.getEntry(placed[i]!), logs.entries[i]!) !== 0)
+      if (Buffer.compare(ledger.getEntry(placed[i]!), logs.entries.at(i)) !== 0)
         throw new Error(`${mode}: ledger entry ${placed[i]} is not record ${i}`);
     }
     await ledger.close();
@@ -206,9 +210,7 @@ async function runIngest(dir: Directory, logs: AccessLogs, n: number, mode: Vari
 }
 
 function bytesOf(logs: AccessLogs, n: number): number {
-  let total = 0;
-  for (let i = 0; i < n; i++) total += logs.entries[i]!.length;
-  return total;
+  return logs.entries.bytesIn(0, n);
 }
 
 async function runVariant(
@@ -234,7 +236,7 @@ async function runVariant(
 export async function figureVerify(ctx: BenchContext): Promise<FigureResult> {
   const n = ctx.quick ? QUICK_N : FULL_N;
   const nobleN = Math.min(n, ctx.quick ? QUICK_NOBLE : FULL_NOBLE);
-  const warmN = Math.max(MANY_BATCH, Math.floor(n / 10));
+  const warmN = ctx.quick ? QUICK_WARM_N : Math.max(MANY_BATCH, Math.floor(n / 10));
   ctx.log(`figure 2: generating and signing ${n} access-log records (seed ${ctx.seed})...`);
   const dir = makeDirectory(ctx.seed);
   const logs = generateAccessLogs(dir, n);

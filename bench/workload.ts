@@ -14,6 +14,7 @@ import {
   type GrantInput,
   generateKeyPair,
   type Ledger,
+  type LedgerRecord,
   type MemberSigner,
   type MemberSpec,
   memberSigner,
@@ -22,8 +23,11 @@ import {
   type ResourceSpec,
   type ScenarioSpec,
   type Sharing,
+  type SignedBatch,
+  signBatch,
   signRecord,
 } from '../src/index.js';
+import { PackedBytes } from './packed.js';
 
 /** A small, fast, seedable PRNG: sfc32 seeded through splitmix32. Not for secrets. */
 export class Rng {
@@ -294,59 +298,98 @@ export class AccessLogGenerator {
   }
 }
 
-/** Pre-generated, pre-signed access-log records, packed into a few large buffers. */
+/** Signs one access-log draft as its department (a single signed record). */
+export function signAccessLog(dir: Directory, draft: AccessLogDraft): LedgerRecord {
+  const dept = dir.departments[draft.author]!;
+  return signRecord(
+    {
+      origin: dir.origin,
+      kind: ACCESS_LOG_KIND,
+      author: dept.id,
+      keyId: 0,
+      timestamp: draft.timestamp,
+      body: draft.body,
+    },
+    dept.member.signer,
+  );
+}
+
+/** Signs access logs of one department as a batch (one seal over their events), timestamped `timestamp`. */
+export function signAccessLogBatch(
+  dir: Directory,
+  author: number,
+  timestamp: number,
+  bodies: readonly Plain[],
+): SignedBatch {
+  const dept = dir.departments[author]!;
+  return signBatch(
+    { origin: dir.origin, kind: ACCESS_LOG_KIND, author: dept.id, keyId: 0, timestamp },
+    bodies,
+    dept.member.signer,
+  );
+}
+
+/**
+ * Pre-generated, pre-signed access-log records, packed into a few large buffers
+ * (bench/packed.ts): the bench's own heap holds no per-record objects, so V8's
+ * collector has nothing to trace during the timed runs. The bodies are not
+ * kept: `accessLogBodies` regenerates them (same seed, same drafts) for the
+ * variants that need them.
+ */
 export interface AccessLogs {
   readonly count: number;
-  /** The log entries (signed record bytes), views into shared buffers. */
-  readonly entries: Uint8Array[];
-  /** What each entry was made from: author index, timestamp and body. */
+  /** The generator seed the records were made from (for `accessLogBodies`). */
+  readonly seed: number;
+  /** The log entries (signed record bytes). */
+  readonly entries: PackedBytes;
+  /** What each entry was made from: author (department index) and timestamp. */
   readonly authors: Uint16Array;
   readonly timestamps: Float64Array;
-  readonly bodies: Plain[];
   /** Sum of entry lengths. */
   readonly totalBytes: number;
 }
 
-const CHUNK = 32 * 1024 * 1024;
-
 /** Generates and signs `count` access-log records (deterministic in `dir.seed` and `seed`). */
 export function generateAccessLogs(dir: Directory, count: number, seed = dir.seed): AccessLogs {
   const gen = new AccessLogGenerator(dir, seed);
-  const entries: Uint8Array[] = new Array(count);
+  const entries = new PackedBytes();
   const authors = new Uint16Array(count);
   const timestamps = new Float64Array(count);
-  const bodies: Plain[] = new Array(count);
-  let chunk = new Uint8Array(CHUNK);
-  let at = 0;
-  let totalBytes = 0;
   for (let i = 0; i < count; i++) {
     const draft = gen.next();
-    const dept = dir.departments[draft.author]!;
-    const record = signRecord(
-      {
-        origin: dir.origin,
-        kind: ACCESS_LOG_KIND,
-        author: dept.id,
-        keyId: 0,
-        timestamp: draft.timestamp,
-        body: draft.body,
-      },
-      dept.member.signer,
-    );
-    const bytes = record.bytes;
-    if (at + bytes.length > chunk.length) {
-      chunk = new Uint8Array(CHUNK);
-      at = 0;
-    }
-    chunk.set(bytes, at);
-    entries[i] = chunk.subarray(at, at + bytes.length);
-    at += bytes.length;
-    totalBytes += bytes.length;
+    const record = signAccessLog(dir, draft);
+    entries.push(record.bytes);
     authors[i] = draft.author;
     timestamps[i] = draft.timestamp;
-    bodies[i] = draft.body;
   }
-  return { count, entries, authors, timestamps, bodies, totalBytes };
+  return { count, seed, entries, authors, timestamps, totalBytes: entries.totalBytes };
+}
+
+/**
+ * The drafts of the first `n` records of `logs`, made again from the same
+ * seed (drafting without signing is cheap), each checked against the stored
+ * author and timestamp. Callers hold them only around the run that needs them.
+ */
+export function* accessLogDrafts(
+  dir: Directory,
+  logs: AccessLogs,
+  n = logs.count,
+): Generator<AccessLogDraft> {
+  const gen = new AccessLogGenerator(dir, logs.seed);
+  for (let i = 0; i < n; i++) {
+    const d = gen.next();
+    if (d.author !== logs.authors[i] || d.timestamp !== logs.timestamps[i])
+      throw new Error(`access log ${i}: regenerated draft differs from the pre-generated record`);
+    yield d;
+  }
+}
+
+/** The bodies of the first `n` records of `logs`, regenerated (see `accessLogDrafts`). */
+export function accessLogBodies(dir: Directory, logs: AccessLogs, n = logs.count): Plain[] {
+  const bodies: Plain[] = new Array(n);
+  let i = 0;
+  for (const d of accessLogDrafts(dir, logs, n)) bodies[i++] = d.body;
+  return bodies;
 }
 
 // ---- the city directory, loaded through the domain API (figure 5) ------------------------------

@@ -1,0 +1,362 @@
+/**
+ * Figure 4: replication catch-up. A fresh follower fetches a whole ledger over
+ * loopback HTTP from a real `dirchain serve` child process and verifies all of
+ * it (`auditLedger(url, { verifyOnly: true })`: every block note, signature,
+ * seal, event, root and block link). References, same ledger, same run:
+ *   local   the same replay on the local folder (`auditLedger(path)`), no HTTP
+ *           (it checks more: stored hashes, state and index tables too);
+ *   fetch   a raw fetch of every resource the follower fetches (checkpoint,
+ *           block-note bundles, entry bundles, hash tiles), nothing decoded or
+ *           verified: the transport ceiling. Its request and byte counts must
+ *           equal the follower's, so both move the same bytes.
+ *
+ * The ledger is built once (untimed, pre-signed batches of 64 events). The
+ * served folder is locked by the server, so each round starts a server,
+ * runs fetch and http, stops it, then runs local.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { auditLedger } from '../src/audit/audit.js';
+import { sha256Node } from '../src/crypto/node-crypto.js';
+import { formatVerifierKey } from '../src/crypto/note.js';
+import { loadSigner } from '../src/index.js';
+import { blockHeaderOfNote } from '../src/ledger/checkpoint.js';
+import { ENTRIES_LEVEL, TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidthAt } from '../src/merkle/tiles.js';
+import { buildBatchLedger } from './feed.js';
+import {
+  type BenchContext,
+  collectGarbage,
+  dirBytes,
+  type FigureResult,
+  MB,
+  median,
+  type Row,
+  RssSampler,
+  removeDir,
+  tempDir,
+} from './lib.js';
+import { makeDirectory } from './workload.js';
+
+const QUICK_N = 5_000;
+const FULL_N = 1_000_000;
+const QUICK_WARM_N = 1_000;
+const FULL_WARM_N = 50_000;
+/**
+ * Requests the raw fetch keeps in flight: the follower reads 4 entry bundles
+ * ahead, each with its hash tile, so up to 8 of its requests are outstanding.
+ */
+const FETCH_IN_FLIGHT = 8;
+/** How long the server may take to print its URL before the figure gives up. */
+const SERVER_START_MS = 60_000;
+
+type VariantId = 'fetch' | 'http' | 'local';
+const ORDER: readonly VariantId[] = ['fetch', 'http', 'local'];
+const LABELS: Record<VariantId, string> = {
+  fetch: 'ref 2: raw HTTP fetch of the same tiles, no verify',
+  http: 'follower: audit over loopback HTTP (serve)',
+  local: 'ref: audit of the local folder, no HTTP',
+};
+
+interface RunResult {
+  readonly records: number;
+  readonly seconds: number;
+  readonly recordsPerSec: number;
+  /** HTTP body bytes fetched per second (10^6 B). */
+  readonly mbPerSec?: number;
+  readonly requests?: number;
+  readonly bytes?: number;
+  readonly peakRssMiB: number;
+}
+
+/** `dirchain serve <dir> --port 0` as a child process: started, its URL read, stopped. */
+class ServeProcess {
+  readonly url: string;
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<number | null>;
+  readonly #killOnExit: () => void;
+
+  private constructor(child: ChildProcess, url: string, exited: Promise<number | null>, kill: () => void) {
+    this.#child = child;
+    this.url = url;
+    this.#exited = exited;
+    this.#killOnExit = kill;
+  }
+
+  static async start(dir: string): Promise<ServeProcess> {
+    // Bundled beside run.js by tsup.bench.config.ts, from the same source as the bench.
+    const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
+    if (!existsSync(cli))
+      throw new Error(`figure 4 needs the CLI at ${cli}: run the bench with \`npm run bench\``);
+    const child = spawn(process.execPath, [cli, 'serve', dir, '--port', '0', '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // If the bench dies without reaching stop() (an uncaught error, or SIGINT/SIGTERM, which end
+    // node without 'exit' handlers unless caught), the server must not outlive it.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      child.kill('SIGKILL');
+      process.kill(process.pid, signal); // the default action again: this listener is gone
+    };
+    const killOnExit = (): void => {
+      child.kill('SIGKILL');
+      process.off('exit', killOnExit);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+    process.on('exit', killOnExit);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      stderr += d;
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`dirchain serve printed no URL in ${SERVER_START_MS / 1000} s`)),
+          SERVER_START_MS,
+        );
+        const lines = createInterface({ input: child.stdout! });
+        lines.once('line', (line) => {
+          clearTimeout(timer);
+          try {
+            resolve((JSON.parse(line) as { url: string }).url);
+          } catch {
+            reject(new Error(`dirchain serve printed ${JSON.stringify(line)}, not its JSON address line`));
+          }
+        });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`dirchain serve exited (code ${code}) before printing its URL: ${stderr.trim()}`));
+        });
+      });
+      return new ServeProcess(child, url, exited, killOnExit);
+    } catch (e) {
+      killOnExit();
+      await exited;
+      throw e;
+    }
+  }
+
+  /** SIGTERM (the server closes its store), SIGKILL if it has not gone in 10 s. */
+  async stop(): Promise<void> {
+    this.#child.kill('SIGTERM');
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
+    const code = await this.#exited;
+    clearTimeout(timer);
+    this.#killOnExit(); // no-op kill of an exited child; removes the listeners
+    if (code !== 0) throw new Error(`dirchain serve exited with code ${code} when stopped`);
+  }
+}
+
+/** Every path the follower fetches, in its order: checkpoint, block bundles, entry bundles + tiles, upper tiles. */
+function servedPaths(size: number, height: number): string[] {
+  const paths = ['checkpoint'];
+  for (let n = 0; n * TILE_WIDTH < height + 1; n++) {
+    const width = Math.min(TILE_WIDTH, height + 1 - n * TILE_WIDTH);
+    paths.push(`dirchain/blocks/${tilePath({ level: 0, n, width }).slice('tile/0/'.length)}`);
+  }
+  for (let n = 0; n * TILE_WIDTH < size; n++) {
+    const width = tileWidthAt(ENTRIES_LEVEL, n, size);
+    paths.push(tilePath({ level: ENTRIES_LEVEL, n, width }), tilePath({ level: 0, n, width }));
+  }
+  for (let level = 1; Math.floor(size / 2 ** (TILE_HEIGHT * level)) > 0; level++) {
+    const count = Math.floor(size / 2 ** (TILE_HEIGHT * level));
+    for (let n = 0; n * TILE_WIDTH < count; n++)
+      paths.push(tilePath({ level, n, width: tileWidthAt(level, n, size) }));
+  }
+  return paths;
+}
+
+async function fetchBody(url: string): Promise<number> {
+  const res = await fetch(url);
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    throw new Error(`${url} answered HTTP ${res.status}`);
+  }
+  return (await res.arrayBuffer()).byteLength;
+}
+
+/** (c) Fetches everything the follower would, FETCH_IN_FLIGHT at a time, bodies read and dropped. */
+async function runFetch(url: string): Promise<RunResult> {
+  const rss = new RssSampler();
+  rss.start();
+  const start = performance.now();
+  let bytes = 0;
+  const checkpoint = await fetch(new URL('checkpoint', url));
+  if (checkpoint.status !== 200) throw new Error(`${url}checkpoint answered HTTP ${checkpoint.status}`);
+  const note = await checkpoint.text();
+  bytes += Buffer.byteLength(note);
+  const { header } = blockHeaderOfNote(note);
+  const paths = servedPaths(header.size, header.height).slice(1);
+  let next = 0;
+  const loop = async (): Promise<void> => {
+    for (let i = next++; i < paths.length; i = next++) {
+      // Not `bytes += await …`: that reads `bytes` before the await and loses the other loops' counts.
+      const got = await fetchBody(new URL(paths[i]!, url).href);
+      bytes += got;
+    }
+  };
+  await Promise.all(Array.from({ length: FETCH_IN_FLIGHT }, loop));
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    records: header.size,
+    seconds,
+    recordsPerSec: header.size / seconds,
+    mbPerSec: bytes / seconds / MB,
+    requests: paths.length + 1,
+    bytes,
+    peakRssMiB: rss.stop(),
+  };
+}
+
+/** (a) or (b): the full replay, of the served URL or of the folder. */
+async function runAudit(source: string, trustedKey: string, expected: number): Promise<RunResult> {
+  const rss = new RssSampler();
+  rss.start();
+  const start = performance.now();
+  const report = await auditLedger(source, { verifyOnly: true, trustedKeys: [trustedKey] });
+  const seconds = (performance.now() - start) / 1000;
+  const peak = rss.stop();
+  if (!report.ok) throw new Error(`audit of ${source} failed: ${JSON.stringify(report.error)}`);
+  if (report.records !== expected)
+    throw new Error(`audit of ${source} verified ${report.records} records, the ledger has ${expected}`);
+  return {
+    records: report.records,
+    seconds,
+    recordsPerSec: report.records / seconds,
+    peakRssMiB: peak,
+    ...(report.fetched === undefined
+      ? {}
+      : {
+          requests: report.fetched.requests,
+          bytes: report.fetched.bytes,
+          mbPerSec: report.fetched.bytes / seconds / MB,
+        }),
+  };
+}
+
+/** One round: a server for fetch and http, stopped before local (the server holds the folder's lock). */
+async function runRound(
+  dir: string,
+  trustedKey: string,
+  entries: number,
+  log: (line: string) => void,
+  label: string,
+): Promise<Record<VariantId, RunResult>> {
+  const server = await ServeProcess.start(dir);
+  let fetched: RunResult;
+  let http: RunResult;
+  try {
+    fetched = await runFetch(server.url);
+    collectGarbage();
+    http = await runAudit(server.url, trustedKey, entries);
+    collectGarbage();
+  } finally {
+    await server.stop();
+  }
+  if (fetched.records !== entries)
+    throw new Error(`served checkpoint has ${fetched.records} records, built ${entries}`);
+  if (fetched.requests !== http.requests || fetched.bytes !== http.bytes)
+    throw new Error(
+      `the raw fetch moved ${fetched.requests} requests / ${fetched.bytes} B, the follower ` +
+        `${http.requests} / ${http.bytes} B: servedPaths no longer matches what the follower fetches`,
+    );
+  const local = await runAudit(join(dir, 'ledger'), trustedKey, entries);
+  collectGarbage();
+  const rounds = { fetch: fetched, http, local };
+  for (const v of ORDER)
+    log(`  ${label} ${v.padEnd(5)} ${Math.round(rounds[v].recordsPerSec).toLocaleString('en-US')} records/s`);
+  return rounds;
+}
+
+/** Builds a served-folder layout (<dir>/ledger) of `n` events; returns its entry count. */
+async function build(
+  dir: string,
+  seed: number,
+  n: number,
+): Promise<{ entries: number; seconds: number; signMs: number }> {
+  // Events plus one seal per 64 events plus genesis: ask for that many entries.
+  return buildBatchLedger(join(dir, 'ledger'), seed, n + Math.ceil(n / 64) + 1);
+}
+
+export async function figureReplication(ctx: BenchContext): Promise<FigureResult> {
+  const n = ctx.quick ? QUICK_N : FULL_N;
+  const warmN = ctx.quick ? QUICK_WARM_N : FULL_WARM_N;
+  const sequencer = loadSigner(makeDirectory(ctx.seed).sequencerKey);
+  const trustedKey = formatVerifierKey(sha256Node, sequencer.name, sequencer.publicKey);
+  const warmDir = await tempDir('replication-warm');
+  const dir = await tempDir('replication');
+  try {
+    ctx.log(`figure 4: building a ledger of ${n.toLocaleString('en-US')} events (and a warm-up one)...`);
+    const warm = await build(warmDir, ctx.seed, warmN);
+    const built = await build(dir, ctx.seed, n);
+    const diskBytes = await dirBytes(join(dir, 'ledger'));
+    ctx.log(
+      `  ${built.entries.toLocaleString('en-US')} entries built in ${built.seconds.toFixed(1)} s; ` +
+        `${(diskBytes / MB).toFixed(0)} MB on disk`,
+    );
+    collectGarbage();
+    const warmup = await runRound(warmDir, trustedKey, warm.entries, ctx.log, 'warm-up');
+    await removeDir(warmDir);
+    const runs: Record<VariantId, RunResult[]> = { fetch: [], http: [], local: [] };
+    for (let r = 0; r < ctx.runs; r++) {
+      const round = await runRound(dir, trustedKey, built.entries, ctx.log, `run ${r + 1}/${ctx.runs}`);
+      for (const v of ORDER) runs[v].push(round[v]);
+    }
+    const ratio = (v: VariantId, ref: VariantId): number =>
+      median(runs[v].map((x, i) => x.recordsPerSec / runs[ref][i]!.recordsPerSec));
+    const first = runs.http[0]!;
+    const rows: Row[] = ORDER.map((v) => ({
+      figure: '4',
+      variant: LABELS[v],
+      recordsPerSec: median(runs[v].map((x) => x.recordsPerSec)),
+      ...(v === 'local' ? {} : { mbPerSec: median(runs[v].map((x) => x.mbPerSec!)) }),
+      ratio: ratio(v, 'local'),
+      ratio2: ratio(v, 'fetch'),
+      ...(v === 'http' ? { diskBytesPerRecord: diskBytes / built.entries } : {}),
+      peakRssMiB: Math.max(...runs[v].map((x) => x.peakRssMiB)),
+      extra:
+        v === 'local'
+          ? 'also checks stored hashes, state, indexes'
+          : `${first.requests!.toLocaleString('en-US')} requests, ${(first.bytes! / MB).toFixed(1)} MB`,
+    }));
+    const notes = [
+      `${built.entries.toLocaleString('en-US')} entries (${n.toLocaleString('en-US')} access-log events in ` +
+        'pre-signed batches of 64, their seals and genesis), built once (untimed, durability buffered, ' +
+        `${Math.round(built.entries / built.seconds).toLocaleString('en-US')} entries/s); records/s = entries ` +
+        `verified (or fetched) per second; median of ${ctx.runs} rounds after a warm-up round on a ` +
+        `${warm.entries.toLocaleString('en-US')}-entry ledger.`,
+      'follower: auditLedger(url, { verifyOnly: true, trustedKeys: [sequencer] }) against `node dist-bench/cli.js ' +
+        'serve` (the CLI bundled from the same source) in a child process on 127.0.0.1 (the server shares the 2 cores); it fetches the checkpoint, ' +
+        'block-note bundles, entry bundles with their level-0 hash tiles (4 bundles read ahead) and the upper ' +
+        'tiles, and checks every note signature, block link, seal signature, event, root and tile.',
+      '× ref = median over rounds of (rate ÷ the local-folder audit in the same round; the local audit also ' +
+        'checks the stored hashes, state and index tables, which a follower does not have); × ref 2 = likewise ' +
+        `÷ the raw fetch of the same ${first.requests!.toLocaleString('en-US')} resources (${FETCH_IN_FLIGHT} in ` +
+        'flight, bodies read, nothing decoded): the transport ceiling. MB/s = HTTP body bytes.',
+    ];
+    return {
+      figure: '4',
+      title: 'Replication catch-up (a fresh follower over loopback HTTP, verifying everything)',
+      rows,
+      notes,
+      details: {
+        n,
+        entries: built.entries,
+        warmEntries: warm.entries,
+        diskBytes,
+        build: built,
+        warmup,
+        runs,
+      },
+    };
+  } finally {
+    await removeDir(warmDir);
+    await removeDir(dir);
+  }
+}
