@@ -11,6 +11,7 @@ import type { HashReader } from '../merkle/prove.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
 import { BUNDLE_WIDTH, bundleEntry, type OpenBundle, planEntryWrites, readBundle } from './bundles.js';
 import { keyNumber, metaKey, numberKey, readU64, TABLE, tableRange, u64 } from './keys.js';
+import { ValueCache } from './value-cache.js';
 
 const HASH = 32;
 export const HASHES_PER_PAGE = 256;
@@ -64,9 +65,13 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
 export class LedgerStore implements HashReader {
   readonly path: string;
   readonly #db: DB;
-  readonly #pages = new Map<number, Uint8Array>();
-  /** Stored full bundles (their bytes), most recently used last. */
-  readonly #bundles = new Map<number, Uint8Array>();
+  readonly #pages = new ValueCache(PAGE_CACHE_LIMIT, (page) =>
+    this.#db.getSync(numberKey(TABLE.hashPage, page)),
+  );
+  /** Stored full bundles (their bytes). */
+  readonly #bundles = new ValueCache(BUNDLE_CACHE_LIMIT, (n) =>
+    this.#db.getSync(numberKey(TABLE.entryBundle, n)),
+  );
   /** The last, incomplete bundle as durable on disk. */
   #open: OpenBundle = { n: 0, entries: [], fragments: [] };
   #closed = false;
@@ -243,9 +248,9 @@ export class LedgerStore implements HashReader {
     if (block.extra) for (const [k, v] of block.extra) batch.put(k, v);
     await batch.write({ sync: durability === 'sync' });
     // Only now, with the pages on disk, may readers see them.
-    for (const [page, bytes] of pages) this.#cachePage(page, bytes);
+    for (const [page, bytes] of pages) this.#pages.put(page, bytes);
     this.#open = plan.next;
-    for (const [n, bytes] of plan.bundles) this.#cacheBundle(n, bytes);
+    for (const [n, bytes] of plan.bundles) this.#bundles.put(n, bytes);
   }
 
   /** The pages touched by appending `hashes` at stored index `start`, with their new contents. */
@@ -260,7 +265,7 @@ export class LedgerStore implements HashReader {
       const take = Math.min(HASHES_PER_PAGE - offset, count - i);
       const bytes = new Uint8Array((offset + take) * HASH);
       if (offset > 0) {
-        const old = this.#page(page);
+        const old = this.#pages.get(page);
         if (old === undefined || old.length < offset * HASH) {
           fail(ErrorCode.LEDGER_CORRUPT, `hash page ${page} is missing or short before an append`);
         }
@@ -273,29 +278,10 @@ export class LedgerStore implements HashReader {
     return out;
   }
 
-  #page(page: number): Uint8Array | undefined {
-    let bytes = this.#pages.get(page);
-    if (bytes !== undefined) {
-      // Refresh LRU position.
-      this.#pages.delete(page);
-      this.#pages.set(page, bytes);
-      return bytes;
-    }
-    bytes = this.#db.getSync(numberKey(TABLE.hashPage, page));
-    if (bytes !== undefined) this.#cachePage(page, bytes);
-    return bytes;
-  }
-
-  #cachePage(page: number, bytes: Uint8Array): void {
-    this.#pages.delete(page);
-    this.#pages.set(page, bytes);
-    if (this.#pages.size > PAGE_CACHE_LIMIT) this.#pages.delete(this.#pages.keys().next().value!);
-  }
-
   readHashesSync(indexes: readonly number[]): Uint8Array[] {
     this.#checkOpen();
     return indexes.map((index) => {
-      const page = this.#page(Math.floor(index / HASHES_PER_PAGE));
+      const page = this.#pages.get(Math.floor(index / HASHES_PER_PAGE));
       const at = (index % HASHES_PER_PAGE) * HASH;
       if (page === undefined || page.length < at + HASH) {
         fail(ErrorCode.NOT_FOUND, `stored hash ${index} is not in the ledger`);
@@ -319,7 +305,7 @@ export class LedgerStore implements HashReader {
     const n = Math.floor(index / BUNDLE_WIDTH);
     const k = index % BUNDLE_WIDTH;
     if (n < this.#open.n) {
-      const bundle = this.#bundle(n);
+      const bundle = this.#bundles.get(n);
       return bundle === undefined ? undefined : bundleEntry(bundle, k);
     }
     // A copy: the caller may keep or change it.
@@ -368,24 +354,6 @@ export class LedgerStore implements HashReader {
     if (n === this.#open.n && width <= this.#open.entries.length)
       return encodeEntryBundle(this.#open.entries.slice(0, width));
     return undefined;
-  }
-
-  #bundle(n: number): Uint8Array | undefined {
-    let bytes = this.#bundles.get(n);
-    if (bytes !== undefined) {
-      this.#bundles.delete(n);
-      this.#bundles.set(n, bytes);
-      return bytes;
-    }
-    bytes = this.#db.getSync(numberKey(TABLE.entryBundle, n));
-    if (bytes !== undefined) this.#cacheBundle(n, bytes);
-    return bytes;
-  }
-
-  #cacheBundle(n: number, bytes: Uint8Array): void {
-    this.#bundles.delete(n);
-    this.#bundles.set(n, bytes);
-    if (this.#bundles.size > BUNDLE_CACHE_LIMIT) this.#bundles.delete(this.#bundles.keys().next().value!);
   }
 
   getBlock(height: number): StoredBlock | undefined {
