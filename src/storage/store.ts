@@ -332,7 +332,8 @@ export class LedgerStore implements HashReader {
       }
       if (next < Math.min(to, open.n * BUNDLE_WIDTH)) return; // bundles missing at the end
     }
-    for (; next < to; next++) yield [next, open.entries[next - open.n * BUNDLE_WIDTH]!];
+    // Copies: these are the store's own bytes of the open bundle.
+    for (; next < to; next++) yield [next, copyBytes(open.entries[next - open.n * BUNDLE_WIDTH]!)];
   }
 
   /**
