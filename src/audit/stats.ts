@@ -419,15 +419,7 @@ export class AuditStats {
 
   #closeMinute(author: string, m: { minute: number; count: number; first: number; candidates: Anomaly[] }) {
     if (m.count >= this.#burstMin && m.candidates.length < RECENT_LIMIT) {
-      m.candidates.push({
-        type: 'burst',
-        index: m.first,
-        time: m.minute,
-        subject: author,
-        count: m.count,
-        first: m.first,
-        detail: `${author} wrote ${m.count} records in the minute from ${new Date(m.minute).toISOString()}`,
-      });
+      m.candidates.push(burstOf(author, m));
     }
   }
 
@@ -456,15 +448,7 @@ export class AuditStats {
     for (const [author, m] of this.#minutes) {
       const candidates = m.candidates.slice();
       if (m.count >= this.#burstMin) {
-        candidates.push({
-          type: 'burst',
-          index: m.first,
-          time: m.minute,
-          subject: author,
-          count: m.count,
-          first: m.first,
-          detail: `${author} wrote ${m.count} records in the minute from ${new Date(m.minute).toISOString()}`,
-        });
+        candidates.push(burstOf(author, m));
       }
       const mean = (this.#authors.get(author)?.records ?? 0) / m.active;
       for (const c of candidates) if (c.count! >= this.#burstFactor * mean) add(c);
@@ -525,6 +509,19 @@ export class AuditStats {
       anomalies: { window: this.#window, counts, items },
     };
   }
+}
+
+/** The burst anomaly of one author's minute (counted while streaming, and for the minute still open at the end). */
+function burstOf(author: string, m: { minute: number; count: number; first: number }): Anomaly {
+  return {
+    type: 'burst',
+    index: m.first,
+    time: m.minute,
+    subject: author,
+    count: m.count,
+    first: m.first,
+    detail: `${author} wrote ${m.count} records in the minute from ${new Date(m.minute).toISOString()}`,
+  };
 }
 
 function minutes(ms: number): string {

@@ -62,7 +62,7 @@ class Walk {
     if (depth < 0) this.schema('is nested too deeply');
     const t = this.u8(at);
     if (t <= 0x7f || t >= 0xe0) return at + 1; // fixints
-    if (t >= 0xa0 && t <= 0xbf) return this.str(at + 1, t & 0x1f);
+    if ((t >= 0xa0 && t <= 0xbf) || (t >= 0xd9 && t <= 0xdb)) return this.string(at);
     if (t >= 0x90 && t <= 0x9f) return this.array(at + 1, t & 0x0f, depth);
     if (t >= 0x80 && t <= 0x8f) return this.map(at + 1, t & 0x0f, depth);
     switch (t) {
@@ -96,12 +96,6 @@ class Walk {
       }
       case 0xcb:
         return this.float64(at + 1);
-      case 0xd9:
-        return this.str(at + 2, this.shortest(this.u8(at + 1), 0x20));
-      case 0xda:
-        return this.str(at + 3, this.shortest(this.u16(at + 1), 0x100));
-      case 0xdb:
-        return this.str(at + 5, this.shortest(this.u32(at + 1), 0x10000));
       case 0xc4:
         return this.bin(at + 2, this.shortest(this.u8(at + 1), 0));
       case 0xc5:
@@ -128,6 +122,24 @@ class Walk {
       default: // 0xc1 (never used), float32, 64-bit ints: never written by the canonical encoder
         return this.decode(`holds a non-canonical type byte 0x${t.toString(16)}`);
     }
+  }
+
+  /** Where the bytes of the last string checked by `string` start. */
+  stringStart = 0;
+
+  /** Checks the string (any header) at `at`; returns the offset after it, or -1 if `at` holds no string. */
+  string(at: number): number {
+    const t = this.u8(at);
+    if (t >= 0xa0 && t <= 0xbf) return this.stringAt(at + 1, t & 0x1f);
+    if (t === 0xd9) return this.stringAt(at + 2, this.shortest(this.u8(at + 1), 0x20));
+    if (t === 0xda) return this.stringAt(at + 3, this.shortest(this.u16(at + 1), 0x100));
+    if (t === 0xdb) return this.stringAt(at + 5, this.shortest(this.u32(at + 1), 0x10000));
+    return -1;
+  }
+
+  stringAt(start: number, length: number): number {
+    this.stringStart = start;
+    return this.str(start, length);
   }
 
   shortest(length: number, min: number): number {
@@ -203,23 +215,9 @@ class Walk {
     let lastIndex = -1;
     let named = false;
     for (let i = 0; i < count; i++) {
-      const t = this.u8(at);
-      let start: number;
-      let length: number;
-      if (t >= 0xa0 && t <= 0xbf) {
-        start = at + 1;
-        length = t & 0x1f;
-      } else if (t === 0xd9) {
-        length = this.shortest(this.u8(at + 1), 0x20);
-        start = at + 2;
-      } else if (t === 0xda) {
-        length = this.shortest(this.u16(at + 1), 0x100);
-        start = at + 3;
-      } else if (t === 0xdb) {
-        length = this.shortest(this.u32(at + 1), 0x10000);
-        start = at + 5;
-      } else return this.decode('has a map key that is not a string');
-      const end = this.str(start, length);
+      const end = this.string(at);
+      if (end < 0) this.decode('has a map key that is not a string');
+      const start = this.stringStart;
       if (isProto(this.b, start, end)) this.decode('has the map key "__proto__"');
       if (seen === undefined) {
         for (let k = 0; k < starts.length; k++) {

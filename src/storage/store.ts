@@ -343,7 +343,7 @@ export class LedgerStore implements HashReader {
   entryBundle(n: number, width: number): Uint8Array | undefined {
     this.#checkOpen();
     if (n < this.#open.n) {
-      const stored = this.#db.getSync(numberKey(TABLE.entryBundle, n));
+      const stored = this.#bundles.get(n);
       if (stored === undefined) return undefined;
       const entries = readBundle(stored);
       if (entries.length < width) return undefined;

@@ -27,6 +27,20 @@ function dirchain(args: readonly string[]) {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Appends NDJSON records (one per line) to the test ledger with `dirchain append`, as the bureau. */
+function appendLines(file: string, lines: readonly string[]): void {
+  fs.writeFileSync(path.join(tmp.path, file), `${lines.join('\n')}\n`);
+  const r = dirchain([
+    'append',
+    dir,
+    '--file',
+    path.join(tmp.path, file),
+    '--key',
+    path.join(dir, 'keys', 'bureau.key'),
+  ]);
+  expect(r.code, r.stderr).toBe(0);
+}
+
 /** Starts `dirchain serve` and resolves with its URL once it prints it. */
 function serve(folder: string): Promise<{ url: string; child: ChildProcessWithoutNullStreams }> {
   const child = spawn(process.execPath, [CLI, 'serve', folder, '--port', '0', '--json'], { env });
@@ -61,16 +75,7 @@ beforeAll(() => {
   const lines = Array.from({ length: N }, (_, i) =>
     JSON.stringify({ kind: i % 3 === 0 ? 'x.import' : 'x.note', body: { i } }),
   );
-  fs.writeFileSync(path.join(tmp.path, 'r.ndjson'), `${lines.join('\n')}\n`);
-  const r = dirchain([
-    'append',
-    dir,
-    '--file',
-    path.join(tmp.path, 'r.ndjson'),
-    '--key',
-    path.join(dir, 'keys', 'bureau.key'),
-  ]);
-  expect(r.code, r.stderr).toBe(0);
+  appendLines('r.ndjson', lines);
   keyFile = path.join(dir, 'sequencer.pub');
 });
 
@@ -147,19 +152,7 @@ describe('dirchain serve + dirchain audit <url>', () => {
   it('--checkpoint catches a served copy that lost its newest blocks', async () => {
     const old = path.join(tmp.path, 'old');
     fs.cpSync(dir, old, { recursive: true });
-    fs.writeFileSync(
-      path.join(tmp.path, 'more.ndjson'),
-      `${JSON.stringify({ kind: 'x.note', body: { more: 1 } })}\n`,
-    );
-    const more = dirchain([
-      'append',
-      dir,
-      '--file',
-      path.join(tmp.path, 'more.ndjson'),
-      '--key',
-      path.join(dir, 'keys', 'bureau.key'),
-    ]);
-    expect(more.code, more.stderr).toBe(0);
+    appendLines('more.ndjson', [JSON.stringify({ kind: 'x.note', body: { more: 1 } })]);
     const saved = path.join(tmp.path, 'checkpoint.txt');
     fs.writeFileSync(saved, dirchain(['checkpoint', dir]).stdout);
 
