@@ -10,11 +10,10 @@
  * framing (widths, bundle lengths) and the tiles.
  */
 import { equalBytes } from '../crypto/bytes.js';
-import { sha256Node } from '../crypto/node-crypto.js';
 import { ErrorCode, fail } from '../errors.js';
 import { blockHeaderOfNote } from '../ledger/checkpoint.js';
 import type { BlockSource } from '../ledger/verify-ledger.js';
-import { treeHasher } from '../merkle/hasher.js';
+import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import {
   decodeEntryBundle,
   ENTRIES_LEVEL,
@@ -26,7 +25,7 @@ import {
 } from '../merkle/tiles.js';
 import type { StoredBlock } from '../storage/store.js';
 
-const hasher = treeHasher(sha256Node);
+const hasher = nodeTreeHasher;
 /** Entry bundles fetched ahead of the replay, so the network and the CPU overlap. */
 const READ_AHEAD = 4;
 

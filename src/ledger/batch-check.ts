@@ -6,14 +6,14 @@
  * the ordering work.
  */
 import { equalBytes } from '../crypto/bytes.js';
-import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
+import { verifyNode } from '../crypto/node-crypto.js';
 import { checkEvent } from '../encoding/event.js';
 import { recordSigningMessage } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
-import { treeHasher } from '../merkle/hasher.js';
+import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import { Frontier, HashSink } from '../merkle/stored.js';
 
-const hasher = treeHasher(sha256Node);
+const hasher = nodeTreeHasher;
 
 export interface BatchCheck {
   /** The seal's signed part and signature, and the author key its keyId names. */

@@ -23,8 +23,8 @@ import {
 import type { Plain } from '../encoding/msgpack.js';
 import { decodeRecord, type LedgerRecord, signRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
-import { treeHasher } from '../merkle/hasher.js';
 import { memoryPath } from '../merkle/memory-tree.js';
+import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import { proveConsistency, proveInclusion, treeHash } from '../merkle/prove.js';
 import { type Frontier, HashSink, storedHashCount, storedHashIndex } from '../merkle/stored.js';
 import { evaluate, evaluateEvent, type PolicyContext } from '../policy/rules.js';
@@ -65,7 +65,7 @@ export type {
   Receipt,
 } from './types.js';
 
-const hasher = treeHasher(sha256Node);
+const hasher = nodeTreeHasher;
 
 export class Ledger {
   readonly #store: LedgerStore;

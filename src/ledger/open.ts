@@ -8,7 +8,7 @@ import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import { formatVerifierKey, type NoteSigner, signNote } from '../crypto/note.js';
 import { decodeRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
-import { treeHasher } from '../merkle/hasher.js';
+import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import { Frontier, HashSink, storedHashIndex, subtreesOf } from '../merkle/stored.js';
 import { paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { Catalog } from '../query/catalog.js';
@@ -22,7 +22,7 @@ import type { CreateLedgerOptions, LedgerOptions } from './types.js';
 
 const ZERO_HASH = new Uint8Array(32);
 
-const hasher = treeHasher(sha256Node);
+const hasher = nodeTreeHasher;
 
 /** Creates a new ledger folder with its genesis block and returns it open. */
 export async function createLedger(path: string, options: CreateLedgerOptions): Promise<Ledger> {

@@ -4,10 +4,10 @@
  * to what the sequencer wrote block by block (a test proves it). Records are
  * trusted here — run verifyLedger first on a ledger you did not write.
  */
-import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
+import { verifyNode } from '../crypto/node-crypto.js';
 import { decodeRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
-import { treeHasher } from '../merkle/hasher.js';
+import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import type { PolicyContext } from '../policy/rules.js';
 import { paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { INDEX_TABLE } from '../state/indexes.js';
@@ -16,7 +16,7 @@ import { LedgerStore } from '../storage/store.js';
 import { blockHeaderOfNote } from './checkpoint.js';
 import { Replay } from './replay.js';
 
-const hasher = treeHasher(sha256Node);
+const hasher = nodeTreeHasher;
 
 export interface RebuildReport {
   readonly records: number;

@@ -1,13 +1,12 @@
 /** Signing a batch with node's SHA-256 (the author side of `Ledger.appendBatch`). */
 
 import type { Signer } from '../crypto/ed25519.js';
-import { sha256Node } from '../crypto/node-crypto.js';
 import { type SignedBatch, signBatch as signBatchWith } from '../encoding/event.js';
 import type { Plain } from '../encoding/msgpack.js';
 import type { RecordDraft } from '../encoding/record.js';
-import { treeHasher } from '../merkle/hasher.js';
+import { nodeTreeHasher } from '../merkle/node-hasher.js';
 
-const hasher = treeHasher(sha256Node);
+const hasher = nodeTreeHasher;
 
 /**
  * Encodes `bodies` as events of `draft.kind` and signs their seal, as a member

@@ -11,7 +11,7 @@ import { BATCH_KIND, decodeEvent, eventRecord, parseBatchBody } from '../encodin
 import { decodeRecord, type LedgerRecord, recordSigningMessage } from '../encoding/record.js';
 import { readU64 } from '../encoding/u64.js';
 import { type DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
-import { treeHasher } from '../merkle/hasher.js';
+import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import { Frontier, storedHashCount } from '../merkle/stored.js';
 import { type LedgerParams, paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { INDEX_TABLE } from '../state/indexes.js';
@@ -79,7 +79,7 @@ export interface LedgerReport {
   readonly error?: { code: string; message: string; index?: number; height?: number };
 }
 
-const hasher = treeHasher(sha256Node);
+const hasher = nodeTreeHasher;
 const ZERO = new Uint8Array(32);
 
 export async function verifyLedger(path: string, options: VerifyLedgerOptions = {}): Promise<LedgerReport> {

@@ -14,7 +14,14 @@ export interface TreeHasher {
   readonly emptyRoot: Uint8Array;
 }
 
-export function treeHasher(sha256: Sha256): TreeHasher {
+/**
+ * `node`, when given, hashes interior nodes instead of `sha256` over
+ * 0x01‖left‖right (it must compute exactly that).
+ */
+export function treeHasher(
+  sha256: Sha256,
+  node?: (left: Uint8Array, right: Uint8Array) => Uint8Array,
+): TreeHasher {
   // Hashing is synchronous and the digest is a new array, so one input buffer
   // per hasher can be reused: no allocation per node, and one per longer leaf.
   const nodeInput = new Uint8Array(1 + 2 * HASH_SIZE);
@@ -28,11 +35,13 @@ export function treeHasher(sha256: Sha256): TreeHasher {
       leafInput.set(entry, 1);
       return sha256(leafInput.subarray(0, entry.length + 1));
     },
-    node(left, right) {
-      nodeInput.set(left, 1);
-      nodeInput.set(right, 1 + HASH_SIZE);
-      return sha256(nodeInput);
-    },
+    node:
+      node ??
+      ((left, right) => {
+        nodeInput.set(left, 1);
+        nodeInput.set(right, 1 + HASH_SIZE);
+        return sha256(nodeInput);
+      }),
     emptyRoot: sha256(new Uint8Array(0)),
   };
 }

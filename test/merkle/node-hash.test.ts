@@ -4,6 +4,7 @@ import { toHex } from '../../src/crypto/bytes.js';
 import { sha256Node } from '../../src/crypto/node-crypto.js';
 import { sha256Noble } from '../../src/crypto/sha256.js';
 import { nodeHashInto } from '../../src/merkle/node-hash.js';
+import { nodeTreeHasher } from '../../src/merkle/node-hasher.js';
 import { Frontier, HashSink, storedHashCount } from '../../src/merkle/stored.js';
 import { leafData, nobleHasher, nodeHasher, readVectors } from '../helpers.js';
 
@@ -70,6 +71,32 @@ describe('nodeHashInto (plain-JS RFC 9162 node hash)', () => {
         expect(toHex(b.root())).toBe(toHex(a.root()));
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('nodeTreeHasher (the node side: OpenSSL leaves, JS nodes) equals noble on random trees, and every vector root', () => {
+    for (let size = 1; size <= 64; size++) {
+      const leaves = Array.from({ length: size }, (_, i) => nodeTreeHasher.leaf(leafData(i)));
+      const fold = (hs: Uint8Array[]): Uint8Array[] =>
+        hs.length === 1
+          ? hs
+          : fold(
+              Array.from({ length: Math.ceil(hs.length / 2) }, (_, i) =>
+                i * 2 + 1 < hs.length ? nodeTreeHasher.node(hs[2 * i]!, hs[2 * i + 1]!) : hs[2 * i]!,
+              ),
+            );
+      // RFC 9162 splits at the largest power of two, which a pairwise fold matches only for full trees.
+      if ((size & (size - 1)) === 0) expect(toHex(fold(leaves)[0]!)).toBe(roots[String(size)]);
+      const f = new Frontier(nodeTreeHasher);
+      for (const leaf of leaves) f.append(leaf, []);
+      expect(toHex(f.root())).toBe(roots[String(size)]);
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), bytes32, bytes32, (entry, l, r) => {
+        expect(toHex(nodeTreeHasher.leaf(entry))).toBe(toHex(nobleHasher.leaf(entry)));
+        expect(toHex(nodeTreeHasher.node(l, r))).toBe(toHex(nobleHasher.node(l, r)));
+      }),
+      { numRuns: 300 },
     );
   });
 });
