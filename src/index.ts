@@ -130,14 +130,12 @@ export type { Durability } from './storage/store.js';
 export {
   type BundleReport,
   type Check,
-  leafHash,
   parseKeys,
   verifyBundle,
   verifyCheckpoint,
-  verifyConsistency,
-  verifyInclusion,
   verifyRecord,
 } from './verify.js';
+export { leafHash, verifyConsistency, verifyInclusion } from './verify-node.js';
 export {
   type CosignOptions,
   cosignCheckpoint,

@@ -24,7 +24,7 @@ import { BATCH_KIND, decodeEvent, isEventEntry, type LedgerEvent, parseBatchBody
 import { decodeRecord, type LedgerRecord, verifyRecordSignature } from './encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from './errors.js';
 import { type Checkpoint, parseCheckpoint } from './ledger/checkpoint.js';
-import { checkConsistency, checkInclusion } from './merkle/check.js';
+import { type ConsistencyClaim, checkInclusion, type InclusionClaim, proofChecks } from './merkle/check.js';
 import { treeHasher } from './merkle/hasher.js';
 import {
   type Cosignature,
@@ -35,34 +35,16 @@ import {
 
 const hasher = treeHasher(sha256Noble);
 
+const proofs = proofChecks(hasher);
+
 /** RFC 9162 leaf hash of a log entry: SHA-256(0x00 || entry). */
-export function leafHash(entry: Uint8Array): Uint8Array {
-  return hasher.leaf(entry);
-}
+export const leafHash: (entry: Uint8Array) => Uint8Array = proofs.leafHash;
 
 /** True when `proof` shows the entry (or its leaf hash) at `index` in the tree of `size` with `root`. */
-export function verifyInclusion(p: {
-  index: number;
-  size: number;
-  leaf?: Uint8Array;
-  leafHash?: Uint8Array;
-  proof: readonly Uint8Array[];
-  root: Uint8Array;
-}): boolean {
-  const h = p.leafHash ?? (p.leaf ? hasher.leaf(p.leaf) : undefined);
-  return h !== undefined && checkInclusion(hasher, p.index, p.size, h, p.proof, p.root);
-}
+export const verifyInclusion: (p: InclusionClaim) => boolean = proofs.verifyInclusion;
 
 /** True when `proof` shows tree (size1, root1) is a prefix of tree (size2, root2). */
-export function verifyConsistency(p: {
-  size1: number;
-  size2: number;
-  root1: Uint8Array;
-  root2: Uint8Array;
-  proof: readonly Uint8Array[];
-}): boolean {
-  return checkConsistency(hasher, p.size1, p.size2, p.root1, p.root2, p.proof);
-}
+export const verifyConsistency: (p: ConsistencyClaim) => boolean = proofs.verifyConsistency;
 
 /** Parses verifier keys given as C2SP note key text. */
 export function parseKeys(keys: ReadonlyArray<string | NoteVerifier>): NoteVerifier[] {

@@ -27,6 +27,7 @@ import { memoryPath } from '../merkle/memory-tree.js';
 import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import { proveConsistency, proveInclusion, treeHash } from '../merkle/prove.js';
 import { type Frontier, HashSink, storedHashCount, storedHashIndex } from '../merkle/stored.js';
+import { SubtreeCache } from '../merkle/subtree-cache.js';
 import { evaluate, evaluateEvent, type PolicyContext } from '../policy/rules.js';
 import type { LedgerParams } from '../policy/state.js';
 import type { Catalog } from '../query/catalog.js';
@@ -80,6 +81,8 @@ export class Ledger {
   readonly #catalog: Catalog;
   readonly #admission: AdmissionPool;
   readonly #committedView: StateView;
+  /** Upper subtree and right-edge hashes proofs reuse (~0.5 byte per record, filled by proofs). */
+  readonly #proofCache = new SubtreeCache();
   /** Read queries over the directory (committed blocks only). */
   readonly query: DirectoryQuery;
   /** The domain API: sign and append directory records as a member. */
@@ -559,7 +562,18 @@ export class Ledger {
   /** RFC 9162 root of the first `size` records. */
   treeHash(size = this.#head.size): Promise<Uint8Array> {
     this.#checkSize(size);
-    return treeHash(hasher, this.#store, size);
+    return treeHash(hasher, this.#store, size, this.#proofCache);
+  }
+
+  /**
+   * The RFC 9162 inclusion proof (audit path) alone of record `index` in the
+   * tree of `size` (default the head): what RFC 9162's get-proof-by-hash
+   * serves, for a client that holds the entry and the checkpoint already.
+   * `proveInclusion` returns the whole bundle.
+   */
+  async inclusionProof(index: number, size = this.#head.size): Promise<Uint8Array[]> {
+    this.#checkIndex(index, size);
+    return proveInclusion(hasher, this.#store, index, size, this.#proofCache);
   }
 
   /**
@@ -580,7 +594,7 @@ export class Ledger {
     const root = size === head.size ? head.root : blockHeaderOfNote(checkpoint).header.root;
     const leaf = this.getEntry(index);
     const [inclusion, attribution] = await Promise.all([
-      proveInclusion(hasher, this.#store, index, size),
+      proveInclusion(hasher, this.#store, index, size, this.#proofCache),
       options.attribution !== false && isEventEntry(leaf) ? this.#attribution(index, leaf, size) : undefined,
     ]);
     return {
@@ -605,7 +619,7 @@ export class Ledger {
     const leafIndexes = Array.from({ length: count }, (_, i) => storedHashIndex(0, sealIndex + 1 + i));
     const [leaves, sealInclusion] = await Promise.all([
       this.#store.readHashes(leafIndexes),
-      proveInclusion(hasher, this.#store, sealIndex, size),
+      proveInclusion(hasher, this.#store, sealIndex, size, this.#proofCache),
     ]);
     const authorKey = this.#committedView.get('member', seal.author)?.keys[seal.keyId];
     if (authorKey === undefined)
@@ -633,8 +647,8 @@ export class Ledger {
     }
     if (size1 > size2) fail(ErrorCode.NOT_FOUND, `size1 ${size1} is beyond size2 ${size2}`);
     const [root1, consistency] = await Promise.all([
-      treeHash(hasher, this.#store, size1),
-      proveConsistency(hasher, this.#store, size1, size2),
+      treeHash(hasher, this.#store, size1, this.#proofCache),
+      proveConsistency(hasher, this.#store, size1, size2, this.#proofCache),
     ]);
     const height1 = size1 === size2 ? undefined : this.#store.heightAtSize(size1);
     const checkpoint1 =

@@ -106,3 +106,41 @@ function isPowerOfTwo(x: number): boolean {
   while (x % 2 === 0) x /= 2;
   return x === 1;
 }
+
+/** What `verifyInclusion` takes: the entry or its leaf hash, the proof, and the root it should lead to. */
+export interface InclusionClaim {
+  index: number;
+  size: number;
+  leaf?: Uint8Array;
+  leafHash?: Uint8Array;
+  proof: readonly Uint8Array[];
+  root: Uint8Array;
+}
+
+/** What `verifyConsistency` takes. */
+export interface ConsistencyClaim {
+  size1: number;
+  size2: number;
+  root1: Uint8Array;
+  root2: Uint8Array;
+  proof: readonly Uint8Array[];
+}
+
+/**
+ * The public proof checks over one tree hasher: `dirchain/verify` builds them
+ * on noble, the main entry on node's hashing. Same answers, different speed.
+ */
+export function proofChecks(hasher: TreeHasher): {
+  leafHash: (entry: Uint8Array) => Uint8Array;
+  verifyInclusion: (p: InclusionClaim) => boolean;
+  verifyConsistency: (p: ConsistencyClaim) => boolean;
+} {
+  return {
+    leafHash: (entry) => hasher.leaf(entry),
+    verifyInclusion: (p) => {
+      const h = p.leafHash ?? (p.leaf ? hasher.leaf(p.leaf) : undefined);
+      return h !== undefined && checkInclusion(hasher, p.index, p.size, h, p.proof, p.root);
+    },
+    verifyConsistency: (p) => checkConsistency(hasher, p.size1, p.size2, p.root1, p.root2, p.proof),
+  };
+}

@@ -4,9 +4,12 @@
  * complete subtrees, and all their stored hashes are fetched in one
  * `readHashes` call: O(log n) reads, one round-trip to storage.
  */
+
+import { copyBytes } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
 import type { TreeHasher } from './hasher.js';
 import { foldSubtrees, storedHashIndex, subtreesOf } from './stored.js';
+import type { SubtreeCache } from './subtree-cache.js';
 
 /** Where stored hashes come from (LevelDB, memory, tiles over HTTP). */
 export interface HashReader {
@@ -76,32 +79,59 @@ export function consistencyRanges(size1: number, size2: number): Range[] {
   return out.reverse();
 }
 
-/** Hashes of each leaf range, fetched with a single `readHashes` call. */
+/**
+ * Hashes of each leaf range, fetched with a single `readHashes` call. With a
+ * `cache`, hashes it holds are not read, and what is read is offered to it.
+ * Every returned hash is the caller's own array.
+ */
 export async function rangeHashes(
   hasher: TreeHasher,
   reader: HashReader,
   ranges: readonly Range[],
+  cache?: SubtreeCache,
 ): Promise<Uint8Array[]> {
-  const plans = ranges.map(([lo, hi]) => subtreesOf(lo, hi));
+  const out: (Uint8Array | undefined)[] = ranges.map(([lo, hi]) => cache?.range(lo, hi));
+  const plans = ranges.map(([lo, hi], i) => (out[i] === undefined ? subtreesOf(lo, hi) : []));
+  // Per plan, its subtree hashes: cached ones now, the rest from the one read.
+  const found: (Uint8Array | undefined)[][] = plans.map((plan) =>
+    plan.map((s) => cache?.subtree(s.level, s.n)),
+  );
   const indexes: number[] = [];
-  for (const plan of plans) for (const s of plan) indexes.push(storedHashIndex(s.level, s.n));
+  for (const [p, plan] of plans.entries())
+    for (const [j, s] of plan.entries())
+      if (found[p]![j] === undefined) indexes.push(storedHashIndex(s.level, s.n));
   const hashes = indexes.length === 0 ? [] : await reader.readHashes(indexes);
   if (hashes.length !== indexes.length) {
     fail(ErrorCode.LEDGER_CORRUPT, `asked storage for ${indexes.length} hashes, got ${hashes.length}`);
   }
   let at = 0;
-  return plans.map((plan) => {
-    const part = hashes.slice(at, at + plan.length);
-    at += plan.length;
-    return foldSubtrees(hasher, part);
+  return ranges.map(([lo, hi], i) => {
+    const cached = out[i];
+    if (cached !== undefined) return copyBytes(cached);
+    const plan = plans[i]!;
+    const parts = found[i]!.map((h, j) => {
+      if (h !== undefined) return copyBytes(h);
+      const read = hashes[at++]!;
+      cache?.putSubtree(plan[j]!.level, plan[j]!.n, read);
+      return read;
+    });
+    const hash = foldSubtrees(hasher, parts);
+    // One subtree: its own array, nothing else holds it. Folded: the cache keeps a copy.
+    if (cache !== undefined && parts.length > 1) cache.putRange(lo, hi, copyBytes(hash));
+    return hash;
   });
 }
 
 /** MTH(D[0:size]) from stored hashes. */
-export async function treeHash(hasher: TreeHasher, reader: HashReader, size: number): Promise<Uint8Array> {
+export async function treeHash(
+  hasher: TreeHasher,
+  reader: HashReader,
+  size: number,
+  cache?: SubtreeCache,
+): Promise<Uint8Array> {
   checkSize(size, 'size');
   if (size === 0) return hasher.emptyRoot;
-  const [root] = await rangeHashes(hasher, reader, [[0, size]]);
+  const [root] = await rangeHashes(hasher, reader, [[0, size]], cache);
   return root!;
 }
 
@@ -111,8 +141,9 @@ export function proveInclusion(
   reader: HashReader,
   index: number,
   size: number,
+  cache?: SubtreeCache,
 ): Promise<Uint8Array[]> {
-  return rangeHashes(hasher, reader, inclusionRanges(index, size));
+  return rangeHashes(hasher, reader, inclusionRanges(index, size), cache);
 }
 
 /** RFC 9162 consistency proof from the tree of `size1` leaves to the tree of `size2`. */
@@ -121,6 +152,7 @@ export function proveConsistency(
   reader: HashReader,
   size1: number,
   size2: number,
+  cache?: SubtreeCache,
 ): Promise<Uint8Array[]> {
-  return rangeHashes(hasher, reader, consistencyRanges(size1, size2));
+  return rangeHashes(hasher, reader, consistencyRanges(size1, size2), cache);
 }

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { equalBytes, utf8 } from '../../src/crypto/bytes.js';
+import { equalBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { sha256Node } from '../../src/crypto/node-crypto.js';
 import { parseNote } from '../../src/crypto/note.js';
 import { consistencyBundleToJSON, inclusionBundleToJSON } from '../../src/encoding/bundle.js';
 import { decodeRecord } from '../../src/encoding/record.js';
 import { isDirchainError } from '../../src/errors.js';
+import { verifyInclusion as verifyInclusionNode } from '../../src/index.js';
 import { parseBlockHeader } from '../../src/ledger/checkpoint.js';
 import type { Ledger, Receipt } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open.js';
@@ -241,6 +242,13 @@ describe('proofs from the ledger', () => {
       for (const index of [0, Math.floor(size / 2), size - 1]) {
         const b = await ledger.proveInclusion(index, size);
         expect(verifyInclusion({ index, size, leaf: b.leaf, proof: b.inclusion, root: b.root })).toBe(true);
+        // The bare audit path is the bundle's; the main entry's (node-hashing) check agrees with noble's.
+        const path = await ledger.inclusionProof(index, size);
+        expect(path.map(toHex)).toEqual(b.inclusion.map(toHex));
+        expect(verifyInclusionNode({ index, size, leaf: b.leaf, proof: path, root: b.root })).toBe(true);
+        expect(verifyInclusionNode({ index, size, leaf: utf8('other'), proof: path, root: b.root })).toBe(
+          false,
+        );
         const report = verifyBundle(inclusionBundleToJSON(b), [city.sequencer.verifierKey]);
         expect(report.checks.filter((c) => c.status !== 'pass')).toEqual([]);
       }
@@ -255,6 +263,8 @@ describe('proofs from the ledger', () => {
     expect(c.checkpoint1).toBeUndefined();
     expect(verifyBundle(consistencyBundleToJSON(c), [city.sequencer.verifierKey]).ok).toBe(true);
     expect(await codeOf(ledger.proveInclusion(head.size, head.size))).toBe('E_NOT_FOUND');
+    expect(await codeOf(ledger.inclusionProof(head.size))).toBe('E_NOT_FOUND');
+    expect(await codeOf(ledger.inclusionProof(-1))).toBe('E_NOT_FOUND');
     expect(await codeOf(ledger.proveConsistency(0))).toBe('E_INVALID_ARGUMENT');
   });
 
