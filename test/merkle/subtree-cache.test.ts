@@ -24,15 +24,13 @@ type Query =
   | { kind: 'root'; size: number };
 
 const query: fc.Arbitrary<Query> = fc.oneof(
-  fc
-    .integer({ min: 1, max: MAX })
-    .chain((size) =>
-      fc.record({
-        kind: fc.constant('inclusion' as const),
-        index: fc.nat(size - 1),
-        size: fc.constant(size),
-      }),
-    ),
+  fc.integer({ min: 1, max: MAX }).chain((size) =>
+    fc.record({
+      kind: fc.constant('inclusion' as const),
+      index: fc.nat(size - 1),
+      size: fc.constant(size),
+    }),
+  ),
   fc
     .tuple(fc.integer({ min: 1, max: MAX }), fc.integer({ min: 1, max: MAX }))
     .map(([a, b]) => ({ kind: 'consistency' as const, size1: Math.min(a, b), size2: Math.max(a, b) })),
