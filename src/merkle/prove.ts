@@ -90,8 +90,8 @@ export async function rangeHashes(
   ranges: readonly Range[],
   cache?: SubtreeCache,
 ): Promise<Uint8Array[]> {
-  const out: (Uint8Array | undefined)[] = ranges.map(([lo, hi]) => cache?.range(lo, hi));
-  const plans = ranges.map(([lo, hi], i) => (out[i] === undefined ? subtreesOf(lo, hi) : []));
+  const cachedRanges: (Uint8Array | undefined)[] = ranges.map(([lo, hi]) => cache?.range(lo, hi));
+  const plans = ranges.map(([lo, hi], i) => (cachedRanges[i] === undefined ? subtreesOf(lo, hi) : []));
   // Per plan, its subtree hashes: cached ones now, the rest from the one read.
   const found: (Uint8Array | undefined)[][] = plans.map((plan) =>
     plan.map((s) => cache?.subtree(s.level, s.n)),
@@ -106,7 +106,7 @@ export async function rangeHashes(
   }
   let at = 0;
   return ranges.map(([lo, hi], i) => {
-    const cached = out[i];
+    const cached = cachedRanges[i];
     if (cached !== undefined) return copyBytes(cached);
     const plan = plans[i]!;
     const parts = found[i]!.map((h, j) => {

@@ -77,7 +77,7 @@ export class SubtreeCache {
     byLo.set(lo, hash);
   }
 
-  /** Bytes held (for the memory notes). */
+  /** Bytes of hashes and presence flags held: what the cache costs in memory. */
   get bytes(): number {
     let total = 0;
     for (const l of this.#levels) if (l !== undefined) total += l.hashes.length + l.present.length;
