@@ -24,6 +24,8 @@
  *   batch-sub  ledger.submitBatch(member, kind, bodies) from 64 callers: signs each batch in-process
  *   half-rate  appendBatch offered open-loop at half of this round's batch rate (a quarter of the events):
  *              ack latency per batch at a sustainable load
+ *   A-offered  reference A under the same offered load (same batches, same schedule), one writer
+ *              group-committing whatever arrived: the storage's own ack latency there
  */
 import { ClassicLevel } from 'classic-level';
 import { utf8 } from '../src/crypto/bytes.js';
@@ -34,7 +36,7 @@ import { type Ledger, loadSigner, signNote } from '../src/index.js';
 import { formatBlockHeader } from '../src/ledger/checkpoint.js';
 import { Frontier, treeHasher } from '../src/merkle/index.js';
 import { numberKey, TABLE } from '../src/storage/keys.js';
-import { benchLedger, callersAwaitingEach, PresignedReplay } from './feed.js';
+import { benchLedger, callersAwaitingEach, offeredOpenLoop, PresignedReplay } from './feed.js';
 import { runHypercore } from './hypercore.js';
 import {
   type BenchContext,
@@ -91,7 +93,8 @@ export type VariantId =
   | 'B-ev'
   | 'batch'
   | 'batch-sub'
-  | 'half-rate';
+  | 'half-rate'
+  | 'A-offered';
 
 const LABELS: Record<VariantId, string> = {
   A: 'A: raw LevelDB chained batch 1000, sync',
@@ -105,6 +108,7 @@ const LABELS: Record<VariantId, string> = {
   batch: `dirchain appendBatch ×64, ${EVENTS_PER_BATCH} events/batch`,
   'batch-sub': `dirchain submitBatch ×64, ${EVENTS_PER_BATCH} events/batch`,
   'half-rate': 'appendBatch offered at ½ the batch rate',
+  'A-offered': 'A on the event bytes offered at the same ½ rate',
 };
 
 export interface RunResult {
@@ -253,6 +257,68 @@ async function runRawLevel(entries: PackedBytes, n: number): Promise<RunResult> 
   }
 }
 
+/** The half-rate runs offer a quarter of the batches: enough for a p99 over hundreds of acks. */
+function halfRateCount(b: Batches): number {
+  return Math.max(1, Math.floor(b.count / 4));
+}
+
+/** Milliseconds between offered batches so that the first `count` batches' events arrive at `rate`/s. */
+function halfRateInterval(b: Batches, count: number, rate: number): number {
+  return (1000 * (b.starts[count]! / count)) / rate;
+}
+
+/**
+ * (a′) Reference A at the half-rate run's load: the same batches' event bytes
+ * offered open-loop on the same schedule, written by one group-committing
+ * writer (whatever has arrived while a write was in flight goes into the next
+ * chained batch, `sync: true`, sequential keys). Its p99 is the storage's own
+ * ack latency at that load, the floor under the ledger's.
+ */
+async function runRawLevelOffered(b: Batches, rate: number): Promise<RunResult> {
+  const path = await tempDir('raw-offered');
+  const rss = new RssSampler();
+  const count = halfRateCount(b);
+  const events = b.starts[count]!;
+  try {
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    let queue: Array<{ batch: number; resolve: () => void }> = [];
+    let writing = false;
+    const writeQueued = async (): Promise<void> => {
+      writing = true;
+      while (queue.length > 0) {
+        const taken = queue;
+        queue = [];
+        const write = db.batch();
+        for (const { batch } of taken) {
+          for (let e = b.starts[batch]!; e < b.starts[batch + 1]!; e++)
+            write.put(numberKey(TABLE.legacyEntry, e), b.events.at(e));
+        }
+        await write.write({ sync: true });
+        for (const t of taken) t.resolve();
+      }
+      writing = false;
+    };
+    const offer = (batch: number): Promise<void> =>
+      new Promise((resolve) => {
+        queue.push({ batch, resolve });
+        if (!writing) void writeQueued();
+      });
+    rss.start();
+    const { seconds, lat } = await offeredOpenLoop(count, halfRateInterval(b, count, rate), offer);
+    const peak = rss.stop();
+    await db.close();
+    return {
+      ...summarize(events, b.events.bytesIn(0, events), seconds, peak),
+      ...latencies(lat),
+      diskBytes: await dirBytes(path),
+    };
+  } finally {
+    rss.stop();
+    await removeDir(path);
+  }
+}
+
 /** (c) The in-memory ceiling: decode + leaf hash + frontier append, one root + signed note per 1000. */
 async function runCeiling(p: Prepared, n: number): Promise<RunResult> {
   const hasher = treeHasher(sha256Node);
@@ -362,13 +428,15 @@ async function runBatches(
   const path = await tempDir(variant);
   const rss = new RssSampler();
   const b = batchesOf(p, n);
-  // The half-rate run offers a quarter of the batches: enough for a p99 over hundreds of acks.
-  const count = variant === 'half-rate' ? Math.max(1, Math.floor(b.count / 4)) : b.count;
+  const count = variant === 'half-rate' ? halfRateCount(b) : b.count;
   const events = b.starts[count]!;
   let ledger: Ledger | undefined;
   try {
     ledger = await benchLedger(path, p.dir, 'sync');
     const l = ledger;
+    // A server takes load once it is up: its admission workers loaded (until then batches are checked
+    // on the main thread, as they would be during a real start).
+    await l.workersStarted();
     // batch-sub's bodies are drafted again for this run only (untimed), grouped like the events.
     const bodies = variant === 'batch-sub' ? batchBodies(p, b, count) : [];
     // The batch's event array is built per call: the caller's work, as hypercore's array is.
@@ -383,20 +451,7 @@ async function runBatches(
     let seconds: number;
     let lat: Float64Array;
     if (variant === 'half-rate') {
-      // Open loop: batch i is offered at start + i / (rate / events per batch), whatever the acks do.
-      lat = new Float64Array(count);
-      const interval = (1000 * (events / count)) / rate!;
-      const start = performance.now();
-      const pending: Promise<unknown>[] = [];
-      for (let i = 0; i < count; i++) {
-        const due = start + i * interval;
-        const wait = due - performance.now();
-        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-        const t0 = performance.now();
-        pending.push(appendOne(i).then(() => (lat[i] = performance.now() - t0)));
-      }
-      await Promise.all(pending);
-      seconds = (performance.now() - start) / 1000;
+      ({ seconds, lat } = await offeredOpenLoop(count, halfRateInterval(b, count, rate!), appendOne));
     } else {
       ({ seconds, lat } = await concurrently(count, appendOne));
     }
@@ -436,6 +491,8 @@ export function runVariant(p: Prepared, n: number, v: VariantId, rate?: number):
     case 'batch-sub':
     case 'half-rate':
       return runBatches(p, n, v, rate);
+    case 'A-offered':
+      return runRawLevelOffered(batchesOf(p, n), rate!);
     default:
       return runLedger(p, n, v);
   }
@@ -453,6 +510,7 @@ const ORDER: readonly VariantId[] = [
   'batch',
   'batch-sub',
   'half-rate',
+  'A-offered',
 ];
 const LEDGER_VARIANTS: readonly VariantId[] = ['append', 'submit', 'presigned'];
 const BATCH_VARIANTS: readonly VariantId[] = ['batch', 'batch-sub', 'half-rate'];
@@ -464,8 +522,10 @@ function selectedVariants(names: readonly string[]): readonly VariantId[] {
     if (!(ORDER as readonly string[]).includes(name))
       throw new Error(`--variants: no variant ${name} (variants: ${ORDER.join(', ')})`);
   }
-  if (names.includes('half-rate') && !names.includes('batch'))
-    throw new Error('--variants: half-rate needs batch (it runs at half of batch’s rate)');
+  for (const offered of ['half-rate', 'A-offered']) {
+    if (names.includes(offered) && !names.includes('batch'))
+      throw new Error(`--variants: ${offered} needs batch (it runs at half of batch’s rate)`);
+  }
   return ORDER.filter((v) => names.includes(v));
 }
 
@@ -503,7 +563,7 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   const runs = Object.fromEntries(ORDER.map((v) => [v, [] as RunResult[]])) as Record<VariantId, RunResult[]>;
   for (let r = 0; r < ctx.runs; r++) {
     for (const v of order) {
-      const rate = v === 'half-rate' ? runs.batch[r]!.recordsPerSec / 2 : undefined;
+      const rate = v === 'half-rate' || v === 'A-offered' ? runs.batch[r]!.recordsPerSec / 2 : undefined;
       const res = await runVariant(p, LEDGER_VARIANTS.includes(v) ? Math.min(n, singleCap) : n, v, rate);
       runs[v].push(res);
       ctx.log(
@@ -519,7 +579,7 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   const rows: Row[] = order.map((v) => {
     const rs = runs[v];
     // The batched form is compared with the references on its own bytes (the events).
-    const batched = BATCH_VARIANTS.includes(v) || v === 'B-ev';
+    const batched = BATCH_VARIANTS.includes(v) || v === 'B-ev' || v === 'A-offered';
     const refA = batched ? runs['A-ev'] : runs.A;
     const refB = batched ? runs['B-ev'] : runs.hypercore;
     // A reference left out by --variants gives no ratio (NaN prints as —).
@@ -543,7 +603,9 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
       ...(blocks.length === 0
         ? v === 'A' || v === 'hypercore' || v === 'A-ev' || v === 'B-ev'
           ? { extra: `${RAW_BATCH} rec/batch; p50/p99 are per batch` }
-          : {}
+          : v === 'A-offered'
+            ? { extra: `group commit of the batches that arrived; p50/p99 per batch of ${EVENTS_PER_BATCH}` }
+            : {}
         : {
             extra:
               `${(rs[0]!.records / median(blocks)).toFixed(1)} rec/block` +

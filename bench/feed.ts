@@ -107,6 +107,30 @@ export async function callersAwaitingEach(
 }
 
 /**
+ * Offers `count` appends open-loop: append i is started at start + i ×
+ * `intervalMs`, whatever the earlier ones are doing (a steady load, not a
+ * closed loop that slows down with the acks). Returns each one's latency (ms,
+ * call to resolve) and the seconds from the first offer to the last ack.
+ */
+export async function offeredOpenLoop(
+  count: number,
+  intervalMs: number,
+  appendOne: (i: number) => Promise<unknown>,
+): Promise<{ seconds: number; lat: Float64Array }> {
+  const lat = new Float64Array(count);
+  const start = performance.now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const wait = start + i * intervalMs - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const t0 = performance.now();
+    pending.push(appendOne(i).then(() => (lat[i] = performance.now() - t0)));
+  }
+  await Promise.all(pending);
+  return { seconds: (performance.now() - start) / 1000, lat };
+}
+
+/**
  * `callers` async loops, each keeping up to `depth` appends in flight (it
  * waits for its oldest only when it has `depth` outstanding), as a client that
  * pipelines its writes does. Returns per-append latency (ms), call to resolve.

@@ -18,6 +18,7 @@ import {
   badSeal,
   type CheckedBatches,
   checkBatch,
+  detachOneBuffer,
   mergePacked,
   type PackedChecks,
   packChecks,
@@ -58,6 +59,7 @@ export class AdmissionPool {
 
   constructor(size: number) {
     if (size < 1 || !existsSync(fileURLToPath(WORKER_URL))) return;
+    detachOneBuffer();
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_URL);
       w.on('message', (m: CheckedBatches | { ready: true }) => {

@@ -88,11 +88,13 @@ export class LedgerStore implements HashReader {
       valueEncoding: 'view',
       createIfMissing: options.create,
       errorIfExists: options.create,
-      // A 32 MiB memtable (LevelDB's default is 4): fewer, larger level-0 files
-      // to compact. Measured at 1M batched events: compaction CPU 5.2 → 2.5 µs
-      // per event, appendBatch 69k → 84k events/s (bench/README.md). Costs up
-      // to two memtables of RAM, fixed however long the log grows.
-      writeBufferSize: 32 * 1024 * 1024,
+      // A 16 MiB memtable (LevelDB's default is 4): fewer, larger level-0 files
+      // to compact. Measured at 1M batched events, 3 rounds, medians
+      // (bench/README.md): appendBatch 71k events/s at 4 MiB, 77k at 8, 90k at
+      // 16 and 90k at 32; ack p99 at half that rate 57, 62, 74 and 105 ms (the
+      // bigger the memtable, the longer the flush that slows the log's fsync).
+      // Costs up to two memtables of RAM, fixed however long the log grows.
+      writeBufferSize: 16 * 1024 * 1024,
     });
     try {
       await db.open();

@@ -5,6 +5,7 @@ import { equalBytes, fromBase64, toBase64 } from '../../src/crypto/bytes.js';
 import { inclusionBundleToJSON } from '../../src/encoding/bundle.js';
 import { decodeEvent, encodeEvent, signBatch } from '../../src/encoding/event.js';
 import { decodeRecord } from '../../src/encoding/record.js';
+import { warmUp } from '../../src/ledger/batch-check.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open.js';
 import { rebuildState } from '../../src/ledger/rebuild.js';
@@ -202,6 +203,13 @@ describe('batches: one signature, many individually provable events', () => {
           );
       }),
     );
+  });
+});
+
+describe('admission worker warm-up', () => {
+  it('its synthetic batch passes the real check (a worker that failed it would never start)', () => {
+    // Every kind of body value, through the same pack → check → answer path as a worker message.
+    expect(() => warmUp(2)).not.toThrow();
   });
 });
 
