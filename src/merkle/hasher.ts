@@ -7,6 +7,17 @@ import type { Sha256 } from '../crypto/sha256.js';
 
 export const HASH_SIZE = 32;
 
+/**
+ * The 32-byte hash at `bytes[at..]` as a new array of its own. A plain loop:
+ * `copyBytes`'s subarray + set made copying 14 % of an inclusion proof's
+ * time, this ~3 % (CPU profile of 20k proofs at 1M).
+ */
+export function copyHash(bytes: Uint8Array, at = 0): Uint8Array {
+  const out = new Uint8Array(HASH_SIZE);
+  for (let k = 0; k < HASH_SIZE; k++) out[k] = bytes[at + k]!;
+  return out;
+}
+
 export interface TreeHasher {
   leaf(entry: Uint8Array): Uint8Array;
   node(left: Uint8Array, right: Uint8Array): Uint8Array;

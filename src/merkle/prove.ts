@@ -5,9 +5,8 @@
  * `readHashes` call: O(log n) reads, one round-trip to storage.
  */
 
-import { copyBytes } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
-import type { TreeHasher } from './hasher.js';
+import { copyHash, type TreeHasher } from './hasher.js';
 import { foldSubtrees, storedHashIndex, subtreesOf } from './stored.js';
 import type { SubtreeCache } from './subtree-cache.js';
 
@@ -107,17 +106,19 @@ export async function rangeHashes(
   let at = 0;
   return ranges.map(([lo, hi], i) => {
     const cached = cachedRanges[i];
-    if (cached !== undefined) return copyBytes(cached);
+    if (cached !== undefined) return copyHash(cached);
     const plan = plans[i]!;
+    // Views of cached hashes, copied only where one is the answer (folding only reads them).
     const parts = found[i]!.map((h, j) => {
-      if (h !== undefined) return copyBytes(h);
+      if (h !== undefined) return h;
       const read = hashes[at++]!;
       cache?.putSubtree(plan[j]!.level, plan[j]!.n, read);
       return read;
     });
+    if (parts.length <= 1) return copyHash(foldSubtrees(hasher, parts));
     const hash = foldSubtrees(hasher, parts);
-    // One subtree: its own array, nothing else holds it. Folded: the cache keeps a copy.
-    if (cache !== undefined && parts.length > 1) cache.putRange(lo, hi, copyBytes(hash));
+    // Folded: a new array, the caller's; the cache keeps its own copy.
+    if (cache !== undefined) cache.putRange(lo, hi, copyHash(hash));
     return hash;
   });
 }

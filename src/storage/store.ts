@@ -7,6 +7,7 @@
 import { ClassicLevel } from 'classic-level';
 import { copyBytes, fromUtf8, utf8 } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
+import { copyHash } from '../merkle/hasher.js';
 import type { HashReader } from '../merkle/prove.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
 import { BUNDLE_WIDTH, bundleEntry, type OpenBundle, planEntryWrites, readBundle } from './bundles.js';
@@ -289,7 +290,7 @@ export class LedgerStore implements HashReader {
         fail(ErrorCode.NOT_FOUND, `stored hash ${index} is not in the ledger`);
       }
       // A copy: a view would keep the whole 8 KiB page alive as long as a proof holds the hash.
-      return copyBytes(page, at, at + HASH);
+      return copyHash(page, at);
     });
   }
 
