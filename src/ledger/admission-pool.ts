@@ -35,8 +35,13 @@ export interface CheckedBatch {
 }
 
 interface Job {
-  /** The check, packed when it was asked for: the caller may reuse its buffers right after. */
-  readonly packed: PackedChecks;
+  /**
+   * A batch check, packed when it was asked for (the caller may reuse its
+   * buffers right after), or a signature check whose bytes the ledger owns,
+   * packed with the others of its turn when they are posted (one pack per
+   * single record was most of this path's garbage).
+   */
+  readonly packed: PackedChecks | BatchCheck;
   readonly count: number;
   readonly resolve: (checked: CheckedBatch) => void;
   readonly reject: (e: unknown) => void;
@@ -90,10 +95,14 @@ export class AdmissionPool {
    * by one block come back together) go to the workers in one message each.
    */
   check(c: BatchCheck): Promise<CheckedBatch> {
+    return this.#queue(c, packChecks(0, [c]));
+  }
+
+  #queue(c: BatchCheck, packed: PackedChecks | BatchCheck): Promise<CheckedBatch> {
     if (this.#ready.length === 0) return this.#inThread(c);
     return new Promise((resolve, reject) => {
       if (this.#queued.length === 0) setImmediate(() => this.#post());
-      this.#queued.push({ packed: packChecks(0, [c]), count: c.events.length, resolve, reject });
+      this.#queued.push({ packed, count: c.events.length, resolve, reject });
     });
   }
 
@@ -102,7 +111,10 @@ export class AdmissionPool {
     this.#queued = [];
     const workers = this.#ready;
     if (workers.length === 0) {
-      for (const j of jobs) this.#inThread(unpackChecks(j.packed)[0]!).then(j.resolve, j.reject);
+      for (const j of jobs) {
+        const c = 'shape' in j.packed ? unpackChecks(j.packed)[0]! : j.packed;
+        this.#inThread(c).then(j.resolve, j.reject);
+      }
       return;
     }
     if (this.#posted.size === 0) for (const x of this.#workers) x.ref();
@@ -111,10 +123,7 @@ export class AdmissionPool {
     for (let from = 0; from < jobs.length; from += per) {
       const slice = jobs.slice(from, from + per);
       const id = this.#next++;
-      const message = mergePacked(
-        id,
-        slice.map((j) => j.packed),
-      );
+      const message = mergePacked(id, packRuns(slice));
       this.#posted.set(id, slice);
       workers[this.#turn++ % workers.length]!.postMessage(message, [
         message.shape.buffer as ArrayBuffer,
@@ -164,12 +173,15 @@ export class AdmissionPool {
    * verify there, many per message). Node's asynchronous crypto.verify costs
    * the calling thread 23 µs per call here, and 60+ µs while other threads
    * verify too (OpenSSL's locks): most of what the main thread spent per
-   * record signed elsewhere.
+   * record signed elsewhere. The bytes are read when the turn's checks are
+   * posted, not now: they must not change before it resolves (the ledger
+   * passes its own copy of the record).
    */
   async verify(key: Uint8Array, signed: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (this.#ready.length === 0) return verifyNodeAsync(key, recordSigningMessage(signed), signature);
     try {
-      await this.check({ signed, signature, key, root: NO_ROOT, events: [], signatureOnly: true });
+      const c: BatchCheck = { signed, signature, key, root: NO_ROOT, events: [], signatureOnly: true };
+      await this.#queue(c, c);
       return true;
     } catch (e) {
       if (isDirchainError(e, ErrorCode.BAD_SIGNATURE)) return false;
@@ -207,4 +219,19 @@ export class AdmissionPool {
     this.#workers.length = 0;
     this.#ready.length = 0;
   }
+}
+
+/** The jobs' checks as packed parts in job order: runs of unpacked signature checks packed together. */
+function packRuns(jobs: readonly Job[]): PackedChecks[] {
+  const parts: PackedChecks[] = [];
+  let run: BatchCheck[] = [];
+  for (const j of jobs) {
+    if ('shape' in j.packed) {
+      if (run.length > 0) parts.push(packChecks(0, run));
+      run = [];
+      parts.push(j.packed);
+    } else run.push(j.packed);
+  }
+  if (run.length > 0) parts.push(packChecks(0, run));
+  return parts;
 }

@@ -15,7 +15,7 @@
  *                                  which are found by grant, or by block time through the blocks)
  */
 import { concatBytes, utf8 } from '../crypto/bytes.js';
-import { readU64, u64 } from '../encoding/u64.js';
+import { readU64, writeU64 } from '../encoding/u64.js';
 
 export type IndexEntry =
   | { name: 'd'; parts: [dept: string, resource: string] }
@@ -26,10 +26,6 @@ export type IndexEntry =
 
 export const INDEX_TABLE = 0x49; // 'I'
 
-function part(p: string | number): Uint8Array {
-  return typeof p === 'number' ? u64(p) : utf8(p);
-}
-
 /** The key prefix for all entries of `name` whose leading parts are `parts` (each string part closed by 0x00). */
 export function indexPrefix(name: string, ...parts: string[]): Uint8Array {
   const pieces: Uint8Array[] = [Uint8Array.of(INDEX_TABLE, name.charCodeAt(0))];
@@ -38,13 +34,39 @@ export function indexPrefix(name: string, ...parts: string[]): Uint8Array {
 }
 
 export function indexKey(e: IndexEntry): Uint8Array {
-  const pieces: Uint8Array[] = [Uint8Array.of(INDEX_TABLE, e.name.charCodeAt(0))];
-  (e.parts as ReadonlyArray<string | number>).forEach((p, i) => {
-    pieces.push(part(p));
-    // A string part is followed by 0x00 unless it is the last part.
-    if (typeof p === 'string' && i < e.parts.length - 1) pieces.push(Uint8Array.of(0));
-  });
-  return concatBytes(...pieces);
+  // Sized first and written in place: every record adds a key, and the pieces
+  // and their concatenation were much of the write path's garbage.
+  const parts = e.parts as ReadonlyArray<string | number>;
+  const last = parts.length - 1;
+  const strings: Uint8Array[] = [];
+  let length = 2;
+  for (let i = 0; i <= last; i++) {
+    const p = parts[i]!;
+    if (typeof p === 'number') length += 8;
+    else {
+      const bytes = utf8(p);
+      strings.push(bytes);
+      // A string part is followed by 0x00 unless it is the last part.
+      length += bytes.length + (i < last ? 1 : 0);
+    }
+  }
+  const key = new Uint8Array(length);
+  key[0] = INDEX_TABLE;
+  key[1] = e.name.charCodeAt(0);
+  let at = 2;
+  let s = 0;
+  for (let i = 0; i <= last; i++) {
+    const p = parts[i]!;
+    if (typeof p === 'number') {
+      writeU64(key, at, p);
+      at += 8;
+    } else {
+      const bytes = strings[s++]!;
+      key.set(bytes, at);
+      at += bytes.length + (i < last ? 1 : 0);
+    }
+  }
+  return key;
 }
 
 export function indexValue(e: IndexEntry): Uint8Array {

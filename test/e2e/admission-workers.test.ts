@@ -121,5 +121,18 @@ describe('appendBatch on worker threads (built package)', () => {
       code(ledger.append(record(1, 'b'))),
     ]);
     expect(results).toEqual(['accepted', 'E_BAD_SIGNATURE', 'accepted']);
+
+    // Single records and batches asked for in one turn share a worker message, in order.
+    const good = batch(0, 5, 'mixed-good');
+    const bad = batch(1, 4, 'mixed-bad');
+    const mixed = await Promise.all([
+      code(ledger.append(record(1, 'c'))),
+      code(ledger.appendBatch(good.seal.bytes, good.events)),
+      code(ledger.append(record(0, 'forged-2', city.departments[1]!.signer.signer))),
+      // Two events swapped: each says it is at the other's position.
+      code(ledger.appendBatch(bad.seal.bytes, [bad.events[1]!, bad.events[0]!, ...bad.events.slice(2)])),
+      code(ledger.append(record(0, 'd'))),
+    ]);
+    expect(mixed).toEqual(['accepted', 'accepted', 'E_BAD_SIGNATURE', 'E_BATCH_MISMATCH', 'accepted']);
   });
 });
