@@ -282,26 +282,32 @@ async function runRawLevelOffered(b: Batches, rate: number): Promise<RunResult> 
   try {
     const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
     await db.open();
-    let queue: Array<{ batch: number; resolve: () => void }> = [];
+    let queue: Array<{ batch: number; resolve: () => void; reject: (e: unknown) => void }> = [];
     let writing = false;
     const writeQueued = async (): Promise<void> => {
       writing = true;
       while (queue.length > 0) {
         const taken = queue;
         queue = [];
-        const write = db.batch();
-        for (const { batch } of taken) {
-          for (let e = b.starts[batch]!; e < b.starts[batch + 1]!; e++)
-            write.put(numberKey(TABLE.legacyEntry, e), b.events.at(e));
+        try {
+          const write = db.batch();
+          for (const { batch } of taken) {
+            for (let e = b.starts[batch]!; e < b.starts[batch + 1]!; e++)
+              write.put(numberKey(TABLE.legacyEntry, e), b.events.at(e));
+          }
+          await write.write({ sync: true });
+          for (const t of taken) t.resolve();
+        } catch (e) {
+          // A failed write fails the run (offeredOpenLoop rejects), not a hang.
+          for (const t of [...taken, ...queue]) t.reject(e);
+          queue = [];
         }
-        await write.write({ sync: true });
-        for (const t of taken) t.resolve();
       }
       writing = false;
     };
     const offer = (batch: number): Promise<void> =>
-      new Promise((resolve) => {
-        queue.push({ batch, resolve });
+      new Promise((resolve, reject) => {
+        queue.push({ batch, resolve, reject });
         if (!writing) void writeQueued();
       });
     rss.start();

@@ -91,8 +91,8 @@ export async function rangeHashes(
 ): Promise<Uint8Array[]> {
   // Answered from the cache without planning: a range that is one complete
   // subtree it holds (most of a warm inclusion proof), or a right edge it
-  // folded before. The plans below allocate several objects per range, and
-  // a proof's garbage was what slowed generation in the bench's GC-heavy rounds.
+  // folded before. The plans below allocate several objects per range, and a
+  // proof's garbage costs GC time (figure 3 alone: 36k → 40.5k proofs/s).
   const cachedRanges: (Uint8Array | undefined)[] = new Array(ranges.length);
   if (cache !== undefined) {
     for (let i = 0; i < ranges.length; i++) {
