@@ -18,12 +18,12 @@ import {
   badSeal,
   type CheckedBatches,
   checkBatch,
-  detachOneBuffer,
   mergePacked,
   type PackedChecks,
   packChecks,
   unpackChecks,
 } from './batch-check.js';
+import { detachOneBuffer } from './worker-warm-up.js';
 
 const WORKER_URL = new URL('./admission-worker.js', import.meta.url);
 const NO_ROOT = new Uint8Array(32);

@@ -1,6 +1,7 @@
 /** Admission worker thread: checks batches (see batch-check.ts) off the sequencer's main thread. */
 import { parentPort } from 'node:worker_threads';
-import { type PackedChecks, runChecks, warmUp } from './batch-check.js';
+import { type PackedChecks, runChecks } from './batch-check.js';
+import { warmUp } from './worker-warm-up.js';
 
 /**
  * Rounds of the synthetic 64-event batch before taking work (about 0.2 s of

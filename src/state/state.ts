@@ -35,11 +35,7 @@ export const LEAF_CODE = 0x6c;
 const LEAF_KEY_BYTES = 16;
 
 export function leafKey(leafHash: Uint8Array): Uint8Array {
-  const key = new Uint8Array(2 + LEAF_KEY_BYTES);
-  key[0] = STATE_TABLE;
-  key[1] = LEAF_CODE;
-  for (let i = 0; i < LEAF_KEY_BYTES; i++) key[2 + i] = leafHash[i]!;
-  return key;
+  return leafKeyOf(leafHash);
 }
 
 /**
@@ -53,11 +49,13 @@ function leafId(leafHash: Uint8Array): string {
   return id;
 }
 
-function leafKeyOfId(id: string): Uint8Array {
+/** The stored key of a leaf, from its hash or from its `leafId`. */
+function leafKeyOf(source: Uint8Array | string): Uint8Array {
   const key = new Uint8Array(2 + LEAF_KEY_BYTES);
   key[0] = STATE_TABLE;
   key[1] = LEAF_CODE;
-  for (let i = 0; i < LEAF_KEY_BYTES; i++) key[2 + i] = id.charCodeAt(i);
+  for (let i = 0; i < LEAF_KEY_BYTES; i++)
+    key[2 + i] = typeof source === 'string' ? source.charCodeAt(i) : source[i]!;
   return key;
 }
 
@@ -209,7 +207,7 @@ export class State implements StateView {
     for (const c of this.#staged.values())
       out.push([entityKey(c.type, c.entity.id), encodeEntity(c.type, c.entity as never)]);
     for (const e of this.#indexes) out.push([indexKey(e), indexValue(e)]);
-    for (const [id, index] of this.#leaves) out.push([leafKeyOfId(id), u64(index)]);
+    for (const [id, index] of this.#leaves) out.push([leafKeyOf(id), u64(index)]);
     return out;
   }
 
