@@ -20,7 +20,7 @@ import { ClassicLevel } from 'classic-level';
 import { type Ledger, openLedger, type ResourceFilter } from '../src/index.js';
 import { indexPrefix, trailingId, trailingNumber } from '../src/state/indexes.js';
 import { decodeEntity, entityKey } from '../src/state/state.js';
-import { numberKey, TABLE } from '../src/storage/keys.js';
+import { CURRENT_LAYOUT, numberKey, TABLE } from '../src/storage/keys.js';
 import { prefixEnd } from '../src/storage/store.js';
 import {
   type BenchContext,
@@ -337,7 +337,7 @@ async function rawLogsOfResource(db: DB, resource: string, limit: number): Promi
     prefix.set(g, 2);
     for await (const [k] of db.iterator({ gte: prefix, lt: prefixEnd(prefix)!, limit: limit - items + 1 })) {
       if (items === limit) return items;
-      db.getSync(numberKey(TABLE.entryBundle, Math.floor(trailingNumber(k) / 256)));
+      db.getSync(CURRENT_LAYOUT.bundleKey(Math.floor(trailingNumber(k) / 256)));
       items++;
     }
     if (items === limit) return items;

@@ -8,7 +8,7 @@ import type { HashReader } from '../src/merkle/prove.js';
 import { Frontier } from '../src/merkle/stored.js';
 import { encodeEntryBundle } from '../src/merkle/tiles.js';
 import { BUNDLE_WIDTH, readBundle } from '../src/storage/bundles.js';
-import { keyNumber, numberKey, TABLE } from '../src/storage/keys.js';
+import { CURRENT_LAYOUT, keyNumber, numberKey, TABLE } from '../src/storage/keys.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
 /**
@@ -77,9 +77,9 @@ async function storedValueOf(
 ): Promise<{ key: Uint8Array; value: Uint8Array; first: number; entries: Uint8Array[] }> {
   const n = Math.floor(index / BUNDLE_WIDTH);
   let found: { key: Uint8Array; value: Uint8Array; first: number } | undefined;
-  const bundle = await db.get(numberKey(TABLE.entryBundle, n));
+  const bundle = await db.get(CURRENT_LAYOUT.bundleKey(n));
   if (bundle !== undefined)
-    found = { key: numberKey(TABLE.entryBundle, n), value: bundle, first: n * BUNDLE_WIDTH };
+    found = { key: CURRENT_LAYOUT.bundleKey(n), value: bundle, first: n * BUNDLE_WIDTH };
   else {
     for await (const [key, value] of db.iterator({
       gte: numberKey(TABLE.entryFragment, n * BUNDLE_WIDTH),

@@ -11,18 +11,39 @@ import { copyHash } from '../merkle/hasher.js';
 import type { HashReader } from '../merkle/prove.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
 import { BUNDLE_WIDTH, bundleEntry, type OpenBundle, planEntryWrites, readBundle } from './bundles.js';
-import { keyNumber, metaKey, numberKey, readU64, TABLE, tableRange, u64 } from './keys.js';
+import {
+  CURRENT_LAYOUT,
+  HASHES_PER_PAGE,
+  keyNumber,
+  type LogLayout,
+  layoutOf,
+  metaKey,
+  numberKey,
+  readU64,
+  TABLE,
+  tableRange,
+  u64,
+} from './keys.js';
 import { ValueCache } from './value-cache.js';
 
 const HASH = 32;
-export const HASHES_PER_PAGE = 256;
+
+export { HASHES_PER_PAGE };
+
 const PAGE_CACHE_LIMIT = 2048; // 16 MiB: the upper levels of any tree stay hot
 const BUNDLE_CACHE_LIMIT = 64; // ~5 MiB of 300-byte entries: recent blocks and proof reads
 
-/** The storage layout this code writes (meta `format`). */
-export const STORAGE_FORMAT = 'dirchain-ledger/2';
-/** One LevelDB key per entry; upgraded to bundles when opened. */
+/** The storage layout this code writes in new ledgers (meta `format`); see keys.ts. */
+export const STORAGE_FORMAT = 'dirchain-ledger/3';
+/** Bundles and pages in their own tables: read and written as they are. */
+const TABLES_FORMAT = 'dirchain-ledger/2';
+/** One LevelDB key per entry; upgraded to format 2 when opened. */
 const LEGACY_FORMAT = 'dirchain-ledger/1';
+const FORMAT_NUMBER = new Map([
+  [LEGACY_FORMAT, 1],
+  [TABLES_FORMAT, 2],
+  [STORAGE_FORMAT, 3],
+]);
 
 export type Durability = 'sync' | 'buffered';
 
@@ -66,13 +87,11 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
 export class LedgerStore implements HashReader {
   readonly path: string;
   readonly #db: DB;
-  readonly #pages = new ValueCache(PAGE_CACHE_LIMIT, (page) =>
-    this.#db.getSync(numberKey(TABLE.hashPage, page)),
-  );
+  /** Where this folder keeps bundles and pages (its storage format's). */
+  #layout: LogLayout = CURRENT_LAYOUT;
+  readonly #pages = new ValueCache(PAGE_CACHE_LIMIT, (page) => this.#db.getSync(this.#layout.pageKey(page)));
   /** Stored full bundles (their bytes). */
-  readonly #bundles = new ValueCache(BUNDLE_CACHE_LIMIT, (n) =>
-    this.#db.getSync(numberKey(TABLE.entryBundle, n)),
-  );
+  readonly #bundles = new ValueCache(BUNDLE_CACHE_LIMIT, (n) => this.#db.getSync(this.#layout.bundleKey(n)));
   /** The last, incomplete bundle as durable on disk. */
   #open: OpenBundle = { n: 0, entries: [], fragments: [] };
   #closed = false;
@@ -136,12 +155,17 @@ export class LedgerStore implements HashReader {
   /** Brings an older storage layout up to STORAGE_FORMAT (resumable: each step is one atomic batch). */
   async #upgrade(): Promise<void> {
     const format = this.getMeta('format');
-    if (format === undefined || format === STORAGE_FORMAT) return;
-    if (format !== LEGACY_FORMAT) {
+    if (format === undefined) return; // written by this code, stopped before its meta
+    const number = FORMAT_NUMBER.get(format);
+    if (number === undefined) {
       fail(ErrorCode.LEDGER_FORMAT, `the ledger at ${this.path} has storage format ${format}`, {
-        hint: `this dirchain reads ${LEGACY_FORMAT} and ${STORAGE_FORMAT}; use the dirchain that wrote it, or a newer one`,
+        hint: `this dirchain reads ${[...FORMAT_NUMBER.keys()].join(', ')}; use the dirchain that wrote it, or a newer one`,
       });
     }
+    // Formats 2 and 3 differ only in where bundles and pages live; a format-2
+    // folder is read and written in its own layout, so opening it costs nothing.
+    this.#layout = layoutOf(Math.max(number, 2));
+    if (number !== 1) return;
     // One entry per key → bundles. A step moves one bundle's entries and
     // deletes their keys in the same batch, so an interrupted upgrade resumes.
     await this.#loadOpenBundle();
@@ -151,8 +175,7 @@ export class LedgerStore implements HashReader {
     const flush = async (): Promise<void> => {
       const batch = this.#db.batch();
       const n = Math.floor(first / BUNDLE_WIDTH);
-      if (bundle.length === BUNDLE_WIDTH)
-        batch.put(numberKey(TABLE.entryBundle, n), encodeEntryBundle(bundle));
+      if (bundle.length === BUNDLE_WIDTH) batch.put(this.#layout.bundleKey(n), encodeEntryBundle(bundle));
       else batch.put(numberKey(TABLE.entryFragment, first), encodeEntryBundle(bundle));
       for (let i = 0; i < bundle.length; i++) batch.del(numberKey(TABLE.legacyEntry, first + i));
       await batch.write({ sync: true });
@@ -178,14 +201,19 @@ export class LedgerStore implements HashReader {
       if (bundle.length === BUNDLE_WIDTH) await flush();
     }
     if (bundle.length > 0) await flush();
-    await this.putMeta({ format: STORAGE_FORMAT });
+    await this.putMeta({ format: TABLES_FORMAT });
   }
 
   /** Reads where the entries end: the full bundles, then the fragments of the last one. */
   async #loadOpenBundle(): Promise<void> {
     let n = 0;
-    for await (const [k] of this.#db.iterator({ ...tableRange(TABLE.entryBundle), reverse: true, limit: 1 }))
-      n = keyNumber(k) + 1;
+    // The last bundle; in the log region the newest pages sort after it.
+    for await (const k of this.#db.keys({ ...this.#layout.bundleRange(0), reverse: true })) {
+      const bundle = this.#layout.bundleOf(k);
+      if (bundle === undefined) continue;
+      n = bundle + 1;
+      break;
+    }
     const entries: Uint8Array[] = [];
     const fragments: number[] = [];
     for await (const [k, v] of this.#db.iterator({
@@ -241,11 +269,11 @@ export class LedgerStore implements HashReader {
     }
     const batch = this.#db.batch();
     const plan = planEntryWrites(this.#open, block.entries);
-    for (const [n, bytes] of plan.bundles) batch.put(numberKey(TABLE.entryBundle, n), bytes);
+    for (const [n, bytes] of plan.bundles) batch.put(this.#layout.bundleKey(n), bytes);
     if (plan.fragment) batch.put(numberKey(TABLE.entryFragment, plan.fragment[0]), plan.fragment[1]);
     for (const first of plan.deleted) batch.del(numberKey(TABLE.entryFragment, first));
     const pages = this.#pagesAfter(block.hashStart, block.hashes);
-    for (const [page, bytes] of pages) batch.put(numberKey(TABLE.hashPage, page), bytes);
+    for (const [page, bytes] of pages) batch.put(this.#layout.pageKey(page), bytes);
     batch.put(numberKey(TABLE.block, block.height), utf8(block.note));
     batch.put(numberKey(TABLE.blockBySize, block.size), u64(block.height));
     if (block.extra) for (const [k, v] of block.extra) batch.put(k, v);
@@ -323,11 +351,15 @@ export class LedgerStore implements HashReader {
     const open = this.#open;
     let next = from;
     if (next < open.n * BUNDLE_WIDTH) {
-      for await (const [k, v] of this.#db.iterator({
-        gte: numberKey(TABLE.entryBundle, Math.floor(next / BUNDLE_WIDTH)),
-        lt: numberKey(TABLE.entryBundle, Math.min(open.n, Math.ceil(to / BUNDLE_WIDTH))),
-      })) {
-        const first = keyNumber(k) * BUNDLE_WIDTH;
+      for await (const [k, v] of this.#db.iterator(
+        this.#layout.bundleRange(
+          Math.floor(next / BUNDLE_WIDTH),
+          Math.min(open.n, Math.ceil(to / BUNDLE_WIDTH)),
+        ),
+      )) {
+        const bundle = this.#layout.bundleOf(k);
+        if (bundle === undefined) continue; // a page between bundles
+        const first = bundle * BUNDLE_WIDTH;
         if (first > next) return; // a missing bundle
         const entries = readBundle(v);
         for (let i = next - first; i < entries.length && next < to; i++, next++) yield [next, entries[i]!];

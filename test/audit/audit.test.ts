@@ -7,7 +7,7 @@ import type { AuditReport } from '../../src/audit/report.js';
 import { signRecord } from '../../src/encoding/record.js';
 import { storedHashIndex } from '../../src/merkle/stored.js';
 import { serveLedger } from '../../src/serve/server.js';
-import { numberKey, TABLE } from '../../src/storage/keys.js';
+import { CURRENT_LAYOUT } from '../../src/storage/keys.js';
 import { type Actors, grantTerms, makeActors, ORIGIN, openCity, seed } from '../directory/city.js';
 import { rewriteStoredEntry, tempDir } from '../helpers.js';
 
@@ -209,7 +209,7 @@ describe('auditLedger over HTTP (dirchain serve, loopback)', () => {
 
   it('catches a served hash tile that disagrees with its entry', async () => {
     const copy = await copyAndChange(async (db) => {
-      const key = numberKey(TABLE.hashPage, 0);
+      const key = CURRENT_LAYOUT.pageKey(0);
       const v = (await db.get(key))!;
       v[32 * storedHashIndex(0, 7) + 5]! ^= 0x01; // the leaf hash of record 7
       await db.put(key, v);

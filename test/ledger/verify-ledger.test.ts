@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openLedger } from '../../src/ledger/open.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { storedHashCount } from '../../src/merkle/stored.js';
-import { numberKey, TABLE } from '../../src/storage/keys.js';
+import { CURRENT_LAYOUT, numberKey, TABLE } from '../../src/storage/keys.js';
 import { rewriteStoredEntry, tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, signedBy } from './fixture.js';
 
@@ -89,7 +89,7 @@ describe('verifyLedger', () => {
 
   it('names the index whose stored Merkle hash was changed', async () => {
     await withRawDb(async (db) => {
-      const key = numberKey(TABLE.hashPage, 1); // stored hashes 256..511: leaves ~128..255
+      const key = CURRENT_LAYOUT.pageKey(1); // stored hashes 256..511: leaves ~128..255
       const v = (await db.get(key))!;
       v[32 * 10 + 3]! ^= 1; // stored hash 266
       await db.put(key, v);

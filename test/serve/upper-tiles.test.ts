@@ -8,7 +8,7 @@ import { memberSigner } from '../../src/ledger/member-signer.js';
 import { createLedger } from '../../src/ledger/open.js';
 import { storedHashIndex } from '../../src/merkle/stored.js';
 import { serveLedger } from '../../src/serve/server.js';
-import { numberKey, TABLE } from '../../src/storage/keys.js';
+import { CURRENT_LAYOUT } from '../../src/storage/keys.js';
 import { HASHES_PER_PAGE } from '../../src/storage/store.js';
 import { tempDir } from '../helpers.js';
 
@@ -62,7 +62,7 @@ describe('audit <url> checks the served tiles above level 0', () => {
     await db.open();
     // The root of leaves 66,560..66,815: only the partial level-1 tile 1/001 lists it.
     const at = storedHashIndex(8, 260);
-    const key = numberKey(TABLE.hashPage, Math.floor(at / HASHES_PER_PAGE));
+    const key = CURRENT_LAYOUT.pageKey(Math.floor(at / HASHES_PER_PAGE));
     const page = (await db.get(key))!;
     page[(at % HASHES_PER_PAGE) * 32]! ^= 0x80;
     await db.put(key, page);

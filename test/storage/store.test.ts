@@ -3,7 +3,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openLedger } from '../../src/ledger/open.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { BUNDLE_WIDTH, readBundle } from '../../src/storage/bundles.js';
-import { keyNumber, metaKey, numberKey, TABLE, tableRange } from '../../src/storage/keys.js';
+import {
+  CURRENT_LAYOUT,
+  HASHES_PER_PAGE,
+  keyNumber,
+  LOG_REGION,
+  metaKey,
+  numberKey,
+  TABLE,
+  tableRange,
+} from '../../src/storage/keys.js';
 import { LedgerStore, STORAGE_FORMAT } from '../../src/storage/store.js';
 import { tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, signedBy } from '../ledger/fixture.js';
@@ -37,6 +46,43 @@ async function build(path: string, blockSizes: readonly number[], count: number)
   }
   await ledger.close();
   return entries;
+}
+
+type RawDb = ClassicLevel<Uint8Array, Uint8Array>;
+
+async function withRawDb<T>(path: string, f: (db: RawDb) => Promise<T>): Promise<T> {
+  const db: RawDb = new ClassicLevel(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  try {
+    return await f(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * Rewrites a format-3 folder's log region the way formats 1 and 2 stored it:
+ * bundles in 'D' + bundle (unless `dropBundles`), pages in 'H' + page.
+ */
+async function moveLogRegionToTables(db: RawDb, options: { dropBundles: boolean }): Promise<void> {
+  const batch = db.batch();
+  let pages = 0;
+  for await (const [k, v] of db.iterator(tableRange(LOG_REGION))) {
+    batch.del(k);
+    const position = keyNumber(k);
+    if (k[9] === 0x48) {
+      batch.put(numberKey(TABLE.hashPage, position / (HASHES_PER_PAGE / 2)), v);
+      pages++;
+    } else if (k[9] === 0x44) {
+      if (!options.dropBundles) batch.put(numberKey(TABLE.entryBundle, position / BUNDLE_WIDTH), v);
+    } else throw new Error(`unexpected key kind ${k[9]} in the log region`);
+  }
+  expect(pages).toBeGreaterThan(0);
+  await batch.write();
+}
+
+async function tableKeys(db: RawDb, table: number): Promise<Uint8Array[]> {
+  return db.keys(tableRange(table)).all();
 }
 
 async function expectEntries(path: string, expected: readonly Uint8Array[]): Promise<void> {
@@ -89,7 +135,7 @@ describe('entries on disk', () => {
     const entries = await build(dir.path, [300], 300);
     const store = await LedgerStore.open(dir.path, { create: false });
     try {
-      const raw = await store.db.get(numberKey(TABLE.entryBundle, 0));
+      const raw = await store.db.get(CURRENT_LAYOUT.bundleKey(0));
       expect(Buffer.from(store.entryBundle(0, BUNDLE_WIDTH)!).equals(raw!)).toBe(true);
       const partial = readBundle(store.entryBundle(1, 20)!);
       expect(partial).toHaveLength(20);
@@ -103,35 +149,66 @@ describe('entries on disk', () => {
 
   it('upgrades a format-1 folder (one key per entry) to bundles on open, losing nothing', async () => {
     const entries = await build(dir.path, [100, 300, 33], 433);
-    // Rewrite the folder the way format 1 stored it.
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir.path, {
-      keyEncoding: 'view',
-      valueEncoding: 'view',
+    // Rewrite the folder the way format 1 stored it: pages in 'H', one key per entry.
+    await withRawDb(dir.path, async (db) => {
+      await moveLogRegionToTables(db, { dropBundles: true });
+      const batch = db.batch();
+      for (const [i, e] of entries.entries()) batch.put(numberKey(TABLE.legacyEntry, i), e);
+      for await (const [k] of db.iterator(tableRange(TABLE.entryFragment))) batch.del(k);
+      batch.put(metaKey('format'), new TextEncoder().encode('dirchain-ledger/1'));
+      await batch.write();
     });
-    await db.open();
-    const batch = db.batch();
-    for (const [i, e] of entries.entries()) batch.put(numberKey(TABLE.legacyEntry, i), e);
-    for await (const [k] of db.iterator(tableRange(TABLE.entryBundle))) batch.del(k);
-    for await (const [k] of db.iterator(tableRange(TABLE.entryFragment))) batch.del(k);
-    batch.put(metaKey('format'), new TextEncoder().encode('dirchain-ledger/1'));
-    await batch.write();
-    await db.close();
 
     await expectEntries(dir.path, entries);
-    const check = new ClassicLevel<Uint8Array, Uint8Array>(dir.path, {
-      keyEncoding: 'view',
-      valueEncoding: 'view',
+    await withRawDb(dir.path, async (db) => {
+      // Upgraded to format 2, whose layout it already had for pages.
+      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/2');
+      expect(await tableKeys(db, TABLE.legacyEntry)).toHaveLength(0);
+      expect((await tableKeys(db, TABLE.entryBundle)).map(keyNumber)).toEqual([0]);
+      expect(await tableKeys(db, LOG_REGION)).toHaveLength(0);
     });
-    await check.open();
-    try {
-      expect(new TextDecoder().decode(await check.get(metaKey('format')))).toBe(STORAGE_FORMAT);
-      const legacy = await check.keys(tableRange(TABLE.legacyEntry)).all();
-      expect(legacy).toHaveLength(0);
-      const bundles = (await check.keys(tableRange(TABLE.entryBundle)).all()).map(keyNumber);
-      expect(bundles).toEqual([0]);
-    } finally {
-      await check.close();
-    }
+    expect((await verifyLedger(dir.path)).ok).toBe(true);
+  });
+
+  it('keeps a new folder’s bundles and hash pages in the log region, above every other table', async () => {
+    await build(dir.path, [100, 300, 33], 433);
+    await withRawDb(dir.path, async (db) => {
+      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe(STORAGE_FORMAT);
+      expect(STORAGE_FORMAT).toBe('dirchain-ledger/3');
+      expect(await tableKeys(db, TABLE.entryBundle)).toHaveLength(0);
+      expect(await tableKeys(db, TABLE.hashPage)).toHaveLength(0);
+      const region = await tableKeys(db, LOG_REGION);
+      expect(region.map((k) => Buffer.from(k).toString('hex'))).toEqual(
+        [CURRENT_LAYOUT.bundleKey(0), ...[0, 1, 2, 3].map((p) => CURRENT_LAYOUT.pageKey(p))]
+          .map((k) => Buffer.from(k).toString('hex'))
+          .sort(),
+      );
+      // Nothing sorts above the region: it is where the log grows.
+      expect(await db.keys({ gte: Uint8Array.of(LOG_REGION + 1) }).all()).toHaveLength(0);
+    });
+  });
+
+  it('reads and appends to a format-2 folder in its own layout, losing nothing', async () => {
+    const entries = await build(dir.path, [100, 300, 33], 433);
+    await withRawDb(dir.path, async (db) => {
+      await moveLogRegionToTables(db, { dropBundles: false });
+      await db.put(metaKey('format'), new TextEncoder().encode('dirchain-ledger/2'));
+    });
+    await expectEntries(dir.path, entries);
+
+    // Append across a bundle boundary (433 → 563 entries) and check it all again.
+    const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
+    const records = Array.from({ length: 130 }, (_, k) =>
+      signedBy(city.departments[k % 5]!, { i: 1000 + k, pad: 'y'.repeat(k % 70) }),
+    );
+    for (const r of await ledger.appendMany(records, { atomic: true })) if (r instanceof Error) throw r;
+    await ledger.close();
+    await expectEntries(dir.path, [...entries, ...records]);
+    await withRawDb(dir.path, async (db) => {
+      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/2');
+      expect(await tableKeys(db, LOG_REGION)).toHaveLength(0);
+      expect((await tableKeys(db, TABLE.entryBundle)).map(keyNumber)).toEqual([0, 1]);
+    });
     expect((await verifyLedger(dir.path)).ok).toBe(true);
   });
 
