@@ -93,7 +93,7 @@ const LOG_REGION_LAYOUT: LogLayout = {
     lt: to === undefined ? Uint8Array.of(LOG_REGION + 1) : numberKey(LOG_REGION, to * BUNDLE_WIDTH),
   }),
   bundleOf: (key) =>
-    key.length === 10 && key[0] === LOG_REGION && key[9] === LOG_BUNDLE
+    key.length === 10 && key[0] === LOG_REGION && key[9] === LOG_BUNDLE && keyNumber(key) % BUNDLE_WIDTH === 0
       ? keyNumber(key) / BUNDLE_WIDTH
       : undefined,
 };

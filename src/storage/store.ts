@@ -152,7 +152,10 @@ export class LedgerStore implements HashReader {
     return store;
   }
 
-  /** Brings an older storage layout up to STORAGE_FORMAT (resumable: each step is one atomic batch). */
+  /**
+   * Picks the folder's layout from its format, and brings format 1 up to
+   * format 2 (resumable: each step is one atomic batch).
+   */
   async #upgrade(): Promise<void> {
     const format = this.getMeta('format');
     if (format === undefined) return; // written by this code, stopped before its meta
