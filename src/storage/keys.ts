@@ -19,6 +19,7 @@
  *   'H' + page        stored-hash pages (formats 1 and 2)
  *   'E' + index       one log entry per key: format 1 only, upgraded on open
  */
+import { readU64, u64, writeU64 } from '../encoding/u64.js';
 import { BUNDLE_WIDTH } from './bundles.js';
 
 export const TABLE = {
@@ -51,11 +52,11 @@ const LOG_BUNDLE = 0x44; // 'D'
 const LOG_PAGE = 0x48; // 'H'
 
 function logKey(position: number, kind: number): Uint8Array {
-  const key = numberKey(LOG_REGION, position);
-  const out = new Uint8Array(10);
-  out.set(key);
-  out[9] = kind;
-  return out;
+  const key = new Uint8Array(10);
+  key[0] = LOG_REGION;
+  writeU64(key, 1, position);
+  key[9] = kind;
+  return key;
 }
 
 /** Where a storage format keeps entry bundles and stored-hash pages. */
@@ -92,10 +93,11 @@ const LOG_REGION_LAYOUT: LogLayout = {
     gte: numberKey(LOG_REGION, from * BUNDLE_WIDTH),
     lt: to === undefined ? Uint8Array.of(LOG_REGION + 1) : numberKey(LOG_REGION, to * BUNDLE_WIDTH),
   }),
-  bundleOf: (key) =>
-    key.length === 10 && key[0] === LOG_REGION && key[9] === LOG_BUNDLE && keyNumber(key) % BUNDLE_WIDTH === 0
-      ? keyNumber(key) / BUNDLE_WIDTH
-      : undefined,
+  bundleOf: (key) => {
+    if (key.length !== 10 || key[0] !== LOG_REGION || key[9] !== LOG_BUNDLE) return undefined;
+    const position = keyNumber(key);
+    return position % BUNDLE_WIDTH === 0 ? position / BUNDLE_WIDTH : undefined;
+  },
 };
 
 /** The layout a storage format (meta `format`, by number) keeps bundles and pages in. */
@@ -109,26 +111,16 @@ export const CURRENT_LAYOUT = LOG_REGION_LAYOUT;
 export function numberKey(table: number, n: number): Uint8Array {
   const key = new Uint8Array(9);
   key[0] = table;
-  const hi = Math.floor(n / 0x1_0000_0000);
-  const lo = n >>> 0;
-  key[1] = hi >>> 24;
-  key[2] = (hi >>> 16) & 255;
-  key[3] = (hi >>> 8) & 255;
-  key[4] = hi & 255;
-  key[5] = lo >>> 24;
-  key[6] = (lo >>> 16) & 255;
-  key[7] = (lo >>> 8) & 255;
-  key[8] = lo & 255;
+  writeU64(key, 1, n);
   return key;
 }
 
+/** The number after a key's one-byte table prefix. */
 export function keyNumber(key: Uint8Array): number {
-  const hi = ((key[1]! << 24) | (key[2]! << 16) | (key[3]! << 8) | key[4]!) >>> 0;
-  const lo = ((key[5]! << 24) | (key[6]! << 16) | (key[7]! << 8) | key[8]!) >>> 0;
-  return hi * 0x1_0000_0000 + lo;
+  return readU64(key, 1);
 }
 
-export { readU64, u64 } from '../encoding/u64.js';
+export { readU64, u64 };
 
 export function metaKey(name: string): Uint8Array {
   const n = new TextEncoder().encode(name);

@@ -27,9 +27,6 @@ import {
 import { ValueCache } from './value-cache.js';
 
 const HASH = 32;
-
-export { HASHES_PER_PAGE };
-
 const PAGE_CACHE_LIMIT = 2048; // 16 MiB: the upper levels of any tree stay hot
 const BUNDLE_CACHE_LIMIT = 64; // ~5 MiB of 300-byte entries: recent blocks and proof reads
 

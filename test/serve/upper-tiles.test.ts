@@ -8,8 +8,7 @@ import { memberSigner } from '../../src/ledger/member-signer.js';
 import { createLedger } from '../../src/ledger/open.js';
 import { storedHashIndex } from '../../src/merkle/stored.js';
 import { serveLedger } from '../../src/serve/server.js';
-import { CURRENT_LAYOUT } from '../../src/storage/keys.js';
-import { HASHES_PER_PAGE } from '../../src/storage/store.js';
+import { CURRENT_LAYOUT, HASHES_PER_PAGE } from '../../src/storage/keys.js';
 import { tempDir } from '../helpers.js';
 
 /**
