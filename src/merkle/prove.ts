@@ -14,6 +14,13 @@ import type { SubtreeCache } from './subtree-cache.js';
 export interface HashReader {
   /** Returns the stored hashes at these stored-hash indexes, in the same order. */
   readHashes(indexes: readonly number[]): Promise<Uint8Array[]>;
+  /**
+   * The stored hash at `index` read at once, as the caller's own copy, or
+   * undefined if it is not stored. Optional: a reader that has it lets a warm
+   * inclusion proof skip the planning, the promise and the array of
+   * `readHashes` (see `proveInclusion`).
+   */
+  readHashNow?(index: number): Uint8Array | undefined;
 }
 
 type Range = readonly [lo: number, hi: number];
@@ -159,7 +166,48 @@ export function proveInclusion(
   size: number,
   cache?: SubtreeCache,
 ): Promise<Uint8Array[]> {
-  return rangeHashes(hasher, reader, inclusionRanges(index, size), cache);
+  const ranges = inclusionRanges(index, size);
+  if (reader.readHashNow !== undefined) {
+    const path = pathAtOnce(reader, ranges, cache);
+    if (path !== undefined) return Promise.resolve(path);
+  }
+  return rangeHashes(hasher, reader, ranges, cache);
+}
+
+/**
+ * An inclusion path answered synchronously, or undefined when one of its
+ * ranges is neither a complete subtree nor a right edge the cache holds (the
+ * general path folds and caches it). Every left sibling and most right ones
+ * are complete subtrees: one cached hash or one stored hash each. At 1M
+ * entries the general path's plan objects, promises and copies made a warm
+ * proof cost ~19 µs; this path allocates only the path.
+ */
+function pathAtOnce(
+  reader: HashReader,
+  ranges: readonly Range[],
+  cache: SubtreeCache | undefined,
+): Uint8Array[] | undefined {
+  const path: Uint8Array[] = new Array(ranges.length);
+  for (let i = 0; i < ranges.length; i++) {
+    const [lo, hi] = ranges[i]!;
+    const width = hi - lo;
+    const level = Math.log2(width);
+    if (!Number.isInteger(level) || lo % width !== 0) {
+      const folded = cache?.range(lo, hi);
+      if (folded === undefined) return undefined;
+      path[i] = copyHash(folded);
+      continue;
+    }
+    const n = lo / width;
+    let h = cache?.copySubtree(level, n);
+    if (h === undefined) {
+      h = reader.readHashNow!(storedHashIndex(level, n));
+      if (h === undefined) return undefined;
+      cache?.putSubtree(level, n, h);
+    }
+    path[i] = h;
+  }
+  return path;
 }
 
 /** RFC 9162 consistency proof from the tree of `size1` leaves to the tree of `size2`. */

@@ -18,6 +18,8 @@
  * below the tree size, never changes in an append-only log.
  */
 
+import { copyHash } from './hasher.js';
+
 /** Tree sizes whose right-edge ranges are kept. */
 const SIZES_KEPT = 64;
 
@@ -41,6 +43,13 @@ export class SubtreeCache {
     const l = this.#levels[level];
     if (l === undefined || n >= l.present.length || l.present[n] === 0) return undefined;
     return l.hashes.subarray(32 * n, 32 * n + 32);
+  }
+
+  /** The cached hash of subtree (level, n) as a new array (no view in between), or undefined. */
+  copySubtree(level: number, n: number): Uint8Array | undefined {
+    const l = this.#levels[level];
+    if (l === undefined || n >= l.present.length || l.present[n] === 0) return undefined;
+    return copyHash(l.hashes, 32 * n);
   }
 
   /** Keeps subtree (level, n)'s hash when its level is high enough to be worth it. */

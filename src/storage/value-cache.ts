@@ -25,6 +25,11 @@ export class ValueCache {
     return bytes;
   }
 
+  /** Replaces a value it holds (a stored value that changed); one it does not hold stays out. */
+  replace(n: number, bytes: Uint8Array): void {
+    if (this.#values.has(n)) this.#values.set(n, bytes);
+  }
+
   put(n: number, bytes: Uint8Array): void {
     this.#values.delete(n);
     this.#values.set(n, bytes);

@@ -1,5 +1,6 @@
 import { ClassicLevel } from 'classic-level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyInclusion } from '../../src/index.js';
 import { openLedger } from '../../src/ledger/open.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { BUNDLE_WIDTH, readBundle } from '../../src/storage/bundles.js';
@@ -129,6 +130,24 @@ describe('entries on disk', () => {
     await ledger.close();
     await expectEntries(dir.path, [...first, ...more]);
     expect((await verifyLedger(dir.path)).ok).toBe(true);
+  });
+
+  it('proves entries of a hash page that a proof read half-full and later blocks completed', async () => {
+    await build(dir.path, [60, 40], 100);
+    const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
+    // Reopened, so this proof reads page 0 (leaves 0–127, now 101 of them) from disk into the read cache.
+    const early = await ledger.proveInclusion(50);
+    expect(verifyInclusion({ ...early, proof: early.inclusion })).toBe(true);
+    // Enough blocks that page 0 leaves the cache of pages recently written (64 pages, 8,192 leaves).
+    for (let b = 0; b < 9; b++) {
+      const records = Array.from({ length: 1000 }, (_, k) => signedBy(city.departments[k % 5]!, { b, k }));
+      await ledger.appendMany(records, { atomic: true });
+    }
+    for (const index of [100, 101, 120, 127]) {
+      const p = await ledger.proveInclusion(index);
+      expect(verifyInclusion({ ...p, proof: p.inclusion })).toBe(true);
+    }
+    await ledger.close();
   });
 
   it('serves a full bundle as its stored bytes and a partial one re-encoded to the width asked', async () => {
