@@ -59,12 +59,15 @@ export function planEntryWrites(open: OpenBundle, entries: readonly Uint8Array[]
       fragments = [];
     } else {
       const first = n * BUNDLE_WIDTH + pending.length;
-      // Copies: the open bundle outlives the caller's buffers.
-      for (const e of part) pending.push(copyBytes(e));
+      const fragment = encodeEntryBundle(part);
+      // The open bundle outlives the caller's buffers, so it keeps views of
+      // the fragment's own bytes: one buffer per block, not a copy per entry
+      // (each its own ArrayBuffer, and V8 runs a full GC per ~64 MB of them).
+      for (const e of readBundle(fragment)) pending.push(e);
       fragments.push(first);
       return {
         bundles,
-        fragment: [first, encodeEntryBundle(part)],
+        fragment: [first, fragment],
         deleted,
         next: { n, entries: pending, fragments },
       };
