@@ -383,7 +383,8 @@ export async function figureProofs(ctx: BenchContext): Promise<FigureResult> {
           `${(median(rounds.map((r) => r.inclRetainedBytes)) / MiB).toFixed(0)} MiB of buffers reachable). ` +
           'Subtree hashes of level ≥ 6 and right-edge range hashes are kept in memory once a proof has read ' +
           'them (SubtreeCache, ~0.5 byte per record), so generation after the warm-up reads about one or two ' +
-          '8 KiB hash pages per proof.',
+          '8 KiB hash pages per proof, from LevelDB the first time and then from the store’s cache of pages ' +
+          'proofs read (up to 8,192 pages, 64 MiB: every page of a 1M-entry log).',
         `${count.toLocaleString('en-US')} proofs of each kind per round, one at a time (generated proofs are consumed ` +
           'and dropped, as a server writes them out; the verified ones are generated again, untimed); median of ' +
           `${ctx.runs} rounds ` +
