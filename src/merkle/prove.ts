@@ -2,7 +2,9 @@
  * Proof generation over stored hashes (RFC 9162 §2.1.3.1 PATH, §2.1.4.1 SUBPROOF).
  * Each proof is planned as a list of leaf ranges, every range is split into
  * complete subtrees, and all their stored hashes are fetched in one
- * `readHashes` call: O(log n) reads, one round-trip to storage.
+ * `readHashes` call: O(log n) reads, one round-trip to storage. An inclusion
+ * proof whose every range is one subtree or a cached right edge is answered
+ * synchronously instead, where the reader can read a hash at once.
  */
 
 import { ErrorCode, fail } from '../errors.js';
@@ -179,8 +181,8 @@ export function proveInclusion(
  * ranges is neither a complete subtree nor a right edge the cache holds (the
  * general path folds and caches it). Every left sibling and most right ones
  * are complete subtrees: one cached hash or one stored hash each. At 1M
- * entries the general path's plan objects, promises and copies made a warm
- * proof cost ~19 µs; this path allocates only the path.
+ * entries the general path's plan objects, promises and views were a quarter
+ * of a warm proof's ~20 µs (CPU profile); this path allocates only the path.
  */
 function pathAtOnce(
   reader: HashReader,

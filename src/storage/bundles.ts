@@ -61,8 +61,8 @@ export function planEntryWrites(open: OpenBundle, entries: readonly Uint8Array[]
       const first = n * BUNDLE_WIDTH + pending.length;
       const fragment = encodeEntryBundle(part);
       // The open bundle outlives the caller's buffers, so it keeps views of
-      // the fragment's own bytes: one buffer per block, not a copy per entry
-      // (each its own ArrayBuffer, and V8 runs a full GC per ~64 MB of them).
+      // the fragment's own bytes: one buffer per block, not a copy (and an
+      // ArrayBuffer) per entry.
       for (const e of readBundle(fragment)) pending.push(e);
       fragments.push(first);
       return {
