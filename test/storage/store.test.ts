@@ -143,6 +143,7 @@ describe('entries on disk', () => {
       const records = Array.from({ length: 1000 }, (_, k) => signedBy(city.departments[k % 5]!, { b, k }));
       await ledger.appendMany(records, { atomic: true });
     }
+    expect(ledger.head().size).toBe(101 + 9000);
     for (const index of [100, 101, 120, 127]) {
       const p = await ledger.proveInclusion(index);
       expect(verifyInclusion({ ...p, proof: p.inclusion })).toBe(true);
