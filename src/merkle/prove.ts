@@ -38,6 +38,13 @@ function checkSize(size: number, what: string): void {
     fail(ErrorCode.INVALID_ARGUMENT, `${what} must be a non-negative integer`);
 }
 
+/** The level of the complete subtree that leaves [lo, hi) are, or -1 when they are not one. */
+function subtreeLevel(lo: number, hi: number): number {
+  const width = hi - lo;
+  const level = Math.log2(width);
+  return Number.isInteger(level) && lo % width === 0 ? level : -1;
+}
+
 /** The leaf ranges whose hashes form the inclusion proof of `index` in a tree of `size`, leaf-side first. */
 export function inclusionRanges(index: number, size: number): Range[] {
   checkSize(index, 'index');
@@ -106,12 +113,9 @@ export async function rangeHashes(
   if (cache !== undefined) {
     for (let i = 0; i < ranges.length; i++) {
       const [lo, hi] = ranges[i]!;
-      const width = hi - lo;
-      const level = Math.log2(width);
+      const level = subtreeLevel(lo, hi);
       cachedRanges[i] =
-        Number.isInteger(level) && lo % width === 0
-          ? (cache.subtree(level, lo / width) ?? cache.range(lo, hi))
-          : cache.range(lo, hi);
+        level >= 0 ? (cache.subtree(level, lo / (hi - lo)) ?? cache.range(lo, hi)) : cache.range(lo, hi);
     }
   }
   const plans = ranges.map(([lo, hi], i) => (cachedRanges[i] === undefined ? subtreesOf(lo, hi) : []));
@@ -192,15 +196,14 @@ function pathAtOnce(
   const path: Uint8Array[] = new Array(ranges.length);
   for (let i = 0; i < ranges.length; i++) {
     const [lo, hi] = ranges[i]!;
-    const width = hi - lo;
-    const level = Math.log2(width);
-    if (!Number.isInteger(level) || lo % width !== 0) {
+    const level = subtreeLevel(lo, hi);
+    if (level < 0) {
       const folded = cache?.range(lo, hi);
       if (folded === undefined) return undefined;
       path[i] = copyHash(folded);
       continue;
     }
-    const n = lo / width;
+    const n = lo / (hi - lo);
     let h = cache?.copySubtree(level, n);
     if (h === undefined) {
       h = reader.readHashNow!(storedHashIndex(level, n));

@@ -38,18 +38,21 @@ export class SubtreeCache {
     this.minLevel = minLevel;
   }
 
+  /** The hashes of `level` if subtree (level, n)'s is among them (at 32·n), else undefined. */
+  #holding(level: number, n: number): Uint8Array | undefined {
+    const l = this.#levels[level];
+    return l === undefined || n >= l.present.length || l.present[n] === 0 ? undefined : l.hashes;
+  }
+
   /** The cached hash of subtree (level, n), as a view (callers copy), or undefined. */
   subtree(level: number, n: number): Uint8Array | undefined {
-    const l = this.#levels[level];
-    if (l === undefined || n >= l.present.length || l.present[n] === 0) return undefined;
-    return l.hashes.subarray(32 * n, 32 * n + 32);
+    return this.#holding(level, n)?.subarray(32 * n, 32 * n + 32);
   }
 
   /** The cached hash of subtree (level, n) as a new array (no view in between), or undefined. */
   copySubtree(level: number, n: number): Uint8Array | undefined {
-    const l = this.#levels[level];
-    if (l === undefined || n >= l.present.length || l.present[n] === 0) return undefined;
-    return copyHash(l.hashes, 32 * n);
+    const hashes = this.#holding(level, n);
+    return hashes === undefined ? undefined : copyHash(hashes, 32 * n);
   }
 
   /** Keeps subtree (level, n)'s hash when its level is high enough to be worth it. */
