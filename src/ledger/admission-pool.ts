@@ -45,6 +45,11 @@ interface Job {
   readonly count: number;
   readonly resolve: (checked: CheckedBatch) => void;
   readonly reject: (e: unknown) => void;
+  /**
+   * A run of signature checks posted as one job (`verifyMany`): the number of
+   * checks, and what takes their verdicts (one promise for all of them).
+   */
+  readonly run?: { readonly checks: number; readonly verdicts: (ok: boolean[]) => void };
 }
 
 export class AdmissionPool {
@@ -112,6 +117,13 @@ export class AdmissionPool {
     const workers = this.#ready;
     if (workers.length === 0) {
       for (const j of jobs) {
+        if (j.run !== undefined) {
+          const checks = unpackChecks(j.packed as PackedChecks);
+          Promise.all(
+            checks.map((c) => verifyNodeAsync(c.key, recordSigningMessage(c.signed), c.signature)),
+          ).then(j.run.verdicts, j.reject);
+          continue;
+        }
         const c = 'shape' in j.packed ? unpackChecks(j.packed)[0]! : j.packed;
         this.#inThread(c).then(j.resolve, j.reject);
       }
@@ -142,9 +154,22 @@ export class AdmissionPool {
     let at = 0;
     let event = 0;
     let offset = 0;
-    for (const [k, job] of jobs.entries()) {
+    let k = 0;
+    for (const job of jobs) {
+      if (job.run !== undefined) {
+        const ok: boolean[] = new Array(job.run.checks);
+        let failed: (typeof m.errors)[number];
+        for (let i = 0; i < ok.length; i++) {
+          const e = m.errors[k++];
+          ok[i] = e === undefined;
+          if (e !== undefined && e.code !== ErrorCode.BAD_SIGNATURE) failed = e;
+        }
+        if (failed === undefined) job.run.verdicts(ok);
+        else job.reject(new DirchainError(failed.code as ErrorCodeValue, failed.message));
+        continue;
+      }
       const count = job.count;
-      const e = m.errors[k];
+      const e = m.errors[k++];
       if (e === undefined) {
         const events: Uint8Array[] = new Array(count);
         for (let i = 0; i < count; i++) {
@@ -187,6 +212,55 @@ export class AdmissionPool {
       if (isDirchainError(e, ErrorCode.BAD_SIGNATURE)) return false;
       throw e;
     }
+  }
+
+  /**
+   * Verifies many single records' signatures: one packed job per worker and
+   * one promise for all, so the records waiting for their verdicts hold no
+   * promise or job each (thousands wait at once under `appendMany`, and young
+   * collections copied every one of them). Resolves to a verdict per record.
+   * The bytes must not change before it resolves (they are packed now).
+   */
+  async verifyMany(
+    keys: readonly Uint8Array[],
+    signed: readonly Uint8Array[],
+    signatures: readonly Uint8Array[],
+  ): Promise<boolean[]> {
+    const n = keys.length;
+    if (this.#ready.length === 0) {
+      return Promise.all(
+        keys.map((key, i) => verifyNodeAsync(key, recordSigningMessage(signed[i]!), signatures[i]!)),
+      );
+    }
+    const per = Math.ceil(n / this.#ready.length);
+    const parts: Promise<boolean[]>[] = [];
+    for (let from = 0; from < n; from += per) {
+      const checks: BatchCheck[] = [];
+      for (let i = from; i < Math.min(n, from + per); i++) {
+        checks.push({
+          signed: signed[i]!,
+          signature: signatures[i]!,
+          key: keys[i]!,
+          root: NO_ROOT,
+          events: [],
+          signatureOnly: true,
+        });
+      }
+      const packed = packChecks(0, checks);
+      parts.push(
+        new Promise((verdicts, reject) => {
+          if (this.#queued.length === 0) setImmediate(() => this.#post());
+          this.#queued.push({
+            packed,
+            count: 0,
+            resolve: () => {},
+            reject,
+            run: { checks: checks.length, verdicts },
+          });
+        }),
+      );
+    }
+    return (await Promise.all(parts)).flat();
   }
 
   async #inThread(check: BatchCheck): Promise<CheckedBatch> {

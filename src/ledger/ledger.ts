@@ -21,7 +21,13 @@ import {
   type SignedBatch,
 } from '../encoding/event.js';
 import type { Plain } from '../encoding/msgpack.js';
-import { decodeRecord, type LedgerRecord, signRecord } from '../encoding/record.js';
+import {
+  decodeRecord,
+  type LedgerRecord,
+  type RecordHead,
+  readRecordHead,
+  signRecord,
+} from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
 import { memoryPath } from '../merkle/memory-tree.js';
 import { nodeTreeHasher } from '../merkle/node-hasher.js';
@@ -182,9 +188,9 @@ export class Ledger {
    */
   async append(entry: Uint8Array | LedgerRecord): Promise<Receipt> {
     this.#checkWritable();
-    const record = await this.#admitSigned(entry instanceof Uint8Array ? entry : entry.bytes);
+    const pending = await this.#admitSigned(entry instanceof Uint8Array ? entry : entry.bytes);
     this.#checkWritable(); // the ledger may have closed while the signature was checked
-    return this.#queue.push([pendingRecord(record)], false)[0]!;
+    return this.#queue.push([weighed(pending)], false)[0]!;
   }
 
   /**
@@ -198,14 +204,14 @@ export class Ledger {
     options: AppendManyOptions = {},
   ): Promise<Array<Receipt | DirchainError>> {
     this.#checkWritable();
-    const checked = await Promise.all(entries.map((e) => this.#admitSigned(e).catch(toError)));
+    const checked = await this.#admitManySigned(entries);
     this.#checkWritable();
     const failed = checked.find((c) => c instanceof DirchainError);
     if (options.atomic && failed) {
       return checked.map((c) => (c instanceof DirchainError ? c : aborted(failed as DirchainError)));
     }
-    const good = checked.filter((c): c is LedgerRecord => !(c instanceof DirchainError));
-    const promises = this.#queue.push(good.map(pendingRecord), options.atomic === true);
+    const good = checked.filter((c): c is Pending => !(c instanceof DirchainError));
+    const promises = this.#queue.push(good.map(weighed), options.atomic === true);
     let k = 0;
     return Promise.all(checked.map((c) => (c instanceof DirchainError ? c : promises[k++]!.catch(toError))));
   }
@@ -274,7 +280,7 @@ export class Ledger {
   }
 
   /** The public key a record's author and keyId name (refusals for unknown ones). */
-  #authorKey(record: LedgerRecord): Uint8Array {
+  #authorKey(record: { readonly author: string; readonly keyId: number }): Uint8Array {
     const member = this.#state.get('member', record.author);
     if (member === undefined) {
       fail(ErrorCode.UNKNOWN_MEMBER, `author ${JSON.stringify(record.author)} is not a member`, {
@@ -286,22 +292,71 @@ export class Ledger {
     return key;
   }
 
-  /** Decodes a record and verifies its author signature (off the main thread). */
-  async #admitSigned(entry: Uint8Array): Promise<LedgerRecord> {
+  /**
+   * Checks a record's author signature (off the main thread) and returns the
+   * pending item. Only the record's head is read here: the body is decoded
+   * strictly when its block is formed, so the records waiting here hold no
+   * decoded bodies.
+   */
+  async #admitSigned(entry: Uint8Array): Promise<Pending> {
     // A copy: the caller may reuse its buffer before the block is written.
-    const record = decodeRecord(copyBytes(entry));
-    if (record.kind === BATCH_KIND) {
-      fail(ErrorCode.BATCH_MISMATCH, 'a batch seal must come with its events', {
-        hint: 'use appendBatch(seal, events)',
-      });
+    const bytes = copyBytes(entry);
+    const head = readRecordHead(bytes);
+    if (head.kind === BATCH_KIND) batchSealAlone();
+    const key = this.#authorKey(head);
+    if (!(await this.#admission.verify(key, head.signed, head.signature))) throw badRecordSignature(head);
+    return { bytes, verifiedKey: key };
+  }
+
+  /**
+   * `#admitSigned` for many records at once: one copy of all their bytes, one
+   * signature job per worker, one promise. Per record, only its bytes and the
+   * key its signature is checked under wait for the verdicts.
+   */
+  async #admitManySigned(entries: readonly Uint8Array[]): Promise<Array<Pending | DirchainError>> {
+    const n = entries.length;
+    let total = 0;
+    for (const e of entries) total += e.length;
+    // Copies (the caller may reuse its buffers), as views of one buffer.
+    const all = new Uint8Array(total);
+    const out: Array<Pending | DirchainError> = new Array(n);
+    const at: number[] = [];
+    const keys: Uint8Array[] = [];
+    const signed: Uint8Array[] = [];
+    const signatures: Uint8Array[] = [];
+    let offset = 0;
+    for (let i = 0; i < n; i++) {
+      const entry = entries[i]!;
+      if (!(entry instanceof Uint8Array)) {
+        out[i] = new DirchainError(ErrorCode.DECODE, 'record must be a Uint8Array');
+        continue;
+      }
+      all.set(entry, offset);
+      const bytes = all.subarray(offset, offset + entry.length);
+      offset += entry.length;
+      try {
+        const head = readRecordHead(bytes);
+        if (head.kind === BATCH_KIND) batchSealAlone();
+        keys.push(this.#authorKey(head));
+        signed.push(head.signed);
+        signatures.push(head.signature);
+        at.push(i);
+        out[i] = { bytes, verifiedKey: keys[keys.length - 1]! };
+      } catch (e) {
+        out[i] = toError(e);
+      }
     }
-    const key = this.#authorKey(record);
-    if (!(await this.#admission.verify(key, record.signed, record.signature))) {
-      fail(ErrorCode.BAD_SIGNATURE, `record by ${record.author} does not verify under key ${record.keyId}`, {
-        hint: 'the record bytes were changed after signing, or signed with another key',
-      });
+    const verdicts = this.#admission.verifyMany(keys, signed, signatures);
+    // Packed by now: the views need not wait for the verdicts too.
+    signed.length = 0;
+    signatures.length = 0;
+    const ok = await verdicts;
+    for (let j = 0; j < at.length; j++) {
+      if (ok[j]) continue;
+      const head = readRecordHead((out[at[j]!] as Pending).bytes);
+      out[at[j]!] = badRecordSignature(head);
     }
-    return record;
+    return out;
   }
 
   /**
@@ -500,24 +555,50 @@ export class Ledger {
     time: number,
     accept: (bytes: Uint8Array, leaf: Uint8Array, at: number) => void,
   ): DirchainError | undefined {
+    const record = p.record ?? this.#decodeVerified(p);
+    if (record instanceof DirchainError) return record;
     const leaf = hasher.leaf(p.bytes);
-    const verdict = evaluate(this.#policy, this.#state, p.record, index, time, leaf);
+    const verdict = evaluate(this.#policy, this.#state, record, index, time, leaf);
     if (verdict instanceof DirchainError) return verdict;
     this.#state.stage(verdict.changes, verdict.indexes);
     this.#state.stageLeaf(leaf, index);
     accept(p.bytes, leaf, 0);
     const batch = p.batch;
     if (batch === undefined) return undefined;
-    const kind = parseBatchBody(p.record.body).kind;
+    const kind = parseBatchBody(record.body).kind;
     for (let i = 0; i < batch.events.length; i++) {
       const bytes = batch.events[i]!;
       const event = batch.bodies === undefined ? bytes : { bytes, position: i, body: batch.bodies[i]! };
-      const v = evaluateEvent(this.#policy, this.#state, p.record, kind, event, index + 1 + i, time);
+      const v = evaluateEvent(this.#policy, this.#state, record, kind, event, index + 1 + i, time);
       if (v instanceof DirchainError) return batchRefusal(i + 1, v);
       this.#state.stage(v.changes, v.indexes);
       accept(bytes, batch.leaves, 32 * i);
     }
     return undefined;
+  }
+
+  /**
+   * Strictly decodes a record whose signature was checked on its head alone,
+   * and confirms the key it names is the key that check used (the two readers
+   * agree on valid bytes; this keeps a disagreement from ever admitting a
+   * record under another member's key).
+   */
+  #decodeVerified(p: Pending): LedgerRecord | DirchainError {
+    let record: LedgerRecord;
+    try {
+      record = decodeRecord(p.bytes);
+    } catch (e) {
+      return toError(e);
+    }
+    // A member or key gone since the check is the policy's to refuse, with its own code.
+    const key = this.#state.get('member', record.author)?.keys[record.keyId];
+    if (key !== undefined && (p.verifiedKey === undefined || !equalBytes(key, p.verifiedKey))) {
+      return new DirchainError(
+        ErrorCode.BAD_SIGNATURE,
+        `record by ${record.author} was not checked under its key ${record.keyId}`,
+      );
+    }
+    return record;
   }
 
   /** The entry bytes at `index`. */
@@ -702,7 +783,10 @@ export class Ledger {
  */
 interface Pending {
   readonly bytes: Uint8Array;
-  readonly record: LedgerRecord;
+  /** The decoded record; absent for a record signed elsewhere, decoded when its block is formed. */
+  readonly record?: LedgerRecord;
+  /** For a record signed elsewhere: the key its signature was checked under. */
+  readonly verifiedKey?: Uint8Array;
   /** With a batch seal: its events, appended right after it. */
   readonly batch?: PendingBatch;
 }
@@ -716,7 +800,11 @@ interface PendingBatch {
 }
 
 function pendingRecord(record: LedgerRecord): { value: Pending; bytes: number } {
-  return { value: { bytes: record.bytes, record }, bytes: record.bytes.length };
+  return weighed({ bytes: record.bytes, record });
+}
+
+function weighed(value: Pending): { value: Pending; bytes: number } {
+  return { value, bytes: value.bytes.length };
 }
 
 /** A batch's refusal, naming the event that caused it (position 0 is the seal). */
@@ -731,6 +819,20 @@ function aborted(cause: DirchainError): DirchainError {
   return new DirchainError(
     ErrorCode.ATOMIC_ABORTED,
     `not appended: another record of the all-or-nothing group was refused (${cause.code})`,
+  );
+}
+
+function batchSealAlone(): never {
+  return fail(ErrorCode.BATCH_MISMATCH, 'a batch seal must come with its events', {
+    hint: 'use appendBatch(seal, events)',
+  });
+}
+
+function badRecordSignature(head: RecordHead): DirchainError {
+  return new DirchainError(
+    ErrorCode.BAD_SIGNATURE,
+    `record by ${head.author} does not verify under key ${head.keyId}`,
+    { hint: 'the record bytes were changed after signing, or signed with another key' },
   );
 }
 

@@ -36,41 +36,47 @@ export function indexPrefix(name: string, ...parts: string[]): Uint8Array {
 export function indexKey(e: IndexEntry): Uint8Array {
   // Sized first and written in place: every record adds a key, and the pieces
   // and their concatenation were much of the write path's garbage.
+  // ASCII parts (ids nearly always are) are written char by char; others go through UTF-8.
   const parts = e.parts as ReadonlyArray<string | number>;
   const last = parts.length - 1;
-  const strings: Uint8Array[] = [];
   let length = 2;
   for (let i = 0; i <= last; i++) {
     const p = parts[i]!;
-    if (typeof p === 'number') length += 8;
-    else {
-      const bytes = utf8(p);
-      strings.push(bytes);
-      // A string part is followed by 0x00 unless it is the last part.
-      length += bytes.length + (i < last ? 1 : 0);
-    }
+    // A string part is followed by 0x00 unless it is the last part.
+    length += typeof p === 'number' ? 8 : utf8Length(p) + (i < last ? 1 : 0);
   }
   const key = new Uint8Array(length);
   key[0] = INDEX_TABLE;
   key[1] = e.name.charCodeAt(0);
   let at = 2;
-  let s = 0;
   for (let i = 0; i <= last; i++) {
     const p = parts[i]!;
     if (typeof p === 'number') {
       writeU64(key, at, p);
       at += 8;
-    } else {
-      const bytes = strings[s++]!;
-      key.set(bytes, at);
-      at += bytes.length + (i < last ? 1 : 0);
+      continue;
     }
+    if (isAscii(p)) for (let c = 0; c < p.length; c++) key[at + c] = p.charCodeAt(c);
+    else key.set(utf8(p), at);
+    at += utf8Length(p) + (i < last ? 1 : 0);
   }
   return key;
 }
 
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function utf8Length(s: string): number {
+  return isAscii(s) ? s.length : utf8(s).length;
+}
+
+/** The value of every index entry that has none; LevelDB only reads what it is given. */
+const EMPTY = new Uint8Array(0);
+
 export function indexValue(e: IndexEntry): Uint8Array {
-  return e.name === 'r' ? utf8(e.kind) : new Uint8Array(0);
+  return e.name === 'r' ? utf8(e.kind) : EMPTY;
 }
 
 /** Reads the trailing u64 of an index key (record index, for 'r', 'g', 'k'). */

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECORD_SIGNATURE_CONTEXT } from '../../src/crypto/domain.js';
 import { flipBit, repoRoot, tempDir } from '../helpers.js';
 import { makeCity, ORIGIN } from '../ledger/fixture.js';
 
@@ -134,5 +135,76 @@ describe('appendBatch on worker threads (built package)', () => {
       code(ledger.append(record(0, 'd'))),
     ]);
     expect(mixed).toEqual(['accepted', 'accepted', 'E_BAD_SIGNATURE', 'E_BATCH_MISMATCH', 'accepted']);
+  });
+
+  it('appendMany: one verdict per record, in order, with single appends in the same turn; stores its own copies', async () => {
+    const size = ledger.head().size;
+    const d0 = city.departments[0]!;
+    const record = (d: number, tag: string, signer = city.departments[d]!.signer.signer) =>
+      lib.signRecord(
+        {
+          origin: ORIGIN,
+          kind: 'x.many',
+          author: city.departments[d]!.id,
+          keyId: 0,
+          timestamp: Date.now(),
+          body: { tag, n: 5 },
+        },
+        signer,
+      ).bytes as Uint8Array;
+    // Correctly signed, but its body's 5 is written as uint8 (0xcc 0x05), not
+    // as the shortest form: the head reads fine, the strict decode refuses it.
+    const canonical = record(0, 'long');
+    const signed = canonical.subarray(3, canonical.length - 66);
+    const at = signed.lastIndexOf(0x05);
+    const longSigned = new Uint8Array([...signed.subarray(0, at), 0xcc, 0x05, ...signed.subarray(at + 1)]);
+    const message = new Uint8Array([...new TextEncoder().encode(RECORD_SIGNATURE_CONTEXT), ...longSigned]);
+    const nonCanonical = new Uint8Array([
+      0x92,
+      0xc4,
+      longSigned.length,
+      ...longSigned,
+      0xc4,
+      64,
+      ...d0.signer.signer.sign(message),
+    ]);
+    const entries = [
+      record(0, 'm0'),
+      record(0, 'forged', city.departments[1]!.signer.signer),
+      flipBit(record(1, 'tampered'), 8 * 120),
+      new Uint8Array([0x92, 1, 2]),
+      record(1, 'm1'),
+      nonCanonical,
+      lib.signRecord(
+        { origin: ORIGIN, kind: 'x.many', author: 'stranger', keyId: 0, timestamp: Date.now(), body: {} },
+        d0.signer.signer,
+      ).bytes,
+      ...Array.from({ length: 40 }, (_, i) => record(i % 2, `bulk${i}`)),
+    ];
+    const copies = entries.map((e) => e.slice());
+    const many = ledger.appendMany(entries);
+    const single = code(ledger.append(record(1, 'alongside')));
+    for (const e of entries) e.fill(0x41); // the caller reuses its buffers before the ack
+    const results = await many;
+    const codes = results.map((r: { code?: string; index?: number }) => r.code ?? 'accepted');
+    expect(codes.slice(0, 7)).toEqual([
+      'accepted',
+      'E_BAD_SIGNATURE',
+      'E_BAD_SIGNATURE',
+      'E_DECODE',
+      'accepted',
+      'E_DECODE',
+      'E_UNKNOWN_MEMBER',
+    ]);
+    expect(codes.slice(7)).toEqual(Array(40).fill('accepted'));
+    expect(await single).toBe('accepted');
+    const accepted = results
+      .map((r: { index?: number }, i: number) => [r.index, i] as const)
+      .filter(([index]: readonly [number | undefined, number]) => index !== undefined);
+    // In the given order, each at its own index, stored as given.
+    const indexes = accepted.map(([index]: readonly [number, number]) => index);
+    expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+    for (const [index, i] of accepted) expect(Buffer.compare(ledger.getEntry(index), copies[i]!)).toBe(0);
+    expect(ledger.head().size).toBe(size + 42 + 1);
   });
 });

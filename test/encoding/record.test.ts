@@ -8,6 +8,7 @@ import {
   decodeRecord,
   MAX_ENTRY_BYTES,
   type RecordDraft,
+  readRecordHead,
   signRecord,
   verifyRecordSignature,
 } from '../../src/encoding/record.js';
@@ -66,6 +67,52 @@ describe('record envelope', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('readRecordHead reads the author, keyId and kind decodeRecord reads, from any bytes decodeRecord accepts', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 40 });
+    const drafts = fc.record({
+      origin: text.filter((s) => s.length > 0),
+      kind: fc.stringMatching(/^[a-z][a-z0-9._-]{0,63}$/),
+      author: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
+      keyId: fc.oneof(fc.nat(300), fc.nat(0xffff_ffff)),
+      timestamp: fc.nat(2 ** 45),
+      body: fc.dictionary(text, fc.oneof(text, fc.integer(), fc.boolean()), { noNullPrototype: true }),
+    });
+    fc.assert(
+      fc.property(drafts, fc.array(fc.nat(), { maxLength: 3 }), (d, flips) => {
+        const bytes = signRecord(d as RecordDraft, signer).bytes.slice();
+        // Random bit flips: wherever the strict decoder still accepts, the head reader must agree.
+        for (const f of flips) bytes[f % bytes.length]! ^= 1 << (f % 8);
+        let full: ReturnType<typeof decodeRecord> | undefined;
+        try {
+          full = decodeRecord(bytes);
+        } catch {}
+        let head: ReturnType<typeof readRecordHead> | undefined;
+        try {
+          head = readRecordHead(bytes);
+        } catch (e) {
+          // It may refuse more (it is not the validation) but only with a typed error.
+          expect(isDirchainError(e)).toBe(true);
+        }
+        if (full === undefined) return;
+        expect(head).toBeDefined();
+        expect([head!.kind, head!.author, head!.keyId]).toEqual([full.kind, full.author, full.keyId]);
+        expect([...head!.signed]).toEqual([...full.signed]);
+        expect([...head!.signature]).toEqual([...full.signature]);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('readRecordHead refuses what is not a record head with E_DECODE', () => {
+    const r = signRecord(draft, signer);
+    expect(codeOf(() => readRecordHead(new Uint8Array([1, 2, 3])))).toBe('E_DECODE');
+    expect(codeOf(() => readRecordHead(r.bytes.subarray(0, r.bytes.length - 1)))).toBe('E_DECODE');
+    // The signed part cut short inside the author string: the outer layout re-framed around it.
+    const signed = r.signed.subarray(0, 30);
+    const cut = new Uint8Array([0x92, 0xc4, signed.length, ...signed, 0xc4, 64, ...r.signature]);
+    expect(codeOf(() => readRecordHead(cut))).toBe('E_DECODE');
   });
 
   it('refuses trailing bytes, truncation, wrong version, wrong shapes and extension types', () => {
