@@ -67,6 +67,23 @@ export class GroupCommit<T, R> {
     return promises;
   }
 
+  /**
+   * Queues a group and returns one promise for all of its items: each slot
+   * holds the item's result, or the error that refused it. For large groups
+   * (`appendMany`): no promise per item, so thousands of waiting items are
+   * thousands of small objects fewer for the collector to copy.
+   */
+  pushAll(values: readonly T[], bytes: (value: T) => number, atomic: boolean): Promise<Array<R | unknown>> {
+    if (values.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const slots = new Slots<R>(values.length, resolve);
+      const items: Item<T, R>[] = new Array(values.length);
+      for (let i = 0; i < values.length; i++)
+        items[i] = new SlotItem(values[i]!, bytes(values[i]!), slots, i);
+      this.#enqueue({ items, atomic });
+    });
+  }
+
   /** Queues one item that stands for `count` entries (a batch with its events), alone in its group. */
   pushWeighted(value: T, bytes: number, count: number): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -171,5 +188,48 @@ export class GroupCommit<T, R> {
     this.#queuedItems = 0;
     this.#queuedBytes = 0;
     for (const g of q) for (const i of g.items) i.reject(e);
+  }
+}
+
+/** The results of a `pushAll` group: settled once each, resolved when the last one is. */
+class Slots<R> {
+  readonly results: Array<R | unknown>;
+  readonly settled: Uint8Array;
+  left: number;
+
+  constructor(
+    n: number,
+    readonly done: (results: Array<R | unknown>) => void,
+  ) {
+    this.results = new Array(n);
+    this.settled = new Uint8Array(n);
+    this.left = n;
+  }
+
+  settle(slot: number, result: R | unknown): void {
+    if (this.settled[slot] === 1) return; // like a promise: the first settlement stands
+    this.settled[slot] = 1;
+    this.results[slot] = result;
+    if (--this.left === 0) this.done(this.results);
+  }
+}
+
+/** An item of a `pushAll` group: settles its slot (methods, not a closure pair per item). */
+class SlotItem<T, R> implements Item<T, R> {
+  readonly count = 1;
+
+  constructor(
+    readonly value: T,
+    readonly bytes: number,
+    readonly slots: Slots<R>,
+    readonly slot: number,
+  ) {}
+
+  resolve(result: R): void {
+    this.slots.settle(this.slot, result);
+  }
+
+  reject(error: unknown): void {
+    this.slots.settle(this.slot, error);
   }
 }

@@ -211,9 +211,9 @@ export class Ledger {
       return checked.map((c) => (c instanceof DirchainError ? c : aborted(failed as DirchainError)));
     }
     const good = checked.filter((c): c is Pending => !(c instanceof DirchainError));
-    const promises = this.#queue.push(good.map(weighed), options.atomic === true);
+    const settled = await this.#queue.pushAll(good, pendingBytes, options.atomic === true);
     let k = 0;
-    return Promise.all(checked.map((c) => (c instanceof DirchainError ? c : promises[k++]!.catch(toError))));
+    return checked.map((c) => (c instanceof DirchainError ? c : asResult(settled[k++])));
   }
 
   /**
@@ -805,6 +805,15 @@ function pendingRecord(record: LedgerRecord): { value: Pending; bytes: number } 
 
 function weighed(value: Pending): { value: Pending; bytes: number } {
   return { value, bytes: value.bytes.length };
+}
+
+function pendingBytes(p: Pending): number {
+  return p.bytes.length;
+}
+
+/** A `pushAll` slot as appendMany answers it: the receipt, or the refusal as a DirchainError. */
+function asResult(settled: unknown): Receipt | DirchainError {
+  return settled instanceof Error ? toError(settled) : (settled as Receipt);
 }
 
 /** A batch's refusal, naming the event that caused it (position 0 is the seal). */
