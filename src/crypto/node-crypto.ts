@@ -65,6 +65,51 @@ export const verifyNode: Verify = (publicKey, message, signature) => {
   }
 };
 
+/**
+ * KeyObjects by the public key's bytes, found without making a string of
+ * them: by its first four bytes, then compared in full.
+ */
+const keysByBytes = new Map<number, Array<{ key: Uint8Array; object: crypto.KeyObject }>>();
+
+/**
+ * `verifyNode` with the public key at `keys[at..at+32]`, for many
+ * verifications under a few keys (an admission worker's signature checks).
+ */
+export function verifyNodeAt(
+  message: Uint8Array,
+  signature: Uint8Array,
+  keys: Uint8Array,
+  at: number,
+): boolean {
+  if (signature.length !== SIGNATURE_LENGTH || at + PUBLIC_KEY_LENGTH > keys.length) return false;
+  const id = ((keys[at]! << 24) | (keys[at + 1]! << 16) | (keys[at + 2]! << 8) | keys[at + 3]!) >>> 0;
+  const bucket = keysByBytes.get(id);
+  let object: crypto.KeyObject | undefined;
+  if (bucket !== undefined) {
+    for (const k of bucket) {
+      let same = true;
+      for (let i = 4; i < PUBLIC_KEY_LENGTH && same; i++) same = k.key[i] === keys[at + i];
+      if (same) {
+        object = k.object;
+        break;
+      }
+    }
+  }
+  try {
+    if (object === undefined) {
+      const key = keys.slice(at, at + PUBLIC_KEY_LENGTH);
+      object = publicKeyObject(key);
+      if (keysByBytes.size >= 4096) keysByBytes.clear();
+      const entries = keysByBytes.get(id) ?? [];
+      entries.push({ key, object });
+      keysByBytes.set(id, entries);
+    }
+    return crypto.verify(null, message, object, signature);
+  } catch {
+    return false;
+  }
+}
+
 /** Verification on libuv's thread pool, so both cores verify while the main thread sequences. */
 export function verifyNodeAsync(
   publicKey: Uint8Array,
