@@ -15,7 +15,8 @@ import { concatBytes, fromUtf8, utf8 } from '../crypto/bytes.js';
 import { RECORD_SIGNATURE_CONTEXT } from '../crypto/domain.js';
 import { SIGNATURE_LENGTH, type Signer, type Verify } from '../crypto/ed25519.js';
 import { ErrorCode, fail } from '../errors.js';
-import { assertPlain, type Plain, pack, unpackStrict } from './msgpack.js';
+import { checkCanonical } from './canonical.js';
+import { assertPlain, type Plain, pack, unpackChecked } from './msgpack.js';
 
 export const RECORD_VERSION = 1;
 /** tlog-tiles entry bundles carry each entry behind a uint16 length. */
@@ -164,7 +165,9 @@ function splitEntry(bytes: Uint8Array): { signed: Uint8Array; signature: Uint8Ar
  */
 export function decodeRecord(bytes: Uint8Array): LedgerRecord {
   const { signed, signature } = splitEntry(bytes);
-  const fields = unpackStrict(signed, 'record signed part');
+  // The 7-element envelope is one level above the body, which gets assertPlain's full depth.
+  checkCanonical(signed, 'record signed part', 33);
+  const fields = unpackChecked(signed);
   if (!Array.isArray(fields) || fields.length !== 7)
     fail(ErrorCode.DECODE, 'record signed part must be a 7-element array');
   const [version, origin, kind, author, keyId, timestamp, body] = fields as unknown[];
