@@ -208,10 +208,16 @@ class Walk {
   }
 
   map(at: number, count: number, depth: number): number {
-    // Keys are compared as bytes (equal UTF-8 is equal text): no string per key.
-    const starts: number[] = [];
-    const ends: number[] = [];
+    // Keys are compared as bytes (equal UTF-8 is equal text): no string per
+    // key. Small maps keep their keys' offsets on a shared stack (nested maps
+    // above the parent's): no arrays per map.
+    const base = keyTop;
     const seen = count > 32 ? new Set<string>() : undefined;
+    if (seen === undefined && keyStack.length < base + 2 * count) {
+      const grown = new Uint32Array(2 * (base + 2 * count));
+      grown.set(keyStack);
+      keyStack = grown;
+    }
     let lastIndex = -1;
     let named = false;
     for (let i = 0; i < count; i++) {
@@ -220,11 +226,12 @@ class Walk {
       const start = this.stringStart;
       if (isProto(this.b, start, end)) this.decode('has the map key "__proto__"');
       if (seen === undefined) {
-        for (let k = 0; k < starts.length; k++) {
-          if (sameBytes(this.b, starts[k]!, ends[k]!, start, end)) this.decode('has a map key twice');
+        for (let k = base; k < keyTop; k += 2) {
+          if (sameBytes(this.b, keyStack[k]!, keyStack[k + 1]!, start, end))
+            this.decode('has a map key twice');
         }
-        starts.push(start);
-        ends.push(end);
+        keyStack[keyTop++] = start;
+        keyStack[keyTop++] = end;
       } else {
         const key = latin1(this.b, start, end);
         if (seen.has(key)) this.decode('has a map key twice');
@@ -238,9 +245,14 @@ class Walk {
       } else named = true;
       at = this.value(end, depth - 1);
     }
+    keyTop = base;
     return at;
   }
 }
+
+/** Offsets (start, end) of the keys of the maps being walked; a walk that throws leaves it for the next to reset. */
+let keyStack = new Uint32Array(256);
+let keyTop = 0;
 
 function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): boolean {
   if (e1 - s1 !== e2 - s2) return false;
@@ -282,6 +294,7 @@ function arrayIndex(b: Uint8Array, start: number, end: number): number {
  * below the value (an envelope around a body passes one more).
  */
 export function checkCanonical(bytes: Uint8Array, what: string, depth = MAX_DEPTH): void {
+  keyTop = 0;
   const w = new Walk(bytes, what);
   if (w.value(0, depth) !== bytes.length) w.decode('has bytes after its value');
 }
