@@ -40,7 +40,7 @@ import type { Catalog } from '../query/catalog.js';
 import { DirectoryQuery, recordAt } from '../query/query.js';
 import type { StateView } from '../state/entities.js';
 import type { State } from '../state/state.js';
-import type { Durability, LedgerStore } from '../storage/store.js';
+import { type Durability, type LedgerStore, replayFloorEntry } from '../storage/store.js';
 import { AdmissionPool } from './admission-pool.js';
 import { type BlockHeader, blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
 import { type Group, GroupCommit, type Item } from './group-commit.js';
@@ -496,6 +496,8 @@ export class Ledger {
     const text = formatBlockHeader(header);
     const note = signNote(text, [this.#sequencer!]);
     const extra = this.#state.writes();
+    const floor = this.#state.replayFloor();
+    if (floor !== undefined) extra.push(replayFloorEntry(floor, header.size));
     const changes = this.#state.seal();
     this.#tail = { height: header.height, text, time };
     const block = {
@@ -561,7 +563,7 @@ export class Ledger {
     const verdict = evaluate(this.#policy, this.#state, record, index, time, leaf);
     if (verdict instanceof DirchainError) return verdict;
     this.#state.stage(verdict.changes, verdict.indexes);
-    this.#state.stageLeaf(leaf, index);
+    this.#state.stageLeaf(leaf, index, record);
     accept(p.bytes, leaf, 0);
     const batch = p.batch;
     if (batch === undefined) return undefined;

@@ -14,7 +14,7 @@ import { paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { Catalog } from '../query/catalog.js';
 import type { MemberEntity } from '../state/entities.js';
 import { decodeEntity, entityPrefix, State } from '../state/state.js';
-import { LedgerStore, STORAGE_FORMAT } from '../storage/store.js';
+import { LedgerStore, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
 import { blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
 import { DEFAULT_POLICY, GENESIS_KIND, type GenesisBody, genesisBodyToPlain } from './genesis.js';
 import { Ledger } from './ledger.js';
@@ -104,7 +104,9 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
       'sync',
     );
     state.commit();
-    await store.putMeta({ format: STORAGE_FORMAT, origin: options.origin });
+    // No record can be a copy yet (genesis is refused by kind, never by lookup): the floor is the lowest time.
+    state.setReplayFloor(0);
+    await store.putMeta({ format: STORAGE_FORMAT, origin: options.origin, ...replayFloorMeta(0, 1) });
   } catch (e) {
     await store.close();
     throw e;
@@ -156,6 +158,8 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
         cause: e,
       });
     }
+    const floor = store.replayFloor(header.size);
+    if (floor !== undefined) state.setReplayFloor(floor);
     const frontier = new Frontier(hasher, header.size, subtrees);
     if (!equalBytes(frontier.root(), header.root)) {
       fail(ErrorCode.LEDGER_CORRUPT, `stored hashes do not match the root of block ${header.height}`, {

@@ -60,7 +60,7 @@ export function evaluate(
     const effects = new Rules(ctx, view, record, index, blockTime, author).apply(body);
     // Signed bytes replayed by anyone (a relayer, the sequencer) must not count twice.
     // Checked last, so a resubmission the rules refuse anyway gets the rule's code.
-    const first = view.firstIndexOf(leafHash, index);
+    const first = view.firstIndexOf(leafHash, index, record);
     if (first !== undefined) {
       refuse(
         ErrorCode.DUPLICATE,

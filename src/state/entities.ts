@@ -110,8 +110,16 @@ export interface StateView {
   get<T extends EntityType>(type: T, id: string): EntityTypes[T] | undefined;
   /** Every member (a few hundred at most, so the rules may scan them). */
   members(): Iterable<MemberEntity>;
-  /** Index of an earlier record (before `index`) with this leaf hash, if any. */
-  firstIndexOf(leafHash: Uint8Array, index: number): number | undefined;
+  /**
+   * Index of an earlier record (before `index`) with this leaf hash, if any.
+   * With the record's author and timestamp, a state that knows every earlier
+   * record of that author is older may answer without looking.
+   */
+  firstIndexOf(
+    leafHash: Uint8Array,
+    index: number,
+    record?: { readonly author: string; readonly timestamp: number },
+  ): number | undefined;
 }
 
 /** One state change an accepted record makes. */

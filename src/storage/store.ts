@@ -42,6 +42,18 @@ const BUNDLE_CACHE_LIMIT = 64; // ~5 MiB of 300-byte entries: recent blocks and 
 
 /** The storage layout this code writes in new ledgers (meta `format`); see keys.ts. */
 export const STORAGE_FORMAT = 'dirchain-ledger/3';
+
+/** Meta entry: `<floor>@<size>`, no record of the first `size` entries is timestamped after `floor`. */
+const REPLAY_FLOOR = 'replay-floor';
+
+/** The write that stores the replay floor with a block (in the block's own batch, so the two agree). */
+export function replayFloorEntry(floor: number, size: number): [Uint8Array, Uint8Array] {
+  return [metaKey(REPLAY_FLOOR), utf8(`${floor}@${size}`)];
+}
+
+export function replayFloorMeta(floor: number, size: number): Record<string, string> {
+  return { [REPLAY_FLOOR]: `${floor}@${size}` };
+}
 /** Bundles and pages in their own tables: read and written as they are. */
 const TABLES_FORMAT = 'dirchain-ledger/2';
 /** One LevelDB key per entry; upgraded to format 2 when opened. */
@@ -258,6 +270,18 @@ export class LedgerStore implements HashReader {
   getMeta(name: string): string | undefined {
     const v = this.#db.getSync(metaKey(name));
     return v === undefined ? undefined : fromUtf8(v);
+  }
+
+  /**
+   * The replay floor stored with the block that made the ledger `size`
+   * entries long (`replayFloorEntry`), or undefined if none was, or it was
+   * stored at another size (blocks written since by code that does not keep
+   * it: the floor may be stale, so it is not used).
+   */
+  replayFloor(size: number): number | undefined {
+    const v = this.getMeta(REPLAY_FLOOR);
+    const m = v === undefined ? null : /^(\d{1,16})@(\d{1,16})$/.exec(v);
+    return m !== null && Number(m[2]) === size ? Number(m[1]) : undefined;
   }
 
   async putMeta(entries: Record<string, string>): Promise<void> {

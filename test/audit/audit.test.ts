@@ -43,8 +43,15 @@ beforeAll(async () => {
   );
   for (let i = 0; i < HEALTH_LOGS; i++)
     await d.logAccess(a.health.as, { grant: 'g-1', fields: ['name'], count: i + 1, purpose: 'check' });
+  // Each its own ref: two identical bodies signed in the same millisecond would be one record twice (E_DUPLICATE).
   for (let i = 0; i < 2; i++)
-    await d.logAccess(a.ps.as, { grant: 'g-2', fields: ['name'], count: 10, purpose: 'check' });
+    await d.logAccess(a.ps.as, {
+      grant: 'g-2',
+      fields: ['name'],
+      count: 10,
+      purpose: 'check',
+      ref: `ps${i}`,
+    });
   await d.logAccess(a.health.as, { grant: 'g-4', fields: ['photo'], count: 1, purpose: 'identify' });
   await d.revokeGrant(a.civil.as, 'g-1');
   for (let i = 0; i < 3; i++) {
