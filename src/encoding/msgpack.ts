@@ -15,7 +15,7 @@
 // refused as non-canonical). The JS decoder has no such cache entries.
 import { Packr } from 'msgpackr/pack';
 import { Unpackr } from 'msgpackr/unpack';
-import { equalBytes } from '../crypto/bytes.js';
+import { equalBytes, fromUtf8 } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true, encodeUndefinedAsNil: false });
@@ -54,14 +54,151 @@ export function unpackStrict(bytes: Uint8Array, what: string): unknown {
 }
 
 /**
- * Decodes bytes that `checkCanonical` (canonical.ts) has accepted: its walk
- * stands in for `unpackStrict`'s re-encode, which cost twice the walk and the
- * decode together on the ingest path.
+ * Decodes bytes that `checkCanonical` (canonical.ts) has accepted, to the
+ * value msgpackr's decoder gives (test/encoding/canonical.test.ts compares
+ * them). The walk stands in for `unpackStrict`'s re-encode, and this decoder
+ * trusts it: no form is checked twice, and short ASCII strings (map keys,
+ * kinds, ids) repeat across records, so each is made once and reused. On the
+ * ingest path msgpackr's decode and its fresh strings were a seventh of the
+ * sequencer's main-thread time per record.
  */
 export function unpackChecked(bytes: Uint8Array): unknown {
-  return unpackr.unpack(bytes);
+  const r: Checked = { b: bytes, v: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), at: 0 };
+  return checkedValue(r);
 }
 
+interface Checked {
+  readonly b: Uint8Array;
+  readonly v: DataView;
+  at: number;
+}
+
+function checkedValue(r: Checked): unknown {
+  const b = r.b;
+  const t = b[r.at++]!;
+  if (t <= 0x7f) return t;
+  if (t >= 0xe0) return t - 0x100;
+  if (t >= 0xa0 && t <= 0xbf) return checkedString(r, t & 0x1f);
+  if (t >= 0x90 && t <= 0x9f) return checkedArray(r, t & 0x0f);
+  if (t >= 0x80 && t <= 0x8f) return checkedMap(r, t & 0x0f);
+  let n: number;
+  switch (t) {
+    case 0xc0:
+      return null;
+    case 0xc2:
+      return false;
+    case 0xc3:
+      return true;
+    case 0xcc:
+      return b[r.at++]!;
+    case 0xcd:
+      r.at += 2;
+      return r.v.getUint16(r.at - 2);
+    case 0xce:
+      r.at += 4;
+      return r.v.getUint32(r.at - 4);
+    case 0xd0:
+      r.at += 1;
+      return r.v.getInt8(r.at - 1);
+    case 0xd1:
+      r.at += 2;
+      return r.v.getInt16(r.at - 2);
+    case 0xd2:
+      r.at += 4;
+      return r.v.getInt32(r.at - 4);
+    case 0xcb:
+      r.at += 8;
+      return r.v.getFloat64(r.at - 8);
+    case 0xd9:
+      return checkedString(r, b[r.at++]!);
+    case 0xda:
+      r.at += 2;
+      return checkedString(r, r.v.getUint16(r.at - 2));
+    case 0xdb:
+      r.at += 4;
+      return checkedString(r, r.v.getUint32(r.at - 4));
+    case 0xc4:
+      n = b[r.at++]!;
+      break;
+    case 0xc5:
+      r.at += 2;
+      n = r.v.getUint16(r.at - 2);
+      break;
+    case 0xc6:
+      r.at += 4;
+      n = r.v.getUint32(r.at - 4);
+      break;
+    case 0xdc:
+      r.at += 2;
+      return checkedArray(r, r.v.getUint16(r.at - 2));
+    case 0xdd:
+      r.at += 4;
+      return checkedArray(r, r.v.getUint32(r.at - 4));
+    case 0xde:
+      r.at += 2;
+      return checkedMap(r, r.v.getUint16(r.at - 2));
+    case 0xdf:
+      r.at += 4;
+      return checkedMap(r, r.v.getUint32(r.at - 4));
+    default:
+      return fail(ErrorCode.INTERNAL, `unpackChecked: type byte 0x${t.toString(16)} was not checked`);
+  }
+  // A binary: a view of the bytes, as msgpackr gives.
+  r.at += n;
+  return b.subarray(r.at - n, r.at);
+}
+
+function checkedArray(r: Checked, n: number): unknown[] {
+  const out: unknown[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = checkedValue(r);
+  return out;
+}
+
+function checkedMap(r: Checked, n: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const key = checkedValue(r) as string;
+    out[key] = checkedValue(r);
+  }
+  return out;
+}
+
+function checkedString(r: Checked, n: number): string {
+  r.at += n;
+  return stringAt(r.b, r.at - n, r.at);
+}
+
+/** Strings up to this long are kept for reuse (by a hash of their bytes, compared in full). */
+const SHORT_STRING = 32;
+const shortStrings = new Map<number, string>();
+const SHORT_STRINGS_LIMIT = 8192;
+
+/**
+ * The UTF-8 string in `b[start, end)` (E_DECODE if malformed). A short ASCII
+ * one is made once and then reused: map keys, kinds and member ids repeat
+ * across records.
+ */
+export function stringAt(b: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n > SHORT_STRING) return fromUtf8(b.subarray(start, end));
+  let h = 0x811c9dc5 ^ n;
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c >= 0x80) return fromUtf8(b.subarray(start, end));
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  const known = shortStrings.get(h);
+  if (known !== undefined && known.length === n) {
+    let same = true;
+    for (let i = 0; i < n && same; i++) same = known.charCodeAt(i) === b[start + i];
+    if (same) return known;
+  }
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+  if (shortStrings.size >= SHORT_STRINGS_LIMIT) shortStrings.clear();
+  shortStrings.set(h, s);
+  return s;
+}
 /** Throws E_SCHEMA unless `value` is plain data, at most `maxDepth` deep. */
 export function assertPlain(value: unknown, what: string, maxDepth = 32): asserts value is Plain {
   if (maxDepth < 0) fail(ErrorCode.SCHEMA, `${what} is nested too deeply`);

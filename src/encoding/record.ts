@@ -11,12 +11,12 @@
  * The signature covers the exact `signed` bytes, so it never depends on key
  * order or on how another library would encode the same values.
  */
-import { concatBytes, fromUtf8, utf8 } from '../crypto/bytes.js';
+import { concatBytes, utf8 } from '../crypto/bytes.js';
 import { RECORD_SIGNATURE_CONTEXT } from '../crypto/domain.js';
 import { SIGNATURE_LENGTH, type Signer, type Verify } from '../crypto/ed25519.js';
 import { ErrorCode, fail } from '../errors.js';
 import { checkCanonical } from './canonical.js';
-import { assertPlain, type Plain, pack, unpackChecked } from './msgpack.js';
+import { assertPlain, type Plain, pack, stringAt, unpackChecked } from './msgpack.js';
 
 export const RECORD_VERSION = 1;
 /** tlog-tiles entry bundles carry each entry behind a uint16 length. */
@@ -214,7 +214,7 @@ interface Reader {
 
 function readString(r: Reader, what: string): string {
   const start = skipString(r, what);
-  return internedString(r.bytes, start, r.at);
+  return stringAt(r.bytes, start, r.at);
 }
 
 /** Moves past a string; returns where its bytes start (they end at `r.at`). */
@@ -239,35 +239,6 @@ function skipString(r: Reader, what: string): number {
   if (!(end <= b.length)) fail(ErrorCode.DECODE, `record ${what} runs past the signed part`);
   r.at = end;
   return start;
-}
-
-/**
- * Kinds and authors are few and repeat on every record: the decoded string
- * is kept by a hash of its bytes and reused when the bytes match.
- */
-const interned = new Map<number, string>();
-const INTERNED_LIMIT = 4096;
-
-function internedString(b: Uint8Array, start: number, end: number): string {
-  let h = 0x811c9dc5;
-  let ascii = true;
-  for (let i = start; i < end; i++) {
-    const c = b[i]!;
-    if (c >= 0x80) ascii = false;
-    h = Math.imul(h ^ c, 0x01000193);
-  }
-  if (!ascii) return fromUtf8(b.subarray(start, end));
-  const known = interned.get(h);
-  if (known !== undefined && known.length === end - start) {
-    let same = true;
-    for (let i = 0; i < known.length && same; i++) same = known.charCodeAt(i) === b[start + i];
-    if (same) return known;
-  }
-  let s = '';
-  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
-  if (interned.size >= INTERNED_LIMIT) interned.clear();
-  interned.set(h, s);
-  return s;
 }
 
 function readUint(r: Reader, what: string): number {

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
+import { Unpackr } from 'msgpackr/unpack';
 import { describe, expect, it } from 'vitest';
 import { checkCanonical } from '../../src/encoding/canonical.js';
 import { checkEvent, decodeEvent, encodeEvent } from '../../src/encoding/event.js';
-import { assertPlain, pack, unpackStrict } from '../../src/encoding/msgpack.js';
+import { assertPlain, pack, stringAt, unpackChecked, unpackStrict } from '../../src/encoding/msgpack.js';
 
 /** The reference: decode, re-encode, compare, then check plain data (msgpack.ts). */
 function reference(bytes: Uint8Array): string {
@@ -109,6 +110,59 @@ const corrupt = (bytes: Uint8Array) =>
       else b.splice(at, 1);
       return Uint8Array.from(b);
     });
+
+/** msgpackr's decoder, configured as msgpack.ts configures it. */
+const msgpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+/** A value with map key order and byte views made visible to toEqual. */
+function shape(v: unknown): unknown {
+  if (v instanceof Uint8Array) return { bytes: [...v], view: v.constructor.name };
+  if (Array.isArray(v)) return v.map(shape);
+  if (v !== null && typeof v === 'object') {
+    return {
+      proto: Object.getPrototypeOf(v) === Object.prototype,
+      entries: Object.entries(v).map(([k, x]) => [k, shape(x)]),
+    };
+  }
+  return Object.is(v, -0) ? '-0' : v;
+}
+
+describe('unpackChecked (decoding what checkCanonical accepted)', () => {
+  it('gives msgpackr’s value, key order and byte views included, for every canonical encoding', () => {
+    fc.assert(
+      fc.property(plain, (v) => {
+        const bytes = pack(v);
+        if (fast(bytes) !== 'ok') return;
+        // Inside a larger buffer, as a record's signed part is.
+        const outer = new Uint8Array(bytes.length + 7);
+        outer.set(bytes, 3);
+        const inside = outer.subarray(3, 3 + bytes.length);
+        const got = unpackChecked(inside);
+        expect(shape(got)).toEqual(shape(msgpackr.unpack(inside)));
+        // Views into the given bytes, as msgpackr's are (callers rely on copies being theirs to make).
+        if (got instanceof Uint8Array) expect(got.buffer).toBe(outer.buffer);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('reuses short strings only when their bytes match, whatever the hash', () => {
+    const enc = new TextEncoder();
+    const seen = new Map<string, string>();
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.nat(5), (text, pad) => {
+        const b = new Uint8Array(pad + 200);
+        const utf8 = enc.encode(text);
+        b.set(utf8, pad);
+        const s = stringAt(b, pad, pad + utf8.length);
+        expect(s).toBe(text);
+        seen.set(text, s);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(seen.size).toBeGreaterThan(100);
+  });
+});
 
 describe('checkCanonical (one-pass canonical MessagePack check)', () => {
   it('gives the reference verdict on whatever the encoder writes (nearly all canonical)', () => {
