@@ -19,6 +19,7 @@
  * on random values and random corruptions of them.
  */
 import { DirchainError, ErrorCode } from '../errors.js';
+import { float64At } from './msgpack.js';
 
 const MAX_DEPTH = 32;
 
@@ -149,7 +150,7 @@ class Walk {
 
   float64(at: number): number {
     this.need(at, 8);
-    const v = new DataView(this.b.buffer, this.b.byteOffset + at, 8).getFloat64(0);
+    const v = float64At(this.b, at);
     if (!Number.isFinite(v)) this.schema('holds a non-finite number');
     // The canonical encoder writes these as ints (and -0 as 0).
     if (v >>> 0 === v || v >> 0 === v) this.decode('has a float encoding of an integer');

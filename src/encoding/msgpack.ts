@@ -63,14 +63,35 @@ export function unpackStrict(bytes: Uint8Array, what: string): unknown {
  * sequencer's main-thread time per record.
  */
 export function unpackChecked(bytes: Uint8Array): unknown {
-  const r: Checked = { b: bytes, v: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), at: 0 };
-  return checkedValue(r);
+  return checkedValue({ b: bytes, at: 0 });
 }
 
 interface Checked {
   readonly b: Uint8Array;
-  readonly v: DataView;
   at: number;
+}
+
+/** Big-endian reads of the bytes at `r.at`, advancing it (no DataView per value). */
+function u16(r: Checked): number {
+  r.at += 2;
+  return (r.b[r.at - 2]! << 8) | r.b[r.at - 1]!;
+}
+
+function u32(r: Checked): number {
+  r.at += 4;
+  const b = r.b;
+  return ((b[r.at - 4]! << 24) | (b[r.at - 3]! << 16) | (b[r.at - 2]! << 8) | b[r.at - 1]!) >>> 0;
+}
+
+const float64Scratch = new Float64Array(1);
+const float64Bytes = new Uint8Array(float64Scratch.buffer);
+/** Whether this machine stores a float64's bytes least significant first (MessagePack's are big-endian). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The big-endian float64 at `b[at..at+8]`. */
+export function float64At(b: Uint8Array, at: number): number {
+  for (let i = 0; i < 8; i++) float64Bytes[LITTLE_ENDIAN ? 7 - i : i] = b[at + i]!;
+  return float64Scratch[0]!;
 }
 
 function checkedValue(r: Checked): unknown {
@@ -92,54 +113,41 @@ function checkedValue(r: Checked): unknown {
     case 0xcc:
       return b[r.at++]!;
     case 0xcd:
-      r.at += 2;
-      return r.v.getUint16(r.at - 2);
+      return u16(r);
     case 0xce:
-      r.at += 4;
-      return r.v.getUint32(r.at - 4);
+      return u32(r);
     case 0xd0:
-      r.at += 1;
-      return r.v.getInt8(r.at - 1);
+      return (b[r.at++]! << 24) >> 24;
     case 0xd1:
-      r.at += 2;
-      return r.v.getInt16(r.at - 2);
+      return (u16(r) << 16) >> 16;
     case 0xd2:
-      r.at += 4;
-      return r.v.getInt32(r.at - 4);
+      return u32(r) | 0;
     case 0xcb:
       r.at += 8;
-      return r.v.getFloat64(r.at - 8);
+      return float64At(b, r.at - 8);
     case 0xd9:
       return checkedString(r, b[r.at++]!);
     case 0xda:
-      r.at += 2;
-      return checkedString(r, r.v.getUint16(r.at - 2));
+      return checkedString(r, u16(r));
     case 0xdb:
-      r.at += 4;
-      return checkedString(r, r.v.getUint32(r.at - 4));
+      return checkedString(r, u32(r));
     case 0xc4:
       n = b[r.at++]!;
       break;
     case 0xc5:
-      r.at += 2;
-      n = r.v.getUint16(r.at - 2);
+      n = u16(r);
       break;
     case 0xc6:
-      r.at += 4;
-      n = r.v.getUint32(r.at - 4);
+      n = u32(r);
       break;
     case 0xdc:
-      r.at += 2;
-      return checkedArray(r, r.v.getUint16(r.at - 2));
+      return checkedArray(r, u16(r));
     case 0xdd:
-      r.at += 4;
-      return checkedArray(r, r.v.getUint32(r.at - 4));
+      return checkedArray(r, u32(r));
     case 0xde:
-      r.at += 2;
-      return checkedMap(r, r.v.getUint16(r.at - 2));
+      return checkedMap(r, u16(r));
     case 0xdf:
-      r.at += 4;
-      return checkedMap(r, r.v.getUint32(r.at - 4));
+      return checkedMap(r, u32(r));
     default:
       return fail(ErrorCode.INTERNAL, `unpackChecked: type byte 0x${t.toString(16)} was not checked`);
   }
