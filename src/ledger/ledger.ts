@@ -183,7 +183,9 @@ export class Ledger {
   /**
    * Appends a record signed elsewhere (the bytes its author produced). The
    * signature is verified against the author's registered key before the
-   * record is queued; the policy rules run when its block is formed.
+   * record is queued (only its envelope is read for that); its body is
+   * decoded strictly and the policy rules run when its block is formed, so
+   * E_DECODE / E_SCHEMA for a malformed body come from there.
    * Resolves when the record's block is durable; rejects with the refusal.
    */
   async append(entry: Uint8Array | LedgerRecord): Promise<Receipt> {
@@ -316,7 +318,7 @@ export class Ledger {
   async #admitManySigned(entries: readonly Uint8Array[]): Promise<Array<Pending | DirchainError>> {
     const n = entries.length;
     let total = 0;
-    for (const e of entries) total += e.length;
+    for (const e of entries) if (e instanceof Uint8Array) total += e.length;
     // Copies (the caller may reuse its buffers), as views of one buffer.
     const all = new Uint8Array(total);
     const out: Array<Pending | DirchainError> = new Array(n);
@@ -350,7 +352,14 @@ export class Ledger {
     // Packed by now: the views need not wait for the verdicts too.
     signed.length = 0;
     signatures.length = 0;
-    const ok = await verdicts;
+    let ok: boolean[];
+    try {
+      ok = await verdicts;
+    } catch (e) {
+      // A worker failed: each record waiting on it gets that error, as from `append`.
+      for (const i of at) out[i] = toError(e);
+      return out;
+    }
     for (let j = 0; j < at.length; j++) {
       if (ok[j]) continue;
       const head = readRecordHead((out[at[j]!] as Pending).bytes);
@@ -571,7 +580,8 @@ export class Ledger {
     for (let i = 0; i < batch.events.length; i++) {
       const bytes = batch.events[i]!;
       const event = batch.bodies === undefined ? bytes : { bytes, position: i, body: batch.bodies[i]! };
-      const v = evaluateEvent(this.#policy, this.#state, record, kind, event, index + 1 + i, time);
+      // The events' bytes passed checkEvent on admission (checkBatch): they are decoded, not checked again.
+      const v = evaluateEvent(this.#policy, this.#state, record, kind, event, index + 1 + i, time, true);
       if (v instanceof DirchainError) return batchRefusal(i + 1, v);
       this.#state.stage(v.changes, v.indexes);
       accept(bytes, batch.leaves, 32 * i);

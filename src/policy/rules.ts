@@ -16,7 +16,7 @@ import {
   parseBody,
   type Signed,
 } from '../directory/schemas.js';
-import { decodeEvent, eventRecord, type LedgerEvent } from '../encoding/event.js';
+import { decodeCheckedEvent, decodeEvent, eventRecord, type LedgerEvent } from '../encoding/event.js';
 import type { LedgerRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, type ErrorCodeValue, isDirchainError } from '../errors.js';
 import { GENESIS_KIND, type PolicyParams, type Role } from '../ledger/genesis.js';
@@ -92,11 +92,14 @@ export function evaluateEvent(
   entry: LedgerEvent | Uint8Array,
   index: number,
   blockTime: number,
+  /** The bytes passed `checkEvent` already (the admission check): decode without checking again. */
+  checked = false,
 ): Effects | DirchainError {
   // Application events have no rules beyond their seal's (checked just before them).
   if (kind.startsWith('x.')) return NO_EFFECTS;
   try {
-    const event = entry instanceof Uint8Array ? decodeEvent(entry) : entry;
+    const event =
+      entry instanceof Uint8Array ? (checked ? decodeCheckedEvent(entry) : decodeEvent(entry)) : entry;
     const author = view.get('member', seal.author);
     if (author === undefined || author.status !== 'active')
       refuse(ErrorCode.MEMBER_INACTIVE, `member ${seal.author} is not active`);

@@ -43,6 +43,19 @@ async function refusedWithNothingWritten(p: Promise<unknown>): Promise<string> {
 }
 
 describe('governance', () => {
+  it('a member added by a record signed elsewhere keeps its own copy of its key', async () => {
+    const newcomer = actor('transport');
+    const proposal = ledger.directory.propose('member.add', spec(newcomer, ['consumer']));
+    const record = ledger.sign(a.bureau.as, 'member.add', { terms: proposal.terms, approvals: [] });
+    const others = Array.from({ length: 20 }, (_, i) => ledger.sign(a.health.as, 'x.note', { i }).bytes);
+    const results = await ledger.appendMany([record.bytes, ...others]);
+    expect(results.every((r) => !isDirchainError(r))).toBe(true);
+    const key = ledger.view.get('member', 'transport')!.keys[0]!;
+    expect(Buffer.from(key).equals(Buffer.from(newcomer.key.publicKey))).toBe(true);
+    // Not a view into the bytes the records came in: that buffer holds all 21 of them.
+    expect(key.buffer.byteLength).toBe(32);
+  });
+
   it('only admins add members; ids are unique', async () => {
     const newcomer = actor('transport');
     expect(

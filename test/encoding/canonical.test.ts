@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Unpackr } from 'msgpackr/unpack';
 import { describe, expect, it } from 'vitest';
 import { checkCanonical } from '../../src/encoding/canonical.js';
-import { checkEvent, decodeEvent, encodeEvent } from '../../src/encoding/event.js';
+import { checkEvent, decodeCheckedEvent, decodeEvent, encodeEvent } from '../../src/encoding/event.js';
 import { assertPlain, pack, stringAt, unpackChecked, unpackStrict } from '../../src/encoding/msgpack.js';
 
 /** The reference: decode, re-encode, compare, then check plain data (msgpack.ts). */
@@ -242,25 +242,41 @@ describe('checkCanonical (one-pass canonical MessagePack check)', () => {
     expect(fast(pack((v as unknown[])[0]))).toBe('ok');
   });
 
-  it('checkEvent gives decodeEvent’s position and refusals', () => {
+  it('checkEvent and decodeEvent give the reference’s position, body and refusals; decodeCheckedEvent its value', () => {
+    /** The reference: decode, re-encode and compare, then the position's range and a plain body. */
+    const referenceEvent = (bytes: Uint8Array): { position: number; body: unknown } => {
+      const v = unpackStrict(bytes, 'event') as unknown[];
+      if (!Array.isArray(v) || v.length !== 3 || v[0] !== 0) throw { code: 'E_DECODE' };
+      const position = v[1] as number;
+      if (!Number.isSafeInteger(position) || position < 0 || position >= 4096) throw { code: 'E_DECODE' };
+      assertPlain(v[2], 'event body');
+      return { position, body: v[2] };
+    };
+    const verdict = (f: () => unknown): unknown => {
+      try {
+        return f();
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+    };
     fc.assert(
       fc.property(fc.nat(5000), plain, fc.boolean(), (position, body, damage) => {
         const bytes = Uint8Array.from(pack([0, position, body]));
         if (damage && bytes.length > 3) bytes[3 + (position % (bytes.length - 3))]! ^= 0x10;
-        let want: string | number;
-        try {
-          want = decodeEvent(bytes).position;
-        } catch (e) {
-          want = (e as { code: string }).code;
+        const want = verdict(() => referenceEvent(bytes));
+        const got = verdict(() => checkEvent(bytes));
+        const decoded = verdict(() => decodeEvent(bytes));
+        if (typeof want === 'object' || typeof got === 'number') {
+          const w = want as { position: number; body: unknown };
+          expect(got).toBe(w.position);
+          const d = decoded as { position: number; body: unknown };
+          expect([d.position, shape(d.body)]).toEqual([w.position, shape(w.body)]);
+          const c = decodeCheckedEvent(bytes);
+          expect([c.position, shape(c.body)]).toEqual([w.position, shape(w.body)]);
+        } else {
+          expect(['E_DECODE', 'E_SCHEMA']).toContain(got);
+          expect(decoded).toBe(got);
         }
-        let got: string | number;
-        try {
-          got = checkEvent(bytes);
-        } catch (e) {
-          got = (e as { code: string }).code;
-        }
-        if (typeof want === 'number' || typeof got === 'number') expect(got).toBe(want);
-        else expect(['E_DECODE', 'E_SCHEMA']).toContain(got);
         expect(checkEvent(encodeEvent(position % 4096, { ok: true }))).toBe(position % 4096);
       }),
       { numRuns: 500 },
