@@ -66,6 +66,13 @@ export function unpackChecked(bytes: Uint8Array): unknown {
   return checkedValue({ b: bytes, at: 0 });
 }
 
+/** `unpackChecked` of the value at `at` (checked bytes), and where it ends. */
+export function unpackCheckedAt(bytes: Uint8Array, at: number): { value: unknown; end: number } {
+  const r = { b: bytes, at };
+  const value = checkedValue(r);
+  return { value, end: r.at };
+}
+
 interface Checked {
   readonly b: Uint8Array;
   at: number;

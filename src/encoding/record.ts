@@ -16,7 +16,7 @@ import { RECORD_SIGNATURE_CONTEXT } from '../crypto/domain.js';
 import { SIGNATURE_LENGTH, type Signer, type Verify } from '../crypto/ed25519.js';
 import { ErrorCode, fail } from '../errors.js';
 import { checkCanonical } from './canonical.js';
-import { assertPlain, type Plain, pack, stringAt, unpackChecked } from './msgpack.js';
+import { assertPlain, type Plain, pack, stringAt, unpackChecked, unpackCheckedAt } from './msgpack.js';
 
 export const RECORD_VERSION = 1;
 /** tlog-tiles entry bundles carry each entry behind a uint16 length. */
@@ -176,6 +176,59 @@ export function decodeRecord(bytes: Uint8Array): LedgerRecord {
   const draft = { origin, kind, author, keyId, timestamp, body } as RecordDraft;
   checkDraft(draft, false); // checkCanonical checked the body: plain, at most 32 deep
   return { version: RECORD_VERSION, ...draft, bytes, signed, signature };
+}
+
+/**
+ * `decodeRecord` (the same checks, the same refusals) that decodes the body
+ * only when it is first read. For the sequencer's block forming: the policy
+ * reads no body of an application (`x.`) kind, and those bodies were most of
+ * what decoding a record allocated.
+ */
+export function decodeRecordLazily(bytes: Uint8Array): LedgerRecord {
+  const { signed, signature } = splitEntry(bytes);
+  checkCanonical(signed, 'record signed part', 33);
+  if (signed[0] !== 0x97) fail(ErrorCode.DECODE, 'record signed part must be a 7-element array');
+  const head: unknown[] = [];
+  let at = 1;
+  for (let i = 0; i < 6; i++) {
+    const { value, end } = unpackCheckedAt(signed, at);
+    head.push(value);
+    at = end;
+  }
+  const [version, origin, kind, author, keyId, timestamp] = head;
+  if (version !== RECORD_VERSION) fail(ErrorCode.DECODE, `unsupported record version ${String(version)}`);
+  const draft = { origin, kind, author, keyId, timestamp, body: null } as RecordDraft;
+  checkDraft(draft, false); // checkCanonical checked the body: plain, at most 32 deep
+  return new LazyBodyRecord(draft, bytes, signed, signature, at);
+}
+
+class LazyBodyRecord implements LedgerRecord {
+  readonly version = RECORD_VERSION;
+  readonly origin: string;
+  readonly kind: string;
+  readonly author: string;
+  readonly keyId: number;
+  readonly timestamp: number;
+  #body: Plain | undefined;
+
+  constructor(
+    draft: RecordDraft,
+    readonly bytes: Uint8Array,
+    readonly signed: Uint8Array,
+    readonly signature: Uint8Array,
+    readonly bodyAt: number,
+  ) {
+    this.origin = draft.origin;
+    this.kind = draft.kind;
+    this.author = draft.author;
+    this.keyId = draft.keyId;
+    this.timestamp = draft.timestamp;
+  }
+
+  get body(): Plain {
+    this.#body ??= unpackCheckedAt(this.signed, this.bodyAt).value as Plain;
+    return this.#body;
+  }
 }
 
 /** What is needed to check a record's signature: who signed, with which key, over which bytes. */

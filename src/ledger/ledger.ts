@@ -23,6 +23,7 @@ import {
 import type { Plain } from '../encoding/msgpack.js';
 import {
   decodeRecord,
+  decodeRecordLazily,
   type LedgerRecord,
   type RecordHead,
   readRecordHead,
@@ -598,7 +599,7 @@ export class Ledger {
   #decodeVerified(p: Pending): LedgerRecord | DirchainError {
     let record: LedgerRecord;
     try {
-      record = decodeRecord(p.bytes);
+      record = decodeRecordLazily(p.bytes);
     } catch (e) {
       return toError(e);
     }

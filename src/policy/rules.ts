@@ -56,7 +56,8 @@ export function evaluate(
 ): Effects | DirchainError {
   try {
     const author = admit(ctx, view, record, blockTime);
-    const body = parseBody(record.kind, record.body);
+    // An application kind's body has no rules and is not read (the sequencer decodes bodies lazily).
+    const body = parseBody(record.kind, record.kind.startsWith('x.') ? null : record.body);
     const effects = new Rules(ctx, view, record, index, blockTime, author).apply(body);
     // Signed bytes replayed by anyone (a relayer, the sequencer) must not count twice.
     // Checked last, so a resubmission the rules refuse anyway gets the rule's code.

@@ -6,6 +6,7 @@ import { nodeSigner, verifyNode } from '../../src/crypto/node-crypto.js';
 import { pack } from '../../src/encoding/msgpack.js';
 import {
   decodeRecord,
+  decodeRecordLazily,
   MAX_ENTRY_BYTES,
   type RecordDraft,
   readRecordHead,
@@ -100,6 +101,54 @@ describe('record envelope', () => {
         expect([head!.kind, head!.author, head!.keyId]).toEqual([full.kind, full.author, full.keyId]);
         expect([...head!.signed]).toEqual([...full.signed]);
         expect([...head!.signature]).toEqual([...full.signature]);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('decodeRecordLazily gives decodeRecord’s fields, body and refusals', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 30 });
+    const value = fc.oneof(
+      text,
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
+    );
+    const drafts = fc.record({
+      origin: text.filter((s) => s.length > 0),
+      kind: fc.stringMatching(/^[a-z][a-z0-9._-]{0,20}$/),
+      author: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,20}$/),
+      keyId: fc.nat(70_000),
+      timestamp: fc.nat(2 ** 45),
+      body: fc.oneof(
+        fc.dictionary(text, fc.oneof(value, fc.array(value, { maxLength: 4 })), { noNullPrototype: true }),
+        value,
+        fc.constant(null),
+      ),
+    });
+    const verdict = (f: () => ReturnType<typeof decodeRecord>): unknown => {
+      try {
+        const r = f();
+        return [
+          r.version,
+          r.origin,
+          r.kind,
+          r.author,
+          r.keyId,
+          r.timestamp,
+          r.body,
+          [...r.signed],
+          [...r.signature],
+        ];
+      } catch (e) {
+        return isDirchainError(e) ? e.code : `not a DirchainError: ${String(e)}`;
+      }
+    };
+    fc.assert(
+      fc.property(drafts, fc.array(fc.nat(), { maxLength: 2 }), (d, flips) => {
+        const bytes = signRecord(d as RecordDraft, signer).bytes.slice();
+        for (const f of flips) bytes[f % bytes.length]! ^= 1 << (f % 8);
+        expect(verdict(() => decodeRecordLazily(bytes))).toEqual(verdict(() => decodeRecord(bytes)));
       }),
       { numRuns: 400 },
     );
