@@ -184,11 +184,9 @@ export function unpackChecks(m: PackedChecks): BatchCheck[] {
     const signature = take(64);
     const key = take(32);
     const root = signatureOnly ? NO_ROOT : take(32);
-    const events: Uint8Array[] = new Array(signatureOnly ? 0 : m.shape[2 * k + 1]!);
-    for (let i = 0; i < events.length; i++) {
-      events[i] = m.events.subarray(e, e + m.lengths[n]!);
-      e += m.lengths[n++]!;
-    }
+    const events = eventsAt(m, e, n, signatureOnly ? 0 : m.shape[2 * k + 1]!);
+    for (const event of events) e += event.length;
+    n += events.length;
     out.push({ signed, signature, key, root, events, ...(signatureOnly ? { signatureOnly } : {}) });
   }
   return out;
