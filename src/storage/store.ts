@@ -54,6 +54,7 @@ export function replayFloorEntry(floor: number, size: number): [Uint8Array, Uint
 export function replayFloorMeta(floor: number, size: number): Record<string, string> {
   return { [REPLAY_FLOOR]: `${floor}@${size}` };
 }
+
 /** Bundles and pages in their own tables: read and written as they are. */
 const TABLES_FORMAT = 'dirchain-ledger/2';
 /** One LevelDB key per entry; upgraded to format 2 when opened. */

@@ -42,6 +42,19 @@ describe('appendBatch on worker threads (built package)', () => {
       Array.from({ length: n }, (_, i) => ({ tag, i })),
       signer,
     );
+  /** A single record signed by department `d` (or by `signer`, to forge one), as bytes. */
+  const record = (d: number, tag: string, signer = city.departments[d]!.signer.signer, kind = 'x.single') =>
+    lib.signRecord(
+      {
+        origin: ORIGIN,
+        kind,
+        author: city.departments[d]!.id,
+        keyId: 0,
+        timestamp: Date.now(),
+        body: { tag, n: 5 },
+      },
+      signer,
+    ).bytes as Uint8Array;
   const code = (p: Promise<unknown>) =>
     p.then(
       () => 'accepted',
@@ -104,18 +117,6 @@ describe('appendBatch on worker threads (built package)', () => {
   });
 
   it('verifies single records signed elsewhere on the workers, refusing a forged one', async () => {
-    const record = (d: number, tag: string, signer = city.departments[d]!.signer.signer) =>
-      lib.signRecord(
-        {
-          origin: ORIGIN,
-          kind: 'x.single',
-          author: city.departments[d]!.id,
-          keyId: 0,
-          timestamp: Date.now(),
-          body: { tag },
-        },
-        signer,
-      ).bytes;
     const results = await Promise.all([
       code(ledger.append(record(0, 'a'))),
       code(ledger.append(record(0, 'forged', city.departments[1]!.signer.signer))),
@@ -140,21 +141,9 @@ describe('appendBatch on worker threads (built package)', () => {
   it('appendMany: one verdict per record, in order, with single appends in the same turn; stores its own copies', async () => {
     const size = ledger.head().size;
     const d0 = city.departments[0]!;
-    const record = (d: number, tag: string, signer = city.departments[d]!.signer.signer) =>
-      lib.signRecord(
-        {
-          origin: ORIGIN,
-          kind: 'x.many',
-          author: city.departments[d]!.id,
-          keyId: 0,
-          timestamp: Date.now(),
-          body: { tag, n: 5 },
-        },
-        signer,
-      ).bytes as Uint8Array;
     // Correctly signed, but its body's 5 is written as uint8 (0xcc 0x05), not
     // as the shortest form: the head reads fine, the strict decode refuses it.
-    const canonical = record(0, 'long');
+    const canonical = record(0, 'long', undefined, 'x.many');
     const signed = canonical.subarray(3, canonical.length - 66);
     const at = signed.lastIndexOf(0x05);
     const longSigned = new Uint8Array([...signed.subarray(0, at), 0xcc, 0x05, ...signed.subarray(at + 1)]);
