@@ -68,8 +68,8 @@ export function encodeEvent(position: number, body: Plain): Uint8Array {
 
 /** Strictly decodes an event entry (canonical MessagePack, plain body). */
 export function decodeEvent(bytes: Uint8Array): LedgerEvent {
-  const position = checkEvent(bytes);
-  return { bytes, position, body: (unpackChecked(bytes) as unknown[])[2] as Plain };
+  checkEvent(bytes);
+  return decodeCheckedEvent(bytes);
 }
 
 /**

@@ -16,7 +16,7 @@ import { RECORD_SIGNATURE_CONTEXT } from '../crypto/domain.js';
 import { SIGNATURE_LENGTH, type Signer, type Verify } from '../crypto/ed25519.js';
 import { ErrorCode, fail } from '../errors.js';
 import { checkCanonical } from './canonical.js';
-import { assertPlain, type Plain, pack, stringAt, unpackChecked, unpackCheckedAt } from './msgpack.js';
+import { assertPlain, type Plain, pack, stringAt, unpackCheckedAt } from './msgpack.js';
 
 export const RECORD_VERSION = 1;
 /** tlog-tiles entry bundles carry each entry behind a uint16 length. */
@@ -165,17 +165,9 @@ function splitEntry(bytes: Uint8Array): { signed: Uint8Array; signature: Uint8Ar
  * check the signature (that needs the author's key: see `verifyRecordSignature`).
  */
 export function decodeRecord(bytes: Uint8Array): LedgerRecord {
-  const { signed, signature } = splitEntry(bytes);
-  // The 7-element envelope is one level above the body, which gets assertPlain's full depth.
-  checkCanonical(signed, 'record signed part', 33);
-  const fields = unpackChecked(signed);
-  if (!Array.isArray(fields) || fields.length !== 7)
-    fail(ErrorCode.DECODE, 'record signed part must be a 7-element array');
-  const [version, origin, kind, author, keyId, timestamp, body] = fields as unknown[];
-  if (version !== RECORD_VERSION) fail(ErrorCode.DECODE, `unsupported record version ${String(version)}`);
-  const draft = { origin, kind, author, keyId, timestamp, body } as RecordDraft;
-  checkDraft(draft, false); // checkCanonical checked the body: plain, at most 32 deep
-  return { version: RECORD_VERSION, ...draft, bytes, signed, signature };
+  const e = decodeEnvelope(bytes);
+  const body = unpackCheckedAt(e.signed, e.bodyAt).value as Plain;
+  return { version: RECORD_VERSION, ...e.draft, body, bytes, signed: e.signed, signature: e.signature };
 }
 
 /**
@@ -185,7 +177,19 @@ export function decodeRecord(bytes: Uint8Array): LedgerRecord {
  * what decoding a record allocated.
  */
 export function decodeRecordLazily(bytes: Uint8Array): LedgerRecord {
+  const e = decodeEnvelope(bytes);
+  return new LazyBodyRecord(e.draft, bytes, e.signed, e.signature, e.bodyAt);
+}
+
+/** Every check of `decodeRecord`; the fields but the body, and where the body starts. */
+function decodeEnvelope(bytes: Uint8Array): {
+  draft: RecordDraft;
+  signed: Uint8Array;
+  signature: Uint8Array;
+  bodyAt: number;
+} {
   const { signed, signature } = splitEntry(bytes);
+  // The 7-element envelope is one level above the body, which gets assertPlain's full depth.
   checkCanonical(signed, 'record signed part', 33);
   if (signed[0] !== 0x97) fail(ErrorCode.DECODE, 'record signed part must be a 7-element array');
   const head: unknown[] = [];
@@ -199,7 +203,7 @@ export function decodeRecordLazily(bytes: Uint8Array): LedgerRecord {
   if (version !== RECORD_VERSION) fail(ErrorCode.DECODE, `unsupported record version ${String(version)}`);
   const draft = { origin, kind, author, keyId, timestamp, body: null } as RecordDraft;
   checkDraft(draft, false); // checkCanonical checked the body: plain, at most 32 deep
-  return new LazyBodyRecord(draft, bytes, signed, signature, at);
+  return { draft, signed, signature, bodyAt: at };
 }
 
 class LazyBodyRecord implements LedgerRecord {

@@ -105,10 +105,15 @@ export class AdmissionPool {
 
   #queue(c: BatchCheck, packed: PackedChecks | BatchCheck): Promise<CheckedBatch> {
     if (this.#ready.length === 0) return this.#inThread(c);
-    return new Promise((resolve, reject) => {
-      if (this.#queued.length === 0) setImmediate(() => this.#post());
-      this.#queued.push({ packed, count: c.events.length, resolve, reject });
-    });
+    return new Promise((resolve, reject) =>
+      this.#enqueue({ packed, count: c.events.length, resolve, reject }),
+    );
+  }
+
+  /** Queues a job for this event-loop turn's message. */
+  #enqueue(job: Job): void {
+    if (this.#queued.length === 0) setImmediate(() => this.#post());
+    this.#queued.push(job);
   }
 
   #post(): void {
@@ -118,10 +123,7 @@ export class AdmissionPool {
     if (workers.length === 0) {
       for (const j of jobs) {
         if (j.run !== undefined) {
-          const checks = unpackChecks(j.packed as PackedChecks);
-          Promise.all(
-            checks.map((c) => verifyNodeAsync(c.key, recordSigningMessage(c.signed), c.signature)),
-          ).then(j.run.verdicts, j.reject);
+          verifyInThread(unpackChecks(j.packed as PackedChecks)).then(j.run.verdicts, j.reject);
           continue;
         }
         const c = 'shape' in j.packed ? unpackChecks(j.packed)[0]! : j.packed;
@@ -226,38 +228,32 @@ export class AdmissionPool {
     signed: readonly Uint8Array[],
     signatures: readonly Uint8Array[],
   ): Promise<boolean[]> {
-    const n = keys.length;
-    if (this.#ready.length === 0) {
-      return Promise.all(
-        keys.map((key, i) => verifyNodeAsync(key, recordSigningMessage(signed[i]!), signatures[i]!)),
-      );
-    }
-    const per = Math.ceil(n / this.#ready.length);
+    const checks = keys.map(
+      (key, i): BatchCheck => ({
+        signed: signed[i]!,
+        signature: signatures[i]!,
+        key,
+        root: NO_ROOT,
+        events: [],
+        signatureOnly: true,
+      }),
+    );
+    if (this.#ready.length === 0) return verifyInThread(checks);
+    const per = Math.ceil(checks.length / this.#ready.length);
     const parts: Promise<boolean[]>[] = [];
-    for (let from = 0; from < n; from += per) {
-      const checks: BatchCheck[] = [];
-      for (let i = from; i < Math.min(n, from + per); i++) {
-        checks.push({
-          signed: signed[i]!,
-          signature: signatures[i]!,
-          key: keys[i]!,
-          root: NO_ROOT,
-          events: [],
-          signatureOnly: true,
-        });
-      }
-      const packed = packChecks(0, checks);
+    for (let from = 0; from < checks.length; from += per) {
+      const slice = checks.slice(from, from + per);
+      const packed = packChecks(0, slice);
       parts.push(
-        new Promise((verdicts, reject) => {
-          if (this.#queued.length === 0) setImmediate(() => this.#post());
-          this.#queued.push({
+        new Promise((verdicts, reject) =>
+          this.#enqueue({
             packed,
             count: 0,
             resolve: () => {},
             reject,
-            run: { checks: checks.length, verdicts },
-          });
-        }),
+            run: { checks: slice.length, verdicts },
+          }),
+        ),
       );
     }
     return (await Promise.all(parts)).flat();
@@ -293,6 +289,11 @@ export class AdmissionPool {
     this.#workers.length = 0;
     this.#ready.length = 0;
   }
+}
+
+/** Signature checks on libuv's thread pool (no worker to take them). */
+function verifyInThread(checks: readonly BatchCheck[]): Promise<boolean[]> {
+  return Promise.all(checks.map((c) => verifyNodeAsync(c.key, recordSigningMessage(c.signed), c.signature)));
 }
 
 /** The jobs' checks as packed parts in job order: runs of unpacked signature checks packed together. */

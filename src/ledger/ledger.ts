@@ -304,11 +304,16 @@ export class Ledger {
   async #admitSigned(entry: Uint8Array): Promise<Pending> {
     // A copy: the caller may reuse its buffer before the block is written.
     const bytes = copyBytes(entry);
-    const head = readRecordHead(bytes);
-    if (head.kind === BATCH_KIND) batchSealAlone();
-    const key = this.#authorKey(head);
+    const { head, key } = this.#signedHead(bytes);
     if (!(await this.#admission.verify(key, head.signed, head.signature))) throw badRecordSignature(head);
     return { bytes, verifiedKey: key };
+  }
+
+  /** A signed record's head and the key its author and keyId name (refusals for batch seals and unknown keys). */
+  #signedHead(bytes: Uint8Array): { head: RecordHead; key: Uint8Array } {
+    const head = readRecordHead(bytes);
+    if (head.kind === BATCH_KIND) batchSealAlone();
+    return { head, key: this.#authorKey(head) };
   }
 
   /**
@@ -338,13 +343,12 @@ export class Ledger {
       const bytes = all.subarray(offset, offset + entry.length);
       offset += entry.length;
       try {
-        const head = readRecordHead(bytes);
-        if (head.kind === BATCH_KIND) batchSealAlone();
-        keys.push(this.#authorKey(head));
+        const { head, key } = this.#signedHead(bytes);
+        keys.push(key);
         signed.push(head.signed);
         signatures.push(head.signature);
         at.push(i);
-        out[i] = { bytes, verifiedKey: keys[keys.length - 1]! };
+        out[i] = { bytes, verifiedKey: key };
       } catch (e) {
         out[i] = toError(e);
       }

@@ -56,9 +56,14 @@ export function indexKey(e: IndexEntry): Uint8Array {
       at += 8;
       continue;
     }
+    let written = p.length;
     if (isAscii(p)) for (let c = 0; c < p.length; c++) key[at + c] = p.charCodeAt(c);
-    else key.set(utf8(p), at);
-    at += utf8Length(p) + (i < last ? 1 : 0);
+    else {
+      const bytes = utf8(p);
+      key.set(bytes, at);
+      written = bytes.length;
+    }
+    at += written + (i < last ? 1 : 0);
   }
   return key;
 }
