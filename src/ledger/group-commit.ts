@@ -42,6 +42,8 @@ export class GroupCommit<T, R> {
   #running = false;
   #timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
   #idle: Array<() => void> = [];
+  /** Set while the writer waits for its write in flight: wakes it for new items. */
+  #wake: (() => void) | undefined;
   /** Set when a commit failed: every later item is rejected with it. */
   failure: unknown;
 
@@ -102,7 +104,8 @@ export class GroupCommit<T, R> {
       this.#queuedItems += i.count;
       this.#queuedBytes += i.bytes;
     }
-    this.#schedule();
+    if (this.#wake !== undefined) this.#wake();
+    else this.#schedule();
   }
 
   /** Resolves when the queue is empty and no batch is in flight. */
@@ -111,10 +114,21 @@ export class GroupCommit<T, R> {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /** Waits as `#schedule` does before forming a batch: this turn's arrivals, or `maxDelayMs` unless full. */
+  #gather(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.#options.maxDelayMs > 0 && !this.#full()) setTimeout(resolve, this.#options.maxDelayMs);
+      else setImmediate(resolve);
+    });
+  }
+
+  #full(): boolean {
+    return this.#queuedItems >= this.#options.maxItems || this.#queuedBytes >= this.#options.maxBytes;
+  }
+
   #schedule(): void {
     if (this.#running || this.#timer !== undefined) return;
-    const full = this.#queuedItems >= this.#options.maxItems || this.#queuedBytes >= this.#options.maxBytes;
-    if (this.#options.maxDelayMs > 0 && !full)
+    if (this.#options.maxDelayMs > 0 && !this.#full())
       this.#timer = setTimeout(() => this.#run(), this.#options.maxDelayMs);
     else this.#timer = setImmediate(() => this.#run());
   }
@@ -145,9 +159,16 @@ export class GroupCommit<T, R> {
           continue;
         }
         if (inflight === undefined) break;
-        const last = inflight;
-        inflight = undefined;
-        await last;
+        // Nothing queued: wait for the write in flight or for new items,
+        // whichever comes first, so that the next batch is formed (and its
+        // write queued) while this one goes to disk, not after it.
+        const arrived = new Promise<boolean>((resolve) => {
+          this.#wake = () => resolve(false);
+        });
+        const written = await Promise.race([inflight.then(() => true), arrived]);
+        this.#wake = undefined;
+        if (written) inflight = undefined;
+        else await this.#gather();
       }
     } finally {
       this.#running = false;

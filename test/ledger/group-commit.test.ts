@@ -44,3 +44,41 @@ describe('GroupCommit.pushAll', () => {
     expect(await queue.pushAll([], () => 1, false)).toEqual([]);
   });
 });
+
+describe('GroupCommit pipelining', () => {
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  it('forms the next batch from items that arrive while a write is in flight, before that write ends', async () => {
+    const formed: number[][] = [];
+    const writes: Array<() => void> = [];
+    const queue = new GroupCommit<number, number>(options, (batch) => {
+      formed.push(batch.flatMap((g) => g.items.map((i) => i.value)));
+      return new Promise<void>((done) => {
+        writes.push(() => {
+          for (const g of batch) for (const i of g.items) i.resolve(i.value);
+          done();
+        });
+      });
+    });
+    const order: number[] = [];
+    const first = queue.push([{ value: 1, bytes: 1 }], false)[0]!.then((v) => order.push(v));
+    await turn();
+    await turn();
+    expect(formed).toEqual([[1]]);
+    // The writer now waits on write 1 with nothing queued; two items arrive in one turn.
+    const later = [2, 3].map((v) =>
+      queue.push([{ value: v, bytes: 1 }], false)[0]!.then((x) => order.push(x)),
+    );
+    await turn();
+    await turn();
+    expect(formed).toEqual([[1], [2, 3]]); // formed (one batch) while write 1 is still in flight
+    expect(order).toEqual([]);
+    writes[0]!();
+    await first;
+    expect(order).toEqual([1]);
+    writes[1]!();
+    await Promise.all(later);
+    expect(order).toEqual([1, 2, 3]);
+    await queue.drain();
+  });
+});
