@@ -106,6 +106,15 @@ export class HashSink {
  * maximal complete subtrees. Appending needs only this, so the writer's memory
  * is O(log n) however long the log grows.
  */
+/** SHA-256(0x01 ‖ left ‖ right) of `pairs` consecutive 64-byte pairs of `input` from `inAt`, to out[at..]. */
+export type PairHasher = (
+  input: Uint8Array,
+  inAt: number,
+  pairs: number,
+  out: Uint8Array,
+  at: number,
+) => void;
+
 export class Frontier {
   #size: number;
   /** Subtree hashes, left to right, 32 bytes each (at most 64 of them). */
@@ -166,6 +175,75 @@ export class Frontier {
     this.#stack.set(sink.bytes.subarray(h, h + 32), 32 * this.#depth);
     this.#depth++;
     this.#size++;
+  }
+
+  /**
+   * `appendTo` for `count` leaf hashes laid out back to back in `leaves`, with
+   * the same hashes in `sink` in the same order, but computed a level at a
+   * time: every parent of a level is known before any is hashed, so
+   * `hashPairs` (SHA-256(0x01 ‖ left ‖ right) for consecutive 64-byte pairs of
+   * `input` into `out`; the sequencer's hashes four at once) gets them all in
+   * one call.
+   */
+  appendAll(leaves: Uint8Array, count: number, sink: HashSink, hashPairs: PairHasher): void {
+    if (count === 0) return;
+    const start = this.#size;
+    const end = start + count;
+    // Sizes may pass 2^31: shifts by division, not by `>>`.
+    const at = (n: number, k: number): number => Math.floor(n / 2 ** k);
+    // levels[k]: the new nodes of level k, positions at(start, k) .. at(end, k) - 1.
+    const levels: Uint8Array[] = [leaves.subarray(0, 32 * count)];
+    for (let k = 0; ; k++) {
+      const first = at(start, k);
+      const parents = at(end, k + 1) - Math.floor(first / 2);
+      if (parents === 0) break;
+      const level = levels[k]!;
+      let input = level;
+      if (first % 2 === 1) {
+        // The first parent's left child is the old frontier's subtree of level k.
+        input = new Uint8Array(32 + level.length);
+        input.set(this.#subtree(start, k), 0);
+        input.set(level, 32);
+      }
+      const out = new Uint8Array(32 * parents);
+      hashPairs(input, 0, parents, out, 0);
+      levels.push(out);
+    }
+    // Stored order: each leaf, then the parents it completes (one per trailing 1 bit of its index).
+    for (let g = start; g < end; g++) {
+      let k = 0;
+      for (let n = g; ; n = Math.floor(n / 2)) {
+        const offset = 32 * (at(g, k) - at(start, k));
+        const h = sink.reserve();
+        sink.bytes.set(levels[k]!.subarray(offset, offset + 32), h);
+        if (n % 2 === 0) break;
+        k++;
+      }
+    }
+    // The new frontier: one subtree per set bit of the new size, highest first;
+    // a level with no new node there keeps the old frontier's.
+    const next: Uint8Array[] = [];
+    for (let k = 63; k >= 0; k--) {
+      const position = at(end, k);
+      if (position % 2 === 0) continue;
+      const first = at(start, k);
+      next.push(
+        k < levels.length && position - 1 >= first
+          ? levels[k]!.slice(32 * (position - 1 - first), 32 * (position - first))
+          : this.#subtree(start, k).slice(),
+      );
+    }
+    for (const [i, h] of next.entries()) this.#stack.set(h, 32 * i);
+    this.#depth = next.length;
+    this.#size = end;
+  }
+
+  /** The old frontier's subtree hash of level `k`, for a tree of `size` leaves (bit k of size set). */
+  #subtree(size: number, k: number): Uint8Array {
+    // Subtrees are stacked from the highest set bit down: count the set bits above k.
+    let index = 0;
+    for (let n = Math.floor(size / 2 ** (k + 1)); n > 0; n = Math.floor(n / 2)) index += n % 2;
+    return this.#stack.subarray(32 * index, 32 * index + 32);
   }
 
   root(): Uint8Array {
