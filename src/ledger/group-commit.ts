@@ -3,7 +3,8 @@
  * batch is being written; the next batch takes as many as fit (by count and
  * bytes), so throughput rises with concurrency instead of each caller paying
  * for its own fsync. Groups are never split across batches (all-or-nothing
- * appends rely on that). One batch is in flight at a time, in queue order.
+ * appends rely on that). One batch is written at a time, in queue order, and
+ * the next one is formed while it is written.
  */
 
 export interface Item<T, R> {
