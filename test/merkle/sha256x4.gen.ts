@@ -27,16 +27,8 @@
  * Regenerate: `UPDATE_ROUNDS=1 npx vitest run test/merkle/sha256x4.test.ts`.
  */
 
-const K = [
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
-  0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-  0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
-  0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
-  0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-  0xc67178f2,
-];
+import { K } from './sha256-rounds.gen.js';
+
 const IV = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 /** Memory in 64 KiB pages: sha256x4.ts lays out four messages of at most a few hundred bytes. */
@@ -115,18 +107,12 @@ const rotr = (x: number, n: number): number[] => [
   ...simd(V128_OR),
 ];
 const shr = (x: number, n: number): number[] => [...localGet(x), ...i32Const(n), ...simd(I32X4_SHR_U)];
-const bigSigma = (x: number, [r1, r2, r3]: number[]): number[] => [
+/** Σ (three rotations) or σ (two rotations and a shift) of local x, xor-ed. */
+const sigma = (x: number, [r1, r2, n]: number[], shiftLast: boolean): number[] => [
   ...rotr(x, r1!),
   ...rotr(x, r2!),
   ...xor(),
-  ...rotr(x, r3!),
-  ...xor(),
-];
-const smallSigma = (x: number, [r1, r2, s]: number[]): number[] => [
-  ...rotr(x, r1!),
-  ...rotr(x, r2!),
-  ...xor(),
-  ...shr(x, s!),
+  ...(shiftLast ? shr(x, n!) : rotr(x, n!)),
   ...xor(),
 ];
 
@@ -159,10 +145,10 @@ function body(): number[] {
     if (i >= 16) {
       // w[i] = σ1(w[i-2]) + w[i-7] + σ0(w[i-15]) + w[i-16]
       emit(
-        smallSigma(W[(i - 2) & 15]!, [17, 19, 10]),
+        sigma(W[(i - 2) & 15]!, [17, 19, 10], true),
         localGet(W[(i - 7) & 15]!),
         add(),
-        smallSigma(W[(i - 15) & 15]!, [7, 18, 3]),
+        sigma(W[(i - 15) & 15]!, [7, 18, 3], true),
         add(),
         localGet(w),
         add(),
@@ -173,7 +159,7 @@ function body(): number[] {
     // T1 = h + Σ1(e) + Ch(e, f, g) + K[i] + w[i]; Ch(e, f, g) = bitselect(f, g, e).
     emit(
       localGet(h),
-      bigSigma(e, [6, 11, 25]),
+      sigma(e, [6, 11, 25], false),
       add(),
       localGet(f),
       localGet(g),
@@ -190,7 +176,7 @@ function body(): number[] {
     emit(localGet(d), localGet(T1), add(), localSet(d));
     emit(
       localGet(T1),
-      bigSigma(a, [2, 13, 22]),
+      sigma(a, [2, 13, 22], false),
       add(),
       localGet(c),
       localGet(b),
