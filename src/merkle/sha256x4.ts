@@ -9,9 +9,12 @@
  * 64-byte block; four lanes share one pass of the rounds. Longer messages
  * (over `MAX_LANE_BYTES`) go to node's SHA-256, which hashes long input far
  * faster per byte (SHA-NI). The output is plain SHA-256, checked against
- * node's and the shared vectors in test/merkle/sha256x4.test.ts.
+ * node's and the shared vectors in test/merkle/sha256x4.test.ts. Where
+ * WebAssembly is not available (`node --jitless`) the same hashes are made
+ * one at a time (test/e2e/jitless.test.ts).
  */
 import { sha256Node } from '../crypto/node-crypto.js';
+import { nodeHashInto } from './node-hash.js';
 import { SHA256X4_WASM } from './sha256x4-wasm.js';
 
 /**
@@ -36,11 +39,22 @@ interface Lanes {
   readonly hash4: (desc: number, blocks: number) => void;
 }
 
-let lanes: Lanes | undefined;
+/** Undefined until first use; null where WebAssembly is not available (`node --jitless`). */
+let lanes: Lanes | null | undefined;
 
 /** Compiled on first use (a few ms), once per thread. */
-function instance(): Lanes {
+function instance(): Lanes | null {
   if (lanes !== undefined) return lanes;
+  try {
+    lanes = compile();
+  } catch {
+    // No WebAssembly here: the same hashes one at a time (node's SHA-256, the plain-JS node hash).
+    lanes = null;
+  }
+  return lanes;
+}
+
+function compile(): Lanes {
   const module = new WebAssembly.Module(Buffer.from(SHA256X4_WASM, 'base64'));
   const exports = new WebAssembly.Instance(module).exports as {
     memory: WebAssembly.Memory;
@@ -56,8 +70,7 @@ function instance(): Lanes {
     u8[at + 126] = 0x02;
     u8[at + 127] = 0x08;
   }
-  lanes = { u8, i32, hash4: exports.hash4 };
-  return lanes;
+  return { u8, i32, hash4: exports.hash4 };
 }
 
 /**
@@ -71,7 +84,12 @@ export function leafHashesInto(
   out: Uint8Array,
   at: number,
 ): void {
-  const { u8, i32, hash4 } = instance();
+  const lanes = instance();
+  if (lanes === null) {
+    for (let i = from; i < to; i++) out.set(sha256Node(leafInput(entries[i]!)), at + 32 * (i - from));
+    return;
+  }
+  const { u8, i32, hash4 } = lanes;
   let i = from;
   while (i < to) {
     let lane = 0;
@@ -128,7 +146,16 @@ export function nodeHashesInto(
   out: Uint8Array,
   at: number,
 ): void {
-  const { u8, i32, hash4 } = instance();
+  const lanes = instance();
+  if (lanes === null) {
+    // Output p never overlaps a pair not yet read (it lies at or before pair p's left half).
+    for (let p = 0; p < pairs; p++) {
+      const src = inAt + 64 * p;
+      nodeHashInto(input, src, input, src + 32, out, at + 32 * p);
+    }
+    return;
+  }
+  const { u8, i32, hash4 } = lanes;
   for (let p = 0; p < pairs; p += 4) {
     const lanesUsed = Math.min(4, pairs - p);
     for (let lane = 0; lane < 4; lane++) {
