@@ -40,18 +40,18 @@ interface Lanes {
 }
 
 /** Undefined until first use; null where WebAssembly is not available (`node --jitless`). */
-let lanes: Lanes | null | undefined;
+let compiled: Lanes | null | undefined;
 
 /** Compiled on first use (a few ms), once per thread. */
 function instance(): Lanes | null {
-  if (lanes !== undefined) return lanes;
+  if (compiled !== undefined) return compiled;
   try {
-    lanes = compile();
+    compiled = compile();
   } catch {
     // No WebAssembly here: the same hashes one at a time (node's SHA-256, the plain-JS node hash).
-    lanes = null;
+    compiled = null;
   }
-  return lanes;
+  return compiled;
 }
 
 function compile(): Lanes {
@@ -193,7 +193,7 @@ export function rootOfLeaves(leaves: Uint8Array, count: number, scratch: Uint8Ar
   return scratch.slice(0, 32);
 }
 
-/** 0x00 ‖ entry (long entries only: short ones are laid out in the lanes). */
+/** 0x00 ‖ entry, for a leaf hashed on its own (long, or no WebAssembly here). */
 function leafInput(entry: Uint8Array): Uint8Array {
   const input = new Uint8Array(entry.length + 1);
   input.set(entry, 1);
