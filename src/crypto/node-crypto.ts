@@ -38,38 +38,39 @@ export function nodeSigner(seed: Uint8Array): Signer {
   };
 }
 
-// Parsing a public key costs more than half a verification, so keep them.
-const publicKeyCache = new Map<string, crypto.KeyObject>();
-
-function publicKeyObject(publicKey: Uint8Array): crypto.KeyObject {
-  const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString('latin1');
-  let key = publicKeyCache.get(id);
-  if (key === undefined) {
-    key = crypto.createPublicKey({
-      key: Buffer.concat([SPKI_PREFIX, publicKey]),
-      format: 'der',
-      type: 'spki',
-    });
-    if (publicKeyCache.size >= 4096) publicKeyCache.clear();
-    publicKeyCache.set(id, key);
-  }
-  return key;
-}
-
-export const verifyNode: Verify = (publicKey, message, signature) => {
-  if (publicKey.length !== PUBLIC_KEY_LENGTH || signature.length !== SIGNATURE_LENGTH) return false;
-  try {
-    return crypto.verify(null, message, publicKeyObject(publicKey), signature);
-  } catch {
-    return false;
-  }
-};
-
 /**
- * KeyObjects by the public key's bytes, found without making a string of
- * them: by its first four bytes, then compared in full.
+ * KeyObjects by the public key's bytes (parsing a key costs more than half a
+ * verification), found without making a string of them: by the key's first
+ * four bytes, then compared in full.
  */
 const keysByBytes = new Map<number, Array<{ key: Uint8Array; object: crypto.KeyObject }>>();
+
+/** The KeyObject of the public key at `keys[at..at+32]` (throws for a key OpenSSL refuses). */
+function publicKeyObject(keys: Uint8Array, at = 0): crypto.KeyObject {
+  const id = ((keys[at]! << 24) | (keys[at + 1]! << 16) | (keys[at + 2]! << 8) | keys[at + 3]!) >>> 0;
+  const bucket = keysByBytes.get(id);
+  if (bucket !== undefined) {
+    for (const k of bucket) {
+      let same = true;
+      for (let i = 4; i < PUBLIC_KEY_LENGTH && same; i++) same = k.key[i] === keys[at + i];
+      if (same) return k.object;
+    }
+  }
+  const key = keys.slice(at, at + PUBLIC_KEY_LENGTH);
+  const object = crypto.createPublicKey({
+    key: Buffer.concat([SPKI_PREFIX, key]),
+    format: 'der',
+    type: 'spki',
+  });
+  if (keysByBytes.size >= 4096) keysByBytes.clear();
+  const entries = keysByBytes.get(id) ?? [];
+  entries.push({ key, object });
+  keysByBytes.set(id, entries);
+  return object;
+}
+
+export const verifyNode: Verify = (publicKey, message, signature) =>
+  publicKey.length === PUBLIC_KEY_LENGTH && verifyNodeAt(message, signature, publicKey, 0);
 
 /**
  * `verifyNode` with the public key at `keys[at..at+32]`, for many
@@ -82,29 +83,8 @@ export function verifyNodeAt(
   at: number,
 ): boolean {
   if (signature.length !== SIGNATURE_LENGTH || at + PUBLIC_KEY_LENGTH > keys.length) return false;
-  const id = ((keys[at]! << 24) | (keys[at + 1]! << 16) | (keys[at + 2]! << 8) | keys[at + 3]!) >>> 0;
-  const bucket = keysByBytes.get(id);
-  let object: crypto.KeyObject | undefined;
-  if (bucket !== undefined) {
-    for (const k of bucket) {
-      let same = true;
-      for (let i = 4; i < PUBLIC_KEY_LENGTH && same; i++) same = k.key[i] === keys[at + i];
-      if (same) {
-        object = k.object;
-        break;
-      }
-    }
-  }
   try {
-    if (object === undefined) {
-      const key = keys.slice(at, at + PUBLIC_KEY_LENGTH);
-      object = publicKeyObject(key);
-      if (keysByBytes.size >= 4096) keysByBytes.clear();
-      const entries = keysByBytes.get(id) ?? [];
-      entries.push({ key, object });
-      keysByBytes.set(id, entries);
-    }
-    return crypto.verify(null, message, object, signature);
+    return crypto.verify(null, message, publicKeyObject(keys, at), signature);
   } catch {
     return false;
   }

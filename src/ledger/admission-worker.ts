@@ -4,9 +4,10 @@ import { type PackedChecks, runChecks } from './batch-check.js';
 import { warmUp } from './worker-warm-up.js';
 
 /**
- * Rounds of the synthetic 64-event batch before taking work (about 0.2 s of
- * this thread's CPU): measured, enough that the first real messages ran at
- * full speed (20 ms of CPU per 2048 events, against 90–110 ms with none).
+ * Rounds of the synthetic 64-event batch before taking work (about 0.15 s of
+ * this thread's time since the batch's hashes moved to WebAssembly): measured,
+ * enough that the first real messages ran at full speed (20 ms of CPU per
+ * 2048 events, against 90–110 ms with none).
  */
 const WARM_UP_ROUNDS = 48;
 

@@ -448,21 +448,19 @@ export class Ledger {
   #commit(batch: Group<Pending, Receipt>[]): Promise<void> {
     const time = Math.max(this.#clock(), this.#tail.time);
     const firstIndex = this.#frontier.size;
-    // Parallel lists, one slot per entry: no object per entry.
+    // The entries, and their leaf hashes back to back as the tree appends them: no object per entry.
     const entries: Uint8Array[] = [];
-    const leafBytes: Uint8Array[] = [];
-    const leafAt: number[] = [];
+    const leaves = new HashSink(64);
     /** Each accepted item and the index of its first entry. */
     const settle: Array<{ item: Item<Pending, Receipt>; first: number }> = [];
     const accept = (bytes: Uint8Array, leaf: Uint8Array, at: number): void => {
       entries.push(bytes);
-      leafBytes.push(leaf);
-      leafAt.push(at);
+      const h = leaves.reserve(); // first: it may grow the buffer
+      leaves.bytes.set(leaf.subarray(at, at + 32), h);
     };
     const truncate = (length: number, settled: number): void => {
       entries.length = length;
-      leafBytes.length = length;
-      leafAt.length = length;
+      leaves.length = 32 * length;
       settle.length = settled;
     };
     for (const group of batch) {
@@ -498,11 +496,8 @@ export class Ledger {
     if (entries.length === 0) return Promise.resolve();
     const hashStart = storedHashCount(firstIndex);
     const sink = new HashSink(2 * entries.length + 8);
-    const leaves = new Uint8Array(32 * entries.length);
-    for (let i = 0; i < entries.length; i++)
-      leaves.set(leafBytes[i]!.subarray(leafAt[i]!, leafAt[i]! + 32), 32 * i);
     // A level at a time, four node hashes per pass (sha256x4.ts).
-    this.#frontier.appendAll(leaves, entries.length, sink, nodeHashesInto);
+    this.#frontier.appendAll(leaves.bytes, entries.length, sink, nodeHashesInto);
     const hashes = sink.hashes();
     const header: BlockHeader = {
       origin: this.origin,

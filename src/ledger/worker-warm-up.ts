@@ -2,11 +2,9 @@
  * Getting a thread's batch-check code compiled before real batches arrive
  * (admission workers, and the pool's side of the transfers).
  */
-import { randomFillSync } from 'node:crypto';
 import { nodeSigner } from '../crypto/node-crypto.js';
 import { parseBatchBody } from '../encoding/event.js';
 import { recordSigningMessage } from '../encoding/record.js';
-import { nodeHashInto } from '../merkle/node-hash.js';
 import { packChecks, runChecks } from './batch-check.js';
 import { signBatch } from './sign-batch.js';
 
@@ -73,17 +71,9 @@ export function warmUp(rounds: number): void {
     { signed: seal.signed, signature: seal.signature, key: signer.publicKey, root, events },
     ...singles,
   ]);
-  // Node hashes of ever-new inputs: the same 64 events hashed again would
-  // leave some of the hash's additions trained on small sums only, and the
-  // first real batches would throw the compiled code away again.
-  const pair = new Uint8Array(64);
   for (let r = 0; r < rounds; r++) {
     // A clone has the shape of a received message (the compiled code is specialised to it).
     if (runChecks(structuredClone(packed)).errors.some((e) => e !== undefined))
       throw new Error('admission warm-up: the synthetic checks failed');
-    for (let k = 0; k < 64; k++) {
-      randomFillSync(pair);
-      nodeHashInto(pair, 0, pair, 32, pair, 0);
-    }
   }
 }

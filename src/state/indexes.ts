@@ -39,11 +39,23 @@ export function indexKey(e: IndexEntry): Uint8Array {
   // ASCII parts (ids nearly always are) are written char by char; others go through UTF-8.
   const parts = e.parts as ReadonlyArray<string | number>;
   const last = parts.length - 1;
+  // The UTF-8 of the non-ASCII parts, by position (made once; none for an all-ASCII key).
+  let encoded: Array<Uint8Array | undefined> | undefined;
   let length = 2;
   for (let i = 0; i <= last; i++) {
     const p = parts[i]!;
+    if (typeof p === 'number') {
+      length += 8;
+      continue;
+    }
+    let bytes = p.length;
+    if (!isAscii(p)) {
+      encoded ??= [];
+      encoded[i] = utf8(p);
+      bytes = encoded[i]!.length;
+    }
     // A string part is followed by 0x00 unless it is the last part.
-    length += typeof p === 'number' ? 8 : utf8Length(p) + (i < last ? 1 : 0);
+    length += bytes + (i < last ? 1 : 0);
   }
   const key = new Uint8Array(length);
   key[0] = INDEX_TABLE;
@@ -56,14 +68,10 @@ export function indexKey(e: IndexEntry): Uint8Array {
       at += 8;
       continue;
     }
-    let written = p.length;
-    if (isAscii(p)) for (let c = 0; c < p.length; c++) key[at + c] = p.charCodeAt(c);
-    else {
-      const bytes = utf8(p);
-      key.set(bytes, at);
-      written = bytes.length;
-    }
-    at += written + (i < last ? 1 : 0);
+    const bytes = encoded?.[i];
+    if (bytes === undefined) for (let c = 0; c < p.length; c++) key[at + c] = p.charCodeAt(c);
+    else key.set(bytes, at);
+    at += (bytes === undefined ? p.length : bytes.length) + (i < last ? 1 : 0);
   }
   return key;
 }
@@ -71,10 +79,6 @@ export function indexKey(e: IndexEntry): Uint8Array {
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
-}
-
-function utf8Length(s: string): number {
-  return isAscii(s) ? s.length : utf8(s).length;
 }
 
 /** The value of every index entry that has none; LevelDB only reads what it is given. */

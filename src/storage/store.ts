@@ -48,11 +48,16 @@ const REPLAY_FLOOR = 'replay-floor';
 
 /** The write that stores the replay floor with a block (in the block's own batch, so the two agree). */
 export function replayFloorEntry(floor: number, size: number): [Uint8Array, Uint8Array] {
-  return [metaKey(REPLAY_FLOOR), utf8(`${floor}@${size}`)];
+  return [metaKey(REPLAY_FLOOR), utf8(replayFloorText(floor, size))];
 }
 
+/** The same as a meta entry for `putMeta` (a new ledger's). */
 export function replayFloorMeta(floor: number, size: number): Record<string, string> {
-  return { [REPLAY_FLOOR]: `${floor}@${size}` };
+  return { [REPLAY_FLOOR]: replayFloorText(floor, size) };
+}
+
+function replayFloorText(floor: number, size: number): string {
+  return `${floor}@${size}`;
 }
 
 /** Bundles and pages in their own tables: read and written as they are. */
