@@ -1,14 +1,23 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { concatBytes, utf8 } from '../src/crypto/bytes.js';
 import { sha256Node } from '../src/crypto/node-crypto.js';
 import { sha256Noble } from '../src/crypto/sha256.js';
 import { type TreeHasher, treeHasher } from '../src/merkle/hasher.js';
 import type { HashReader } from '../src/merkle/prove.js';
-import { Frontier } from '../src/merkle/stored.js';
+import { Frontier, storedHashCount } from '../src/merkle/stored.js';
 import { encodeEntryBundle } from '../src/merkle/tiles.js';
 import { BUNDLE_WIDTH, readBundle } from '../src/storage/bundles.js';
-import { CURRENT_LAYOUT, keyNumber, numberKey, TABLE } from '../src/storage/keys.js';
+import {
+  CURRENT_LAYOUT,
+  HASHES_PER_PAGE,
+  keyNumber,
+  metaKey,
+  numberKey,
+  TABLE,
+} from '../src/storage/keys.js';
+import { LedgerStore } from '../src/storage/store.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
 /**
@@ -122,4 +131,41 @@ export async function rewriteStoredEntry(
 export async function readStoredEntry(db: RawDb, index: number): Promise<Uint8Array> {
   const { first, entries } = await storedValueOf(db, index);
   return entries[index - first]!;
+}
+
+/**
+ * Rewrites a closed format-4 ledger folder the way format 3 stored it: with
+ * its incomplete last hash page stored too (format 4 keeps that page only in
+ * memory and rebuilds it on open). `change` may alter the page first, to
+ * tamper with hashes that are then read from disk. Returns the page number.
+ */
+export async function storeTailPageAsFormat3(
+  path: string,
+  change?: (page: Uint8Array) => void,
+): Promise<number> {
+  const store = await LedgerStore.open(path, { create: false });
+  let page: number;
+  let bytes: Uint8Array;
+  try {
+    const count = storedHashCount(store.entryCount);
+    page = Math.floor(count / HASHES_PER_PAGE);
+    const first = page * HASHES_PER_PAGE;
+    bytes = concatBytes(...store.readHashesSync(Array.from({ length: count - first }, (_, i) => first + i)));
+  } finally {
+    await store.close();
+  }
+  change?.(bytes);
+  const { ClassicLevel } = await import('classic-level');
+  const db: RawDb = new ClassicLevel(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  try {
+    await db
+      .batch()
+      .put(CURRENT_LAYOUT.pageKey(page), bytes)
+      .put(metaKey('format'), utf8('dirchain-ledger/3'))
+      .write();
+  } finally {
+    await db.close();
+  }
+  return page;
 }

@@ -3,8 +3,8 @@
  * batch is being written; the next batch takes as many as fit (by count and
  * bytes), so throughput rises with concurrency instead of each caller paying
  * for its own fsync. Groups are never split across batches (all-or-nothing
- * appends rely on that). One batch is written at a time, in queue order, and
- * the next one is formed while it is written.
+ * appends rely on that). Batches are formed in queue order as items arrive,
+ * also while earlier ones are being written; `commit` writes them in order.
  */
 
 export interface Item<T, R> {
@@ -137,13 +137,18 @@ export class GroupCommit<T, R> {
   async #run(): Promise<void> {
     this.#timer = undefined;
     this.#running = true;
-    // At most two batches in flight: one being written, the next formed and
-    // queued behind it. Forming overlaps the previous write (and its fsync).
-    let inflight: Promise<void> | undefined;
+    // Batches formed and not yet durable, oldest first. Forming does not wait
+    // for writes: whatever arrives while one is in flight is formed at once,
+    // and `commit` writes everything formed meanwhile together next (see
+    // block-writer.ts), up to twice the batch limits formed ahead.
+    const unsettled: Array<{ settled: Promise<void>; items: number; bytes: number }> = [];
+    let aheadItems = 0;
+    let aheadBytes = 0;
     try {
       for (;;) {
-        if (this.#queue.length > 0 && this.failure === undefined) {
-          const batch = this.#take();
+        const room = aheadItems < 2 * this.#options.maxItems && aheadBytes < 2 * this.#options.maxBytes;
+        if (this.#queue.length > 0 && this.failure === undefined && room) {
+          const { batch, items, bytes } = this.#take();
           let done: Promise<void>;
           try {
             done = this.#commit(batch);
@@ -155,21 +160,31 @@ export class GroupCommit<T, R> {
             this.failure ??= e;
             for (const g of batch) for (const i of g.items) i.reject(e);
           });
-          if (inflight !== undefined) await inflight;
-          inflight = settled;
+          unsettled.push({ settled, items, bytes });
+          aheadItems += items;
+          aheadBytes += bytes;
           continue;
         }
-        if (inflight === undefined) break;
-        // Nothing queued: wait for the write in flight or for new items,
-        // whichever comes first, so that the next batch is formed (and its
-        // write queued) while this one goes to disk, not after it.
-        const arrived = new Promise<boolean>((resolve) => {
-          this.#wake = () => resolve(false);
-        });
-        const written = await Promise.race([inflight.then(() => true), arrived]);
+        const oldest = unsettled[0];
+        if (oldest === undefined) break;
+        // Wait for the oldest write or, with room to form more, for new items,
+        // whichever comes first.
+        const written = oldest.settled.then(() => true);
+        const waits = [written];
+        if (room && this.failure === undefined) {
+          waits.push(
+            new Promise<boolean>((resolve) => {
+              this.#wake = () => resolve(false);
+            }),
+          );
+        }
+        const wasWritten = await Promise.race(waits);
         this.#wake = undefined;
-        if (written) inflight = undefined;
-        else await this.#gather();
+        if (wasWritten) {
+          unsettled.shift();
+          aheadItems -= oldest.items;
+          aheadBytes -= oldest.bytes;
+        } else await this.#gather();
       }
     } finally {
       this.#running = false;
@@ -180,7 +195,7 @@ export class GroupCommit<T, R> {
     }
   }
 
-  #take(): Group<T, R>[] {
+  #take(): { batch: Group<T, R>[]; items: number; bytes: number } {
     let n = 0;
     let items = 0;
     let bytes = 0;
@@ -201,7 +216,7 @@ export class GroupCommit<T, R> {
     }
     this.#queuedItems -= items;
     this.#queuedBytes -= bytes;
-    return this.#queue.splice(0, n);
+    return { batch: this.#queue.splice(0, n), items, bytes };
   }
 
   #rejectAll(e: unknown): void {

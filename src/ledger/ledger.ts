@@ -42,8 +42,9 @@ import type { Catalog } from '../query/catalog.js';
 import { DirectoryQuery, recordAt } from '../query/query.js';
 import type { StateView } from '../state/entities.js';
 import type { State } from '../state/state.js';
-import { type Durability, type LedgerStore, replayFloorEntry } from '../storage/store.js';
+import { type BlockWrite, type Durability, type LedgerStore, replayFloorEntry } from '../storage/store.js';
 import { AdmissionPool } from './admission-pool.js';
+import { BlockWriter } from './block-writer.js';
 import { type BlockHeader, blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
 import { type Group, GroupCommit, type Item } from './group-commit.js';
 import { memberSigner } from './member-signer.js';
@@ -98,7 +99,8 @@ export class Ledger {
   #head: Head;
   /** The last formed block (durable or not): the next block links to it. */
   #tail: { height: number; text: string; time: number };
-  #writeChain: Promise<void> = Promise.resolve();
+  /** Formed blocks on their way to disk; those formed during a write share the next one. */
+  readonly #writer: BlockWriter<BlockWrite>;
   #closing = false;
   #closed = false;
 
@@ -118,6 +120,7 @@ export class Ledger {
     this.query = new DirectoryQuery(store, state.committed(), catalog);
     this.directory = new Directory(this);
     this.#store = store;
+    this.#writer = new BlockWriter((blocks) => store.writeBlocks(blocks, this.#durability));
     this.#params = params;
     this.#state = state;
     this.#policy = { origin: params.origin, policy: params.policy, verify: verifyNode };
@@ -524,9 +527,8 @@ export class Ledger {
       hashes,
       extra,
     };
-    // A failed write rejects every later block too: the chain stays rejected.
-    const written = this.#writeChain.then(() => this.#store.writeBlock(block, this.#durability));
-    this.#writeChain = written.then(
+    // A failed write rejects every later block too: the writer stays failed.
+    return this.#writer.push(block).then(
       () => {
         this.#state.commitPending();
         for (const c of changes) if (c.type === 'resource') this.#catalog.upsert(c.entity);
@@ -557,7 +559,6 @@ export class Ledger {
         throw failure;
       },
     );
-    return this.#writeChain;
   }
 
   /**

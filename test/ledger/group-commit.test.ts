@@ -81,4 +81,54 @@ describe('GroupCommit pipelining', () => {
     expect(order).toEqual([1, 2, 3]);
     await queue.drain();
   });
+
+  it('keeps forming batches while writes are pending, up to twice the limits ahead', async () => {
+    const formed: number[][] = [];
+    const writes: Array<() => void> = [];
+    const queue = new GroupCommit<number, number>(options, (batch) => {
+      formed.push(batch.flatMap((g) => g.items.map((i) => i.value)));
+      return new Promise<void>((done) => {
+        writes.push(() => {
+          for (const g of batch) for (const i of g.items) i.resolve(i.value);
+          done();
+        });
+      });
+    });
+    const order: number[] = [];
+    const push = (v: number) => queue.push([{ value: v, bytes: 1 }], false)[0]!.then((x) => order.push(x));
+    const all = [push(1)];
+    await turn();
+    await turn();
+    // Write 1 is in flight. Each later turn's arrivals are formed at once, not held back
+    // until write 1 ends: the ledger writes the waiting ones together next.
+    all.push(push(2), push(3));
+    await turn();
+    await turn();
+    all.push(push(4), push(5), push(6));
+    await turn();
+    await turn();
+    expect(formed).toEqual([[1], [2, 3], [4, 5, 6]]);
+    // 1 + 2 + 3 = 6 items formed and not yet durable; the limit is 2 × maxItems = 8.
+    all.push(push(7), push(8), push(9));
+    await turn();
+    await turn();
+    expect(formed).toEqual([[1], [2, 3], [4, 5, 6], [7, 8, 9]]);
+    // Now 9 are ahead: nothing more is formed until a write ends.
+    all.push(push(10));
+    await turn();
+    await turn();
+    expect(formed).toHaveLength(4);
+    writes[0]!(); // 8 ahead: still no room
+    await turn();
+    await turn();
+    expect(formed).toHaveLength(4);
+    writes[1]!(); // 6 ahead
+    await turn();
+    await turn();
+    expect(formed).toEqual([[1], [2, 3], [4, 5, 6], [7, 8, 9], [10]]);
+    for (let w = 2; w < 5; w++) writes[w]!();
+    await Promise.all(all);
+    expect(order).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await queue.drain();
+  });
 });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { equalBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { sha256Node } from '../../src/crypto/node-crypto.js';
 import { parseNote } from '../../src/crypto/note.js';
@@ -9,6 +9,8 @@ import { verifyInclusion as verifyInclusionNode } from '../../src/index.js';
 import { parseBlockHeader } from '../../src/ledger/checkpoint.js';
 import type { Ledger, Receipt } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open.js';
+import { verifyLedger } from '../../src/ledger/verify-ledger.js';
+import { LedgerStore } from '../../src/storage/store.js';
 import {
   verifyBundle,
   verifyCheckpoint,
@@ -94,6 +96,7 @@ describe('appending', () => {
   it('gathers concurrent appends from many callers into blocks with one total order and no gaps', async () => {
     ledger = await newLedger(dir.path, city, { block: { maxRecords: 37 } });
     const l = ledger;
+    const writes = vi.spyOn(LedgerStore.prototype, 'writeBlocks');
     const sent = new Map<number, Uint8Array>();
     const callers = city.departments.flatMap((d, di) =>
       Array.from({ length: 8 }, async (_, ci) => {
@@ -130,6 +133,14 @@ describe('appending', () => {
       prevText = text;
       prevSize = header.size;
     }
+    // Blocks formed while a write was in flight went to disk together, in one write.
+    const perWrite = writes.mock.calls.map(([blocks]) => blocks.length);
+    writes.mockRestore();
+    expect(perWrite.reduce((a, b) => a + b, 0)).toBe(head.height);
+    expect(Math.max(...perWrite)).toBeGreaterThan(1);
+    await l.close();
+    const audit = await verifyLedger(dir.path);
+    expect([audit.ok, audit.records, audit.blocks]).toEqual([true, total + 1, head.height + 1]);
   });
 
   it('submit signs in-process; appendMany keeps the given order', async () => {

@@ -1,8 +1,11 @@
 import { ClassicLevel } from 'classic-level';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyInclusion } from '../../src/index.js';
 import { openLedger } from '../../src/ledger/open.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
+import { nodeTreeHasher } from '../../src/merkle/node-hasher.js';
+import { Frontier, storedHashCount, storedHashIndex } from '../../src/merkle/stored.js';
 import { BUNDLE_WIDTH, readBundle } from '../../src/storage/bundles.js';
 import {
   CURRENT_LAYOUT,
@@ -15,7 +18,7 @@ import {
   tableRange,
 } from '../../src/storage/keys.js';
 import { LedgerStore, STORAGE_FORMAT } from '../../src/storage/store.js';
-import { tempDir } from '../helpers.js';
+import { storeTailPageAsFormat3, tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, signedBy } from '../ledger/fixture.js';
 
 let dir: ReturnType<typeof tempDir>;
@@ -169,6 +172,7 @@ describe('entries on disk', () => {
 
   it('upgrades a format-1 folder (one key per entry) to bundles on open, losing nothing', async () => {
     const entries = await build(dir.path, [100, 300, 33], 433);
+    await storeTailPageAsFormat3(dir.path);
     // Rewrite the folder the way format 1 stored it: pages in 'H', one key per entry.
     await withRawDb(dir.path, async (db) => {
       await moveLogRegionToTables(db, { dropBundles: true });
@@ -194,12 +198,14 @@ describe('entries on disk', () => {
     await build(dir.path, [100, 300, 33], 433);
     await withRawDb(dir.path, async (db) => {
       expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe(STORAGE_FORMAT);
-      expect(STORAGE_FORMAT).toBe('dirchain-ledger/3');
+      expect(STORAGE_FORMAT).toBe('dirchain-ledger/4');
       expect(await tableKeys(db, TABLE.entryBundle)).toHaveLength(0);
       expect(await tableKeys(db, TABLE.hashPage)).toHaveLength(0);
       const region = await tableKeys(db, LOG_REGION);
+      // 434 entries store 863 hashes: pages 0–2 are full; page 3, the one being filled, is not stored.
+      expect(storedHashCount(434)).toBe(863);
       expect(region.map((k) => Buffer.from(k).toString('hex'))).toEqual(
-        [CURRENT_LAYOUT.bundleKey(0), ...[0, 1, 2, 3].map((p) => CURRENT_LAYOUT.pageKey(p))]
+        [CURRENT_LAYOUT.bundleKey(0), ...[0, 1, 2].map((p) => CURRENT_LAYOUT.pageKey(p))]
           .map((k) => Buffer.from(k).toString('hex'))
           .sort(),
       );
@@ -210,6 +216,7 @@ describe('entries on disk', () => {
 
   it('reads and appends to a format-2 folder in its own layout, losing nothing', async () => {
     const entries = await build(dir.path, [100, 300, 33], 433);
+    await storeTailPageAsFormat3(dir.path);
     await withRawDb(dir.path, async (db) => {
       await moveLogRegionToTables(db, { dropBundles: false });
       await db.put(metaKey('format'), new TextEncoder().encode('dirchain-ledger/2'));
@@ -244,6 +251,101 @@ describe('entries on disk', () => {
     await expect(openLedger(dir.path)).rejects.toMatchObject({
       code: 'E_LEDGER_FORMAT',
       message: expect.stringContaining('dirchain-ledger/9'),
+    });
+  });
+});
+
+describe('the hash page being filled (format 4 keeps it only in memory)', () => {
+  /** Every stored hash of the tree over `entries`, in stored order, by an in-memory frontier. */
+  function storedHashes(entries: readonly Uint8Array[]): Uint8Array[] {
+    const frontier = new Frontier(nodeTreeHasher);
+    const out: Uint8Array[] = [];
+    for (const e of entries) frontier.append(nodeTreeHasher.leaf(e), out);
+    return out;
+  }
+
+  async function expectStoredHashes(path: string, entries: readonly Uint8Array[]): Promise<void> {
+    const want = storedHashes(entries);
+    const store = await LedgerStore.open(path, { create: false });
+    try {
+      const got = store.readHashesSync(want.map((_, i) => i));
+      for (let i = 0; i < want.length; i++)
+        expect(Buffer.from(got[i]!).equals(want[i]!), `hash ${i}`).toBe(true);
+      expect(store.readHashNow(want.length)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('is rebuilt from the entries on every open, for random block sizes and reopenings', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        async (sessions) => {
+          const d = tempDir();
+          try {
+            const entries = [...(await build(d.path, sessions[0]!, Number.MAX_SAFE_INTEGER))];
+            await expectStoredHashes(d.path, entries);
+            for (const sizes of sessions.slice(1)) {
+              const ledger = await openLedger(d.path, { sequencerKey: city.sequencer.signerKey });
+              for (const size of sizes) {
+                const records = Array.from({ length: size }, (_, k) =>
+                  signedBy(city.departments[k % 5]!, { at: entries.length + k }),
+                );
+                for (const r of await ledger.appendMany(records, { atomic: true }))
+                  if (r instanceof Error) throw r;
+                entries.push(...records);
+              }
+              // The newest entries' proofs read the page being filled.
+              const p = await ledger.proveInclusion(entries.length - 1);
+              expect(verifyInclusion({ ...p, proof: p.inclusion })).toBe(true);
+              await ledger.close();
+              await expectStoredHashes(d.path, entries);
+            }
+            await withRawDb(d.path, async (db) => {
+              // Only full pages are stored.
+              for (const [k, v] of await db.iterator(tableRange(LOG_REGION)).all())
+                if (k[9] === 0x48) expect(v.length).toBe(HASHES_PER_PAGE * 32);
+            });
+          } finally {
+            d.cleanup();
+          }
+        },
+      ),
+      { numRuns: 6 },
+    );
+  });
+
+  it('a format-3 folder keeps storing the page it extends, and stays format 3', async () => {
+    const entries = await build(dir.path, [100, 300, 33], 433);
+    await storeTailPageAsFormat3(dir.path);
+    const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
+    const records = Array.from({ length: 130 }, (_, k) => signedBy(city.departments[k % 5]!, { three: k }));
+    for (const r of await ledger.appendMany(records, { atomic: true })) if (r instanceof Error) throw r;
+    await ledger.close();
+    const all = [...entries, ...records];
+    await withRawDb(dir.path, async (db) => {
+      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/3');
+      const count = storedHashCount(all.length);
+      const page = await db.get(CURRENT_LAYOUT.pageKey(Math.floor(count / HASHES_PER_PAGE)));
+      expect(page?.length).toBe((count % HASHES_PER_PAGE) * 32);
+    });
+    await expectEntries(dir.path, all);
+    await expectStoredHashes(dir.path, all);
+    expect((await verifyLedger(dir.path)).ok).toBe(true);
+  });
+
+  it('a missing full page it is rebuilt from makes the open fail as corrupt, naming the audit', async () => {
+    await build(dir.path, [100, 300, 33], 433);
+    // Page 1 holds the hash of leaves 0–255 (stored index 510), a subtree of the tree the page is rebuilt on.
+    expect(Math.floor(storedHashIndex(8, 0) / HASHES_PER_PAGE)).toBe(1);
+    await withRawDb(dir.path, (db) => db.del(CURRENT_LAYOUT.pageKey(1)));
+    await expect(openLedger(dir.path)).rejects.toMatchObject({
+      code: 'E_LEDGER_CORRUPT',
+      hint: expect.stringContaining('audit'),
     });
   });
 });
