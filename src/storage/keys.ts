@@ -10,8 +10,9 @@
  *   0xF0 + position + 'D'   entry bundle: 256 log entries in C2SP entry-bundle
  *                           form (see bundles.ts), from entry `position`
  *   0xF0 + position + 'H'   256 stored Merkle hashes, 32 bytes each (see
- *                           merkle/stored.ts), first written at about tree size
- *                           `position`
+ *                           merkle/stored.ts), complete at about tree size
+ *                           `position` + 128 (format 4 stores only complete
+ *                           pages; format 3 also the one being filled)
  *
  * Older folders keep the layout they were written in (see `layoutOf`):
  *
@@ -36,7 +37,7 @@ export const TABLE = {
 export const HASHES_PER_PAGE = 256;
 
 /**
- * Format 3's region for what grows with the log, above every other table.
+ * Formats 3 and 4: the region for what grows with the log, above every other table.
  * Why: LevelDB compacts a level-0 file together with every deeper file that
  * overlaps its key range. With bundles and pages in tables below the state
  * and index tables, each new file's range spanned all older bundles and pages,
@@ -81,7 +82,7 @@ const TABLES_LAYOUT: LogLayout = {
 };
 
 /**
- * Format 3: both in the log region, keyed by entry position. A page of stored
+ * Formats 3 and 4: both in the log region, keyed by entry position. A page of stored
  * hashes starts at stored index 256·page, which the tree reaches at no fewer
  * than 128·page leaves (about two stored hashes per leaf), so every key a
  * block writes lies within ~256 positions of the tree size.
