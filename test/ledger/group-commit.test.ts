@@ -48,7 +48,8 @@ describe('GroupCommit.pushAll', () => {
 describe('GroupCommit pipelining', () => {
   const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-  it('forms the next batch from items that arrive while a write is in flight, before that write ends', async () => {
+  /** A queue whose writes end only when the test calls `writes[k]()`; `formed` lists each batch's values. */
+  function heldWrites() {
     const formed: number[][] = [];
     const writes: Array<() => void> = [];
     const queue = new GroupCommit<number, number>(options, (batch) => {
@@ -60,7 +61,11 @@ describe('GroupCommit pipelining', () => {
         });
       });
     });
-    const order: number[] = [];
+    return { queue, formed, writes, order: [] as number[] };
+  }
+
+  it('forms the next batch from items that arrive while a write is in flight, before that write ends', async () => {
+    const { queue, formed, writes, order } = heldWrites();
     const first = queue.push([{ value: 1, bytes: 1 }], false)[0]!.then((v) => order.push(v));
     await turn();
     await turn();
@@ -83,18 +88,7 @@ describe('GroupCommit pipelining', () => {
   });
 
   it('keeps forming batches while writes are pending, up to twice the limits ahead', async () => {
-    const formed: number[][] = [];
-    const writes: Array<() => void> = [];
-    const queue = new GroupCommit<number, number>(options, (batch) => {
-      formed.push(batch.flatMap((g) => g.items.map((i) => i.value)));
-      return new Promise<void>((done) => {
-        writes.push(() => {
-          for (const g of batch) for (const i of g.items) i.resolve(i.value);
-          done();
-        });
-      });
-    });
-    const order: number[] = [];
+    const { queue, formed, writes, order } = heldWrites();
     const push = (v: number) => queue.push([{ value: v, bytes: 1 }], false)[0]!.then((x) => order.push(x));
     const all = [push(1)];
     await turn();
