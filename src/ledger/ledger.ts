@@ -441,12 +441,11 @@ export class Ledger {
     }
   }
 
-  /** Forms one block from the batch: policy verdicts, tree, checkpoint, one LevelDB write. */
   /**
-   * Forms one block from the batch now (verdicts, tree, signed checkpoint) and
-   * returns its write, which starts once the previous block's write is done:
-   * the next block is formed while this one goes to disk. Callers are
-   * answered only when their block is durable, in block order.
+   * Forms one block from the batch now (verdicts, tree, signed checkpoint)
+   * and hands it to the block writer: it is written at once if no write is in
+   * flight, else together with every block formed meanwhile in the next one.
+   * Resolves when it is durable; callers are answered in block order.
    */
   #commit(batch: Group<Pending, Receipt>[]): Promise<void> {
     const time = Math.max(this.#clock(), this.#tail.time);

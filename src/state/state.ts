@@ -119,7 +119,10 @@ export class State implements StateView {
   #leafOrder: string[] = [];
   /** Undo log for savepoints: the staged value each change replaced. */
   #journal: Array<[key: string, previous: Change | undefined]> = [];
-  /** Formed blocks not yet durable, oldest first (at most a couple while writes overlap forming). */
+  /**
+   * Formed blocks not yet durable, oldest first: those formed while a write
+   * is in flight (up to 32, see group-commit.ts; lookups search each).
+   */
   #pending: Layer[] = [];
   /**
    * Replay protection without a lookup for most records: every record

@@ -31,8 +31,8 @@ import { ValueCache } from './value-cache.js';
 const HASH = 32;
 /**
  * Hash pages (8 KiB each) kept in memory, in two caches so that memory
- * follows use. The pages the last blocks wrote: the page the next block
- * extends and the newest entries' proofs (a receipt's). Pages proofs read: up
+ * follows use (the page being filled is held apart, in `#tail`). The full
+ * pages the last blocks wrote: the newest entries' proofs (a receipt's). Pages proofs read: up
  * to 64 MiB, every page of a 1M-entry log. A page the read cache misses is a
  * LevelDB read of ~5 µs, which was most of a random proof's cost at 1M with a
  * single 16 MiB cache (probe: 40–51k proofs/s then, 83–94k with every page in
@@ -133,8 +133,9 @@ export class LedgerStore implements HashReader {
   /** The folder's storage format, by number (a new folder's is the current one). */
   #format = CURRENT_FORMAT;
   /**
-   * The incomplete last hash page as the durable blocks left it. Format 4
-   * does not store it: it is rebuilt on open and kept only here.
+   * The incomplete last hash page as the durable blocks left it, read before
+   * the caches. Format 4 does not store it: it is rebuilt on open and kept
+   * only here; format 3 also stores it with every block.
    */
   #tail: { readonly page: number; readonly bytes: Uint8Array } | undefined;
   readonly #recentPages = new ValueCache(RECENT_PAGES, () => undefined);
@@ -195,7 +196,15 @@ export class LedgerStore implements HashReader {
       try {
         await store.#upgrade();
         await store.#loadOpenBundle();
-        if (store.#format >= 4) store.#rebuildTailPage();
+        if (store.#format >= 4) {
+          try {
+            store.#rebuildTailPage();
+          } catch {
+            // A read error in what it is rebuilt from is damage like a missing
+            // page: left unset, so opening a ledger reports missing hashes and
+            // an audit (which reads the store itself) names the damaged index.
+          }
+        }
       } catch (e) {
         await db.close();
         throw e;
@@ -341,7 +350,7 @@ export class LedgerStore implements HashReader {
   async writeBlocks(blocks: readonly BlockWrite[], durability: Durability): Promise<void> {
     if (blocks.length === 0) return;
     let entryEnd = this.entryCount;
-    let hashEnd = blocks[0]!.hashStart;
+    let hashEnd = storedHashCount(entryEnd);
     for (const block of blocks) {
       if (block.firstIndex !== entryEnd) {
         fail(
@@ -352,11 +361,17 @@ export class LedgerStore implements HashReader {
       if (block.hashStart !== hashEnd) {
         fail(
           ErrorCode.LEDGER_CORRUPT,
-          `block ${block.height} starts at stored hash ${block.hashStart}, the block before it ends at ${hashEnd}`,
+          `block ${block.height} starts at stored hash ${block.hashStart}, the hashes before it end at ${hashEnd}`,
         );
       }
       entryEnd += block.entries.length;
       hashEnd += block.hashes.length / HASH;
+      if (hashEnd !== storedHashCount(entryEnd)) {
+        fail(
+          ErrorCode.LEDGER_CORRUPT,
+          `block ${block.height} ends at entry ${entryEnd} with ${hashEnd} stored hashes, not ${storedHashCount(entryEnd)}`,
+        );
+      }
     }
     // One plan for all the entries, one set of pages for all the hashes: a
     // bundle or a page the blocks share is written once, in its final form.

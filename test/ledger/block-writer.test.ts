@@ -45,4 +45,28 @@ describe('BlockWriter', () => {
     await expect(writer.push(3)).rejects.toBe(failure);
     expect(writes).toHaveLength(1);
   });
+
+  it('a combined write that fails after earlier ones succeeded fails exactly its blocks and what follows', async () => {
+    const writes: Array<{ blocks: number[]; done: () => void; fail: (e: unknown) => void }> = [];
+    const writer = new BlockWriter<number>(
+      (blocks) => new Promise((done, fail) => writes.push({ blocks, done: () => done(), fail })),
+    );
+    const settled = [1, 2, 3].map((b) =>
+      writer.push(b).then(
+        () => 'ok',
+        (e: Error) => e.message,
+      ),
+    );
+    await turn();
+    writes[0]!.done();
+    await turn();
+    expect(writes.map((w) => w.blocks)).toEqual([[1], [2, 3]]);
+    const four = writer.push(4).then(
+      () => 'ok',
+      (e: Error) => e.message,
+    );
+    writes[1]!.fail(new Error('disk full'));
+    expect(await Promise.all([...settled, four])).toEqual(['ok', 'disk full', 'disk full', 'disk full']);
+    expect(writes).toHaveLength(2);
+  });
 });

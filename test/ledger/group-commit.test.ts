@@ -49,10 +49,10 @@ describe('GroupCommit pipelining', () => {
   const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
   /** A queue whose writes end only when the test calls `writes[k]()`; `formed` lists each batch's values. */
-  function heldWrites() {
+  function heldWrites(limits = options) {
     const formed: number[][] = [];
     const writes: Array<() => void> = [];
-    const queue = new GroupCommit<number, number>(options, (batch) => {
+    const queue = new GroupCommit<number, number>(limits, (batch) => {
       formed.push(batch.flatMap((g) => g.items.map((i) => i.value)));
       return new Promise<void>((done) => {
         writes.push(() => {
@@ -102,27 +102,82 @@ describe('GroupCommit pipelining', () => {
     await turn();
     await turn();
     expect(formed).toEqual([[1], [2, 3], [4, 5, 6]]);
-    // 1 + 2 + 3 = 6 items formed and not yet durable; the limit is 2 × maxItems = 8.
-    all.push(push(7), push(8), push(9));
+    // 6 items formed and not yet durable; 2 more make 8 = 2 × maxItems, a ninth would not fit.
+    all.push(push(7), push(8));
     await turn();
     await turn();
-    expect(formed).toEqual([[1], [2, 3], [4, 5, 6], [7, 8, 9]]);
-    // Now 9 are ahead: nothing more is formed until a write ends.
-    all.push(push(10));
-    await turn();
-    await turn();
-    expect(formed).toHaveLength(4);
-    writes[0]!(); // 8 ahead: still no room
+    expect(formed).toEqual([[1], [2, 3], [4, 5, 6], [7, 8]]);
+    all.push(push(9));
     await turn();
     await turn();
     expect(formed).toHaveLength(4);
-    writes[1]!(); // 6 ahead
+    writes[0]!(); // 7 ahead: item 9 fits
     await turn();
     await turn();
-    expect(formed).toEqual([[1], [2, 3], [4, 5, 6], [7, 8, 9], [10]]);
-    for (let w = 2; w < 5; w++) writes[w]!();
+    expect(formed).toEqual([[1], [2, 3], [4, 5, 6], [7, 8], [9]]);
+    for (let w = 1; w < 5; w++) writes[w]!();
     await Promise.all(all);
-    expect(order).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(order).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     await queue.drain();
+  });
+
+  it('forms at most 32 batches ahead of the disk, however small', async () => {
+    const { queue: wide, formed, writes } = heldWrites({ ...options, maxItems: 1000 });
+    const all: Promise<number>[] = [];
+    for (let v = 0; v < 40; v++) {
+      all.push(wide.push([{ value: v, bytes: 1 }], false)[0]!);
+      await turn();
+      await turn();
+    }
+    expect(formed).toHaveLength(32);
+    writes[0]!();
+    await turn();
+    await turn();
+    // One settled: the 8 items queued meanwhile form one batch.
+    expect(formed).toHaveLength(33);
+    expect(formed[32]).toEqual([32, 33, 34, 35, 36, 37, 38, 39]);
+    for (let w = 1; w < 33; w++) writes[w]!();
+    expect(await Promise.all(all)).toEqual(Array.from({ length: 40 }, (_, v) => v));
+  });
+
+  it('a failed write with batches formed behind it settles them all, and drain returns', async () => {
+    const formed: number[][] = [];
+    const writes: Array<{ done: () => void; fail: (e: unknown) => void }> = [];
+    const queue = new GroupCommit<number, number>(options, (batch) => {
+      formed.push(batch.flatMap((g) => g.items.map((i) => i.value)));
+      return new Promise<void>((done, fail) => {
+        writes.push({
+          done: () => {
+            for (const g of batch) for (const i of g.items) i.resolve(i.value);
+            done();
+          },
+          fail,
+        });
+      });
+    });
+    const push = (v: number) =>
+      queue.push([{ value: v, bytes: 1 }], false)[0]!.then(
+        (x) => `ok ${x}`,
+        (e: Error) => e.message,
+      );
+    const results = [push(1)];
+    await turn();
+    await turn();
+    results.push(push(2));
+    await turn();
+    await turn();
+    results.push(push(3));
+    await turn();
+    await turn();
+    expect(formed).toEqual([[1], [2], [3]]);
+    writes[0]!.done();
+    // The write of 2 fails; 3's is failed by the writer too (as BlockWriter does), and later pushes get the failure.
+    const failure = new Error('disk gone');
+    writes[1]!.fail(failure);
+    writes[2]!.fail(failure);
+    expect(await Promise.all(results)).toEqual(['ok 1', 'disk gone', 'disk gone']);
+    expect(await push(4)).toBe('disk gone');
+    await queue.drain();
+    expect(formed).toHaveLength(3);
   });
 });

@@ -96,51 +96,63 @@ describe('appending', () => {
   it('gathers concurrent appends from many callers into blocks with one total order and no gaps', async () => {
     ledger = await newLedger(dir.path, city, { block: { maxRecords: 37 } });
     const l = ledger;
-    const writes = vi.spyOn(LedgerStore.prototype, 'writeBlocks');
-    const sent = new Map<number, Uint8Array>();
-    const callers = city.departments.flatMap((d, di) =>
-      Array.from({ length: 8 }, async (_, ci) => {
-        const out: Receipt[] = [];
-        for (let k = 0; k < 25; k++) {
-          const bytes = signedBy(d, { caller: ci, k, d: di });
-          const r = await l.append(bytes);
-          sent.set(r.index, bytes);
-          out.push(r);
-        }
-        return out;
-      }),
-    );
-    const receipts = (await Promise.all(callers)).flat();
-    const total = city.departments.length * 8 * 25;
-    expect(receipts).toHaveLength(total);
-    const indexes = receipts.map((r) => r.index).sort((a, b) => a - b);
-    expect(indexes).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-    for (const [index, bytes] of sent) expect(equalBytes(l.getEntry(index), bytes)).toBe(true);
-    const head = l.head();
-    expect(head.size).toBe(total + 1);
-    // Blocks were bounded by count; each one links to the previous and its receipts name it.
-    expect(head.height).toBeGreaterThanOrEqual(Math.ceil(total / 37));
-    let prevText: string | undefined;
-    let prevSize = 0;
-    for (let h = 0; h <= head.height; h++) {
-      const { note, header } = l.block(h);
-      const text = parseNote(note).text;
-      expect(header.size - prevSize).toBeLessThanOrEqual(37);
-      expect(header.size).toBeGreaterThan(prevSize);
-      expect(header.prev).toEqual(prevText === undefined ? new Uint8Array(32) : sha256Node(utf8(prevText)));
-      for (const r of receipts.filter((x) => x.height === h))
-        expect(r.index >= prevSize && r.index < header.size).toBe(true);
-      prevText = text;
-      prevSize = header.size;
+    // Each write is held 5 ms (then really written), so that blocks form while one is in
+    // flight however fast this disk's fsync is.
+    const write = LedgerStore.prototype.writeBlocks;
+    const writes = vi.spyOn(LedgerStore.prototype, 'writeBlocks').mockImplementation(async function (
+      this: LedgerStore,
+      ...args
+    ) {
+      await new Promise((r) => setTimeout(r, 5));
+      return write.apply(this, args);
+    });
+    try {
+      const sent = new Map<number, Uint8Array>();
+      const callers = city.departments.flatMap((d, di) =>
+        Array.from({ length: 8 }, async (_, ci) => {
+          const out: Receipt[] = [];
+          for (let k = 0; k < 25; k++) {
+            const bytes = signedBy(d, { caller: ci, k, d: di });
+            const r = await l.append(bytes);
+            sent.set(r.index, bytes);
+            out.push(r);
+          }
+          return out;
+        }),
+      );
+      const receipts = (await Promise.all(callers)).flat();
+      const total = city.departments.length * 8 * 25;
+      expect(receipts).toHaveLength(total);
+      const indexes = receipts.map((r) => r.index).sort((a, b) => a - b);
+      expect(indexes).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      for (const [index, bytes] of sent) expect(equalBytes(l.getEntry(index), bytes)).toBe(true);
+      const head = l.head();
+      expect(head.size).toBe(total + 1);
+      // Blocks were bounded by count; each one links to the previous and its receipts name it.
+      expect(head.height).toBeGreaterThanOrEqual(Math.ceil(total / 37));
+      let prevText: string | undefined;
+      let prevSize = 0;
+      for (let h = 0; h <= head.height; h++) {
+        const { note, header } = l.block(h);
+        const text = parseNote(note).text;
+        expect(header.size - prevSize).toBeLessThanOrEqual(37);
+        expect(header.size).toBeGreaterThan(prevSize);
+        expect(header.prev).toEqual(prevText === undefined ? new Uint8Array(32) : sha256Node(utf8(prevText)));
+        for (const r of receipts.filter((x) => x.height === h))
+          expect(r.index >= prevSize && r.index < header.size).toBe(true);
+        prevText = text;
+        prevSize = header.size;
+      }
+      // Blocks formed while a write was in flight went to disk together, in one write.
+      const perWrite = writes.mock.calls.map(([blocks]) => blocks.length);
+      expect(perWrite.reduce((a, b) => a + b, 0)).toBe(head.height);
+      expect(Math.max(...perWrite)).toBeGreaterThan(1);
+      await l.close();
+      const audit = await verifyLedger(dir.path);
+      expect([audit.ok, audit.records, audit.blocks]).toEqual([true, total + 1, head.height + 1]);
+    } finally {
+      writes.mockRestore();
     }
-    // Blocks formed while a write was in flight went to disk together, in one write.
-    const perWrite = writes.mock.calls.map(([blocks]) => blocks.length);
-    writes.mockRestore();
-    expect(perWrite.reduce((a, b) => a + b, 0)).toBe(head.height);
-    expect(Math.max(...perWrite)).toBeGreaterThan(1);
-    await l.close();
-    const audit = await verifyLedger(dir.path);
-    expect([audit.ok, audit.records, audit.blocks]).toEqual([true, total + 1, head.height + 1]);
   });
 
   it('submit signs in-process; appendMany keeps the given order', async () => {

@@ -348,4 +348,35 @@ describe('the hash page being filled (format 4 keeps it only in memory)', () => 
       hint: expect.stringContaining('audit'),
     });
   });
+
+  it('refuses blocks that do not continue the store, or carry the wrong number of hashes, writing nothing', async () => {
+    const entries = await build(dir.path, [40], 40);
+    const store = await LedgerStore.open(dir.path, { create: false });
+    const size = store.entryCount;
+    const block = (firstIndex: number, hashCount: number) => ({
+      height: 99,
+      note: 'not a note',
+      size: firstIndex + 1,
+      firstIndex,
+      entries: [new Uint8Array(8)],
+      hashStart: storedHashCount(firstIndex),
+      hashes: new Uint8Array(32 * hashCount),
+    });
+    const right = storedHashCount(size + 1) - storedHashCount(size);
+    try {
+      await expect(store.writeBlocks([block(size + 1, right)], 'sync')).rejects.toMatchObject({
+        code: 'E_LEDGER_CORRUPT',
+        message: expect.stringContaining(`the store ends at ${size}`),
+      });
+      await expect(store.writeBlocks([block(size, right + 1)], 'sync')).rejects.toMatchObject({
+        code: 'E_LEDGER_CORRUPT',
+        message: expect.stringContaining('stored hashes'),
+      });
+      expect(store.entryCount).toBe(size);
+    } finally {
+      await store.close();
+    }
+    await expectEntries(dir.path, entries);
+    expect((await verifyLedger(dir.path)).ok).toBe(true);
+  });
 });
