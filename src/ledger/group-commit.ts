@@ -51,7 +51,7 @@ export class GroupCommit<T, R> {
   #running = false;
   #timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
   #idle: Array<() => void> = [];
-  /** Set while the writer waits for its write in flight: wakes it for new items. */
+  /** Set while the writer waits for its oldest write with room to form more: wakes it for new items. */
   #wake: (() => void) | undefined;
   /** Set when a commit failed: every later item is rejected with it. */
   failure: unknown;
@@ -163,7 +163,7 @@ export class GroupCommit<T, R> {
             aheadItems + next.items <= 2 * this.#options.maxItems &&
             aheadBytes + next.bytes <= 2 * this.#options.maxBytes);
         if (this.#queue.length > 0 && this.failure === undefined && room) {
-          const { batch, items, bytes } = this.#take(next);
+          const batch = this.#take(next);
           let done: Promise<void>;
           try {
             done = this.#commit(batch);
@@ -175,9 +175,9 @@ export class GroupCommit<T, R> {
             this.failure ??= e;
             for (const g of batch) for (const i of g.items) i.reject(e);
           });
-          unsettled.push({ settled, items, bytes });
-          aheadItems += items;
-          aheadBytes += bytes;
+          unsettled.push({ settled, items: next.items, bytes: next.bytes });
+          aheadItems += next.items;
+          aheadBytes += next.bytes;
           continue;
         }
         const oldest = unsettled[0];
@@ -233,14 +233,11 @@ export class GroupCommit<T, R> {
     return { groups: n, items, bytes };
   }
 
-  #take(next: { groups: number; items: number; bytes: number }): {
-    batch: Group<T, R>[];
-    items: number;
-    bytes: number;
-  } {
+  /** Takes the batch `#next` measured off the queue. */
+  #take(next: { groups: number; items: number; bytes: number }): Group<T, R>[] {
     this.#queuedItems -= next.items;
     this.#queuedBytes -= next.bytes;
-    return { batch: this.#queue.splice(0, next.groups), items: next.items, bytes: next.bytes };
+    return this.#queue.splice(0, next.groups);
   }
 
   #rejectAll(e: unknown): void {

@@ -101,11 +101,6 @@ export class HashSink {
   }
 }
 
-/**
- * The right edge of a growing tree (a "compact range"): the hashes of its
- * maximal complete subtrees. Appending needs only this, so the writer's memory
- * is O(log n) however long the log grows.
- */
 /** SHA-256(0x01 ‖ left ‖ right) of `pairs` consecutive 64-byte pairs of `input` from `inAt`, to out[at..]. */
 export type PairHasher = (
   input: Uint8Array,
@@ -115,6 +110,11 @@ export type PairHasher = (
   at: number,
 ) => void;
 
+/**
+ * The right edge of a growing tree (a "compact range"): the hashes of its
+ * maximal complete subtrees. Appending needs only this, so the writer's memory
+ * is O(log n) however long the log grows.
+ */
 export class Frontier {
   #size: number;
   /** Subtree hashes, left to right, 32 bytes each (at most 64 of them). */
@@ -252,4 +252,36 @@ export class Frontier {
     for (let i = 0; i < this.#depth; i++) subtrees.push(this.#stack.slice(32 * i, 32 * i + 32));
     return foldSubtrees(this.#hasher, subtrees);
   }
+}
+
+/**
+ * The stored hashes of a tree of `size` leaves from stored index `start` on
+ * (flat), derived from the hashes before `start` and the entries: a tree's
+ * stored hashes are a function of its entries. Re-hashes the entries from the
+ * last tree size whose stored hashes all lie before `start`. `hashAt` and
+ * `entryAt` read them; undefined when one they need is missing (damage).
+ */
+export function storedHashesFrom(
+  hasher: TreeHasher,
+  start: number,
+  size: number,
+  hashAt: (index: number) => Uint8Array | undefined,
+  entryAt: (index: number) => Uint8Array | undefined,
+): Uint8Array | undefined {
+  let from = size;
+  while (from > 0 && storedHashCount(from) > start) from--;
+  const subtrees: Uint8Array[] = [];
+  for (const s of subtreesOf(0, from)) {
+    const hash = hashAt(storedHashIndex(s.level, s.n));
+    if (hash === undefined) return undefined;
+    subtrees.push(hash);
+  }
+  const frontier = new Frontier(hasher, from, subtrees);
+  const sink = new HashSink(2 * (size - from) + 8);
+  for (let i = from; i < size; i++) {
+    const entry = entryAt(i);
+    if (entry === undefined) return undefined;
+    frontier.appendTo(hasher.leaf(entry), 0, sink);
+  }
+  return sink.hashes().slice(32 * (start - storedHashCount(from)));
 }

@@ -10,7 +10,7 @@ import { ErrorCode, fail } from '../errors.js';
 import { copyHash } from '../merkle/hasher.js';
 import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import type { HashReader } from '../merkle/prove.js';
-import { Frontier, HashSink, storedHashCount, storedHashIndex, subtreesOf } from '../merkle/stored.js';
+import { storedHashCount, storedHashesFrom } from '../merkle/stored.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
 import { BUNDLE_WIDTH, bundleEntry, type OpenBundle, planEntryWrites, readBundle } from './bundles.js';
 import {
@@ -446,34 +446,23 @@ export class LedgerStore implements HashReader {
 
   /**
    * Format 4: derives the incomplete last hash page from the full pages
-   * before it and the entries since: the stored hashes of a tree are a
-   * function of its entries. Left unset when something it needs is missing
-   * (damage): the ledger then reports the missing hashes when opened, and
-   * an audit names the damaged index. Costs at most ~130 leaf hashes.
+   * before it and the entries since (`storedHashesFrom`, at most ~130 leaf
+   * hashes). Left unset when something it needs is missing (damage): the
+   * ledger then reports the missing hashes when opened, and an audit names
+   * the damaged index.
    */
   #rebuildTailPage(): void {
-    const size = this.entryCount;
-    const count = storedHashCount(size);
+    const count = storedHashCount(this.entryCount);
     const base = count - (count % HASHES_PER_PAGE);
     if (count === base) return;
-    // The last tree size whose stored hashes all lie in full pages.
-    let from = size;
-    while (storedHashCount(from) > base) from--;
-    const subtrees: Uint8Array[] = [];
-    for (const s of subtreesOf(0, from)) {
-      const hash = this.readHashNow(storedHashIndex(s.level, s.n));
-      if (hash === undefined) return;
-      subtrees.push(hash);
-    }
-    const frontier = new Frontier(nodeTreeHasher, from, subtrees);
-    const sink = new HashSink(2 * (size - from) + 8);
-    for (let i = from; i < size; i++) {
-      const entry = this.getEntry(i);
-      if (entry === undefined) return;
-      frontier.appendTo(nodeTreeHasher.leaf(entry), 0, sink);
-    }
-    const hashes = sink.hashes();
-    this.#tail = { page: base / HASHES_PER_PAGE, bytes: hashes.slice((base - storedHashCount(from)) * HASH) };
+    const bytes = storedHashesFrom(
+      nodeTreeHasher,
+      base,
+      this.entryCount,
+      (index) => this.readHashNow(index),
+      (index) => this.getEntry(index),
+    );
+    if (bytes !== undefined) this.#tail = { page: base / HASHES_PER_PAGE, bytes };
   }
 
   readHashNow(index: number): Uint8Array | undefined {
