@@ -145,8 +145,11 @@ async function main(): Promise<void> {
     process.stderr.write(`${line}\n`);
   };
   if (globalThis.gc === undefined) log('note: run node with --expose-gc for a GC between runs');
+  // The node flags are part of the configuration measured (npm run bench sets the
+  // old generation's first GC limit, as a sequencer process should be started).
+  const flags = process.execArgv.join(' ') || 'no flags';
   log(
-    `dirchain bench ${options.quick ? '(quick) ' : ''}node ${process.version}, ${cpus().length} CPUs, ` +
+    `dirchain bench ${options.quick ? '(quick) ' : ''}node ${process.version} (${flags}), ${cpus().length} CPUs, ` +
       `load ${loadStart.map((l) => l.toFixed(2)).join(' ')}`,
   );
   const ctx: BenchContext = { ...options, log };
@@ -165,7 +168,7 @@ async function main(): Promise<void> {
 
   const table = formatTable(figures);
   process.stdout.write(
-    `\n${table}\n\nnode ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? '?'}; ` +
+    `\n${table}\n\nnode ${process.version} (${flags}), ${cpus().length}× ${cpus()[0]?.model ?? '?'}; ` +
       `load avg ${loadStart.map((l) => l.toFixed(2)).join('/')} → ${loadEnd.map((l) => l.toFixed(2)).join('/')}; ` +
       `process peak RSS ${maxRssMiB.toFixed(0)} MiB; ${((finishedAt.getTime() - startedAt.getTime()) / 1000).toFixed(0)} s\n`,
   );
@@ -179,6 +182,7 @@ async function main(): Promise<void> {
     options,
     env: {
       node: process.version,
+      nodeFlags: process.execArgv,
       platform: `${process.platform} ${process.arch}`,
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
