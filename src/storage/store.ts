@@ -83,7 +83,8 @@ const FORMAT_NUMBER = new Map([
   [PAGES_FORMAT, 3],
   [STORAGE_FORMAT, 4],
 ]);
-const CURRENT_FORMAT = 4;
+/** The current format's number: derived, so that it cannot drift from `STORAGE_FORMAT`. */
+const CURRENT_FORMAT = FORMAT_NUMBER.get(STORAGE_FORMAT)!;
 const PAGE_BYTES = HASHES_PER_PAGE * HASH;
 
 export type Durability = 'sync' | 'buffered';
