@@ -27,6 +27,7 @@ import {
   u64,
 } from './keys.js';
 import { ValueCache } from './value-cache.js';
+import { WritebackPacer } from './writeback-pacer.js';
 
 const HASH = 32;
 /**
@@ -147,9 +148,18 @@ export class LedgerStore implements HashReader {
   #open: OpenBundle = { n: 0, entries: [], fragments: [] };
   #closed = false;
 
+  /** Started by the first durable write (see `writeBlocks`), closed with the store. */
+  #pacer: WritebackPacer | undefined;
+  #paced = false;
+
   private constructor(path: string, db: DB) {
     this.path = path;
     this.#db = db;
+  }
+
+  /** Whether the table files' writeback is being paced (after a durable write, on Linux). */
+  get pacingWriteback(): boolean {
+    return this.#pacer !== undefined && !this.#closed;
   }
 
   /** Opens the folder; `create` makes a new one and fails if one exists. */
@@ -304,6 +314,7 @@ export class LedgerStore implements HashReader {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#pacer?.close();
     this.#recentPages.clear();
     this.#readPages.clear();
     this.#bundles.clear();
@@ -393,6 +404,12 @@ export class LedgerStore implements HashReader {
       batch.put(numberKey(TABLE.blockBySize, block.size), u64(block.height));
       // In block order: a later block's value for a key replaces an earlier one's.
       if (block.extra) for (const [k, v] of block.extra) batch.put(k, v);
+    }
+    // The first durable write starts pacing the table files' writeback (see
+    // writeback-pacer.ts): only a process that appends with fsync waits on it.
+    if (durability === 'sync' && !this.#paced && !this.#closed) {
+      this.#paced = true;
+      this.#pacer = WritebackPacer.start(this.path);
     }
     await batch.write({ sync: durability === 'sync' });
     // Only now, with the blocks on disk, may readers see the pages.

@@ -5,7 +5,7 @@ import { verifyInclusion } from '../../src/index.js';
 import { openLedger } from '../../src/ledger/open.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { nodeTreeHasher } from '../../src/merkle/node-hasher.js';
-import { Frontier, storedHashCount, storedHashIndex } from '../../src/merkle/stored.js';
+import { Frontier, HashSink, storedHashCount, storedHashIndex } from '../../src/merkle/stored.js';
 import { BUNDLE_WIDTH, readBundle } from '../../src/storage/bundles.js';
 import {
   CURRENT_LAYOUT,
@@ -347,6 +347,34 @@ describe('the hash page being filled (format 4 keeps it only in memory)', () => 
       code: 'E_LEDGER_CORRUPT',
       hint: expect.stringContaining('audit'),
     });
+  });
+
+  it('paces its table files from its first durable write (on Linux) until it is closed', async () => {
+    for (const durability of ['buffered', 'sync'] as const) {
+      const store = await LedgerStore.open(`${dir.path}/${durability}`, { create: true });
+      const entry = new Uint8Array(8).fill(1);
+      const sink = new HashSink(2);
+      new Frontier(nodeTreeHasher).appendTo(nodeTreeHasher.leaf(entry), 0, sink);
+      try {
+        expect(store.pacingWriteback).toBe(false);
+        await store.writeBlock(
+          {
+            height: 0,
+            note: 'n',
+            size: 1,
+            firstIndex: 0,
+            entries: [entry],
+            hashStart: 0,
+            hashes: sink.hashes(),
+          },
+          durability,
+        );
+        expect(store.pacingWriteback).toBe(durability === 'sync' && process.platform === 'linux');
+      } finally {
+        await store.close();
+      }
+      expect(store.pacingWriteback).toBe(false);
+    }
   });
 
   it('refuses blocks that do not continue the store, or carry the wrong number of hashes, writing nothing', async () => {
