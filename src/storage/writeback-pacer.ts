@@ -8,9 +8,9 @@ import { join } from 'node:path';
  * output) through the page cache and syncs it once, when the file is done.
  * The kernel keeps those pages until then, so a memtable flush reaches the
  * device as one burst of megabytes, and each durable append's log fsync
- * issued meanwhile queues behind it. Several appends in a row then wait
- * 8–25 ms, which was most of the ack tail at half rate (bench/README.md,
- * session 12). RocksDB has `bytes_per_sync` for this; LevelDB has nothing.
+ * issued meanwhile queues behind it: several appends in a row then wait
+ * 8–25 ms (bench/README.md, session 12). RocksDB has `bytes_per_sync` for
+ * this; LevelDB has nothing.
  * So this watches the folder and fdatasyncs a growing table file each time
  * another `everyBytes` of it has been written.
  *
@@ -27,8 +27,7 @@ export class WritebackPacer {
   #closed = false;
   #inFlight = 0;
   #drained: (() => void) | undefined;
-  /** Syncs completed (for tests and probes). */
-  syncs = 0;
+  #syncs = 0;
 
   private constructor(dir: string, everyBytes: number) {
     this.#dir = dir;
@@ -51,6 +50,11 @@ export class WritebackPacer {
     } catch {
       return undefined;
     }
+  }
+
+  /** Syncs completed (for tests and probes). */
+  get syncs(): number {
+    return this.#syncs;
   }
 
   /** Stops watching; resolves once the syncs under way have ended (no descriptor stays open). */
@@ -112,7 +116,7 @@ export class WritebackPacer {
       fdatasync(fd, (syncError) => {
         if (!syncError) {
           tracked.synced = size;
-          this.syncs++;
+          this.#syncs++;
         }
         close(fd, done);
       });
