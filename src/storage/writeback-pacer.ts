@@ -1,4 +1,5 @@
-import { close, type FSWatcher, fdatasync, open, statSync, watch } from 'node:fs';
+import { type FSWatcher, statSync, watch } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -25,8 +26,8 @@ export class WritebackPacer {
   /** Table files being written: bytes synced so far, whether a sync is under way, last change seen. */
   readonly #files = new Map<string, { synced: number; syncing: boolean; seen: number }>();
   #closed = false;
-  #inFlight = 0;
-  #drained: (() => void) | undefined;
+  /** Syncs under way: `close` waits for them, so no descriptor outlives it. */
+  readonly #syncing = new Set<Promise<void>>();
   #syncs = 0;
 
   private constructor(dir: string, everyBytes: number) {
@@ -64,14 +65,7 @@ export class WritebackPacer {
       this.#watcher.close();
       this.#files.clear();
     }
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const earlier = this.#drained;
-      this.#drained = () => {
-        earlier?.();
-        resolve();
-      };
-    });
+    return Promise.all(this.#syncing).then(() => undefined);
   }
 
   #onChange(event: string, name: string | Buffer | null): void {
@@ -92,35 +86,36 @@ export class WritebackPacer {
     if (file.syncing) return;
     // The size, not a count of events: inotify merges repeated events that
     // were not read yet, so a busy loop sees fewer events than writes.
+    const path = join(this.#dir, name);
     let size: number;
     try {
-      size = statSync(join(this.#dir, name)).size;
+      size = statSync(path).size;
     } catch {
       this.#files.delete(name); // compacted away meanwhile
       return;
     }
     if (size - file.synced < this.#everyBytes) return;
     file.syncing = true;
-    this.#inFlight++;
-    const tracked = file;
-    const done = (): void => {
-      tracked.syncing = false;
-      if (--this.#inFlight === 0 && this.#drained !== undefined) {
-        const drained = this.#drained;
-        this.#drained = undefined;
-        drained();
+    const sync = this.#sync(path, size, file).finally(() => this.#syncing.delete(sync));
+    this.#syncing.add(sync);
+  }
+
+  /** Never rejects: a failed sync only means those pages go out when LevelDB syncs the file. */
+  async #sync(path: string, size: number, file: { synced: number; syncing: boolean }): Promise<void> {
+    try {
+      const handle = await open(path, 'r');
+      try {
+        await handle.datasync();
+        file.synced = size;
+        this.#syncs++;
+      } finally {
+        await handle.close();
       }
-    };
-    open(join(this.#dir, name), 'r', (openError, fd) => {
-      if (openError) return done();
-      fdatasync(fd, (syncError) => {
-        if (!syncError) {
-          tracked.synced = size;
-          this.#syncs++;
-        }
-        close(fd, done);
-      });
-    });
+    } catch {
+      // ENOENT: compacted away meanwhile; anything else: LevelDB's own sync covers it.
+    } finally {
+      file.syncing = false;
+    }
   }
 
   /** Drops files with no change for a while: finished tables that stay (deeper levels live on). */
