@@ -8,14 +8,18 @@ import { type TreeHasher, treeHasher } from '../src/merkle/hasher.js';
 import type { HashReader } from '../src/merkle/prove.js';
 import { Frontier, storedHashCount } from '../src/merkle/stored.js';
 import { encodeEntryBundle } from '../src/merkle/tiles.js';
-import { BUNDLE_WIDTH, readBundle } from '../src/storage/bundles.js';
+import { BUNDLE_WIDTH, joinPieces, readBundle } from '../src/storage/bundles.js';
 import {
   CURRENT_LAYOUT,
   HASHES_PER_PAGE,
   keyNumber,
+  LOG_REGION,
   metaKey,
   numberKey,
+  pieceKey,
+  pieceOf,
   TABLE,
+  tableRange,
 } from '../src/storage/keys.js';
 import { LedgerStore } from '../src/storage/store.js';
 
@@ -79,15 +83,31 @@ export function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
 
 type RawDb = import('classic-level').ClassicLevel<Uint8Array, Uint8Array>;
 
-/** The raw LevelDB value that holds entry `index`: its full bundle, or the fragment of the last bundle. */
+/**
+ * The raw LevelDB value that holds entry `index`: its piece (format 5), or
+ * its full bundle or the fragment of the last bundle (formats 2–4).
+ */
 async function storedValueOf(
   db: RawDb,
   index: number,
 ): Promise<{ key: Uint8Array; value: Uint8Array; first: number; entries: Uint8Array[] }> {
   const n = Math.floor(index / BUNDLE_WIDTH);
   let found: { key: Uint8Array; value: Uint8Array; first: number } | undefined;
-  const bundle = await db.get(CURRENT_LAYOUT.bundleKey(n));
-  if (bundle !== undefined)
+  const pieces = await hasPieces(db);
+  const bundle = pieces ? undefined : await db.get(CURRENT_LAYOUT.bundleKey(n));
+  if (pieces) {
+    // The last piece that starts at or before the entry (the region holds pages too).
+    for await (const [key, value] of db.iterator({
+      gte: pieceKey(n * BUNDLE_WIDTH),
+      lte: pieceKey(index),
+      reverse: true,
+    })) {
+      const first = pieceOf(key);
+      if (first === undefined) continue;
+      found = { key, value, first };
+      break;
+    }
+  } else if (bundle !== undefined)
     found = { key: CURRENT_LAYOUT.bundleKey(n), value: bundle, first: n * BUNDLE_WIDTH };
   else {
     for await (const [key, value] of db.iterator({
@@ -133,8 +153,47 @@ export async function readStoredEntry(db: RawDb, index: number): Promise<Uint8Ar
   return entries[index - first]!;
 }
 
+async function hasPieces(db: RawDb): Promise<boolean> {
+  const format = await db.get(metaKey('format'));
+  return format !== undefined && Number(new TextDecoder().decode(format).split('/')[1]) >= 5;
+}
+
 /**
- * Rewrites a closed format-4 ledger folder the way format 3 stored it: with
+ * Rewrites a format-5 folder's entries the way format 4 stored them: each
+ * complete bundle whole under its bundle key (in place of its index of
+ * pieces), the open bundle's pieces as fragments ('F' + first index), and the
+ * format as 4. Does nothing to a folder of another format.
+ */
+export async function storeEntriesAsFormat4(db: RawDb): Promise<void> {
+  if (!(await hasPieces(db))) return;
+  const pieces = new Map<number, Uint8Array>();
+  const batch = db.batch();
+  for await (const [k, v] of db.iterator(tableRange(LOG_REGION))) {
+    const first = pieceOf(k);
+    if (first === undefined) continue;
+    pieces.set(first, v);
+    batch.del(k);
+  }
+  const complete = new Set<number>();
+  for (const first of pieces.keys()) {
+    const n = Math.floor(first / BUNDLE_WIDTH);
+    if (complete.has(n)) continue;
+    const index = await db.get(CURRENT_LAYOUT.bundleKey(n));
+    if (index === undefined) continue;
+    complete.add(n);
+    const bytes = joinPieces(index, (offset) => pieces.get(n * BUNDLE_WIDTH + offset));
+    if (bytes === undefined) throw new Error(`bundle ${n} has a damaged index`);
+    batch.put(CURRENT_LAYOUT.bundleKey(n), bytes);
+  }
+  for (const [first, bytes] of pieces)
+    if (!complete.has(Math.floor(first / BUNDLE_WIDTH)))
+      batch.put(numberKey(TABLE.entryFragment, first), bytes);
+  batch.put(metaKey('format'), utf8('dirchain-ledger/4'));
+  await batch.write();
+}
+
+/**
+ * Rewrites a closed format-4 or -5 ledger folder the way format 3 stored it: with
  * its incomplete last hash page stored too (format 4 keeps that page only in
  * memory and rebuilds it on open). `change` may alter the page first, to
  * tamper with hashes that are then read from disk. Returns the page number.
@@ -159,6 +218,7 @@ export async function storeTailPageAsFormat3(
   const db: RawDb = new ClassicLevel(path, { keyEncoding: 'view', valueEncoding: 'view' });
   await db.open();
   try {
+    await storeEntriesAsFormat4(db);
     await db
       .batch()
       .put(CURRENT_LAYOUT.pageKey(page), bytes)

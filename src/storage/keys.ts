@@ -4,11 +4,16 @@
  * (LevelDB's fastest write pattern).
  *
  *   'M' + name        meta (format version, origin)
- *   'F' + index       a fragment of the last, incomplete bundle, from entry `index`
+ *   'F' + index       a fragment of the last, incomplete bundle, from entry
+ *                     `index` (formats 1–4)
  *   'B' + height      the block's signed checkpoint note (UTF-8)
  *   'S' + size        height of the block that ends at this tree size
- *   0xF0 + position + 'D'   entry bundle: 256 log entries in C2SP entry-bundle
- *                           form (see bundles.ts), from entry `position`
+ *   0xF0 + position + 'E'   a piece: the entries one write appended to one
+ *                           bundle, in C2SP entry-bundle form, from entry
+ *                           `position` (format 5; never rewritten)
+ *   0xF0 + position + 'D'   a complete entry bundle from entry `position`:
+ *                           its pieces' offsets (format 5), or its 256 log
+ *                           entries in C2SP entry-bundle form (formats 3, 4)
  *   0xF0 + position + 'H'   256 stored Merkle hashes, 32 bytes each (see
  *                           merkle/stored.ts), complete at about tree size
  *                           `position` + 128 (format 4 stores only complete
@@ -37,7 +42,7 @@ export const TABLE = {
 export const HASHES_PER_PAGE = 256;
 
 /**
- * Formats 3 and 4: the region for what grows with the log, above every other table.
+ * Formats 3 to 5: the region for what grows with the log, above every other table.
  * Why: LevelDB compacts a level-0 file together with every deeper file that
  * overlaps its key range. With bundles and pages in tables below the state
  * and index tables, each new file's range spanned all older bundles and pages,
@@ -51,6 +56,7 @@ export const HASHES_PER_PAGE = 256;
 export const LOG_REGION = 0xf0;
 const LOG_BUNDLE = 0x44; // 'D'
 const LOG_PAGE = 0x48; // 'H'
+const LOG_PIECE = 0x45; // 'E'
 
 function logKey(position: number, kind: number): Uint8Array {
   const key = new Uint8Array(10);
@@ -82,7 +88,7 @@ const TABLES_LAYOUT: LogLayout = {
 };
 
 /**
- * Formats 3 and 4: both in the log region, keyed by entry position. A page of stored
+ * Formats 3 to 5: both in the log region, keyed by entry position. A page of stored
  * hashes starts at stored index 256·page, which the tree reaches at no fewer
  * than 128·page leaves (about two stored hashes per leaf), so every key a
  * block writes lies within ~256 positions of the tree size.
@@ -100,6 +106,21 @@ const LOG_REGION_LAYOUT: LogLayout = {
     return position % BUNDLE_WIDTH === 0 ? position / BUNDLE_WIDTH : undefined;
   },
 };
+
+/** Format 5: the key of the piece that starts at entry `first` (in the log region). */
+export function pieceKey(first: number): Uint8Array {
+  return logKey(first, LOG_PIECE);
+}
+
+/** The entry a piece key starts at, or undefined for another kind of key. */
+export function pieceOf(key: Uint8Array): number | undefined {
+  return key.length === 10 && key[0] === LOG_REGION && key[9] === LOG_PIECE ? keyNumber(key) : undefined;
+}
+
+/** Keys of the log region from entry position `from` up to (not including) `to`. */
+export function logRange(from: number, to: number): { gte: Uint8Array; lt: Uint8Array } {
+  return { gte: numberKey(LOG_REGION, from), lt: numberKey(LOG_REGION, to) };
+}
 
 /** The layout a storage format (meta `format`, by number) keeps bundles and pages in. */
 export function layoutOf(format: number): LogLayout {

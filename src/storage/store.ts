@@ -12,15 +12,26 @@ import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import type { HashReader } from '../merkle/prove.js';
 import { storedHashCount, storedHashesFrom } from '../merkle/stored.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
-import { BUNDLE_WIDTH, bundleEntry, type OpenBundle, planEntryWrites, readBundle } from './bundles.js';
+import {
+  BUNDLE_WIDTH,
+  bundleEntry,
+  joinPieces,
+  type OpenBundle,
+  planEntryWrites,
+  planPieceWrites,
+  readBundle,
+} from './bundles.js';
 import {
   CURRENT_LAYOUT,
   HASHES_PER_PAGE,
   keyNumber,
   type LogLayout,
   layoutOf,
+  logRange,
   metaKey,
   numberKey,
+  pieceKey,
+  pieceOf,
   readU64,
   TABLE,
   tableRange,
@@ -45,15 +56,22 @@ const BUNDLE_CACHE_LIMIT = 64; // ~5 MiB of 300-byte entries: recent blocks and 
 
 /**
  * The storage format this code writes in new ledgers (meta `format`): format
- * 3's layout (keys.ts), with only full hash pages stored. The page the tree is
- * filling is derived data, rebuilt from the last entries when the folder is
- * opened. Why: every block rewrote it whole, 4 KiB on average at half the
- * batch rate, which LevelDB logged, flushed and compacted. Measured at 1M
- * batched events with an 8 MiB memtable (bench/README.md, "Ack latency at
- * half rate"): 808 → 678 bytes written per event and a half-rate ack p99 of
- * 47.4 / 37.1 → 28.2 / 28.3 ms.
+ * 4, with each entry written once, in a piece that is never rewritten
+ * (bundles.ts says why and what it measured).
  */
-export const STORAGE_FORMAT = 'dirchain-ledger/4';
+export const STORAGE_FORMAT = 'dirchain-ledger/5';
+/**
+ * Format 4: format 3's layout (keys.ts), with only full hash pages stored.
+ * The page the tree is filling is derived data, rebuilt from the last
+ * entries when the folder is opened. Why: every block rewrote it whole, 4 KiB
+ * on average at half the batch rate, which LevelDB logged, flushed and
+ * compacted. Measured at 1M batched events with an 8 MiB memtable
+ * (bench/README.md, "Ack latency at half rate"): 808 → 678 bytes written per
+ * event and a half-rate ack p99 of 47.4 / 37.1 → 28.2 / 28.3 ms. Its entries
+ * are fragments rewritten whole into each full bundle; read and written as
+ * they are.
+ */
+const FULL_PAGES_FORMAT = 'dirchain-ledger/4';
 /** Format 3: as 4, but every block also stored the page it extended. Read and written as it is. */
 const PAGES_FORMAT = 'dirchain-ledger/3';
 
@@ -82,8 +100,11 @@ const FORMAT_NUMBER = new Map([
   [LEGACY_FORMAT, 1],
   [TABLES_FORMAT, 2],
   [PAGES_FORMAT, 3],
-  [STORAGE_FORMAT, 4],
+  [FULL_PAGES_FORMAT, 4],
+  [STORAGE_FORMAT, 5],
 ]);
+/** The first format that writes each entry once (in pieces). */
+const PIECES = 5;
 /** The current format's number: derived, so that it cannot drift from `STORAGE_FORMAT`. */
 const CURRENT_FORMAT = FORMAT_NUMBER.get(STORAGE_FORMAT)!;
 const PAGE_BYTES = HASHES_PER_PAGE * HASH;
@@ -142,8 +163,8 @@ export class LedgerStore implements HashReader {
   #tail: { readonly page: number; readonly bytes: Uint8Array } | undefined;
   readonly #recentPages = new ValueCache(RECENT_PAGES, () => undefined);
   readonly #readPages = new ValueCache(READ_PAGES, (page) => this.#db.getSync(this.#layout.pageKey(page)));
-  /** Stored full bundles (their bytes). */
-  readonly #bundles = new ValueCache(BUNDLE_CACHE_LIMIT, (n) => this.#db.getSync(this.#layout.bundleKey(n)));
+  /** Complete bundles (their bytes). */
+  readonly #bundles = new ValueCache(BUNDLE_CACHE_LIMIT, (n) => this.#readBundle(n));
   /** The last, incomplete bundle as durable on disk. */
   #open: OpenBundle = { n: 0, entries: [], fragments: [] };
   #closed = false;
@@ -292,16 +313,24 @@ export class LedgerStore implements HashReader {
     }
     const entries: Uint8Array[] = [];
     const fragments: number[] = [];
-    for await (const [k, v] of this.#db.iterator({
-      gte: numberKey(TABLE.entryFragment, n * BUNDLE_WIDTH),
-      lt: numberKey(TABLE.entryFragment, (n + 1) * BUNDLE_WIDTH),
-    })) {
+    // Format 5 keeps the open bundle's pieces in the log region, among its pages.
+    const pieces = this.#format >= PIECES;
+    for await (const [k, v] of this.#db.iterator(
+      pieces
+        ? logRange(n * BUNDLE_WIDTH, (n + 1) * BUNDLE_WIDTH)
+        : {
+            gte: numberKey(TABLE.entryFragment, n * BUNDLE_WIDTH),
+            lt: numberKey(TABLE.entryFragment, (n + 1) * BUNDLE_WIDTH),
+          },
+    )) {
+      const first = pieces ? pieceOf(k) : keyNumber(k);
+      if (first === undefined) continue; // a page
       // A fragment that does not continue the entries before it is damage: the
       // entries stop there (reads and audits see the gap at that index).
-      if (keyNumber(k) !== n * BUNDLE_WIDTH + entries.length) break;
+      if (first !== n * BUNDLE_WIDTH + entries.length) break;
       const part = readBundle(v, BUNDLE_WIDTH - entries.length);
       for (const e of part) entries.push(copyBytes(e));
-      fragments.push(keyNumber(k));
+      fragments.push(first);
     }
     this.#open = { n, entries, fragments };
   }
@@ -391,10 +420,21 @@ export class LedgerStore implements HashReader {
     const entries = single ? blocks[0]!.entries : blocks.flatMap((b) => b.entries);
     const hashes = single ? blocks[0]!.hashes : concatBytes(...blocks.map((b) => b.hashes));
     const batch = this.#db.batch();
-    const plan = planEntryWrites(this.#open, entries);
-    for (const [n, bytes] of plan.bundles) batch.put(this.#layout.bundleKey(n), bytes);
-    if (plan.fragment) batch.put(numberKey(TABLE.entryFragment, plan.fragment[0]), plan.fragment[1]);
-    for (const first of plan.deleted) batch.del(numberKey(TABLE.entryFragment, first));
+    let next: OpenBundle;
+    let full: Array<[number, Uint8Array]> = [];
+    if (this.#format >= PIECES) {
+      const plan = planPieceWrites(this.#open, entries);
+      for (const [first, bytes] of plan.pieces) batch.put(pieceKey(first), bytes);
+      for (const [n, index] of plan.completed) batch.put(this.#layout.bundleKey(n), index);
+      next = plan.next;
+    } else {
+      const plan = planEntryWrites(this.#open, entries);
+      for (const [n, bytes] of plan.bundles) batch.put(this.#layout.bundleKey(n), bytes);
+      if (plan.fragment) batch.put(numberKey(TABLE.entryFragment, plan.fragment[0]), plan.fragment[1]);
+      for (const first of plan.deleted) batch.del(numberKey(TABLE.entryFragment, first));
+      next = plan.next;
+      full = plan.bundles;
+    }
     const pages = this.#pagesAfter(blocks[0]!.hashStart, hashes);
     for (const [page, bytes] of pages) {
       if (bytes.length === PAGE_BYTES || this.#format < 4) batch.put(this.#layout.pageKey(page), bytes);
@@ -420,8 +460,16 @@ export class LedgerStore implements HashReader {
         if (this.#tail?.page === page) this.#tail = undefined;
       } else this.#tail = { page, bytes };
     }
-    this.#open = plan.next;
-    for (const [n, bytes] of plan.bundles) this.#bundles.put(n, bytes);
+    this.#open = next;
+    // Format 5's complete bundles are joined from their pieces when first read.
+    for (const [n, bytes] of full) this.#bundles.put(n, bytes);
+  }
+
+  /** Complete bundle `n` as stored (format 5: its pieces joined), or undefined if it is missing. */
+  #readBundle(n: number): Uint8Array | undefined {
+    const stored = this.#db.getSync(this.#layout.bundleKey(n));
+    if (stored === undefined || this.#format < PIECES) return stored;
+    return joinPieces(stored, (offset) => this.#db.getSync(pieceKey(n * BUNDLE_WIDTH + offset)));
   }
 
   /** The pages touched by appending `hashes` at stored index `start`, with their new contents. */
@@ -519,7 +567,18 @@ export class LedgerStore implements HashReader {
     if (from >= to) return;
     const open = this.#open;
     let next = from;
-    if (next < open.n * BUNDLE_WIDTH) {
+    if (next < open.n * BUNDLE_WIDTH && this.#format >= PIECES) {
+      // Bundle by bundle, not through the cache: an audit reads each once.
+      const end = Math.min(open.n, Math.ceil(to / BUNDLE_WIDTH));
+      for (let n = Math.floor(next / BUNDLE_WIDTH); n < end; n++) {
+        const bytes = this.#readBundle(n);
+        if (bytes === undefined) return; // a missing bundle
+        const entries = readBundle(bytes);
+        for (let i = next - n * BUNDLE_WIDTH; i < entries.length && next < to; i++, next++)
+          yield [next, entries[i]!];
+        if (next < to && next < (n + 1) * BUNDLE_WIDTH) return; // a damaged bundle
+      }
+    } else if (next < open.n * BUNDLE_WIDTH) {
       for await (const [k, v] of this.#db.iterator(
         this.#layout.bundleRange(
           Math.floor(next / BUNDLE_WIDTH),

@@ -165,7 +165,7 @@ describe('verifyLedger', () => {
     for (const { index, entry } of candidates) {
       // A signature is incompressible, so its bytes usually sit verbatim in the file (Snappy keeps
       // literals). Usually: a copy Snappy happened to encode with a back-reference is not found, and
-      // the flips then hit only stale copies (the entry's fragment, superseded by its full bundle).
+      // the flips then hit only stale copies (in a format-4 folder, an entry's fragment superseded by its full bundle).
       const signature = Buffer.from(entry.subarray(-48));
       let flipped = 0;
       for (const f of readdirSync(dir.path).filter((n) => n.endsWith('.ldb') || n.endsWith('.log'))) {

@@ -6,6 +6,7 @@ import { openLedger } from '../../src/ledger/open.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { nodeTreeHasher } from '../../src/merkle/node-hasher.js';
 import { Frontier, HashSink, storedHashCount, storedHashIndex } from '../../src/merkle/stored.js';
+import { encodeEntryBundle } from '../../src/merkle/tiles.js';
 import { BUNDLE_WIDTH, readBundle } from '../../src/storage/bundles.js';
 import {
   CURRENT_LAYOUT,
@@ -14,11 +15,12 @@ import {
   LOG_REGION,
   metaKey,
   numberKey,
+  pieceKey,
   TABLE,
   tableRange,
 } from '../../src/storage/keys.js';
 import { LedgerStore, STORAGE_FORMAT } from '../../src/storage/store.js';
-import { storeTailPageAsFormat3, tempDir } from '../helpers.js';
+import { storeEntriesAsFormat4, storeTailPageAsFormat3, tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, signedBy } from '../ledger/fixture.js';
 
 let dir: ReturnType<typeof tempDir>;
@@ -154,12 +156,16 @@ describe('entries on disk', () => {
     await ledger.close();
   });
 
-  it('serves a full bundle as its stored bytes and a partial one re-encoded to the width asked', async () => {
-    const entries = await build(dir.path, [300], 300);
+  it('serves a full bundle as its pieces joined and a partial one re-encoded to the width asked', async () => {
+    // Blocks of 1 (genesis), 100 and 200: bundle 0 is three pieces.
+    const entries = await build(dir.path, [100, 200], 300);
     const store = await LedgerStore.open(dir.path, { create: false });
     try {
-      const raw = await store.db.get(CURRENT_LAYOUT.bundleKey(0));
-      expect(Buffer.from(store.entryBundle(0, BUNDLE_WIDTH)!).equals(raw!)).toBe(true);
+      const pieces = await Promise.all([0, 1, 101].map((first) => store.db.get(pieceKey(first))));
+      const joined = Buffer.concat(pieces.map((p) => p!));
+      const full = store.entryBundle(0, BUNDLE_WIDTH)!;
+      expect(Buffer.from(full).equals(joined)).toBe(true);
+      expect(Buffer.from(full).equals(encodeEntryBundle(entries.slice(0, BUNDLE_WIDTH)))).toBe(true);
       const partial = readBundle(store.entryBundle(1, 20)!);
       expect(partial).toHaveLength(20);
       expect(Buffer.from(partial[19]!).equals(entries[256 + 19]!)).toBe(true);
@@ -194,21 +200,37 @@ describe('entries on disk', () => {
     expect((await verifyLedger(dir.path)).ok).toBe(true);
   });
 
-  it('keeps a new folder’s bundles and hash pages in the log region, above every other table', async () => {
-    await build(dir.path, [100, 300, 33], 433);
+  it('keeps a new folder’s entries (each written once) and hash pages in the log region, above every other table', async () => {
+    const entries = await build(dir.path, [100, 300, 33], 433);
     await withRawDb(dir.path, async (db) => {
       expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe(STORAGE_FORMAT);
-      expect(STORAGE_FORMAT).toBe('dirchain-ledger/4');
+      expect(STORAGE_FORMAT).toBe('dirchain-ledger/5');
       expect(await tableKeys(db, TABLE.entryBundle)).toHaveLength(0);
+      expect(await tableKeys(db, TABLE.entryFragment)).toHaveLength(0);
       expect(await tableKeys(db, TABLE.hashPage)).toHaveLength(0);
       const region = await tableKeys(db, LOG_REGION);
       // 434 entries store 863 hashes: pages 0–2 are full; page 3, the one being filled, is not stored.
       expect(storedHashCount(434)).toBe(863);
+      // Pieces: genesis (0), the block of 100 (1), the block of 300 split at the bundle
+      // boundary (101, 256), the block of 33 (401); bundle 0 is complete, so its index is stored.
+      const pieceStarts = [0, 1, 101, 256, 401];
       expect(region.map((k) => Buffer.from(k).toString('hex'))).toEqual(
-        [CURRENT_LAYOUT.bundleKey(0), ...[0, 1, 2].map((p) => CURRENT_LAYOUT.pageKey(p))]
+        [
+          CURRENT_LAYOUT.bundleKey(0),
+          ...pieceStarts.map(pieceKey),
+          ...[0, 1, 2].map((p) => CURRENT_LAYOUT.pageKey(p)),
+        ]
           .map((k) => Buffer.from(k).toString('hex'))
           .sort(),
       );
+      expect([...(await db.get(CURRENT_LAYOUT.bundleKey(0)))!]).toEqual([0, 1, 101]);
+      // Each entry is stored once: the pieces hold exactly the entries, in order.
+      const stored = await Promise.all(pieceStarts.map((first) => db.get(pieceKey(first))));
+      const want = Buffer.concat([
+        encodeEntryBundle(entries.slice(0, 256)),
+        encodeEntryBundle(entries.slice(256)),
+      ]);
+      expect(Buffer.concat(stored.map((v) => v!)).equals(want)).toBe(true);
       // Nothing sorts above the region: it is where the log grows.
       expect(await db.keys({ gte: Uint8Array.of(LOG_REGION + 1) }).all()).toHaveLength(0);
     });
@@ -235,6 +257,31 @@ describe('entries on disk', () => {
       expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/2');
       expect(await tableKeys(db, LOG_REGION)).toHaveLength(0);
       expect((await tableKeys(db, TABLE.entryBundle)).map(keyNumber)).toEqual([0, 1]);
+    });
+    expect((await verifyLedger(dir.path)).ok).toBe(true);
+  });
+
+  it('reads and appends to a format-4 folder in its own layout (full bundles, fragments), losing nothing', async () => {
+    const entries = await build(dir.path, [100, 300, 33], 433);
+    await withRawDb(dir.path, storeEntriesAsFormat4);
+    await withRawDb(dir.path, async (db) => {
+      expect((await tableKeys(db, TABLE.entryFragment)).map(keyNumber)).toEqual([256, 401]);
+    });
+    await expectEntries(dir.path, entries);
+
+    // Append across a bundle boundary (434 → 564 entries): bundle 1 is written whole, its fragments deleted.
+    const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
+    const records = Array.from({ length: 130 }, (_, k) => signedBy(city.departments[k % 5]!, { four: k }));
+    for (const r of await ledger.appendMany(records, { atomic: true })) if (r instanceof Error) throw r;
+    await ledger.close();
+    const all = [...entries, ...records];
+    await expectEntries(dir.path, all);
+    await withRawDb(dir.path, async (db) => {
+      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/4');
+      expect((await tableKeys(db, TABLE.entryFragment)).map(keyNumber)).toEqual([512]);
+      const bundle1 = await db.get(CURRENT_LAYOUT.bundleKey(1));
+      expect(Buffer.from(bundle1!).equals(encodeEntryBundle(all.slice(256, 512)))).toBe(true);
+      for (const k of await tableKeys(db, LOG_REGION)) expect(k[9]).not.toBe(0x45); // no pieces
     });
     expect((await verifyLedger(dir.path)).ok).toBe(true);
   });
