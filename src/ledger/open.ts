@@ -14,7 +14,7 @@ import { paramsFromGenesis, stageGenesis } from '../policy/state.js';
 import { Catalog } from '../query/catalog.js';
 import type { MemberEntity } from '../state/entities.js';
 import { decodeEntity, entityPrefix, State } from '../state/state.js';
-import { LedgerStore, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
+import { LedgerStore, metaEntries, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
 import { blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
 import { DEFAULT_POLICY, GENESIS_KIND, type GenesisBody, genesisBodyToPlain } from './genesis.js';
 import { Ledger } from './ledger.js';
@@ -99,14 +99,17 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
         entries: [record.bytes],
         hashStart: 0,
         hashes: sink.hashes(),
-        extra: state.writes(),
+        // The folder's meta in the genesis batch: a folder with entries always names its format.
+        // No record can be a copy yet (genesis is refused by kind, never by lookup): the floor is the lowest time.
+        extra: [
+          ...state.writes(),
+          ...metaEntries({ format: STORAGE_FORMAT, origin: options.origin, ...replayFloorMeta(0, 1) }),
+        ],
       },
       'sync',
     );
     state.commit();
-    // No record can be a copy yet (genesis is refused by kind, never by lookup): the floor is the lowest time.
     state.setReplayFloor(0);
-    await store.putMeta({ format: STORAGE_FORMAT, origin: options.origin, ...replayFloorMeta(0, 1) });
   } catch (e) {
     await store.close();
     throw e;

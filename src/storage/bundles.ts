@@ -1,25 +1,26 @@
 /**
- * How log entries are laid out on disk: 256 to a LevelDB value, in the C2SP
- * tlog-tiles entry-bundle form (each entry a big-endian uint16 length, then
- * its bytes), so a full bundle is stored once, read with one lookup and served
- * as `tile/entries/N` byte for byte.
+ * How log entries are laid out on disk: packed into LevelDB values in the
+ * C2SP tlog-tiles entry-bundle form (each entry a big-endian uint16 length,
+ * then its bytes), 256 to a bundle, so a block costs a handful of puts
+ * instead of one per entry (per-key work dominated the write path) and a
+ * bundle is served as `tile/entries/N` byte for byte.
  *
- * The last bundle is usually incomplete. Its entries are kept as fragments,
- * one per block (a block's entries that fall into the open bundle, keyed by
- * the first one's index), and the block that completes the bundle writes it
- * whole and deletes its fragments in the same batch. So every entry is written
- * at most twice whatever the block sizes, and a block costs a handful of puts
- * instead of one per entry (per-key work dominated the write path).
+ * Format 5 (`planPieceWrites`) writes each entry once. A write's entries (a
+ * block's, or those of the blocks committed together) go into pieces, one per
+ * bundle they fall in (keyed by the first one's index), never rewritten; the
+ * write that completes a bundle adds only its index,
+ * the offsets its pieces start at, and the bundle is its pieces joined (their
+ * concatenation is its entry-bundle form). Why: formats 2–4 wrote every
+ * entry twice, and the second copy was ~175 of the ~420 bytes a batched event
+ * cost in LevelDB's log, memtable and level-0 files. Measured at half the
+ * batch rate, format 4 against 5 alternating in one process (bench/README.md,
+ * session 13): format 5 had the lower ack p99 in 6 of 8 pairs, and a median
+ * of ~26 against ~33.5 ms over the first six.
  *
- * Format 5 writes each entry once. A write's entries go into pieces, one per
- * bundle they fall in (keyed by the first one's index), and are never
- * rewritten: the write that completes a bundle adds only its index, the
- * offsets its pieces start at, and the bundle is the pieces joined (their
- * concatenation is its entry-bundle form, byte for byte). Why: the full
- * bundle repeated every entry in the log, the memtable and the level-0
- * tables, ~175 of the ~420 bytes a batched event cost; measured at half the
- * batch rate, alternating, six rounds (bench/README.md, session 13): ack
- * p99 median 26.8 → 22.1 ms, acks over 25 ms 1,063 → 680 of 23,478.
+ * Formats 2–4 (`planEntryWrites`) store each full bundle whole, once. The
+ * last bundle's entries are kept as fragments, one per block, and the block
+ * that completes the bundle writes it whole and deletes its fragments in the
+ * same batch: every entry written at most twice whatever the block sizes.
  *
  * Pure planning and parsing; store.ts does the I/O.
  */
@@ -34,7 +35,7 @@ export interface OpenBundle {
   readonly n: number;
   /** Its entries so far (fewer than 256). */
   readonly entries: readonly Uint8Array[];
-  /** First index of each stored fragment, in order. */
+  /** First index of each stored fragment (format 5: piece), in order. */
   readonly fragments: readonly number[];
 }
 
@@ -189,12 +190,11 @@ export function joinPieces(
     const want = (offsets[k + 1] ?? BUNDLE_WIDTH) - offsets[k]!;
     const bytes = piece(offsets[k]!);
     if (bytes === undefined) break;
-    const entries = readBundle(bytes, want);
     // Only the entries the index gives this piece (an entry inserted by damage shifts the rest out).
-    const used = entries.length === 0 ? 0 : entryEnd(bytes, entries[entries.length - 1]!);
-    parts.push(bytes.subarray(0, used));
-    length += used;
-    if (entries.length < want) break;
+    const { count, end } = walkEntries(bytes, want);
+    parts.push(end === bytes.length ? bytes : bytes.subarray(0, end));
+    length += end;
+    if (count < want) break;
   }
   if (parts.length === 1) return parts[0];
   const out = new Uint8Array(length);
@@ -206,7 +206,19 @@ export function joinPieces(
   return out;
 }
 
-/** Where `entry` (a view returned by readBundle on `bytes`) ends in `bytes`. */
-function entryEnd(bytes: Uint8Array, entry: Uint8Array): number {
-  return entry.byteOffset - bytes.byteOffset + entry.length;
+/**
+ * How many whole entries (at most `limit`) `bytes` holds from its start, and
+ * where the last of them ends: readBundle's walk without a view per entry
+ * (those views were most of a bundle read's cost).
+ */
+export function walkEntries(bytes: Uint8Array, limit: number): { count: number; end: number } {
+  let at = 0;
+  let count = 0;
+  while (count < limit && at + 2 <= bytes.length) {
+    const next = at + 2 + ((bytes[at]! << 8) | bytes[at + 1]!);
+    if (next > bytes.length) break;
+    at = next;
+    count++;
+  }
+  return { count, end: at };
 }

@@ -16,8 +16,8 @@
  *                           entries in C2SP entry-bundle form (formats 3, 4)
  *   0xF0 + position + 'H'   256 stored Merkle hashes, 32 bytes each (see
  *                           merkle/stored.ts), complete at about tree size
- *                           `position` + 128 (format 4 stores only complete
- *                           pages; format 3 also the one being filled)
+ *                           `position` + 128 (formats 4 and 5 store only
+ *                           complete pages; format 3 also the one being filled)
  *
  * Older folders keep the layout they were written in (see `layoutOf`):
  *

@@ -25,6 +25,16 @@ export class ValueCache {
     return bytes;
   }
 
+  /** The value if it holds it (now the most recently used), without loading a miss. */
+  cached(n: number): Uint8Array | undefined {
+    const bytes = this.#values.get(n);
+    if (bytes !== undefined) {
+      this.#values.delete(n);
+      this.#values.set(n, bytes);
+    }
+    return bytes;
+  }
+
   /** Replaces a value it holds (a stored value that changed); one it does not hold stays out. */
   replace(n: number, bytes: Uint8Array): void {
     if (this.#values.has(n)) this.#values.set(n, bytes);

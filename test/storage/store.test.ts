@@ -124,7 +124,7 @@ async function expectEntries(path: string, expected: readonly Uint8Array[]): Pro
 }
 
 describe('entries on disk', () => {
-  it('reads back every entry across full bundles and fragments, after reopening and appending more', async () => {
+  it('reads back every entry across complete bundles and pieces, after reopening and appending more', async () => {
     // Blocks that end inside bundles, cross them, and fill one exactly.
     const first = await build(dir.path, [1, 3, 250, 7, 512, 40], 813);
     await expectEntries(dir.path, first);
@@ -284,6 +284,80 @@ describe('entries on disk', () => {
       for (const k of await tableKeys(db, LOG_REGION)) expect(k[9]).not.toBe(0x45); // no pieces
     });
     expect((await verifyLedger(dir.path)).ok).toBe(true);
+  });
+
+  it('reopens and appends when the entries end exactly at a bundle boundary (no open pieces)', async () => {
+    const entries = await build(dir.path, [255], 255); // genesis + 255: bundle 0 complete, nothing open
+    await withRawDb(dir.path, async (db) => {
+      expect([...(await db.get(CURRENT_LAYOUT.bundleKey(0)))!]).toEqual([0, 1]);
+    });
+    await expectEntries(dir.path, entries);
+    for (const size of [256, 7]) {
+      const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
+      const records = Array.from({ length: size }, (_, k) =>
+        signedBy(city.departments[k % 5]!, { at: entries.length + k }),
+      );
+      for (const r of await ledger.appendMany(records, { atomic: true })) if (r instanceof Error) throw r;
+      await ledger.close();
+      entries.push(...records);
+      await expectEntries(dir.path, entries);
+    }
+    await withRawDb(dir.path, async (db) => {
+      expect([...(await db.get(CURRENT_LAYOUT.bundleKey(1)))!]).toEqual([0]); // one block filled bundle 1
+    });
+    expect((await verifyLedger(dir.path)).ok).toBe(true);
+  });
+
+  it('reads a format-5 bundle up to a missing piece or not at all with a damaged index, and the audit names the index', async () => {
+    const entries = await build(dir.path, [100, 300, 33], 433); // bundle 0: pieces at 0, 1, 101
+    await withRawDb(dir.path, (db) => db.del(pieceKey(101)));
+    let store = await LedgerStore.open(dir.path, { create: false });
+    try {
+      expect(Buffer.from(store.getEntry(100)!).equals(entries[100]!)).toBe(true);
+      expect(store.getEntry(101)).toBeUndefined();
+      expect(Buffer.from(store.getEntry(300)!).equals(entries[300]!)).toBe(true); // bundle 1 is whole
+      const got: number[] = [];
+      for await (const [index] of store.entries(0, 434)) got.push(index);
+      expect(got).toHaveLength(101);
+      expect(store.entryBundle(0, BUNDLE_WIDTH)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+    let r = await verifyLedger(dir.path);
+    expect([r.ok, r.error?.index]).toEqual([false, 101]);
+
+    // A damaged index (offsets not starting at 0): bundle 0 reads as missing.
+    await withRawDb(dir.path, async (db) => {
+      await db.put(pieceKey(101), encodeEntryBundle(entries.slice(101, 256)));
+      await db.put(CURRENT_LAYOUT.bundleKey(0), Uint8Array.of(1, 101));
+    });
+    store = await LedgerStore.open(dir.path, { create: false });
+    try {
+      expect(store.getEntry(0)).toBeUndefined();
+      expect(Buffer.from(store.getEntry(433)!).equals(entries[433]!)).toBe(true);
+    } finally {
+      await store.close();
+    }
+    r = await verifyLedger(dir.path);
+    expect([r.ok, r.error?.index]).toEqual([false, 0]);
+  });
+
+  it('opens a format-4 folder that lost its format meta as format 4, appending in its layout', async () => {
+    const entries = await build(dir.path, [100, 300, 33], 433);
+    await withRawDb(dir.path, async (db) => {
+      await storeEntriesAsFormat4(db);
+      await db.del(metaKey('format'));
+    });
+    await expectEntries(dir.path, entries);
+    const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
+    const records = Array.from({ length: 100 }, (_, k) => signedBy(city.departments[k % 5]!, { nometa: k }));
+    for (const r of await ledger.appendMany(records, { atomic: true })) if (r instanceof Error) throw r;
+    await ledger.close();
+    await expectEntries(dir.path, [...entries, ...records]);
+    await withRawDb(dir.path, async (db) => {
+      expect((await tableKeys(db, TABLE.entryFragment)).map(keyNumber)).toEqual([512]);
+      for (const k of await tableKeys(db, LOG_REGION)) expect(k[9]).not.toBe(0x45); // no pieces
+    });
   });
 
   it('refuses a storage format it does not know, naming it', async () => {
