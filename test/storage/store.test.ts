@@ -1,6 +1,7 @@
 import { ClassicLevel } from 'classic-level';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { concatBytes, utf8 } from '../../src/crypto/bytes.js';
 import { verifyInclusion } from '../../src/index.js';
 import { openLedger } from '../../src/ledger/open.js';
 import { verifyLedger } from '../../src/ledger/verify-ledger.js';
@@ -499,6 +500,62 @@ describe('the hash page being filled (format 4 keeps it only in memory)', () => 
     }
     await expectEntries(dir.path, entries);
     expect((await verifyLedger(dir.path)).ok).toBe(true);
+  });
+});
+
+describe('several blocks in one write (format 5)', () => {
+  it('stores one piece per write and bundle, and reads every entry and hash back after reopening', async () => {
+    const path = `${dir.path}/raw`;
+    const frontier = new Frontier(nodeTreeHasher);
+    const all: Uint8Array[] = [];
+    const hashes: Uint8Array[] = [];
+    let height = 0;
+    /** Blocks of the given sizes, continuing the log, with their stored hashes. */
+    const blocks = (sizes: readonly number[]) =>
+      sizes.map((size) => {
+        const firstIndex = all.length;
+        const hashStart = hashes.length;
+        const entries = Array.from({ length: size }, (_, k) =>
+          utf8(`entry ${firstIndex + k}`.padEnd(20 + (k % 50), '.')),
+        );
+        for (const e of entries) {
+          all.push(e);
+          frontier.append(nodeTreeHasher.leaf(e), hashes);
+        }
+        return {
+          height: height++,
+          note: `block ${height}`,
+          size: all.length,
+          firstIndex,
+          entries,
+          hashStart,
+          hashes: concatBytes(...hashes.slice(hashStart)),
+        };
+      });
+    let store = await LedgerStore.open(path, { create: true });
+    try {
+      await store.writeBlocks(blocks([100, 200, 300]), 'sync'); // 0–599: bundles 0, 1 complete
+      await store.writeBlocks(blocks([50, 206]), 'sync'); // 600–855: bundle 2 complete, 3 open
+    } finally {
+      await store.close();
+    }
+    await withRawDb(path, async (db) => {
+      const pieces = (await tableKeys(db, LOG_REGION)).filter((k) => k[9] === 0x45).map(keyNumber);
+      expect(pieces).toEqual([0, 256, 512, 600, 768]);
+      expect([...(await db.get(CURRENT_LAYOUT.bundleKey(2)))!]).toEqual([0, 88]);
+    });
+    await expectEntries(path, all);
+    store = await LedgerStore.open(path, { create: false });
+    try {
+      const got = store.readHashesSync(hashes.map((_, i) => i));
+      for (let i = 0; i < hashes.length; i++)
+        expect(Buffer.from(got[i]!).equals(hashes[i]!), `hash ${i}`).toBe(true);
+      expect(
+        Buffer.from(store.entryBundle(2, BUNDLE_WIDTH)!).equals(encodeEntryBundle(all.slice(512, 768))),
+      ).toBe(true);
+    } finally {
+      await store.close();
+    }
   });
 });
 
