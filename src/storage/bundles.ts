@@ -24,7 +24,7 @@
  *
  * Pure planning and parsing; store.ts does the I/O.
  */
-import { copyBytes } from '../crypto/bytes.js';
+import { concatBytes, copyBytes } from '../crypto/bytes.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
 
 export const BUNDLE_WIDTH = 256;
@@ -185,7 +185,6 @@ export function joinPieces(
   const offsets = decodePieceIndex(index);
   if (offsets === undefined) return undefined;
   const parts: Uint8Array[] = [];
-  let length = 0;
   for (let k = 0; k < offsets.length; k++) {
     const want = (offsets[k + 1] ?? BUNDLE_WIDTH) - offsets[k]!;
     const bytes = piece(offsets[k]!);
@@ -193,17 +192,9 @@ export function joinPieces(
     // Only the entries the index gives this piece (an entry inserted by damage shifts the rest out).
     const { count, end } = walkEntries(bytes, want);
     parts.push(end === bytes.length ? bytes : bytes.subarray(0, end));
-    length += end;
     if (count < want) break;
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concatBytes(...parts);
 }
 
 /**

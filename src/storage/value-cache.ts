@@ -14,13 +14,9 @@ export class ValueCache {
   }
 
   get(n: number): Uint8Array | undefined {
-    let bytes = this.#values.get(n);
-    if (bytes !== undefined) {
-      this.#values.delete(n);
-      this.#values.set(n, bytes);
-      return bytes;
-    }
-    bytes = this.#load(n);
+    const held = this.cached(n);
+    if (held !== undefined) return held;
+    const bytes = this.#load(n);
     if (bytes !== undefined) this.put(n, bytes);
     return bytes;
   }
