@@ -20,6 +20,7 @@ import { ClassicLevel } from 'classic-level';
 import { type Ledger, openLedger, type ResourceFilter } from '../src/index.js';
 import { indexPrefix, trailingId, trailingNumber } from '../src/state/indexes.js';
 import { decodeEntity, entityKey } from '../src/state/state.js';
+import { BUNDLE_WIDTH, pieceHolding } from '../src/storage/bundles.js';
 import { CURRENT_LAYOUT, numberKey, pieceKey, TABLE } from '../src/storage/keys.js';
 import { prefixEnd } from '../src/storage/store.js';
 import {
@@ -328,12 +329,10 @@ async function rawWalk(db: DB, w: Walk, valueKey: (key: Uint8Array) => Uint8Arra
  * ledger's memory; the reference skips it).
  */
 function rawEntryRead(db: DB, index: number): void {
-  const n = Math.floor(index / 256);
+  const n = Math.floor(index / BUNDLE_WIDTH);
   const offsets = db.getSync(CURRENT_LAYOUT.bundleKey(n));
   if (offsets === undefined) return;
-  let start = 0;
-  for (const o of offsets) if (o <= index % 256) start = o;
-  db.getSync(pieceKey(n * 256 + start));
+  db.getSync(pieceKey(n * BUNDLE_WIDTH + pieceHolding(offsets, index % BUNDLE_WIDTH)));
 }
 
 /** The reference for accessLogsOfResource: all 'G' keys of the resource, then each grant's 'g' keys. */

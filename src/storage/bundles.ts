@@ -50,6 +50,29 @@ export interface EntryWrites {
   readonly next: OpenBundle;
 }
 
+/**
+ * `entries` appended after the open bundle, split where bundles end: each
+ * part lies in bundle `n`, starts at entry `first`, and `completes` says
+ * whether it fills that bundle. The split both formats' plans share.
+ */
+function* bundleParts(
+  open: OpenBundle,
+  entries: readonly Uint8Array[],
+): Generator<{ n: number; first: number; part: Uint8Array[]; completes: boolean }> {
+  let n = open.n;
+  let fill = open.entries.length;
+  for (let i = 0; i < entries.length; ) {
+    const take = Math.min(BUNDLE_WIDTH - fill, entries.length - i);
+    const completes = fill + take === BUNDLE_WIDTH;
+    yield { n, first: n * BUNDLE_WIDTH + fill, part: entries.slice(i, i + take), completes };
+    i += take;
+    if (completes) {
+      n++;
+      fill = 0;
+    } else fill += take;
+  }
+}
+
 /** What appending `entries` (starting at the open bundle's end) writes. Pure: `open` is not changed. */
 export function planEntryWrites(open: OpenBundle, entries: readonly Uint8Array[]): EntryWrites {
   const bundles: Array<[number, Uint8Array]> = [];
@@ -57,34 +80,25 @@ export function planEntryWrites(open: OpenBundle, entries: readonly Uint8Array[]
   let n = open.n;
   let pending = open.entries.slice();
   let fragments = open.fragments.slice();
-  let i = 0;
-  while (i < entries.length) {
-    const take = Math.min(BUNDLE_WIDTH - pending.length, entries.length - i);
-    const part = entries.slice(i, i + take);
-    i += take;
-    if (pending.length + take === BUNDLE_WIDTH) {
-      bundles.push([n, encodeEntryBundle(pending.concat(part))]);
+  let fragment: [number, Uint8Array] | undefined;
+  for (const p of bundleParts(open, entries)) {
+    if (p.completes) {
+      bundles.push([p.n, encodeEntryBundle(pending.concat(p.part))]);
       deleted.push(...fragments);
-      n++;
+      n = p.n + 1;
       pending = [];
       fragments = [];
     } else {
-      const first = n * BUNDLE_WIDTH + pending.length;
-      const fragment = encodeEntryBundle(part);
-      // The open bundle outlives the caller's buffers, so it keeps views of
-      // the fragment's own bytes: one buffer per block, not a copy (and an
-      // ArrayBuffer) per entry.
-      for (const e of readBundle(fragment)) pending.push(e);
-      fragments.push(first);
-      return {
-        bundles,
-        fragment: [first, fragment],
-        deleted,
-        next: { n, entries: pending, fragments },
-      };
+      // The last part. The open bundle outlives the caller's buffers, so it
+      // keeps views of the fragment's own bytes: one buffer per block, not a
+      // copy (and an ArrayBuffer) per entry.
+      fragment = [p.first, encodeEntryBundle(p.part)];
+      for (const e of readBundle(fragment[1])) pending.push(e);
+      fragments.push(p.first);
     }
   }
-  return { bundles, deleted, next: { n, entries: pending, fragments } };
+  const next = { n, entries: pending, fragments };
+  return fragment === undefined ? { bundles, deleted, next } : { bundles, fragment, deleted, next };
 }
 
 /**
@@ -111,12 +125,8 @@ export function readBundle(bytes: Uint8Array, limit = BUNDLE_WIDTH): Uint8Array[
  * views were most of a random read's cost, in the GC).
  */
 export function bundleEntry(bytes: Uint8Array, k: number): Uint8Array | undefined {
-  let at = 0;
-  for (let i = 0; i < k; i++) {
-    if (at + 2 > bytes.length) return undefined;
-    at += 2 + ((bytes[at]! << 8) | bytes[at + 1]!);
-  }
-  if (at + 2 > bytes.length) return undefined;
+  const { count, end: at } = walkEntries(bytes, k);
+  if (count < k || at + 2 > bytes.length) return undefined;
   const end = at + 2 + ((bytes[at]! << 8) | bytes[at + 1]!);
   return end > bytes.length ? undefined : copyBytes(bytes, at + 2, end);
 }
@@ -137,18 +147,13 @@ export function planPieceWrites(open: OpenBundle, entries: readonly Uint8Array[]
   let n = open.n;
   let pending = open.entries.slice();
   let starts = open.fragments.slice();
-  let i = 0;
-  while (i < entries.length) {
-    const take = Math.min(BUNDLE_WIDTH - pending.length, entries.length - i);
-    const part = entries.slice(i, i + take);
-    i += take;
-    const first = n * BUNDLE_WIDTH + pending.length;
-    const piece = encodeEntryBundle(part);
-    pieces.push([first, piece]);
-    starts.push(first);
-    if (pending.length + take === BUNDLE_WIDTH) {
-      completed.push([n, encodePieceIndex(starts.map((s) => s - n * BUNDLE_WIDTH))]);
-      n++;
+  for (const p of bundleParts(open, entries)) {
+    const piece = encodeEntryBundle(p.part);
+    pieces.push([p.first, piece]);
+    starts.push(p.first);
+    if (p.completes) {
+      completed.push([p.n, encodePieceIndex(starts.map((s) => s - p.n * BUNDLE_WIDTH))]);
+      n = p.n + 1;
       pending = [];
       starts = [];
     } else {
@@ -162,6 +167,13 @@ export function planPieceWrites(open: OpenBundle, entries: readonly Uint8Array[]
 /** A complete bundle's index: its pieces' offsets in the bundle (0 first, increasing), one byte each. */
 export function encodePieceIndex(offsets: readonly number[]): Uint8Array {
   return Uint8Array.from(offsets);
+}
+
+/** The offset of the piece that holds entry `k` of a bundle with these piece offsets. */
+export function pieceHolding(offsets: ArrayLike<number>, k: number): number {
+  let start = 0;
+  for (let p = 0; p < offsets.length && offsets[p]! <= k; p++) start = offsets[p]!;
+  return start;
 }
 
 /** The offsets of a stored index, or undefined if it is not one (damage). */
