@@ -52,6 +52,59 @@ interface Job {
   readonly run?: { readonly checks: number; readonly verdicts: (ok: boolean[]) => void };
 }
 
+/**
+ * Warm workers left by closed pools, taken by the next pool this process
+ * opens. Why: a new worker compiles its check code again on its first real
+ * batches (the synthetic warm-up does not cover what real data reaches), and
+ * checks run ~3× slower for ~0.2 s. Measured at half the batch rate, a new
+ * ledger with new workers had 2–328 acks over 25 ms in its first 0.25 s
+ * (twelve runs; the p99 allows 39); with the closed ledger's workers, none in
+ * six runs (bench/README.md, session 14). Workers keep no state between
+ * messages, so a reused one gives the same verdicts.
+ */
+const SPARES: Worker[] = [];
+/** At most this many workers wait for a next pool; more are terminated. */
+const MAX_SPARES = 8;
+/** A spare not taken within this long is terminated. */
+const SPARE_IDLE_MS = 30_000;
+const spareTimers = new Map<Worker, ReturnType<typeof setTimeout>>();
+
+/** Takes a warm spare worker, if one is waiting. */
+function takeSpare(): Worker | undefined {
+  const w = SPARES.pop();
+  if (w === undefined) return undefined;
+  clearTimeout(spareTimers.get(w));
+  spareTimers.delete(w);
+  w.removeAllListeners('error');
+  w.removeAllListeners('exit');
+  return w;
+}
+
+/** Keeps an idle worker for the next pool (or terminates it if enough are kept). */
+function keepSpare(w: Worker): void {
+  if (SPARES.length >= MAX_SPARES) {
+    void w.terminate();
+    return;
+  }
+  const drop = (): void => {
+    const at = SPARES.indexOf(w);
+    if (at >= 0) SPARES.splice(at, 1);
+    clearTimeout(spareTimers.get(w));
+    spareTimers.delete(w);
+  };
+  // A spare that fails or exits while it waits is only forgotten.
+  w.on('error', drop);
+  w.on('exit', drop);
+  const timer = setTimeout(() => {
+    drop();
+    void w.terminate();
+  }, SPARE_IDLE_MS);
+  timer.unref();
+  spareTimers.set(w, timer);
+  w.unref();
+  SPARES.push(w);
+}
+
 export class AdmissionPool {
   readonly #workers: Worker[] = [];
   /**
@@ -66,26 +119,43 @@ export class AdmissionPool {
   #queued: Job[] = [];
   #next = 0;
   #turn = 0;
+  /** This pool's listeners on each worker, removed when the worker is kept as a spare. */
+  readonly #listeners = new Map<
+    Worker,
+    { message: (m: CheckedBatches | { ready: true }) => void; error: (e: Error) => void }
+  >();
 
   constructor(size: number) {
     if (size < 1 || !existsSync(fileURLToPath(WORKER_URL))) return;
     detachOneBuffer();
     for (let i = 0; i < size; i++) {
-      const w = new Worker(WORKER_URL);
-      w.on('message', (m: CheckedBatches | { ready: true }) => {
+      const spare = takeSpare();
+      const w = spare ?? new Worker(WORKER_URL);
+      const message = (m: CheckedBatches | { ready: true }): void => {
         if ('ready' in m) this.#ready.push(w);
         else this.#answered(m);
-      });
-      w.on('error', (e) => {
+      };
+      const error = (e: Error): void => {
         // A dead worker takes its jobs with it; the rest carry on (in-thread if none is left).
         this.#workers.splice(this.#workers.indexOf(w), 1);
         if (this.#ready.includes(w)) this.#ready.splice(this.#ready.indexOf(w), 1);
+        this.#listeners.delete(w);
         this.#failAll(e);
-      });
+      };
+      w.on('message', message);
+      w.on('error', error);
+      this.#listeners.set(w, { message, error });
       // Idle workers must not keep a process alive that is otherwise done (busy ones must).
       w.unref();
       this.#workers.push(w);
+      // A spare said it was ready to the pool before.
+      if (spare !== undefined) this.#ready.push(w);
     }
+  }
+
+  /** @internal The worker threads' ids (tests: which workers a pool holds). */
+  get threadIds(): number[] {
+    return this.#workers.map((w) => w.threadId);
   }
 
   /** Resolves with the number of workers checking batches once each has started or failed. */
@@ -284,10 +354,25 @@ export class AdmissionPool {
     for (const x of this.#workers) x.unref();
   }
 
+  /**
+   * Stops using the workers. Ready ones with nothing in flight stay warm for
+   * the next pool this process opens (see SPARES); the others are terminated.
+   */
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    const idle = this.#posted.size === 0 && this.#queued.length === 0;
+    const ending: Promise<number>[] = [];
+    for (const w of this.#workers) {
+      const on = this.#listeners.get(w);
+      if (idle && on !== undefined && this.#ready.includes(w)) {
+        w.off('message', on.message);
+        w.off('error', on.error);
+        keepSpare(w);
+      } else ending.push(w.terminate()); // its listeners stay: an error while it ends is still handled
+    }
+    this.#listeners.clear();
     this.#workers.length = 0;
     this.#ready.length = 0;
+    await Promise.all(ending);
   }
 }
 

@@ -788,6 +788,11 @@ export class Ledger {
     await this.#store.close();
   }
 
+  /** @internal The admission workers' thread ids (tests: reuse of a closed ledger's workers). */
+  get admissionThreadIds(): number[] {
+    return this.#admission.threadIds;
+  }
+
   /** @internal for the query engine and tests */
   get store(): LedgerStore {
     return this.#store;

@@ -197,3 +197,70 @@ describe('appendBatch on worker threads (built package)', () => {
     expect(ledger.head().size).toBe(size + 42 + 1);
   });
 });
+
+describe('admission workers outlive their ledger (built package)', () => {
+  const city = makeCity(2);
+  const dirs: Array<{ path: string; cleanup: () => void }> = [];
+  // biome-ignore lint/suspicious/noExplicitAny: the built module is untyped here
+  let lib: any;
+
+  beforeAll(async () => {
+    lib = await import(dist);
+  });
+  afterAll(() => {
+    for (const d of dirs) d.cleanup();
+  });
+
+  const open = async (workers: number) => {
+    const dir = tempDir('dirchain-spares-');
+    dirs.push(dir);
+    return lib.createLedger(dir.path, {
+      origin: ORIGIN,
+      sequencerKey: city.sequencer.signerKey,
+      members: city.members,
+      workers,
+    });
+  };
+  const batch = (d: number, tag: string, signer = city.departments[d]!.signer.signer) =>
+    lib.signBatch(
+      { origin: ORIGIN, kind: 'x.event', author: city.departments[d]!.id, keyId: 0, timestamp: Date.now() },
+      Array.from({ length: 6 }, (_, i) => ({ tag, i })),
+      signer,
+    );
+
+  it('a ledger opened after another closed checks on its warm workers, with the same verdicts', async () => {
+    const first = await open(2);
+    expect(await first.workersStarted()).toBe(2);
+    const threads = [...first.admissionThreadIds].sort();
+    const b = batch(0, 'first');
+    await first.appendBatch(b.seal.bytes, b.events);
+    // A second ledger open at the same time gets workers of its own.
+    const beside = await open(2);
+    const besideThreads: number[] = beside.admissionThreadIds;
+    expect(besideThreads.some((t) => threads.includes(t))).toBe(false);
+    await beside.close();
+    await first.close();
+
+    const next = await open(2);
+    // Both of the first ledger's workers (or those of the ledger beside it): ready at once.
+    expect(next.admissionThreadIds).toHaveLength(2);
+    expect(
+      next.admissionThreadIds.every((t: number) => threads.includes(t) || besideThreads.includes(t)),
+    ).toBe(true);
+    expect(await next.workersStarted()).toBe(2);
+    const good = batch(1, 'next');
+    const forged = batch(0, 'forged', city.departments[1]!.signer.signer);
+    const results = await Promise.all([
+      next.appendBatch(good.seal.bytes, good.events).then(
+        (r: { count: number }) => r.count,
+        (e: { code?: string }) => e.code,
+      ),
+      next.appendBatch(forged.seal.bytes, forged.events).then(
+        () => 'accepted',
+        (e: { code?: string }) => e.code,
+      ),
+    ]);
+    expect(results).toEqual([6, 'E_BAD_SIGNATURE']);
+    await next.close();
+  });
+});
