@@ -62,47 +62,46 @@ interface Job {
  * six runs (bench/README.md, session 14). Workers keep no state between
  * messages, so a reused one gives the same verdicts.
  */
-const SPARES: Worker[] = [];
+const SPARES: Array<{
+  readonly worker: Worker;
+  readonly forget: () => void;
+  readonly timer: NodeJS.Timeout;
+}> = [];
 /** At most this many workers wait for a next pool; more are terminated. */
 const MAX_SPARES = 8;
 /** A spare not taken within this long is terminated. */
 const SPARE_IDLE_MS = 30_000;
-const spareTimers = new Map<Worker, ReturnType<typeof setTimeout>>();
 
 /** Takes a warm spare worker, if one is waiting. */
 function takeSpare(): Worker | undefined {
-  const w = SPARES.pop();
-  if (w === undefined) return undefined;
-  clearTimeout(spareTimers.get(w));
-  spareTimers.delete(w);
-  w.removeAllListeners('error');
-  w.removeAllListeners('exit');
-  return w;
+  const spare = SPARES.pop();
+  if (spare === undefined) return undefined;
+  clearTimeout(spare.timer);
+  spare.worker.off('error', spare.forget);
+  spare.worker.off('exit', spare.forget);
+  return spare.worker;
 }
 
 /** Keeps an idle worker for the next pool (or terminates it if enough are kept). */
-function keepSpare(w: Worker): void {
+function keepSpare(worker: Worker): void {
   if (SPARES.length >= MAX_SPARES) {
-    void w.terminate();
+    void worker.terminate();
     return;
   }
-  const drop = (): void => {
-    const at = SPARES.indexOf(w);
-    if (at >= 0) SPARES.splice(at, 1);
-    clearTimeout(spareTimers.get(w));
-    spareTimers.delete(w);
+  const forget = (): void => {
+    const at = SPARES.findIndex((s) => s.worker === worker);
+    if (at >= 0) clearTimeout(SPARES.splice(at, 1)[0]!.timer);
   };
   // A spare that fails or exits while it waits is only forgotten.
-  w.on('error', drop);
-  w.on('exit', drop);
+  worker.on('error', forget);
+  worker.on('exit', forget);
   const timer = setTimeout(() => {
-    drop();
-    void w.terminate();
+    forget();
+    void worker.terminate();
   }, SPARE_IDLE_MS);
   timer.unref();
-  spareTimers.set(w, timer);
-  w.unref();
-  SPARES.push(w);
+  worker.unref();
+  SPARES.push({ worker, forget, timer });
 }
 
 export class AdmissionPool {

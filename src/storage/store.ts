@@ -491,7 +491,12 @@ export class LedgerStore implements HashReader {
   #readBundle(n: number): Uint8Array | undefined {
     const stored = this.#db.getSync(this.#layout.bundleKey(n));
     if (stored === undefined || this.#format < PIECES) return stored;
-    return joinPieces(stored, (offset) => this.#db.getSync(pieceKey(n * BUNDLE_WIDTH + offset)));
+    return joinPieces(stored, (offset) => this.#piece(n, offset));
+  }
+
+  /** Format 5: the piece of complete bundle `n` that starts at `offset` in it. */
+  #piece(n: number, offset: number): Uint8Array | undefined {
+    return this.#db.getSync(pieceKey(n * BUNDLE_WIDTH + offset));
   }
 
   /** The pages touched by appending `hashes` at stored index `start`, with their new contents. */
@@ -594,7 +599,7 @@ export class LedgerStore implements HashReader {
     const offsets = index === undefined ? undefined : decodePieceIndex(index);
     if (offsets === undefined) return undefined;
     const start = pieceHolding(offsets, k);
-    const piece = this.#db.getSync(pieceKey(n * BUNDLE_WIDTH + start));
+    const piece = this.#piece(n, start);
     return piece === undefined ? undefined : bundleEntry(piece, k - start);
   }
 
