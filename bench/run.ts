@@ -145,8 +145,8 @@ async function main(): Promise<void> {
     process.stderr.write(`${line}\n`);
   };
   if (globalThis.gc === undefined) log('note: run node with --expose-gc for a GC between runs');
-  // The node flags are part of the configuration measured: npm run bench starts node
-  // with --initial-old-space-size=64, as the README says to start a sequencer process.
+  // The node flags are part of the configuration measured: npm run bench starts node with
+  // --initial-old-space-size=64 --v8-pool-size=1, as the README says to start a sequencer process.
   const flags = process.execArgv.join(' ') || 'no flags';
   log(
     `dirchain bench ${options.quick ? '(quick) ' : ''}node ${process.version} (${flags}), ${cpus().length} CPUs, ` +
