@@ -8,9 +8,9 @@
  *   const report = verifyBundle(bundleJson, ['dirchain.example.gov/city+c0b0ec62+AU9l...']);
  *   if (!report.ok) console.error(report.checks.filter((c) => c.status === 'fail'));
  */
-import { equalBytes, toHex } from './crypto/bytes.js';
-import { verifyNoble } from './crypto/ed25519.js';
-import { type NoteVerifier, openNote, parseVerifierKey } from './crypto/note.js';
+import { checkArray, checkBytes, checkObject, checkString, equalBytes, show, toHex } from './crypto/bytes.js';
+import { checkLength, PUBLIC_KEY_LENGTH, verifyNoble } from './crypto/ed25519.js';
+import { checkVerifier, type NoteVerifier, openNote, parseVerifierKey } from './crypto/note.js';
 import { sha256Noble } from './crypto/sha256.js';
 import {
   bundleKind,
@@ -34,26 +34,54 @@ import {
 } from './witness/cosignature.js';
 
 const hasher = treeHasher(sha256Noble);
-
-const proofs = proofChecks(hasher);
+const checks = proofChecks(hasher);
 
 /** RFC 9162 leaf hash of a log entry: SHA-256(0x00 || entry). */
-export const leafHash: (entry: Uint8Array) => Uint8Array = proofs.leafHash;
+export const leafHash: (entry: Uint8Array) => Uint8Array = checks.leafHash;
 
-/** True when `proof` shows the entry (or its leaf hash) at `index` in the tree of `size` with `root`. */
-export const verifyInclusion: (p: InclusionClaim) => boolean = proofs.verifyInclusion;
+/**
+ * True when `proof` shows the entry (or its leaf hash) at `index` in the tree of `size` with `root`.
+ * A claim whose fields have the wrong types is false; a claim that is not an object is E_INVALID_ARGUMENT.
+ */
+export const verifyInclusion: (p: InclusionClaim) => boolean = checks.verifyInclusion;
 
-/** True when `proof` shows tree (size1, root1) is a prefix of tree (size2, root2). */
-export const verifyConsistency: (p: ConsistencyClaim) => boolean = proofs.verifyConsistency;
+/**
+ * True when `proof` shows tree (size1, root1) is a prefix of tree (size2, root2).
+ * A claim whose fields have the wrong types is false; a claim that is not an object is E_INVALID_ARGUMENT.
+ */
+export const verifyConsistency: (p: ConsistencyClaim) => boolean = checks.verifyConsistency;
+
+/** Keys given as text are parsed with `parse`; keys given as objects must have a verifier's shape. */
+function parseKeyList(
+  keys: ReadonlyArray<string | NoteVerifier>,
+  what: string,
+  parse: (text: string) => NoteVerifier,
+): NoteVerifier[] {
+  checkArray(keys, what);
+  return Array.from(keys, (k, i) => {
+    if (typeof k === 'string') return parse(k);
+    checkVerifier(k, `${what}[${i}]`);
+    return k;
+  });
+}
 
 /** Parses verifier keys given as C2SP note key text. */
 export function parseKeys(keys: ReadonlyArray<string | NoteVerifier>): NoteVerifier[] {
-  return keys.map((k) => (typeof k === 'string' ? parseVerifierKey(sha256Noble, k) : k));
+  return parseKeyList(keys, 'keys', (k) => parseVerifierKey(sha256Noble, k));
 }
 
 /** Parses witness verifier keys (C2SP tlog-cosignature/v1, key type 0x04). */
 export function parseWitnessKeys(keys: ReadonlyArray<string | NoteVerifier>): NoteVerifier[] {
-  return keys.map((k) => (typeof k === 'string' ? parseWitnessKey(sha256Noble, k) : k));
+  return parseKeyList(keys, 'witness keys', (k) => parseWitnessKey(sha256Noble, k));
+}
+
+/** Throws E_INVALID_ARGUMENT unless `policy` is an object with, if given, a key list and a whole quorum. */
+function checkWitnessPolicy(policy: WitnessPolicy, what: string): void {
+  checkObject(policy, what);
+  if (policy.witnesses !== undefined) checkArray(policy.witnesses, `${what} witnesses`);
+  const q = policy.quorum;
+  if (q !== undefined && !(Number.isSafeInteger(q) && (q as number) >= 0))
+    fail(ErrorCode.INVALID_ARGUMENT, `witness quorum must be a whole number ≥ 0, got ${show(q)}`);
 }
 
 /**
@@ -72,6 +100,8 @@ export interface WitnessPolicy {
  * verify is E_BAD_SIGNATURE; too few is E_QUORUM. Does not check the log's signature.
  */
 export function verifyCosignatures(note: string, policy: WitnessPolicy): Cosignature[] {
+  checkString(note, 'note');
+  checkWitnessPolicy(policy, 'witness policy');
   if (policy.witnesses === undefined && (policy.quorum ?? 0) > 0)
     fail(ErrorCode.INVALID_ARGUMENT, `witness quorum ${policy.quorum} needs witness keys`);
   return checkCosignatures(note, parseWitnessKeys(policy.witnesses ?? []), policy.quorum, verifyNoble);
@@ -90,7 +120,11 @@ export function verifyCheckpoint(
   keys: ReadonlyArray<string | NoteVerifier>,
   expect: { origin?: string } & WitnessPolicy = {},
 ): Checkpoint & { signers: string[]; cosigners: Cosignature[] } {
-  const opened = openNote(note, parseKeys(keys), verifyNoble);
+  checkString(note, 'checkpoint note');
+  const verifiers = parseKeys(keys);
+  checkWitnessPolicy(expect, 'checkpoint expectations');
+  if (expect.origin !== undefined) checkString(expect.origin, 'expected origin');
+  const opened = openNote(note, verifiers, verifyNoble);
   const c = parseCheckpoint(opened.text);
   // A log's checkpoint key is named after its origin: a key trusted for another log proves nothing here.
   if (!opened.verified.some((s) => s.name === c.origin)) {
@@ -114,8 +148,13 @@ export function verifyCheckpoint(
   };
 }
 
-/** Decodes a record and checks its author signature under `publicKey`. */
+/**
+ * Decodes a record and checks its author signature under `publicKey` (32 bytes).
+ * Throws E_BAD_SIGNATURE, or decodeRecord's refusals for a malformed entry.
+ */
 export function verifyRecord(entry: Uint8Array, publicKey: Uint8Array): LedgerRecord {
+  checkBytes(entry, 'record');
+  checkLength(publicKey, PUBLIC_KEY_LENGTH, 'public key');
   const record = decodeRecord(entry);
   if (!verifyRecordSignature(record, publicKey, verifyNoble)) {
     fail(
@@ -143,7 +182,10 @@ function run(checks: Check[], name: string, f: () => string): boolean {
     checks.push({ name, status: 'pass', detail: f() });
     return true;
   } catch (e) {
-    const detail = isDirchainError(e) ? `${e.code}: ${e.message}` : String(e);
+    // Every refusal is typed; anything else is a bug, reported as one rather than thrown.
+    const detail = isDirchainError(e)
+      ? `${e.code}: ${e.message}`
+      : `${ErrorCode.INTERNAL}: unexpected ${String(e)}`;
     checks.push({ name, status: 'fail', detail });
     return false;
   }
@@ -155,7 +197,8 @@ function must(ok: boolean, message: string): void {
 
 /**
  * Checks a proof bundle (as produced by `dirchain prove --json`) against
- * trusted sequencer keys, and says which check failed. Never throws.
+ * trusted sequencer keys, and says which check failed. Never throws: malformed
+ * keys or a malformed witness policy are failed checks too.
  */
 export function verifyBundle(
   json: unknown,
@@ -163,6 +206,7 @@ export function verifyBundle(
   policy: WitnessPolicy = {},
 ): BundleReport {
   const checks: Check[] = [];
+  const witnesses = usablePolicy(policy, checks);
   let kind = 'unknown' as BundleReport['kind'];
   let parsed: InclusionBundleBytes | ConsistencyBundleBytes | undefined;
   let verifiers: NoteVerifier[] = [];
@@ -178,10 +222,31 @@ export function verifyBundle(
     return `${kind} bundle`;
   });
   if (formatOk && parsed !== undefined) {
-    if (kind === 'inclusion') checkInclusionBundle(parsed as InclusionBundleBytes, verifiers, policy, checks);
-    else checkConsistencyBundle(parsed as ConsistencyBundleBytes, verifiers, policy, checks);
+    if (kind === 'inclusion')
+      checkInclusionBundle(parsed as InclusionBundleBytes, verifiers, witnesses, checks);
+    else checkConsistencyBundle(parsed as ConsistencyBundleBytes, verifiers, witnesses, checks);
   }
   return { ok: checks.every((c) => c.status !== 'fail'), kind, checks };
+}
+
+/** The policy to check witnesses by; a malformed one is a failed check (and asks for no witnesses). */
+function usablePolicy(policy: WitnessPolicy, checks: Check[]): WitnessPolicy {
+  try {
+    checkWitnessPolicy(policy, 'witness policy');
+    return policy;
+  } catch (e) {
+    run(checks, 'witness policy', () => {
+      throw e;
+    });
+    return {};
+  }
+}
+
+/** A time in ms as ISO 8601, or in seconds past what a Date holds (a cosignature's time may be). */
+function isoTime(ms: number): string {
+  return Math.abs(ms) <= 8_640_000_000_000_000
+    ? new Date(ms).toISOString()
+    : `${ms / 1000} s after the epoch`;
 }
 
 function wantsWitnesses(policy: WitnessPolicy): boolean {
@@ -192,7 +257,7 @@ function witnessCheck(checks: Check[], name: string, note: string, policy: Witne
   run(checks, name, () => {
     const cosigners = verifyCosignatures(note, policy);
     const p = witnessPolicy(parseWitnessKeys(policy.witnesses ?? []), policy.quorum);
-    const when = (c: Cosignature) => `${c.name} at ${new Date(c.time * 1000).toISOString()}`;
+    const when = (c: Cosignature) => `${c.name} at ${isoTime(c.time * 1000)}`;
     return `quorum ${p.quorum} of ${p.witnesses.length} met: ${cosigners.map(when).join(', ') || 'none needed'}`;
   });
 }

@@ -1,20 +1,19 @@
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { auditLedger, isLedgerUrl, writeReport } from '../audit/audit.js';
-import { fromBase64 } from '../crypto/bytes.js';
 import { generateKeyPair } from '../crypto/keys.js';
 import { consistencyBundleToJSON, inclusionBundleToJSON } from '../encoding/bundle.js';
-import type { Plain } from '../encoding/msgpack.js';
-import { signRecord } from '../encoding/record.js';
-import { DirchainError, ErrorCode, fail } from '../errors.js';
-import type { Ledger, MemberSigner } from '../ledger/ledger.js';
+import { MEMBER_ID_PATTERN } from '../encoding/record.js';
+import { ErrorCode, fail } from '../errors.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { createLedger, openLedger } from '../ledger/open.js';
 import { rebuildState } from '../ledger/rebuild.js';
 import { serveLedger } from '../serve/server.js';
 import { verifyBundle } from '../verify.js';
+import { auditAsChild, auditInChild, isAuditChild } from './audit-child.js';
+import { FolderClaim, publicKeyPath } from './folder-claim.js';
 import { dim, green, Progress, red } from './io.js';
-import { keyArgument, keysPath, ledgerPath, readKeyFile, sequencerKeyPath } from './node-dir.js';
+import { keyArgument, keysPath, ledgerPath, sequencerKeyPath } from './node-dir.js';
 
 export interface Ctx {
   readonly json: boolean;
@@ -24,23 +23,32 @@ export interface Ctx {
 /** Exit codes: 0 success, 1 a check failed or records were refused, 2 usage error, 3 other error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, error: 3 } as const;
 
+/** The sequencer's member id in genesis, and so the name of its key file. */
+const SEQUENCER_ID = 'sequencer';
+
+/**
+ * Lays out a new node folder: keys, ledger with its genesis, sequencer.pub. Of
+ * several inits on one folder exactly one goes on (see FolderClaim); the others
+ * fail with E_LEDGER_EXISTS having touched nothing.
+ */
 export async function init(ctx: Ctx, dir: string, origin: string, adminId: string): Promise<number> {
-  if (existsSync(ledgerPath(dir)) || existsSync(sequencerKeyPath(dir))) {
-    fail(ErrorCode.LEDGER_EXISTS, `${dir} already holds a ledger`);
-  }
+  // The admin key is keys/<id>.key beside keys/sequencer.key: the id must be a safe, different file name.
+  if (!MEMBER_ID_PATTERN.test(adminId) || adminId === SEQUENCER_ID)
+    fail(ErrorCode.INVALID_ARGUMENT, `--admin must match ${MEMBER_ID_PATTERN} and not be "${SEQUENCER_ID}"`);
   // Make the keys first: a bad origin or admin id fails before anything is written.
   const sequencer = generateKeyPair(origin);
   const admin = generateKeyPair(adminId);
-  const madeDir = !existsSync(dir);
-  // Keys go to disk before the ledger exists, so a crash never leaves a ledger nobody can sign for.
-  mkdirSync(keysPath(dir), { recursive: true, mode: 0o700 });
-  writeFileSync(sequencerKeyPath(dir), `${sequencer.signerKey}\n`, { mode: 0o600 });
-  writeFileSync(join(keysPath(dir), `${adminId}.key`), `${admin.signerKey}\n`, { mode: 0o600 });
-  let ledger: Ledger;
+  const claim = FolderClaim.take(dir);
+  let ledger: Ledger | undefined;
   try {
+    // Keys go to disk before the ledger exists, so a crash never leaves a ledger nobody can sign for.
+    claim.writeFile(sequencerKeyPath(dir), `${sequencer.signerKey}\n`, 0o600);
+    claim.writeFile(join(keysPath(dir), `${adminId}.key`), `${admin.signerKey}\n`, 0o600);
+    claim.makeTree(ledgerPath(dir));
     ledger = await createLedger(ledgerPath(dir), {
       origin,
       sequencerKey: sequencer.signerKey,
+      sequencerId: SEQUENCER_ID,
       members: [
         {
           id: adminId,
@@ -50,13 +58,13 @@ export async function init(ctx: Ctx, dir: string, origin: string, adminId: strin
         },
       ],
     });
+    // Last, once the ledger it verifies is durable: a folder with it is a finished init.
+    claim.writeFile(publicKeyPath(dir), `${sequencer.verifierKey}\n`);
   } catch (e) {
-    for (const f of [sequencerKeyPath(dir), join(keysPath(dir), `${adminId}.key`)])
-      rmSync(f, { force: true });
-    if (madeDir) rmSync(dir, { recursive: true, force: true });
+    await ledger?.close().catch(() => undefined);
+    claim.undo();
     throw e;
   }
-  writeFileSync(join(dir, 'sequencer.pub'), `${sequencer.verifierKey}\n`);
   const head = ledger.head();
   await ledger.close();
   if (ctx.json) {
@@ -76,135 +84,6 @@ export async function init(ctx: Ctx, dir: string, origin: string, adminId: strin
     ctx.out(dim(`root admin ${adminId}: signer key in ${join(keysPath(dir), `${adminId}.key`)}`));
   }
   return EXIT.ok;
-}
-
-async function openWritable(dir: string): Promise<Ledger> {
-  return openLedger(ledgerPath(dir), { sequencerKey: readKeyFile(sequencerKeyPath(dir)) });
-}
-
-interface LineResult {
-  line: number;
-  index?: number;
-  error?: { code: string; message: string };
-}
-
-/**
- * NDJSON, one record per line: either `{"record": "<base64 signed entry>"}`
- * (signed elsewhere), or `{"kind": "...", "body": {...}}` signed here with `--key`.
- */
-export async function append(
-  ctx: Ctx,
-  dir: string,
-  file: string,
-  keyFile: string | undefined,
-): Promise<number> {
-  if (!existsSync(file))
-    fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${file}`, {
-      hint: 'check the path (relative to the current folder)',
-    });
-  const ledger = await openWritable(dir);
-  const results: LineResult[] = [];
-  try {
-    const signer = keyFile === undefined ? undefined : ledger.memberSigner(keyArgument(keyFile));
-    const total = countLines(file);
-    const progress = new Progress('appending', total, !ctx.json && process.stderr.isTTY === true);
-    const window: Array<{ line: number; entry?: Uint8Array; error?: DirchainError }> = [];
-    let done = 0;
-    const drain = async () => {
-      const entries = window.filter((w) => w.entry !== undefined).map((w) => w.entry!);
-      const receipts = await ledger.appendMany(entries);
-      let r = 0;
-      for (const w of window) {
-        if (w.error) results.push({ line: w.line, error: { code: w.error.code, message: w.error.message } });
-        else {
-          const rec = receipts[r++]!;
-          if (rec instanceof DirchainError)
-            results.push({ line: w.line, error: { code: rec.code, message: rec.message } });
-          else results.push({ line: w.line, index: rec.index });
-        }
-      }
-      done += window.length;
-      window.length = 0;
-      progress.update(done);
-    };
-    let lineNo = 0;
-    for await (const raw of createInterface({
-      input: createReadStream(file),
-      crlfDelay: Number.POSITIVE_INFINITY,
-    })) {
-      lineNo++;
-      if (raw.trim() === '') continue;
-      try {
-        window.push({ line: lineNo, entry: entryFromLine(raw, ledger, signer) });
-      } catch (e) {
-        window.push({
-          line: lineNo,
-          error: e instanceof DirchainError ? e : new DirchainError(ErrorCode.DECODE, String(e)),
-        });
-      }
-      if (window.length >= 8192) await drain();
-    }
-    await drain();
-    progress.done();
-  } finally {
-    await ledger.close();
-  }
-  const failed = results.filter((r) => r.error);
-  const head = await readHead(dir);
-  if (ctx.json) {
-    ctx.out(
-      JSON.stringify({
-        appended: results.length - failed.length,
-        failed,
-        size: head.size,
-        checkpoint: head.checkpoint,
-      }),
-    );
-  } else {
-    ctx.out(`appended ${results.length - failed.length} records; tree size ${head.size}`);
-    for (const f of failed.slice(0, 20)) ctx.out(red(`line ${f.line}: ${f.error!.code} ${f.error!.message}`));
-    if (failed.length > 20) ctx.out(red(`... and ${failed.length - 20} more refused lines`));
-  }
-  return failed.length === 0 ? EXIT.ok : EXIT.failed;
-}
-
-function countLines(file: string): number {
-  const buf = readFileSync(file);
-  let n = 0;
-  for (let i = 0; i < buf.length; i++) if (buf[i] === 10) n++;
-  return buf.length > 0 && buf[buf.length - 1] !== 10 ? n + 1 : n;
-}
-
-function entryFromLine(raw: string, ledger: Ledger, signer: MemberSigner | undefined): Uint8Array {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    return fail(ErrorCode.DECODE, 'line is not valid JSON');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    fail(ErrorCode.DECODE, 'line must be a JSON object');
-  const o = v as Record<string, unknown>;
-  if (typeof o.record === 'string') return fromBase64(o.record);
-  if (typeof o.kind !== 'string' || !('body' in o)) {
-    fail(ErrorCode.DECODE, 'line needs "record" (base64) or "kind" and "body"', {
-      hint: 'see `dirchain append --help` for the line format',
-    });
-  }
-  if (signer === undefined) {
-    fail(ErrorCode.INVALID_ARGUMENT, 'unsigned lines ("kind"/"body") need --key <member signer key file>');
-  }
-  return signRecord(
-    {
-      origin: ledger.origin,
-      kind: o.kind,
-      author: signer.id,
-      keyId: signer.keyId,
-      timestamp: Date.now(),
-      body: o.body as Plain,
-    },
-    signer.signer,
-  ).bytes;
 }
 
 async function readHead(dir: string) {
@@ -310,16 +189,22 @@ export async function audit(
     fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${checkpointFile}`, {
       hint: 'save one with `dirchain checkpoint <dir> > checkpoint.txt`',
     });
-  const report = await auditLedger(where, {
+  const options = {
     ...(keys.length > 0 ? { trustedKeys: keys.map(keyArgument) } : {}),
     ...(checkpointFile === undefined ? {} : { checkpoint: readFileSync(checkpointFile, 'utf8') }),
     // Statistics cost a body decode per record: only when a report is wanted.
     verifyOnly: reportDir === undefined && !ctx.json,
-    onProgress: (done, total) => {
+    onProgress: (done: number, total: number) => {
       bar ??= new Progress('verifying', total, !ctx.json && process.stderr.isTTY === true);
       bar.update(done);
     },
-  });
+  };
+  if (isAuditChild()) {
+    await auditAsChild(where, options);
+    return EXIT.ok;
+  }
+  // A local folder is read in a child process, so that an abort there is still reported (audit-child.ts).
+  const report = isLedgerUrl(target) ? await auditLedger(where, options) : await auditInChild(where, options);
   bar?.done();
   // The report is written whatever the verdict: it says what failed.
   const files = reportDir === undefined ? undefined : writeReport(reportDir, report);

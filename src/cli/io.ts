@@ -15,12 +15,20 @@ export class Progress {
   readonly #total: number;
   readonly #start = Date.now();
   readonly #enabled: boolean;
+  readonly #format: (n: number) => string;
   #last = 0;
 
-  constructor(label: string, total: number, enabled = process.stderr.isTTY === true) {
+  /** `format` shows an amount (default: the number itself; {@link formatBytes} for bytes). */
+  constructor(
+    label: string,
+    total: number,
+    enabled = process.stderr.isTTY === true,
+    format: (n: number) => string = String,
+  ) {
     this.#label = label;
     this.#total = total;
     this.#enabled = enabled;
+    this.#format = format;
   }
 
   update(done: number): void {
@@ -35,8 +43,9 @@ export class Progress {
     const rate = seconds > 0 ? done / seconds : 0;
     const eta = estimateEta(done, this.#total, seconds);
     process.stderr.write(
-      `\r${this.#label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.#total} ` +
-        `${Math.round(fraction * 100)}% ${Math.round(rate)}/s eta ${eta === undefined ? '?' : formatDuration(eta)}  `,
+      `\r${this.#label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` +
+        `${this.#format(done)}/${this.#format(this.#total)} ${Math.round(fraction * 100)}% ` +
+        `${this.#format(Math.round(rate))}/s eta ${eta === undefined ? '?' : formatDuration(eta)}  `,
     );
   }
 
@@ -57,4 +66,17 @@ export function formatDuration(seconds: number): string {
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** 1234567 → "1.2 MB": decimal units, short enough for a progress line. */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1000;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
 }

@@ -6,19 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 import { DirchainError, ErrorCode, isDirchainError } from '../errors.js';
-import {
-  append,
-  audit,
-  type Ctx,
-  checkpoint,
-  EXIT,
-  init,
-  prove,
-  rebuild,
-  serve,
-  verify,
-} from './commands.js';
+import { append, MAX_LINE_BYTES } from './append.js';
+import { audit, type Ctx, checkpoint, EXIT, init, prove, rebuild, serve, verify } from './commands.js';
 import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } from './directory-commands.js';
+import { writeError } from './error-output.js';
 import { red } from './io.js';
 
 const HELP: Record<string, string> = {
@@ -59,7 +50,11 @@ One record per line, either signed elsewhere:
   {"record": "<base64 of the signed entry bytes>"}
 or to be signed here by the member whose signer key --key names:
   {"kind": "access.log", "body": {"grant": "g-1", "count": 3}}
-Refused lines are listed with their code; the others are appended.
+Lines are read as a stream. Refused lines are listed with their number and code
+(a line over ${MAX_LINE_BYTES} bytes: E_TOO_LARGE, never read into memory); the others
+are appended. The report says how many were appended and their lowest and highest
+index, also when an error stops it midway (exit 3).
+Exit codes: 0 all appended, 1 some lines refused, 3 an error stopped it.
 
 example: dirchain append ./city --file records.ndjson --key ./city/keys/bureau.key`,
   checkpoint: `usage: dirchain checkpoint <dir> [--json]
@@ -93,7 +88,9 @@ example: dirchain rebuild ./city`,
 Re-verifies every block, record signature, admission rule and root; for a local
 <dir> also every stored hash, state and index entry. A URL is a ledger served by
 \`dirchain serve\` (tlog-tiles): it is fetched and replayed the same way.
-Exits 1 and names the first bad record index on any failure.
+Exits 1 and names the first bad record index on any failure. A local <dir> is
+read in a child process: damaged storage is reported (E_LEDGER_CORRUPT), even if
+reading it kills that process.
 
 --report <out-dir>  write report.json and report.html (self-contained, printable):
                     verdict, records per kind / author / scenario over time,
@@ -270,8 +267,7 @@ main(process.argv.slice(2)).then(
     const json = process.argv.includes('--json');
     if (isDirchainError(e)) {
       if (json) process.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
-      process.stderr.write(`${red(`error ${e.code}:`)} ${e.message}\n`);
-      if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+      writeError(e);
       process.exitCode = exitCodeOf(e.code);
     } else if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(
@@ -279,7 +275,7 @@ main(process.argv.slice(2)).then(
       );
       process.exitCode = EXIT.usage;
     } else {
-      process.stderr.write(`${red('error:')} ${(e as Error)?.stack ?? String(e)}\n`);
+      writeError(e);
       process.exitCode = EXIT.error;
     }
   },

@@ -4,6 +4,51 @@
  */
 import { ErrorCode, fail } from '../errors.js';
 
+/**
+ * What a value is, for argument errors (`expected a string, got null`): null,
+ * array, a class name (`Uint8Array`, `Map`) or typeof. Never throws, whatever it is given.
+ */
+export function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value !== 'object') return typeof value;
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor
+    ?.name;
+  return typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'object';
+}
+
+/** A value as an error message shows it: short text quoted, numbers as they are, anything else by type. */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined) return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  return typeOf(value);
+}
+
+/** Throws E_INVALID_ARGUMENT unless `value` is a string. */
+export function checkString(value: unknown, what: string): asserts value is string {
+  if (typeof value !== 'string')
+    fail(ErrorCode.INVALID_ARGUMENT, `${what}: expected a string, got ${typeOf(value)}`);
+}
+
+/** Throws E_INVALID_ARGUMENT unless `value` is a Uint8Array (a node Buffer is one). */
+export function checkBytes(value: unknown, what: string): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array))
+    fail(ErrorCode.INVALID_ARGUMENT, `${what}: expected a Uint8Array, got ${typeOf(value)}`);
+}
+
+/** Throws E_INVALID_ARGUMENT unless `value` is an object (not null, not an array). */
+export function checkObject(value: unknown, what: string): asserts value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail(ErrorCode.INVALID_ARGUMENT, `${what}: expected an object, got ${typeOf(value)}`);
+}
+
+/** Throws E_INVALID_ARGUMENT unless `value` is an array. */
+export function checkArray(value: unknown, what: string): asserts value is readonly unknown[] {
+  if (!Array.isArray(value))
+    fail(ErrorCode.INVALID_ARGUMENT, `${what}: expected an array, got ${typeOf(value)}`);
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -53,12 +98,14 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 const HEX = '0123456789abcdef';
 
 export function toHex(bytes: Uint8Array): string {
+  checkBytes(bytes, 'bytes');
   let s = '';
   for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]! >> 4]! + HEX[bytes[i]! & 15]!;
   return s;
 }
 
 export function fromHex(hex: string): Uint8Array {
+  checkString(hex, 'hex');
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
     fail(ErrorCode.DECODE, `expected an even-length hex string, got ${JSON.stringify(hex.slice(0, 20))}`);
   }
@@ -73,6 +120,7 @@ for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
 
 /** Standard base64 with padding (RFC 4648 §4), as C2SP notes use. */
 export function toBase64(bytes: Uint8Array): string {
+  checkBytes(bytes, 'bytes');
   let s = '';
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
@@ -95,6 +143,7 @@ export function toBase64(bytes: Uint8Array): string {
  * be zero, so every byte string has exactly one accepted text form.
  */
 export function fromBase64(text: string): Uint8Array {
+  checkString(text, 'base64');
   if (text.length % 4 !== 0) fail(ErrorCode.DECODE, 'base64 length is not a multiple of 4');
   let pad = 0;
   if (text.endsWith('==')) pad = 2;

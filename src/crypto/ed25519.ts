@@ -54,7 +54,12 @@ export function nobleSigner(seed: Uint8Array): Signer {
 }
 
 export const verifyNoble: Verify = (publicKey, message, signature) => {
-  if (publicKey.length !== PUBLIC_KEY_LENGTH || signature.length !== SIGNATURE_LENGTH) return false;
+  if (
+    !(publicKey instanceof Uint8Array && message instanceof Uint8Array && signature instanceof Uint8Array) ||
+    publicKey.length !== PUBLIC_KEY_LENGTH ||
+    signature.length !== SIGNATURE_LENGTH
+  )
+    return false;
   try {
     return ed25519.verify(signature, message, publicKey, { zip215: false });
   } catch {

@@ -10,8 +10,25 @@
  * use noble while the sequencer uses node's crypto.
  */
 import { ErrorCode, fail } from '../errors.js';
-import { concatBytes, fromBase64, toBase64, utf8 } from './bytes.js';
-import { PUBLIC_KEY_LENGTH, SEED_LENGTH, SIGNATURE_LENGTH, type Signer, type Verify } from './ed25519.js';
+import {
+  checkArray,
+  checkBytes,
+  checkObject,
+  checkString,
+  concatBytes,
+  fromBase64,
+  toBase64,
+  typeOf,
+  utf8,
+} from './bytes.js';
+import {
+  checkLength,
+  PUBLIC_KEY_LENGTH,
+  SEED_LENGTH,
+  SIGNATURE_LENGTH,
+  type Signer,
+  type Verify,
+} from './ed25519.js';
 import type { Sha256 } from './sha256.js';
 
 /** Signature algorithm byte for Ed25519 in C2SP signed-note. */
@@ -49,7 +66,9 @@ export interface OpenedNote {
 
 /** Key names: non-empty, no whitespace, no '+' (C2SP signed-note §Signatures). */
 export function isValidKeyName(name: string): boolean {
-  return name.length > 0 && !/[\s+]/u.test(name) && !/[\u0000-\u001f\u007f]/.test(name);
+  return (
+    typeof name === 'string' && name.length > 0 && !/[\s+]/u.test(name) && !/[\u0000-\u001f\u007f]/.test(name)
+  );
 }
 
 export function noteKeyHash(sha256: Sha256, name: string, alg: number, publicKey: Uint8Array): number {
@@ -62,6 +81,9 @@ function hashHex(hash: number): string {
 }
 
 export function formatVerifierKey(sha256: Sha256, name: string, publicKey: Uint8Array): string {
+  checkFunction(sha256, 'sha256');
+  checkString(name, 'key name');
+  checkLength(publicKey, PUBLIC_KEY_LENGTH, 'public key');
   if (!isValidKeyName(name)) fail(ErrorCode.KEY_INVALID, `invalid key name ${JSON.stringify(name)}`);
   const hash = noteKeyHash(sha256, name, ALG_ED25519, publicKey);
   return `${name}+${hashHex(hash)}+${toBase64(concatBytes(Uint8Array.of(ALG_ED25519), publicKey))}`;
@@ -73,6 +95,7 @@ export function formatSignerKey(
   seed: Uint8Array,
   publicKey: Uint8Array,
 ): string {
+  checkString(name, 'key name');
   if (!isValidKeyName(name)) fail(ErrorCode.KEY_INVALID, `invalid key name ${JSON.stringify(name)}`);
   const hash = noteKeyHash(sha256, name, ALG_ED25519, publicKey);
   return `PRIVATE+KEY+${name}+${hashHex(hash)}+${toBase64(concatBytes(Uint8Array.of(ALG_ED25519), seed))}`;
@@ -82,6 +105,7 @@ function parseKeyParts(
   text: string,
   what: string,
 ): { name: string; hash: number; alg: number; key: Uint8Array } {
+  checkString(text, what);
   // Names and hashes never contain '+', base64 may: split at the first two only.
   const t = text.trim();
   const a = t.indexOf('+');
@@ -121,6 +145,7 @@ export function parseVerifierKey(sha256: Sha256, text: string): NoteVerifier {
  * caller checks it: see `noteSigner(…, expectHash)`.
  */
 export function parseSignerKey(text: string): { name: string; keyHash: number; seed: Uint8Array } {
+  checkString(text, 'signer key');
   const t = text.trim();
   if (!t.startsWith('PRIVATE+KEY+')) fail(ErrorCode.KEY_INVALID, 'signer key must start with PRIVATE+KEY+');
   const { name, hash, alg, key } = parseKeyParts(t.slice('PRIVATE+KEY+'.length), 'signer key');
@@ -146,6 +171,29 @@ export function noteSigner(sha256: Sha256, name: string, signer: Signer, expectH
   };
 }
 
+function checkFunction(value: unknown, what: string): void {
+  if (typeof value !== 'function')
+    fail(ErrorCode.INVALID_ARGUMENT, `${what}: expected a function, got ${typeOf(value)}`);
+}
+
+function checkKeyHash(value: unknown, what: string): void {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 0xffff_ffff)
+    fail(ErrorCode.INVALID_ARGUMENT, `${what}: key hash must be an integer in 0..2^32-1`);
+}
+
+/**
+ * Throws unless `v` has a verifier's shape: E_INVALID_ARGUMENT for wrong types,
+ * E_KEY_INVALID for a name no key can have. For verifiers handed in as objects.
+ */
+export function checkVerifier(v: unknown, what: string): asserts v is NoteVerifier {
+  checkObject(v, what);
+  checkString(v.name, `${what} name`);
+  if (!isValidKeyName(v.name))
+    fail(ErrorCode.KEY_INVALID, `${what}: invalid key name ${JSON.stringify(v.name)}`);
+  checkKeyHash(v.keyHash, what);
+  checkLength(v.publicKey as Uint8Array, PUBLIC_KEY_LENGTH, `${what} public key`);
+}
+
 function checkText(text: string): void {
   if (!text.endsWith('\n')) fail(ErrorCode.DECODE, 'note text must end with a newline');
   // Control characters other than newline are forbidden by the spec.
@@ -161,16 +209,30 @@ function signatureLine(name: string, keyHash: number, signature: Uint8Array): st
 
 /** Signs `text` with each signer; returns the note (text, blank line, signature lines). */
 export function signNote(text: string, signers: readonly NoteSigner[]): string {
+  checkString(text, 'note text');
   checkText(text);
+  checkArray(signers, 'signers');
   if (signers.length === 0) fail(ErrorCode.INVALID_ARGUMENT, 'signNote needs at least one signer');
+  for (const s of signers) {
+    checkObject(s, 'signer');
+    checkString(s.name, 'signer name');
+    if (!isValidKeyName(s.name)) fail(ErrorCode.KEY_INVALID, `invalid key name ${JSON.stringify(s.name)}`);
+    checkKeyHash(s.keyHash, 'signer');
+    checkFunction(s.sign, 'signer sign');
+  }
   const message = utf8(text);
   let note = `${text}\n`;
-  for (const s of signers) note += signatureLine(s.name, s.keyHash, s.sign(message));
+  for (const s of signers) {
+    const signature = s.sign(message);
+    checkBytes(signature, `signature by ${s.name}`);
+    note += signatureLine(s.name, s.keyHash, signature);
+  }
   return note;
 }
 
 /** Splits a note into text and signature lines without checking any signature. */
 export function parseNote(note: string): { text: string; signatures: NoteSignature[] } {
+  checkString(note, 'note');
   const split = note.lastIndexOf('\n\n');
   if (split < 0) fail(ErrorCode.DECODE, 'note has no blank line before its signatures');
   const text = note.slice(0, split + 1);
@@ -207,6 +269,10 @@ export function parseNote(note: string): { text: string; signatures: NoteSignatu
  * an error, as in Go's note.Open), and at least one must be present.
  */
 export function openNote(note: string, verifiers: readonly NoteVerifier[], verify: Verify): OpenedNote {
+  checkString(note, 'note');
+  checkArray(verifiers, 'verifiers');
+  for (const v of verifiers) checkVerifier(v, 'verifier');
+  checkFunction(verify, 'verify');
   const { text, signatures } = parseNote(note);
   const message = utf8(text);
   const verified: NoteSignature[] = [];
@@ -248,6 +314,7 @@ export function formatTypedVerifierKey(
   alg: number,
   publicKey: Uint8Array,
 ): string {
+  checkString(name, 'key name');
   if (!isValidKeyName(name)) fail(ErrorCode.KEY_INVALID, `invalid key name ${JSON.stringify(name)}`);
   const hash = noteKeyHash(sha256, name, alg, publicKey);
   return `${name}+${hashHex(hash)}+${toBase64(concatBytes(Uint8Array.of(alg), publicKey))}`;
@@ -261,6 +328,7 @@ export function formatTypedSignerKey(
   seed: Uint8Array,
   publicKey: Uint8Array,
 ): string {
+  checkString(name, 'key name');
   if (!isValidKeyName(name)) fail(ErrorCode.KEY_INVALID, `invalid key name ${JSON.stringify(name)}`);
   const hash = noteKeyHash(sha256, name, alg, publicKey);
   return `PRIVATE+KEY+${name}+${hashHex(hash)}+${toBase64(concatBytes(Uint8Array.of(alg), seed))}`;
@@ -285,6 +353,7 @@ export function parseTypedSignerKey(
   alg: number,
   what: string,
 ): { name: string; keyHash: number; seed: Uint8Array } {
+  checkString(text, what);
   const t = text.trim();
   if (!t.startsWith('PRIVATE+KEY+')) fail(ErrorCode.KEY_INVALID, `${what} must start with PRIVATE+KEY+`);
   const parts = parseKeyParts(t.slice('PRIVATE+KEY+'.length), what);

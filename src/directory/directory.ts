@@ -9,9 +9,13 @@
  * bytes, each approver signs them with `approve` (possibly on another machine),
  * and the author submits with the approvals.
  */
-import { type Plain, pack } from '../encoding/msgpack.js';
+import { checkArray, checkBytes, checkObject, checkString, utf8 } from '../crypto/bytes.js';
+import { checkLength, SIGNATURE_LENGTH } from '../crypto/ed25519.js';
+import { assertPlain, type Plain, pack } from '../encoding/msgpack.js';
+import { ErrorCode, fail } from '../errors.js';
 import type { Role } from '../ledger/genesis.js';
 import type { BatchReceipt, Ledger, MemberSigner, Receipt } from '../ledger/ledger.js';
+import { checkMemberSigner } from '../ledger/member-signer.js';
 import {
   type Approval,
   approvalMessage,
@@ -69,11 +73,30 @@ function clean(o: object): Plain {
 
 /** An approver's signature over a proposal's exact terms bytes. */
 export function approve(proposal: Proposal, approver: MemberSigner): Approval {
-  return {
-    member: approver.id,
-    keyId: approver.keyId,
-    signature: approver.signer.sign(approvalMessage(proposal.origin, proposal.kind, proposal.terms)),
-  };
+  checkProposal(proposal);
+  checkMemberSigner(approver, 'approver');
+  const signature = approver.signer.sign(approvalMessage(proposal.origin, proposal.kind, proposal.terms));
+  checkLength(signature, SIGNATURE_LENGTH, 'approval signature');
+  return { member: approver.id, keyId: approver.keyId, signature };
+}
+
+/**
+ * Throws E_INVALID_ARGUMENT unless `proposal` has a Proposal's shape. Origin and
+ * kind are signed behind 16-bit lengths: a longer one would make the message ambiguous.
+ */
+function checkProposal(proposal: Proposal): void {
+  checkObject(proposal, 'proposal');
+  checkString(proposal.origin, 'proposal origin');
+  checkString(proposal.kind, 'proposal kind');
+  checkBytes(proposal.terms, 'proposal terms');
+  for (const [what, text] of [
+    ['origin', proposal.origin],
+    ['kind', proposal.kind],
+  ] as const) {
+    const length = utf8(text).length;
+    if (length > 0xffff)
+      fail(ErrorCode.INVALID_ARGUMENT, `proposal ${what} is ${length} bytes, at most 65,535 can be signed`);
+  }
 }
 
 export class Directory {
@@ -89,17 +112,28 @@ export class Directory {
    * it) filled in, so the approvals are only good against that state.
    */
   propose(kind: string, terms: object): Proposal {
-    const t = terms as { member?: string; after?: number };
+    checkString(kind, 'proposal kind');
+    checkObject(terms, 'proposal terms');
+    const t = terms as { member?: unknown; after?: number };
+    // A member that is not a string is the schema's refusal, when the record is submitted.
     const target =
-      kind !== KIND.memberAdd && t.member !== undefined
+      kind !== KIND.memberAdd && typeof t.member === 'string'
         ? this.#ledger.view.get('member', t.member)
         : undefined;
-    const bound = target !== undefined && t.after === undefined ? { ...terms, after: target.index } : terms;
-    return { origin: this.#ledger.origin, kind, terms: pack(clean(bound)) };
+    const bound = clean(
+      target !== undefined && t.after === undefined ? { ...terms, after: target.index } : terms,
+    );
+    assertPlain(bound, 'proposal terms');
+    return { origin: this.#ledger.origin, kind, terms: pack(bound) };
   }
 
   /** Appends a proposal with its approvals, authored by `author`. */
   submitProposal(author: MemberSigner, proposal: Proposal, options: ApprovalOptions = {}): Promise<Receipt> {
+    checkProposal(proposal);
+    // Checked as values, not narrowed: the element types stay as declared.
+    checkObject(options as unknown, 'approval options');
+    if (options.approvals !== undefined) checkArray(options.approvals as unknown, 'approvals');
+    if (options.approvers !== undefined) checkArray(options.approvers as unknown, 'approvers');
     const approvals = [
       ...(options.approvals ?? []),
       ...(options.approvers ?? []).map((a) => approve(proposal, a)),

@@ -9,7 +9,15 @@
  * Consistency: {"size1","size2","root1","root2","consistency":[...]}
  *              plus "origin", "checkpoint1", "checkpoint2" when known.
  */
-import { fromBase64, toBase64 } from '../crypto/bytes.js';
+import {
+  checkArray,
+  checkBytes,
+  checkObject,
+  checkString,
+  fromBase64,
+  show,
+  toBase64,
+} from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
 
 export interface InclusionBundleJSON {
@@ -74,27 +82,53 @@ export interface ConsistencyBundleBytes {
   checkpoint2?: string;
 }
 
+/** Throws E_INVALID_ARGUMENT unless `n` is a non-negative safe integer. */
+function checkCount(n: unknown, what: string): asserts n is number {
+  if (!isCount(n))
+    fail(ErrorCode.INVALID_ARGUMENT, `${what}: expected a non-negative integer, got ${show(n)}`);
+}
+
+/** Bytes as base64; E_INVALID_ARGUMENT, naming the field, unless they are a Uint8Array. */
+function base64Of(bytes: Uint8Array, what: string): string {
+  checkBytes(bytes, what);
+  return toBase64(bytes);
+}
+
+/** Each hash of a proof as base64; E_INVALID_ARGUMENT unless it is a list of byte strings. */
+function base64List(list: readonly Uint8Array[], what: string): string[] {
+  checkArray(list, what);
+  return Array.from(list, (h, i) => base64Of(h, `${what}[${i}]`));
+}
+
 export function inclusionBundleToJSON(b: InclusionBundleBytes): InclusionBundleJSON {
+  checkObject(b, 'inclusion bundle');
+  checkString(b.origin, 'origin');
+  checkCount(b.index, 'index');
+  checkCount(b.size, 'size');
+  checkString(b.checkpoint, 'checkpoint');
   return {
     origin: b.origin,
     index: b.index,
     size: b.size,
-    leaf: toBase64(b.leaf),
-    inclusion: b.inclusion.map(toBase64),
-    root: toBase64(b.root),
+    leaf: base64Of(b.leaf, 'leaf'),
+    inclusion: base64List(b.inclusion, 'inclusion'),
+    root: base64Of(b.root, 'root'),
     checkpoint: b.checkpoint,
     ...(b.attribution === undefined ? {} : { attribution: attributionToJSON(b.attribution) }),
   };
 }
 
 function attributionToJSON(a: AttributionBytes): AttributionJSON {
+  checkObject(a, 'attribution');
+  checkCount(a.sealIndex, 'sealIndex');
+  checkCount(a.position, 'position');
   return {
     sealIndex: a.sealIndex,
-    seal: toBase64(a.seal),
-    sealInclusion: a.sealInclusion.map(toBase64),
+    seal: base64Of(a.seal, 'seal'),
+    sealInclusion: base64List(a.sealInclusion, 'sealInclusion'),
     position: a.position,
-    path: a.path.map(toBase64),
-    authorKey: toBase64(a.authorKey),
+    path: base64List(a.path, 'path'),
+    authorKey: base64Of(a.authorKey, 'authorKey'),
   };
 }
 
@@ -113,13 +147,19 @@ function attributionFromJSON(json: unknown): AttributionBytes {
 }
 
 export function consistencyBundleToJSON(b: ConsistencyBundleBytes): ConsistencyBundleJSON {
+  checkObject(b, 'consistency bundle');
+  if (b.origin !== undefined) checkString(b.origin, 'origin');
+  checkCount(b.size1, 'size1');
+  checkCount(b.size2, 'size2');
+  if (b.checkpoint1 !== undefined) checkString(b.checkpoint1, 'checkpoint1');
+  if (b.checkpoint2 !== undefined) checkString(b.checkpoint2, 'checkpoint2');
   return {
     ...(b.origin === undefined ? {} : { origin: b.origin }),
     size1: b.size1,
     size2: b.size2,
-    root1: toBase64(b.root1),
-    root2: toBase64(b.root2),
-    consistency: b.consistency.map(toBase64),
+    root1: base64Of(b.root1, 'root1'),
+    root2: base64Of(b.root2, 'root2'),
+    consistency: base64List(b.consistency, 'consistency'),
     ...(b.checkpoint1 === undefined ? {} : { checkpoint1: b.checkpoint1 }),
     ...(b.checkpoint2 === undefined ? {} : { checkpoint2: b.checkpoint2 }),
   };

@@ -13,6 +13,7 @@
  * seal's signature, and the event's path to `root` (see verify.ts). The leading
  * 0 tells an event from a record envelope, whose first element is binary.
  */
+import { checkArray, checkBytes, checkObject, checkString, show } from '../crypto/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { ErrorCode, fail } from '../errors.js';
 import type { TreeHasher } from '../merkle/hasher.js';
@@ -43,15 +44,22 @@ export interface LedgerEvent {
 
 /** Kinds that may travel in batches: the high-volume ones that create no named entities. */
 export function isBatchable(kind: string): boolean {
-  return kind === 'access.log' || (kind.startsWith('x.') && KIND_PATTERN.test(kind));
+  return (
+    typeof kind === 'string' && (kind === 'access.log' || (kind.startsWith('x.') && KIND_PATTERN.test(kind)))
+  );
 }
 
 /** True when a log entry is an event rather than a signed record. */
 export function isEventEntry(bytes: Uint8Array): boolean {
-  return bytes.length >= 3 && bytes[0] === 0x93 && bytes[1] === 0x00;
+  return bytes instanceof Uint8Array && bytes.length >= 3 && bytes[0] === 0x93 && bytes[1] === 0x00;
 }
 
 export function encodeEvent(position: number, body: Plain): Uint8Array {
+  if (!Number.isSafeInteger(position) || position < 0 || position >= MAX_BATCH_EVENTS)
+    fail(
+      ErrorCode.INVALID_ARGUMENT,
+      `event position must be an integer in 0..${MAX_BATCH_EVENTS - 1}, got ${show(position)}`,
+    );
   assertPlain(body, 'event body');
   const bytes = pack([0, position, body]);
   if (bytes.length > MAX_ENTRY_BYTES) {
@@ -87,8 +95,8 @@ export function decodeCheckedEvent(bytes: Uint8Array): LedgerEvent {
  * For the admission workers, which check every event and need only this.
  */
 export function checkEvent(bytes: Uint8Array): number {
-  if (!(bytes instanceof Uint8Array) || !isEventEntry(bytes))
-    fail(ErrorCode.DECODE, 'entry is not an event ([0, position, body])');
+  checkBytes(bytes, 'event');
+  if (!isEventEntry(bytes)) fail(ErrorCode.DECODE, 'entry is not an event ([0, position, body])');
   if (bytes.length > MAX_ENTRY_BYTES)
     fail(ErrorCode.TOO_LARGE, `event is ${bytes.length} bytes; the limit is ${MAX_ENTRY_BYTES}`);
   // The envelope is one level above the body, which gets assertPlain's full depth.
@@ -108,7 +116,7 @@ export function parseBatchBody(body: unknown): BatchBody {
   const extra = Object.keys(b).filter((k) => k !== 'kind' && k !== 'count' && k !== 'root');
   if (extra.length > 0) fail(ErrorCode.SCHEMA, `batch: unknown field ${JSON.stringify(extra[0])}`);
   if (typeof b.kind !== 'string' || !isBatchable(b.kind))
-    fail(ErrorCode.SCHEMA, `batch: kind ${JSON.stringify(b.kind)} cannot be batched`, {
+    fail(ErrorCode.SCHEMA, `batch: kind ${show(b.kind)} cannot be batched`, {
       hint: 'batches carry access.log or x.* events; other kinds are appended one record each',
     });
   if (!Number.isSafeInteger(b.count) || (b.count as number) < 1 || (b.count as number) > MAX_BATCH_EVENTS)
@@ -132,13 +140,16 @@ export function signBatch(
   signer: Signer,
   hasher: TreeHasher,
 ): SignedBatch {
+  checkObject(draft, 'batch draft');
+  checkArray(bodies, 'event bodies');
   if (bodies.length < 1 || bodies.length > MAX_BATCH_EVENTS)
     fail(ErrorCode.INVALID_ARGUMENT, `a batch holds 1..${MAX_BATCH_EVENTS} events, got ${bodies.length}`);
   if (!isBatchable(draft.kind))
-    fail(ErrorCode.SCHEMA, `kind ${JSON.stringify(draft.kind)} cannot be batched`, {
+    fail(ErrorCode.SCHEMA, `kind ${show(draft.kind)} cannot be batched`, {
       hint: 'batches carry access.log or x.* events',
     });
-  const events = bodies.map((b, i) => encodeEvent(i, b));
+  // Array.from, not map: a sparse list's holes are bodies too (undefined, refused as not plain data).
+  const events = Array.from(bodies, (b, i) => encodeEvent(i, b as Plain));
   const leaves = events.map((e) => hasher.leaf(e));
   const root = memoryRoot(hasher, leaves);
   const seal = signRecord(
@@ -154,5 +165,9 @@ export function signBatch(
  * `signed` and `signature` are the seal's, which cover it through the root.
  */
 export function eventRecord(seal: LedgerRecord, kind: string, event: LedgerEvent): LedgerRecord {
+  checkObject(seal, 'seal');
+  checkString(kind, 'kind');
+  checkObject(event, 'event');
+  checkBytes(event.bytes, 'event bytes');
   return { ...seal, kind, body: event.body, bytes: event.bytes };
 }

@@ -11,9 +11,9 @@
  * The signature covers the exact `signed` bytes, so it never depends on key
  * order or on how another library would encode the same values.
  */
-import { concatBytes, utf8 } from '../crypto/bytes.js';
+import { checkBytes, checkObject, concatBytes, show, typeOf, utf8 } from '../crypto/bytes.js';
 import { RECORD_SIGNATURE_CONTEXT } from '../crypto/domain.js';
-import { SIGNATURE_LENGTH, type Signer, type Verify } from '../crypto/ed25519.js';
+import { checkLength, SIGNATURE_LENGTH, type Signer, type Verify } from '../crypto/ed25519.js';
 import { ErrorCode, fail } from '../errors.js';
 import { checkCanonical } from './canonical.js';
 import { assertPlain, type Plain, pack, stringAt, unpackCheckedAt } from './msgpack.js';
@@ -63,10 +63,10 @@ function checkDraft(d: RecordDraft, body = true): void {
   if (typeof d.origin !== 'string' || d.origin.length === 0)
     fail(ErrorCode.SCHEMA, 'record origin must be a non-empty string');
   if (typeof d.kind !== 'string' || !KIND_PATTERN.test(d.kind)) {
-    fail(ErrorCode.SCHEMA, `record kind ${JSON.stringify(d.kind)} must match ${KIND_PATTERN}`);
+    fail(ErrorCode.SCHEMA, `record kind ${show(d.kind)} must match ${KIND_PATTERN}`);
   }
   if (typeof d.author !== 'string' || !MEMBER_ID_PATTERN.test(d.author)) {
-    fail(ErrorCode.SCHEMA, `record author ${JSON.stringify(d.author)} must match ${MEMBER_ID_PATTERN}`);
+    fail(ErrorCode.SCHEMA, `record author ${show(d.author)} must match ${MEMBER_ID_PATTERN}`);
   }
   if (!Number.isSafeInteger(d.keyId) || d.keyId < 0 || d.keyId > 0xffff_ffff) {
     fail(ErrorCode.SCHEMA, 'record keyId must be an integer in 0..2^32-1');
@@ -101,7 +101,9 @@ function packEntry(signed: Uint8Array, signature: Uint8Array): Uint8Array {
 
 /** Encodes and signs a record. The result's `bytes` is the log entry. */
 export function signRecord(draft: RecordDraft, signer: Signer): LedgerRecord {
+  checkObject(draft, 'record draft');
   checkDraft(draft);
+  checkSigner(signer);
   const signed = pack([
     RECORD_VERSION,
     draft.origin,
@@ -112,6 +114,7 @@ export function signRecord(draft: RecordDraft, signer: Signer): LedgerRecord {
     draft.body,
   ]);
   const signature = signer.sign(recordSigningMessage(signed));
+  checkLength(signature, SIGNATURE_LENGTH, 'signature');
   const bytes = packEntry(signed, signature);
   if (bytes.length > MAX_ENTRY_BYTES) {
     fail(ErrorCode.TOO_LARGE, `record is ${bytes.length} bytes; a log entry is at most ${MAX_ENTRY_BYTES}`, {
@@ -128,9 +131,16 @@ export function signRecord(draft: RecordDraft, signer: Signer): LedgerRecord {
   };
 }
 
+/** Throws E_INVALID_ARGUMENT unless `signer` can sign: an object with a `sign` function. */
+function checkSigner(signer: Signer): void {
+  checkObject(signer, 'signer');
+  if (typeof signer.sign !== 'function')
+    fail(ErrorCode.INVALID_ARGUMENT, `signer.sign: expected a function, got ${typeOf(signer.sign)}`);
+}
+
 /** The entry's two parts, after checking its exact outer layout (no trailing bytes). */
 function splitEntry(bytes: Uint8Array): { signed: Uint8Array; signature: Uint8Array } {
-  if (!(bytes instanceof Uint8Array)) fail(ErrorCode.DECODE, 'record must be a Uint8Array');
+  checkBytes(bytes, 'record');
   if (bytes.length > MAX_ENTRY_BYTES)
     fail(ErrorCode.TOO_LARGE, `record is ${bytes.length} bytes; the limit is ${MAX_ENTRY_BYTES}`);
   if (bytes.length < 4 || bytes[0] !== 0x92)

@@ -7,7 +7,15 @@
  * The first three lines are the standard checkpoint, so any tlog client reads
  * them; the extension lines chain blocks. Pure formatting and parsing.
  */
-import { fromBase64, toBase64 } from '../crypto/bytes.js';
+import {
+  checkArray,
+  checkBytes,
+  checkObject,
+  checkString,
+  fromBase64,
+  show,
+  toBase64,
+} from '../crypto/bytes.js';
 import { parseNote } from '../crypto/note.js';
 import { ErrorCode, fail } from '../errors.js';
 
@@ -55,13 +63,30 @@ function hash(text: string, what: string): Uint8Array {
   return h;
 }
 
+/** A line of checkpoint text: non-empty, no newline (else the text would not parse back). */
+function checkLine(line: unknown, what: string): asserts line is string {
+  checkString(line, what);
+  if (line.length === 0 || line.includes('\n'))
+    fail(ErrorCode.INVALID_ARGUMENT, `${what} must be one non-empty line, got ${show(line)}`);
+}
+
 export function formatCheckpoint(c: Checkpoint): string {
+  checkObject(c, 'checkpoint');
+  checkLine(c.origin, 'checkpoint origin');
+  if (!Number.isSafeInteger(c.size) || c.size < 0)
+    fail(ErrorCode.INVALID_ARGUMENT, `checkpoint size: expected a non-negative integer, got ${show(c.size)}`);
+  checkBytes(c.root, 'checkpoint root');
+  if (c.root.length !== HASH_LENGTH)
+    fail(ErrorCode.INVALID_ARGUMENT, `checkpoint root: expected ${HASH_LENGTH} bytes, got ${c.root.length}`);
+  checkArray(c.extensions, 'checkpoint extensions');
+  for (const e of c.extensions) checkLine(e, 'checkpoint extension');
   let text = `${c.origin}\n${c.size}\n${toBase64(c.root)}\n`;
   for (const e of c.extensions) text += `${e}\n`;
   return text;
 }
 
 export function parseCheckpoint(text: string): Checkpoint {
+  checkString(text, 'checkpoint text');
   if (!text.endsWith('\n')) fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint must end with a newline');
   const lines = text.slice(0, -1).split('\n');
   if (lines.length < 3) fail(ErrorCode.CHECKPOINT_INVALID, 'checkpoint needs origin, size and root lines');

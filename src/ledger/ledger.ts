@@ -9,7 +9,16 @@
  * it to continue from the last durable block.
  */
 import { availableParallelism } from 'node:os';
-import { copyBytes, equalBytes, utf8 } from '../crypto/bytes.js';
+import {
+  checkArray,
+  checkObject,
+  checkString,
+  copyBytes,
+  equalBytes,
+  show,
+  typeOf,
+  utf8,
+} from '../crypto/bytes.js';
 import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import { type NoteSigner, signNote } from '../crypto/note.js';
 import { Directory } from '../directory/directory.js';
@@ -30,6 +39,7 @@ import {
   signRecord,
 } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
+import { checkConsistency, checkInclusion } from '../merkle/check.js';
 import { memoryPath } from '../merkle/memory-tree.js';
 import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import { proveConsistency, proveInclusion, treeHash } from '../merkle/prove.js';
@@ -47,7 +57,7 @@ import { AdmissionPool } from './admission-pool.js';
 import { BlockWriter } from './block-writer.js';
 import { type BlockHeader, blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
 import { type Group, GroupCommit, type Item } from './group-commit.js';
-import { memberSigner } from './member-signer.js';
+import { checkMemberSigner, memberSigner } from './member-signer.js';
 import { signBatch } from './sign-batch.js';
 import type {
   AppendManyOptions,
@@ -194,6 +204,8 @@ export class Ledger {
    * Resolves when the record's block is durable; rejects with the refusal.
    */
   async append(entry: Uint8Array | LedgerRecord): Promise<Receipt> {
+    if (!(entry instanceof Uint8Array || entry?.bytes instanceof Uint8Array))
+      fail(ErrorCode.INVALID_ARGUMENT, `entry: expected a Uint8Array or a record, got ${typeOf(entry)}`);
     this.#checkWritable();
     const pending = await this.#admitSigned(entry instanceof Uint8Array ? entry : entry.bytes);
     this.#checkWritable(); // the ledger may have closed while the signature was checked
@@ -210,6 +222,10 @@ export class Ledger {
     entries: readonly Uint8Array[],
     options: AppendManyOptions = {},
   ): Promise<Array<Receipt | DirchainError>> {
+    checkArray(entries, 'entries');
+    checkObject(options, 'options');
+    if (options.atomic !== undefined && typeof options.atomic !== 'boolean')
+      fail(ErrorCode.INVALID_ARGUMENT, `options.atomic: expected a boolean, got ${show(options.atomic)}`);
     this.#checkWritable();
     const checked = await this.#admitManySigned(entries);
     this.#checkWritable();
@@ -229,9 +245,21 @@ export class Ledger {
    * must match its count and root. All go into one block, or none does.
    */
   async appendBatch(seal: Uint8Array | LedgerRecord, events: readonly Uint8Array[]): Promise<BatchReceipt> {
+    if (!(seal instanceof Uint8Array || seal?.bytes instanceof Uint8Array))
+      fail(ErrorCode.INVALID_ARGUMENT, `seal: expected a Uint8Array or a record, got ${typeOf(seal)}`);
+    checkArray(events, 'events');
+    for (let i = 0; i < events.length; i++) {
+      if (!(events[i] instanceof Uint8Array))
+        fail(ErrorCode.INVALID_ARGUMENT, `event ${i}: expected a Uint8Array, got ${typeOf(events[i])}`);
+    }
     this.#checkWritable();
+    const sealBytes = seal instanceof Uint8Array ? seal : seal.bytes;
+    if (isEventEntry(sealBytes))
+      fail(ErrorCode.BATCH_MISMATCH, 'a batch must start with its seal, not an event', {
+        hint: 'sign the batch with signBatch',
+      });
     // A copy, like the events': what is stored is what was checked.
-    const record = decodeRecord(copyBytes(seal instanceof Uint8Array ? seal : seal.bytes));
+    const record = decodeRecord(copyBytes(sealBytes));
     if (record.kind !== BATCH_KIND) {
       fail(ErrorCode.BATCH_MISMATCH, `a batch must start with its seal, not a ${record.kind} record`, {
         hint: 'sign the batch with signBatch',
@@ -260,6 +288,8 @@ export class Ledger {
    * provable on its own (`proveInclusion` adds the seal that signs it).
    */
   async submitBatch(member: MemberSigner, kind: string, bodies: readonly Plain[]): Promise<BatchReceipt> {
+    checkMemberSigner(member, 'member');
+    checkString(kind, 'kind');
     this.#checkWritable();
     this.#checkSigner(member);
     const { seal, events, leaves } = this.signBatch(member, kind, bodies);
@@ -313,8 +343,12 @@ export class Ledger {
     return { bytes, verifiedKey: key };
   }
 
-  /** A signed record's head and the key its author and keyId name (refusals for batch seals and unknown keys). */
+  /** A signed record's head and the key its author and keyId name (refusals: a seal or event alone, unknown keys). */
   #signedHead(bytes: Uint8Array): { head: RecordHead; key: Uint8Array } {
+    if (isEventEntry(bytes))
+      fail(ErrorCode.BATCH_MISMATCH, 'an event must come with its batch seal', {
+        hint: 'use appendBatch(seal, events)',
+      });
     const head = readRecordHead(bytes);
     if (head.kind === BATCH_KIND) batchSealAlone();
     return { head, key: this.#authorKey(head) };
@@ -340,7 +374,10 @@ export class Ledger {
     for (let i = 0; i < n; i++) {
       const entry = entries[i]!;
       if (!(entry instanceof Uint8Array)) {
-        out[i] = new DirchainError(ErrorCode.DECODE, 'record must be a Uint8Array');
+        out[i] = new DirchainError(
+          ErrorCode.INVALID_ARGUMENT,
+          `entry ${i}: expected a Uint8Array, got ${typeOf(entry)}`,
+        );
         continue;
       }
       all.set(entry, offset);
@@ -382,6 +419,8 @@ export class Ledger {
    * and appends it. The signature is made here, so it is not re-verified.
    */
   async submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt> {
+    checkMemberSigner(member, 'member');
+    checkString(kind, 'kind');
     this.#checkWritable();
     if (kind === BATCH_KIND) fail(ErrorCode.BATCH_MISMATCH, 'use submitBatch to append a batch');
     const record = this.sign(member, kind, body);
@@ -621,7 +660,7 @@ export class Ledger {
   /** The entry bytes at `index`. */
   getEntry(index: number): Uint8Array {
     this.#checkIndex(index, this.#head.size);
-    const e = this.#store.getEntry(index);
+    const e = this.#store.checkedEntry(index);
     if (e === undefined) fail(ErrorCode.LEDGER_CORRUPT, `entry ${index} is missing from storage`, { index });
     return e;
   }
@@ -695,6 +734,13 @@ export class Ledger {
       proveInclusion(hasher, this.#store, index, size, this.#proofCache),
       options.attribution !== false && isEventEntry(leaf) ? this.#attribution(index, leaf, size) : undefined,
     ]);
+    // Checked against the signed root before it leaves the process: damaged storage is an error, never a wrong proof.
+    if (!checkInclusion(hasher, index, size, hasher.leaf(leaf), inclusion, root)) {
+      fail(ErrorCode.LEDGER_CORRUPT, `the stored hashes for record ${index} do not lead to the signed root`, {
+        index,
+        hint: 'the folder was damaged on disk: audit it, and restore it from a replica or a backup',
+      });
+    }
     return {
       origin: this.origin,
       index,
@@ -751,12 +797,26 @@ export class Ledger {
     const height1 = size1 === size2 ? undefined : this.#store.heightAtSize(size1);
     const checkpoint1 =
       size1 === size2 ? checkpoint2 : height1 === undefined ? undefined : this.#store.getBlock(height1)?.note;
+    const root2 = blockHeaderOfNote(checkpoint2).header.root;
+    // Checked against the signed roots before it leaves the process, as inclusion bundles are.
+    if (
+      (checkpoint1 !== undefined && !equalBytes(blockHeaderOfNote(checkpoint1).header.root, root1)) ||
+      !checkConsistency(hasher, size1, size2, root1, root2, consistency)
+    ) {
+      fail(
+        ErrorCode.LEDGER_CORRUPT,
+        `the stored hashes for sizes ${size1} and ${size2} do not match the signed roots`,
+        {
+          hint: 'the folder was damaged on disk: audit it, and restore it from a replica or a backup',
+        },
+      );
+    }
     return {
       origin: this.origin,
       size1,
       size2,
       root1,
-      root2: blockHeaderOfNote(checkpoint2).header.root,
+      root2,
       consistency,
       ...(checkpoint1 === undefined ? {} : { checkpoint1 }),
       checkpoint2,

@@ -1,5 +1,7 @@
+import { checkBytes, checkObject, checkString, show, typeOf } from '../crypto/bytes.js';
 import { nodeSigner, sha256Node } from '../crypto/node-crypto.js';
 import { noteSigner, parseSignerKey } from '../crypto/note.js';
+import { ErrorCode, fail } from '../errors.js';
 import type { MemberSigner } from './ledger.js';
 
 /**
@@ -8,7 +10,28 @@ import type { MemberSigner } from './ledger.js';
  */
 export function memberSigner(signerKey: string, keyId = 0): MemberSigner {
   const { name, seed, keyHash } = parseSignerKey(signerKey);
+  checkKeyId(keyId, 'keyId');
   const signer = nodeSigner(seed);
   noteSigner(sha256Node, name, signer, keyHash); // checks the key hash
   return { id: name, keyId, signer };
+}
+
+/**
+ * Throws E_INVALID_ARGUMENT unless `member` has a MemberSigner's shape: a
+ * string id, a keyId ≥ 0, and a signer with a public key and a sign function.
+ */
+export function checkMemberSigner(member: unknown, what: string): asserts member is MemberSigner {
+  checkObject(member, what);
+  checkString(member.id, `${what} id`);
+  checkKeyId(member.keyId, `${what} keyId`);
+  const signer = member.signer;
+  checkObject(signer, `${what} signer`);
+  checkBytes(signer.publicKey, `${what} public key`);
+  if (typeof signer.sign !== 'function')
+    fail(ErrorCode.INVALID_ARGUMENT, `${what} signer.sign: expected a function, got ${typeOf(signer.sign)}`);
+}
+
+function checkKeyId(keyId: unknown, what: string): void {
+  if (!Number.isSafeInteger(keyId) || (keyId as number) < 0)
+    fail(ErrorCode.INVALID_ARGUMENT, `${what}: expected a whole number ≥ 0, got ${show(keyId)}`);
 }

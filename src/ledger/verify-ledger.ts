@@ -82,10 +82,15 @@ export interface LedgerReport {
 const hasher = nodeTreeHasher;
 const ZERO = new Uint8Array(32);
 
+/**
+ * Verifies the ledger folder at `path`. When this process holds the folder
+ * open (a running ledger), it reads through that handle at a snapshot taken
+ * now: the ledger up to its last durable block at the moment of the call.
+ */
 export async function verifyLedger(path: string, options: VerifyLedgerOptions = {}): Promise<LedgerReport> {
   let store: LedgerStore;
   try {
-    store = await LedgerStore.open(path, { create: false });
+    store = await LedgerStore.openForReading(path);
   } catch (e) {
     return { ok: false, records: 0, blocks: 0, error: errorOf(e) };
   }

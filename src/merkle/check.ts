@@ -3,7 +3,7 @@
  * (consistency) specify, so proofs interoperate with every other RFC 9162 log.
  * Pure; returns booleans, never throws on bad proofs.
  */
-import { equalBytes } from '../crypto/bytes.js';
+import { checkBytes, checkObject, equalBytes } from '../crypto/bytes.js';
 import { HASH_SIZE, type TreeHasher } from './hasher.js';
 
 const isHash = (h: Uint8Array): boolean => h instanceof Uint8Array && h.length === HASH_SIZE;
@@ -129,6 +129,8 @@ export interface ConsistencyClaim {
 /**
  * The public proof checks over one tree hasher: `dirchain/verify` builds them
  * on noble, the main entry on node's hashing. Same answers, different speed.
+ * A claim whose fields have the wrong types is false; an argument that is not
+ * bytes (`leafHash`) or not an object (the claims) is E_INVALID_ARGUMENT.
  */
 export function proofChecks(hasher: TreeHasher): {
   leafHash: (entry: Uint8Array) => Uint8Array;
@@ -136,11 +138,22 @@ export function proofChecks(hasher: TreeHasher): {
   verifyConsistency: (p: ConsistencyClaim) => boolean;
 } {
   return {
-    leafHash: (entry) => hasher.leaf(entry),
-    verifyInclusion: (p) => {
-      const h = p.leafHash ?? (p.leaf ? hasher.leaf(p.leaf) : undefined);
-      return h !== undefined && checkInclusion(hasher, p.index, p.size, h, p.proof, p.root);
+    leafHash: (entry) => {
+      checkBytes(entry, 'entry');
+      return hasher.leaf(entry);
     },
-    verifyConsistency: (p) => checkConsistency(hasher, p.size1, p.size2, p.root1, p.root2, p.proof),
+    verifyInclusion: (p) => {
+      checkObject(p, 'inclusion claim');
+      const h = p.leafHash ?? (p.leaf instanceof Uint8Array ? hasher.leaf(p.leaf) : undefined);
+      return (
+        h instanceof Uint8Array &&
+        Array.isArray(p.proof) &&
+        checkInclusion(hasher, p.index, p.size, h, p.proof, p.root)
+      );
+    },
+    verifyConsistency: (p) => {
+      checkObject(p, 'consistency claim');
+      return Array.isArray(p.proof) && checkConsistency(hasher, p.size1, p.size2, p.root1, p.root2, p.proof);
+    },
   };
 }

@@ -16,7 +16,15 @@
  * Paths write N as 3-digit groups, all but the last prefixed with "x":
  * 1234067 → x001/x234/067. Pure functions only; serving is src/serve/.
  */
-import { copyBytes } from '../crypto/bytes.js';
+import {
+  checkArray,
+  checkBytes,
+  checkObject,
+  checkString,
+  copyBytes,
+  show,
+  typeOf,
+} from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
 import type { TreeHasher } from './hasher.js';
 import { storedHashIndex } from './stored.js';
@@ -38,7 +46,8 @@ export const ENTRIES_LEVEL = -1;
 
 /** N as tile-path elements: 1234067 → "x001/x234/067". */
 export function tileIndexPath(n: number): string {
-  if (!Number.isSafeInteger(n) || n < 0) fail(ErrorCode.INVALID_ARGUMENT, `tile number ${n} is not valid`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    fail(ErrorCode.INVALID_ARGUMENT, `tile number: expected a whole number ≥ 0, got ${show(n)}`);
   let s = String(n % 1000).padStart(3, '0');
   for (let rest = Math.floor(n / 1000); rest > 0; rest = Math.floor(rest / 1000)) {
     s = `x${String(rest % 1000).padStart(3, '0')}/${s}`;
@@ -46,8 +55,17 @@ export function tileIndexPath(n: number): string {
   return s;
 }
 
-/** The path of a tile below the log prefix: `tile/<L>/<N>[.p/<W>]` or `tile/entries/<N>[.p/<W>]`. */
+/**
+ * The path of a tile below the log prefix: `tile/<L>/<N>[.p/<W>]` or `tile/entries/<N>[.p/<W>]`.
+ * Only for a tile that has one (level -1..63, width 1..256), so `parseTilePath` reads it back.
+ */
 export function tilePath(t: Tile): string {
+  checkObject(t, 'tile');
+  // A level-64 tile would list roots of 2^512-leaf subtrees: parseTilePath stops at 63 too.
+  if (!Number.isSafeInteger(t.level) || t.level < ENTRIES_LEVEL || t.level > 63)
+    fail(ErrorCode.INVALID_ARGUMENT, `tile level: expected -1..63, got ${show(t.level)}`);
+  if (!Number.isSafeInteger(t.width) || t.width < 1 || t.width > TILE_WIDTH)
+    fail(ErrorCode.INVALID_ARGUMENT, `tile width: expected 1..${TILE_WIDTH}, got ${show(t.width)}`);
   const level = t.level === ENTRIES_LEVEL ? 'entries' : String(t.level);
   return `tile/${level}/${tileIndexPath(t.n)}${t.width === TILE_WIDTH ? '' : `.p/${t.width}`}`;
 }
@@ -58,6 +76,7 @@ export function tilePath(t: Tile): string {
  * so every tile has exactly one path (and one cache entry).
  */
 export function parseTileIndexPath(rest: string): { n: number; width: number } | undefined {
+  checkString(rest, 'tile path');
   const parts = rest.split('/');
   let width = TILE_WIDTH;
   if (parts.length >= 2 && parts[parts.length - 2]!.endsWith('.p')) {
@@ -79,6 +98,7 @@ export function parseTileIndexPath(rest: string): { n: number; width: number } |
 
 /** Parses `tile/<L>/<N>[.p/<W>]` or `tile/entries/<N>[.p/<W>]`; undefined if it is not one. */
 export function parseTilePath(path: string): Tile | undefined {
+  checkString(path, 'tile path');
   const m = /^tile\/(entries|0|[1-9][0-9]?)\/(.+)$/.exec(path);
   if (m === null) return undefined;
   const level = m[1] === 'entries' ? ENTRIES_LEVEL : Number(m[1]);
@@ -175,8 +195,13 @@ function foldTile(hasher: TreeHasher, data: Uint8Array): Uint8Array {
 
 /** An entry bundle: each entry as a big-endian uint16 length, then its bytes. */
 export function encodeEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
+  checkArray(entries, 'entries');
   let length = 0;
-  for (const e of entries) {
+  // Indexed, not for-of: a sparse list's holes are entries too (and refused).
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (!(e instanceof Uint8Array))
+      fail(ErrorCode.INVALID_ARGUMENT, `entry ${i}: expected a Uint8Array, got ${typeOf(e)}`);
     if (e.length > MAX_ENTRY) fail(ErrorCode.TOO_LARGE, `an entry of ${e.length} bytes cannot be bundled`);
     length += 2 + e.length;
   }
@@ -191,8 +216,12 @@ export function encodeEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Splits an entry bundle into its entries (views into `bundle`). */
+/**
+ * Splits an entry bundle into its entries (views into `bundle`). Bytes only:
+ * another typed array's elements are not bytes (a negative "length" would never end the loop).
+ */
 export function decodeEntryBundle(bundle: Uint8Array): Uint8Array[] {
+  checkBytes(bundle, 'entry bundle');
   const out: Uint8Array[] = [];
   let at = 0;
   while (at < bundle.length) {
@@ -204,4 +233,35 @@ export function decodeEntryBundle(bundle: Uint8Array): Uint8Array[] {
     at += 2 + length;
   }
   return out;
+}
+
+/**
+ * The stored hashes that tie nodes to the rest of the tree: `width` nodes of
+ * tree level `level`, from node `first` (a multiple of 256, as a tile's are),
+ * split into complete aligned subtrees, largest first, of at least
+ * 2^`minHeight` nodes. Each is the stored index of its root and the node range
+ * it spans. A full tile is one subtree (its root is hash `n` of level
+ * `level` + 8); a partial one is a few. Folding each range and comparing it
+ * with the stored hash checks the nodes against the stored tree.
+ */
+export function tileSubtrees(
+  level: number,
+  first: number,
+  width: number,
+  minHeight: number,
+): Array<{ index: number; from: number; to: number }> {
+  const out: Array<{ index: number; from: number; to: number }> = [];
+  let from = 0;
+  for (let h = TILE_HEIGHT; h >= minHeight; h--) {
+    const span = 2 ** h;
+    if (width - from < span) continue;
+    out.push({ index: storedHashIndex(level + h, (first + from) / span), from, to: from + span });
+    from += span;
+  }
+  return out;
+}
+
+/** The root of nodes `[from, to)` of `hashes` (32 bytes each, back to back; a power-of-two count). */
+export function foldNodes(hasher: TreeHasher, hashes: Uint8Array, from: number, to: number): Uint8Array {
+  return foldTile(hasher, hashes.subarray(from * HASH, to * HASH));
 }

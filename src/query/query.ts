@@ -44,16 +44,16 @@ export interface IndexedRecord {
 
 /** The record at `index`; an event comes back as a record of its seal (see `eventRecord`). */
 export function recordAt(
-  store: { getEntry(index: number): Uint8Array | undefined },
+  store: { checkedEntry(index: number): Uint8Array | undefined },
   index: number,
 ): IndexedRecord {
-  const entry = store.getEntry(index);
+  const entry = store.checkedEntry(index);
   if (entry === undefined)
     fail(ErrorCode.LEDGER_CORRUPT, `index points at missing record ${index}`, { index });
   if (!isEventEntry(entry)) return { index, record: decodeRecord(entry) };
   const event = decodeEvent(entry);
   const seal = index - 1 - event.position;
-  const sealEntry = store.getEntry(seal);
+  const sealEntry = store.checkedEntry(seal);
   if (sealEntry === undefined)
     fail(ErrorCode.LEDGER_CORRUPT, `the seal of event ${index} is missing`, { index });
   const sealRecord = decodeRecord(sealEntry);

@@ -8,6 +8,8 @@
  *   GET /tile/entries/<N>[.p/<W>]       entry bundles: per entry, uint16 BE length + bytes
  *   GET /dirchain/blocks/<N>[.p/<W>]    block-note bundles: the signed notes of blocks
  *                                       256N .. 256N+W-1, each as uint16 BE length + UTF-8
+ *   GET /dirchain/health                200 {"ok":true,"size":N}, or 503 with the error
+ *                                       body once the store found damage (E_LEDGER_CORRUPT)
  *
  * <N> uses the tile path encoding (x001/x234/067). Full tiles and bundles never
  * change and are sent `immutable`; partial ones (the right edge) and the
@@ -15,7 +17,7 @@
  * served (its bytes are fixed once it exists); wider than the tree is 404.
  * The tile math is in merkle/tiles.ts; this file is only HTTP and storage reads.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { utf8 } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
@@ -26,15 +28,24 @@ import {
   parseTileIndexPath,
   parseTilePath,
   TILE_WIDTH,
-  tileHashIndexes,
   tileWidthAt,
 } from '../merkle/tiles.js';
+import { createLimitedServer, type ErrorLog, errorReply, type HttpLimits } from '../node/http.js';
 import { LedgerStore, type StoredBlock } from '../storage/store.js';
 
-/** What serving reads: a LedgerStore (or anything shaped like one). */
-export type ServedStore = Pick<LedgerStore, 'lastBlock' | 'readHashesSync' | 'entryBundle' | 'blocks'>;
+/**
+ * What serving reads: a LedgerStore (or anything shaped like one). Entry
+ * bundles and hash tiles come checked against the stored tree, so damaged
+ * storage is answered with E_LEDGER_CORRUPT, never with wrong bytes.
+ */
+export type ServedStore = Pick<
+  LedgerStore,
+  'lastBlock' | 'checkedHashTile' | 'checkedEntryBundle' | 'blocks' | 'checkNewTables'
+>;
 
 export const BLOCKS_PATH = 'dirchain/blocks/';
+export const HEALTH_PATH = 'dirchain/health';
+const JSON_TYPE = 'application/json';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 interface Reply {
@@ -52,6 +63,7 @@ const notFound = (why: string): Reply => ({
 
 /** Answers one GET path (without the leading "/") from the store. */
 export async function tileResponse(store: ServedStore, path: string): Promise<Reply> {
+  if (path === HEALTH_PATH) return health(store);
   const last = await store.lastBlock();
   if (last === undefined) return notFound('the ledger has no blocks');
   const { header } = blockHeaderOfNote(last.note);
@@ -75,15 +87,36 @@ export async function tileResponse(store: ServedStore, path: string): Promise<Re
   if (tile.width > tileWidthAt(tile.level, tile.n, header.size))
     return notFound(`the tree has ${header.size} entries`);
   if (tile.level === ENTRIES_LEVEL) {
-    const body = store.entryBundle(tile.n, tile.width);
+    const body = store.checkedEntryBundle(tile.n, tile.width);
     if (body === undefined)
       fail(ErrorCode.LEDGER_CORRUPT, `entries of bundle ${tile.n} are missing from the store`);
     return { status: 200, type: 'application/octet-stream', body, cache: cacheOf(tile.width) };
   }
-  const hashes = store.readHashesSync(tileHashIndexes(tile));
-  const body = new Uint8Array(hashes.length * 32);
-  for (let i = 0; i < hashes.length; i++) body.set(hashes[i]!, i * 32);
+  const body = store.checkedHashTile(tile.level, tile.n, tile.width);
   return { status: 200, type: 'application/octet-stream', body, cache: cacheOf(tile.width) };
+}
+
+/**
+ * Healthy while the store has found no damage: the tables LevelDB added since
+ * the last check are checked first (leveldb-files.ts), then the head is read.
+ */
+async function health(store: ServedStore): Promise<Reply> {
+  const damage = store.checkNewTables();
+  if (damage === undefined) {
+    try {
+      const last = await store.lastBlock();
+      const size = last === undefined ? 0 : blockHeaderOfNote(last.note).header.size;
+      return {
+        status: 200,
+        type: JSON_TYPE,
+        body: utf8(`${JSON.stringify({ ok: true, size })}\n`),
+        cache: 'no-cache',
+      };
+    } catch (e) {
+      return { ...errorReply(e, { request: 'GET /dirchain/health' }), status: 503, cache: 'no-cache' };
+    }
+  }
+  return { ...errorReply(damage, { request: 'GET /dirchain/health' }), status: 503, cache: 'no-cache' };
 }
 
 function bundleReply(items: Uint8Array[], width: number): Reply {
@@ -97,8 +130,14 @@ function bundleReply(items: Uint8Array[], width: number): Reply {
 
 const cacheOf = (width: number): string => (width === TILE_WIDTH ? IMMUTABLE : 'no-cache');
 
-/** A node:http request handler over a store. */
-export function tileHandler(store: ServedStore): (req: IncomingMessage, res: ServerResponse) => void {
+/**
+ * A node:http request handler over a store. A failed read is a 500 with its
+ * code only (node/http.ts `errorReply`); the detail goes to `options.log`.
+ */
+export function tileHandler(
+  store: ServedStore,
+  options: { log?: ErrorLog } = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const send = (r: Reply) => {
       res.statusCode = r.status;
@@ -115,11 +154,7 @@ export function tileHandler(store: ServedStore): (req: IncomingMessage, res: Ser
     // Tile paths are plain ASCII; anything percent-encoded is not one of them.
     const path = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '');
     tileResponse(store, path).then(send, (e: unknown) => {
-      send({
-        status: 500,
-        type: 'text/plain; charset=utf-8',
-        body: utf8(`${(e as { code?: string }).code ?? 'error'}: ${(e as Error)?.message ?? String(e)}\n`),
-      });
+      send(errorReply(e, { log: options.log, request: `${req.method} /${path}` }));
     });
   };
 }
@@ -129,6 +164,10 @@ export interface ServeOptions {
   readonly host?: string;
   /** 0 (default) picks a free port. */
   readonly port?: number;
+  /** Overrides of DEFAULT_HTTP_LIMITS (node/http.ts). */
+  readonly limits?: Partial<HttpLimits>;
+  /** Where failed requests are described; default console.error. */
+  readonly log?: ErrorLog;
 }
 
 export interface RunningServer {
@@ -152,7 +191,10 @@ export async function serveLedger(path: string, options: ServeOptions = {}): Pro
     throw e;
   }
   const { header } = blockHeaderOfNote(last.note);
-  const server = createServer(tileHandler(store));
+  const server = createLimitedServer(tileHandler(store, { log: options.log }), {
+    limits: options.limits,
+    log: options.log,
+  });
   const host = options.host ?? '127.0.0.1';
   try {
     await new Promise<void>((resolve, reject) => {

@@ -156,3 +156,25 @@ export function metaKey(name: string): Uint8Array {
 export function tableRange(table: number): { gte: Uint8Array; lt: Uint8Array } {
   return { gte: Uint8Array.of(table), lt: Uint8Array.of(table + 1) };
 }
+
+/**
+ * What a key holds, in words, and the first log index it concerns when it
+ * concerns one: for naming what a damaged piece of storage held.
+ */
+export function describeKey(key: Uint8Array): { text: string; index?: number } {
+  if (key.length === 10 && key[0] === LOG_REGION) {
+    const position = keyNumber(key);
+    if (key[9] === LOG_PIECE) return { text: `entries from index ${position}`, index: position };
+    if (key[9] === LOG_BUNDLE)
+      return { text: `the bundle of entries from index ${position}`, index: position };
+    if (key[9] === LOG_PAGE) return { text: `the stored hashes near entry ${position}`, index: position };
+  }
+  if (key.length === 9 && key[0] === TABLE.block) return { text: `the note of block ${keyNumber(key)}` };
+  if (key.length === 9 && key[0] === TABLE.blockBySize)
+    return { text: `the block ending at size ${keyNumber(key)}` };
+  if (key.length === 9 && (key[0] === TABLE.entryFragment || key[0] === TABLE.legacyEntry)) {
+    return { text: `entries from index ${keyNumber(key)}`, index: keyNumber(key) };
+  }
+  if (key[0] === TABLE.meta) return { text: `the ledger's meta data` };
+  return { text: 'state and index tables' };
+}

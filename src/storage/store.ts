@@ -5,13 +5,20 @@
  * so it is on disk whole or not at all.
  */
 import { ClassicLevel } from 'classic-level';
-import { concatBytes, copyBytes, fromUtf8, utf8 } from '../crypto/bytes.js';
-import { ErrorCode, fail } from '../errors.js';
+import { concatBytes, copyBytes, equalBytes, fromUtf8, utf8 } from '../crypto/bytes.js';
+import { DirchainError, ErrorCode, fail } from '../errors.js';
 import { copyHash } from '../merkle/hasher.js';
 import { nodeTreeHasher } from '../merkle/node-hasher.js';
 import type { HashReader } from '../merkle/prove.js';
 import { storedHashCount, storedHashesFrom } from '../merkle/stored.js';
-import { encodeEntryBundle } from '../merkle/tiles.js';
+import {
+  encodeEntryBundle,
+  foldNodes,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  tileHashIndexes,
+  tileSubtrees,
+} from '../merkle/tiles.js';
 import {
   BUNDLE_WIDTH,
   bundleEntry,
@@ -24,6 +31,7 @@ import {
   readBundle,
   walkEntries,
 } from './bundles.js';
+import { FolderRegistry, folderKey, type Holding } from './folder-registry.js';
 import {
   CURRENT_LAYOUT,
   HASHES_PER_PAGE,
@@ -40,6 +48,7 @@ import {
   tableRange,
   u64,
 } from './keys.js';
+import { TableGuard } from './table-guard.js';
 import { ValueCache } from './value-cache.js';
 import { WritebackPacer } from './writeback-pacer.js';
 
@@ -143,6 +152,17 @@ export interface StoredBlock {
 }
 
 type DB = ClassicLevel<Uint8Array, Uint8Array>;
+type Snapshot = ReturnType<DB['snapshot']>;
+
+/**
+ * The folders this process holds (folder-registry.ts). One table per realm
+ * even if two copies of dirchain are loaded (two versions in node_modules):
+ * kept on `globalThis` under a registered symbol.
+ */
+const FOLDERS = Symbol.for('dirchain.folders');
+const realm = globalThis as { [FOLDERS]?: FolderRegistry<LedgerStore> };
+realm[FOLDERS] ??= new FolderRegistry<LedgerStore>();
+const folders: FolderRegistry<LedgerStore> = realm[FOLDERS];
 
 /** The smallest key greater than every key starting with `prefix`, or undefined for all-0xff. */
 export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
@@ -170,7 +190,7 @@ export class LedgerStore implements HashReader {
    */
   #tail: { readonly page: number; readonly bytes: Uint8Array } | undefined;
   readonly #recentPages = new ValueCache(RECENT_PAGES, () => undefined);
-  readonly #readPages = new ValueCache(READ_PAGES, (page) => this.#db.getSync(this.#layout.pageKey(page)));
+  readonly #readPages = new ValueCache(READ_PAGES, (page) => this.#get(this.#layout.pageKey(page)));
   /** Complete bundles (their bytes). */
   readonly #bundles = new ValueCache(BUNDLE_CACHE_LIMIT, (n) => this.#readBundle(n));
   /** The last, incomplete bundle as durable on disk. */
@@ -181,9 +201,46 @@ export class LedgerStore implements HashReader {
   #pacer: WritebackPacer | undefined;
   #paced = false;
 
-  private constructor(path: string, db: DB) {
+  /** Set on a snapshot view (`openForReading` of a folder this process holds): reads see only it. */
+  readonly #snapshot: Snapshot | undefined;
+  /** Iterator options: the snapshot's, on a view. */
+  readonly #reads: { snapshot?: Snapshot };
+  /** The registry entry this handle holds (not on a view). */
+  #holding: { key: string; holding: Holding<LedgerStore> } | undefined;
+  /** Checks the folder's LevelDB tables (not on a view: its parent's does). */
+  #tables: TableGuard | undefined;
+  /** The handle a view reads through. */
+  #parent: LedgerStore | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(path: string, db: DB, snapshot?: Snapshot) {
     this.path = path;
     this.#db = db;
+    this.#snapshot = snapshot;
+    this.#reads = snapshot === undefined ? {} : { snapshot };
+  }
+
+  /** One value by key, from the snapshot on a view. */
+  #get(key: Uint8Array): Uint8Array | undefined {
+    try {
+      return this.#snapshot === undefined ? this.#db.getSync(key) : this.#db.getSync(key, this.#reads);
+    } catch (e) {
+      throw readError(e);
+    }
+  }
+
+  /** An iterator's items, its LevelDB errors typed. */
+  async *#iterate<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+    try {
+      for await (const item of items) yield item;
+    } catch (e) {
+      throw readError(e);
+    }
+  }
+
+  /** Whether this is a read-only snapshot view of a handle this process holds. */
+  get isView(): boolean {
+    return this.#snapshot !== undefined;
   }
 
   /** Whether the table files' writeback is being paced (after a durable write, on Linux). */
@@ -191,8 +248,103 @@ export class LedgerStore implements HashReader {
     return this.#pacer !== undefined && !this.#closed;
   }
 
-  /** Opens the folder; `create` makes a new one and fails if one exists. */
+  /**
+   * Opens the folder; `create` makes a new one and fails if one exists. A
+   * folder this process already holds is refused here, before LevelDB sees it
+   * (folder-registry.ts says why); another process's is refused by LevelDB's lock.
+   */
   static async open(path: string, options: { create: boolean }): Promise<LedgerStore> {
+    for (;;) {
+      const key = folderKey(path, options.create);
+      const held = folders.get(key);
+      if (held === undefined) return LedgerStore.#openClaimed(path, key, options);
+      if (held.closing !== undefined) {
+        await held.closing;
+        continue;
+      }
+      if (options.create) {
+        fail(ErrorCode.LEDGER_EXISTS, `a ledger already exists at ${path} (this process has it open)`, {
+          hint: 'use the ledger already open, or pick an empty folder',
+        });
+      }
+      fail(ErrorCode.STORAGE, `the ledger at ${path} is already open in this process`, {
+        hint: 'use the ledger already open (one handle per folder and process), or close it first',
+      });
+    }
+  }
+
+  /**
+   * Opens the folder for reading: a new handle, or — when this process already
+   * holds it — a read-only view of that handle at a LevelDB snapshot taken now,
+   * so what it reads is the ledger as its last durable block left it, however
+   * the holder appends meanwhile. Close it like a handle (it releases the snapshot).
+   */
+  static async openForReading(path: string): Promise<LedgerStore> {
+    for (;;) {
+      const key = folderKey(path, false);
+      const held = folders.get(key);
+      if (held === undefined) return LedgerStore.#openClaimed(path, key, { create: false });
+      if (held.closing !== undefined) await held.closing;
+      else if (held.holder === undefined) await held.opened;
+      else if (held.holder instanceof LedgerStore) return held.holder.#view();
+      else {
+        fail(ErrorCode.STORAGE, `the ledger at ${path} is open in another copy of dirchain in this process`, {
+          hint: 'read it through the copy that holds it',
+        });
+      }
+    }
+  }
+
+  static async #openClaimed(path: string, key: string, options: { create: boolean }): Promise<LedgerStore> {
+    let settle!: () => void;
+    const holding = folders.claim(
+      key,
+      new Promise<void>((resolve) => {
+        settle = resolve;
+      }),
+    );
+    try {
+      const store = await LedgerStore.#openDb(path, options);
+      store.#holding = { key, holding };
+      holding.holder = store;
+      return store;
+    } catch (e) {
+      folders.release(key, holding);
+      throw e;
+    } finally {
+      settle();
+    }
+  }
+
+  /** A read-only view of this handle at a snapshot taken now (see `openForReading`). */
+  async #view(): Promise<LedgerStore> {
+    this.#checkOpen();
+    const snapshot = this.#db.snapshot();
+    const view = new LedgerStore(this.path, this.#db, snapshot);
+    view.#parent = this;
+    view.#format = this.#format;
+    view.#layout = this.#layout;
+    try {
+      await view.#loadOpenBundle();
+      if (view.#format >= 4) {
+        try {
+          view.#rebuildTailPage();
+        } catch {
+          // As in `open`: damage is reported by the reads that need the page.
+        }
+      }
+    } catch (e) {
+      await snapshot.close();
+      throw e;
+    }
+    return view;
+  }
+
+  static async #openDb(path: string, options: { create: boolean }): Promise<LedgerStore> {
+    // Every live table is checked before LevelDB reads any (leveldb-files.ts):
+    // a damaged block is E_LEDGER_CORRUPT here, never an abort or wrong bytes later.
+    const tables = new TableGuard(path);
+    tables.checkAll();
     const db: DB = new ClassicLevel(path, {
       keyEncoding: 'view',
       valueEncoding: 'view',
@@ -223,6 +375,12 @@ export class LedgerStore implements HashReader {
           hint: 'create one with `dirchain init <dir> --origin <name>`',
         });
       }
+      if (/corrupt/i.test(text)) {
+        fail(ErrorCode.LEDGER_CORRUPT, `the ledger's storage at ${path} is damaged: ${text.trim()}`, {
+          hint: 'the folder was damaged on disk: restore it from a replica or a backup',
+          cause: e,
+        });
+      }
       if (/lock/i.test(text)) {
         fail(ErrorCode.STORAGE, `the ledger at ${path} is in use by another process`, {
           hint: 'stop the other dirchain process, or query it through that process',
@@ -232,6 +390,8 @@ export class LedgerStore implements HashReader {
       fail(ErrorCode.STORAGE, `cannot open the ledger at ${path}: ${text.trim()}`, { cause: e });
     }
     const store = new LedgerStore(path, db);
+    store.#tables = tables;
+    tables.watch();
     if (!options.create) {
       try {
         await store.#upgrade();
@@ -246,6 +406,7 @@ export class LedgerStore implements HashReader {
           }
         }
       } catch (e) {
+        tables.stop();
         await db.close();
         throw e;
       }
@@ -287,10 +448,12 @@ export class LedgerStore implements HashReader {
       first += bundle.length;
       bundle = [];
     };
-    for await (const [k, v] of this.#db.iterator({
-      gte: numberKey(TABLE.legacyEntry, first),
-      lt: Uint8Array.of(TABLE.legacyEntry + 1),
-    })) {
+    for await (const [k, v] of this.#iterate(
+      this.#db.iterator({
+        gte: numberKey(TABLE.legacyEntry, first),
+        lt: Uint8Array.of(TABLE.legacyEntry + 1),
+      }),
+    )) {
       if (keyNumber(k) !== expect) {
         fail(
           ErrorCode.LEDGER_CORRUPT,
@@ -317,9 +480,11 @@ export class LedgerStore implements HashReader {
    * 256 bytes, a full bundle at least 512); otherwise it is empty or current.
    */
   async #formatWithoutMeta(): Promise<string | undefined> {
-    const bundle = this.#db.getSync(CURRENT_LAYOUT.bundleKey(0));
+    const bundle = this.#get(CURRENT_LAYOUT.bundleKey(0));
     if (bundle !== undefined && bundle.length > BUNDLE_WIDTH) return FULL_PAGES_FORMAT;
-    const fragments = await this.#db.keys({ ...tableRange(TABLE.entryFragment), limit: 1 }).all();
+    const fragments = await this.#db
+      .keys({ ...tableRange(TABLE.entryFragment), limit: 1, ...this.#reads })
+      .all();
     return fragments.length > 0 ? FULL_PAGES_FORMAT : undefined;
   }
 
@@ -327,7 +492,9 @@ export class LedgerStore implements HashReader {
   async #loadOpenBundle(): Promise<void> {
     let n = 0;
     // The last bundle; in the log region the newest pages sort after it.
-    for await (const k of this.#db.keys({ ...this.#layout.bundleRange(0), reverse: true })) {
+    for await (const k of this.#iterate(
+      this.#db.keys({ ...this.#layout.bundleRange(0), reverse: true, ...this.#reads }),
+    )) {
       const bundle = this.#layout.bundleOf(k);
       if (bundle === undefined) continue;
       n = bundle + 1;
@@ -337,13 +504,16 @@ export class LedgerStore implements HashReader {
     const fragments: number[] = [];
     // Format 5 keeps the open bundle's pieces in the log region, among its pages.
     const pieces = this.#format >= PIECES;
-    for await (const [k, v] of this.#db.iterator(
-      pieces
-        ? logRange(n * BUNDLE_WIDTH, (n + 1) * BUNDLE_WIDTH)
-        : {
-            gte: numberKey(TABLE.entryFragment, n * BUNDLE_WIDTH),
-            lt: numberKey(TABLE.entryFragment, (n + 1) * BUNDLE_WIDTH),
-          },
+    for await (const [k, v] of this.#iterate(
+      this.#db.iterator({
+        ...(pieces
+          ? logRange(n * BUNDLE_WIDTH, (n + 1) * BUNDLE_WIDTH)
+          : {
+              gte: numberKey(TABLE.entryFragment, n * BUNDLE_WIDTH),
+              lt: numberKey(TABLE.entryFragment, (n + 1) * BUNDLE_WIDTH),
+            }),
+        ...this.#reads,
+      }),
     )) {
       const first = pieces ? pieceOf(k) : keyNumber(k);
       if (first === undefined) continue; // a page
@@ -362,18 +532,36 @@ export class LedgerStore implements HashReader {
     return this.#open.n * BUNDLE_WIDTH + this.#open.entries.length;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Closes the handle (a view: releases its snapshot). The folder stays held
+   * until LevelDB has closed it, so an open that comes meanwhile waits for that.
+   */
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
     this.#closed = true;
-    await this.#pacer?.close();
     this.#recentPages.clear();
     this.#readPages.clear();
     this.#bundles.clear();
-    await this.#db.close();
+    if (this.#snapshot !== undefined) {
+      this.#closing = this.#snapshot.close();
+      return this.#closing;
+    }
+    const closing = (async () => {
+      try {
+        this.#tables?.stop();
+        await this.#pacer?.close();
+        await this.#db.close();
+      } finally {
+        if (this.#holding !== undefined) folders.release(this.#holding.key, this.#holding.holding);
+      }
+    })();
+    this.#closing = closing;
+    if (this.#holding !== undefined) this.#holding.holding.closing = closing.catch(() => undefined);
+    return closing;
   }
 
   getMeta(name: string): string | undefined {
-    const v = this.#db.getSync(metaKey(name));
+    const v = this.#get(metaKey(name));
     return v === undefined ? undefined : fromUtf8(v);
   }
 
@@ -390,6 +578,7 @@ export class LedgerStore implements HashReader {
   }
 
   async putMeta(entries: Record<string, string>): Promise<void> {
+    this.#checkWritable();
     const batch = this.#db.batch();
     for (const [k, v] of metaEntries(entries)) batch.put(k, v);
     await batch.write({ sync: true });
@@ -397,6 +586,7 @@ export class LedgerStore implements HashReader {
 
   /** Removes a meta entry (synchronously durable). */
   async deleteMeta(name: string): Promise<void> {
+    this.#checkWritable();
     await this.#db.batch().del(metaKey(name)).write({ sync: true });
   }
 
@@ -411,6 +601,7 @@ export class LedgerStore implements HashReader {
    * it ends, the first where the store ends.
    */
   async writeBlocks(blocks: readonly BlockWrite[], durability: Durability): Promise<void> {
+    this.#checkWritable();
     if (blocks.length === 0) return;
     let entryEnd = this.entryCount;
     let hashEnd = storedHashCount(entryEnd);
@@ -489,14 +680,14 @@ export class LedgerStore implements HashReader {
 
   /** Complete bundle `n` as stored (format 5: its pieces joined), or undefined if it is missing. */
   #readBundle(n: number): Uint8Array | undefined {
-    const stored = this.#db.getSync(this.#layout.bundleKey(n));
+    const stored = this.#get(this.#layout.bundleKey(n));
     if (stored === undefined || this.#format < PIECES) return stored;
     return joinPieces(stored, (offset) => this.#piece(n, offset));
   }
 
   /** Format 5: the piece of complete bundle `n` that starts at `offset` in it. */
   #piece(n: number, offset: number): Uint8Array | undefined {
-    return this.#db.getSync(pieceKey(n * BUNDLE_WIDTH + offset));
+    return this.#get(pieceKey(n * BUNDLE_WIDTH + offset));
   }
 
   /** The pages touched by appending `hashes` at stored index `start`, with their new contents. */
@@ -595,7 +786,7 @@ export class LedgerStore implements HashReader {
    * entries, random reads: 12–15k/s joining, 24–26k/s for format 4).
    */
   #pieceEntry(n: number, k: number): Uint8Array | undefined {
-    const index = this.#db.getSync(this.#layout.bundleKey(n));
+    const index = this.#get(this.#layout.bundleKey(n));
     const offsets = index === undefined ? undefined : decodePieceIndex(index);
     if (offsets === undefined) return undefined;
     const start = pieceHolding(offsets, k);
@@ -622,11 +813,14 @@ export class LedgerStore implements HashReader {
         if (next < to && next < (n + 1) * BUNDLE_WIDTH) return; // a damaged bundle
       }
     } else if (next < open.n * BUNDLE_WIDTH) {
-      for await (const [k, v] of this.#db.iterator(
-        this.#layout.bundleRange(
-          Math.floor(next / BUNDLE_WIDTH),
-          Math.min(open.n, Math.ceil(to / BUNDLE_WIDTH)),
-        ),
+      for await (const [k, v] of this.#iterate(
+        this.#db.iterator({
+          ...this.#layout.bundleRange(
+            Math.floor(next / BUNDLE_WIDTH),
+            Math.min(open.n, Math.ceil(to / BUNDLE_WIDTH)),
+          ),
+          ...this.#reads,
+        }),
       )) {
         const bundle = this.#layout.bundleOf(k);
         if (bundle === undefined) continue; // a page between bundles
@@ -661,22 +855,92 @@ export class LedgerStore implements HashReader {
     return undefined;
   }
 
+  /**
+   * The entry at `index`, checked against its stored leaf hash (the stored
+   * tree that the open checked against the last signed root): what leaves the
+   * process is never silently wrong bytes. Undefined if it is not stored.
+   */
+  checkedEntry(index: number): Uint8Array | undefined {
+    const entry = this.getEntry(index);
+    if (entry === undefined) return undefined;
+    this.#checkNodes(0, index, nodeTreeHasher.leaf(entry), 1, 0, `entry ${index}`, 0);
+    return entry;
+  }
+
+  /**
+   * Entry bundle `n` (first `width` entries) in C2SP form, checked against
+   * the stored tree before it is served: its entries' leaf hashes fold to the
+   * stored hashes of the subtrees they span.
+   */
+  checkedEntryBundle(n: number, width: number): Uint8Array | undefined {
+    const body = this.entryBundle(n, width);
+    if (body === undefined) return undefined;
+    const entries = readBundle(body, width);
+    const leaves = new Uint8Array(width * HASH);
+    if (entries.length !== width) fail(ErrorCode.LEDGER_CORRUPT, `entry bundle ${n} does not decode`);
+    for (let i = 0; i < width; i++) leaves.set(nodeTreeHasher.leaf(entries[i]!), i * HASH);
+    this.#checkNodes(0, n * BUNDLE_WIDTH, leaves, width, 0, `entry bundle ${n}`, 0);
+    return body;
+  }
+
+  /**
+   * Hash tile `level`/`n` of `width` hashes (tile height 8), checked against
+   * the stored hashes of the subtrees it spans (the next level's, for a full tile).
+   */
+  checkedHashTile(level: number, n: number, width: number): Uint8Array {
+    const tile = { level, n, width };
+    const hashes = this.readHashesSync(tileHashIndexes(tile));
+    const data = new Uint8Array(width * HASH);
+    for (let i = 0; i < width; i++) data.set(hashes[i]!, i * HASH);
+    this.#checkNodes(TILE_HEIGHT * level, n * TILE_WIDTH, data, width, 1, `hash tile ${level}/${n}`, level);
+    return data;
+  }
+
+  /**
+   * Checks `width` nodes of tree `level` from node `first` (32 bytes each) by
+   * folding the complete subtrees they form and comparing each root with the
+   * stored one (`tileSubtrees`). `tileLevel` scales a node number to a leaf
+   * index for the error.
+   */
+  #checkNodes(
+    level: number,
+    first: number,
+    nodes: Uint8Array,
+    width: number,
+    minHeight: number,
+    what: string,
+    tileLevel: number,
+  ): void {
+    for (const s of tileSubtrees(level, first, width, minHeight)) {
+      const stored = this.readHashNow(s.index);
+      if (stored === undefined || !equalBytes(stored, foldNodes(nodeTreeHasher, nodes, s.from, s.to))) {
+        const index = (first + s.from) * 2 ** (TILE_HEIGHT * tileLevel);
+        fail(ErrorCode.LEDGER_CORRUPT, `${what} does not match the stored Merkle tree (at entry ${index})`, {
+          index,
+          hint: 'the folder was damaged on disk: audit it, and restore it from a replica or a backup',
+        });
+      }
+    }
+  }
+
   getBlock(height: number): StoredBlock | undefined {
     this.#checkOpen();
-    const v = this.#db.getSync(numberKey(TABLE.block, height));
+    const v = this.#get(numberKey(TABLE.block, height));
     return v === undefined ? undefined : { height, note: fromUtf8(v) };
   }
 
   /** Height of the block that ends exactly at tree size `size`. */
   heightAtSize(size: number): number | undefined {
     this.#checkOpen();
-    const v = this.#db.getSync(numberKey(TABLE.blockBySize, size));
+    const v = this.#get(numberKey(TABLE.blockBySize, size));
     return v === undefined ? undefined : readU64(v);
   }
 
   async lastBlock(): Promise<StoredBlock | undefined> {
     this.#checkOpen();
-    for await (const [k, v] of this.#db.iterator({ ...tableRange(TABLE.block), reverse: true, limit: 1 })) {
+    for await (const [k, v] of this.#iterate(
+      this.#db.iterator({ ...tableRange(TABLE.block), reverse: true, limit: 1, ...this.#reads }),
+    )) {
       return { height: keyNumber(k), note: fromUtf8(v) };
     }
     return undefined;
@@ -684,10 +948,13 @@ export class LedgerStore implements HashReader {
 
   async *blocks(fromHeight = 0): AsyncGenerator<StoredBlock> {
     this.#checkOpen();
-    for await (const [k, v] of this.#db.iterator({
-      gte: numberKey(TABLE.block, fromHeight),
-      lt: Uint8Array.of(TABLE.block + 1),
-    })) {
+    for await (const [k, v] of this.#iterate(
+      this.#db.iterator({
+        gte: numberKey(TABLE.block, fromHeight),
+        lt: Uint8Array.of(TABLE.block + 1),
+        ...this.#reads,
+      }),
+    )) {
       yield { height: keyNumber(k), note: fromUtf8(v) };
     }
   }
@@ -695,7 +962,7 @@ export class LedgerStore implements HashReader {
   /** One value by raw key (state and index tables). */
   getRaw(key: Uint8Array): Uint8Array | undefined {
     this.#checkOpen();
-    return this.#db.getSync(key);
+    return this.#get(key);
   }
 
   /** Key/value pairs whose keys start with `prefix`, in key order, from `after` (exclusive) if given. */
@@ -713,17 +980,21 @@ export class LedgerStore implements HashReader {
         range.gt = options.after;
       }
     }
-    for await (const kv of this.#db.iterator({
-      ...range,
-      limit: options.limit ?? -1,
-      reverse: options.reverse ?? false,
-    })) {
+    for await (const kv of this.#iterate(
+      this.#db.iterator({
+        ...range,
+        limit: options.limit ?? -1,
+        reverse: options.reverse ?? false,
+        ...this.#reads,
+      }),
+    )) {
       yield kv;
     }
   }
 
   /** Deletes every key starting with `prefix` (used to rebuild state). */
   async clearPrefix(prefix: Uint8Array): Promise<void> {
+    this.#checkWritable();
     const end = prefixEnd(prefix);
     await this.#db.clear({ gte: prefix, ...(end ? { lt: end } : {}) });
   }
@@ -733,6 +1004,7 @@ export class LedgerStore implements HashReader {
     pairs: ReadonlyArray<readonly [Uint8Array, Uint8Array]>,
     durability: Durability = 'sync',
   ): Promise<void> {
+    this.#checkWritable();
     const batch = this.#db.batch();
     for (const [k, v] of pairs) batch.put(k, v);
     await batch.write({ sync: durability === 'sync' });
@@ -745,5 +1017,47 @@ export class LedgerStore implements HashReader {
 
   #checkOpen(): void {
     if (this.#closed) fail(ErrorCode.LEDGER_CLOSED, 'the ledger is closed');
+    const damage = this.damage;
+    if (damage !== undefined) throw damage;
   }
+
+  /**
+   * Checks now every table LevelDB added since the last check, instead of
+   * waiting for the periodic one; returns the damage found, if any (reads and
+   * writes then fail with it).
+   */
+  checkNewTables(): DirchainError | undefined {
+    const guard = this.#tables ?? (this.#parent === undefined ? undefined : this.#parent.#tables);
+    guard?.checkNew();
+    return guard?.damage;
+  }
+
+  /** Damage found in the folder's tables since it was opened (reads and writes then fail with it). */
+  get damage(): DirchainError | undefined {
+    const guard = this.#tables ?? (this.#parent === undefined ? undefined : this.#parent.#tables);
+    return guard?.damage;
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    if (this.#snapshot !== undefined) {
+      fail(ErrorCode.READ_ONLY, 'this is a read-only view of a ledger this process holds open', {
+        hint: 'write through the handle that holds it',
+      });
+    }
+  }
+}
+
+/** A LevelDB read error as a typed one: damage LevelDB itself noticed, or a failing disk. */
+function readError(e: unknown): unknown {
+  if (e instanceof Error && 'code' in e && e.code === 'LEVEL_CORRUPTION') {
+    return new DirchainError(ErrorCode.LEDGER_CORRUPT, `the ledger's storage is damaged: ${e.message}`, {
+      hint: 'the folder was damaged on disk: restore it from a replica or a backup',
+      cause: e,
+    });
+  }
+  if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('LEVEL_')) {
+    return new DirchainError(ErrorCode.STORAGE, `reading the ledger failed: ${e.message}`, { cause: e });
+  }
+  return e;
 }

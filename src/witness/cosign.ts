@@ -6,6 +6,7 @@
  * witness's own. `cosignCheckpoint` does check the log's own signature first,
  * so a witness never vouches for a checkpoint the log did not sign.
  */
+import { checkObject, show } from '../crypto/bytes.js';
 import { isStrongPublicKey, randomSeed } from '../crypto/ed25519.js';
 import { nodeSigner, sha256Node } from '../crypto/node-crypto.js';
 import {
@@ -65,6 +66,9 @@ export interface CosignOptions {
  *   const cosigned = cosignCheckpoint(note, w.signerKey, { logKeys: [sequencerVerifierKey] });
  */
 export function cosignCheckpoint(note: string, witnessSignerKey: string, o: CosignOptions): string {
+  checkObject(o, 'cosign options');
+  if (o.time !== undefined && !(Number.isSafeInteger(o.time) && o.time >= 0))
+    fail(ErrorCode.INVALID_ARGUMENT, `cosignature time must be whole POSIX seconds ≥ 0, got ${show(o.time)}`);
   verifyCheckpoint(note, o.logKeys);
   const { name, keyHash, seed } = parseTypedSignerKey(
     witnessSignerKey,

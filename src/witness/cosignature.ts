@@ -13,7 +13,7 @@
  * Pure: the caller passes SHA-256 and Ed25519 verify, so `dirchain/verify`
  * uses noble here and browsers can run it.
  */
-import { concatBytes, utf8 } from '../crypto/bytes.js';
+import { concatBytes, show, utf8 } from '../crypto/bytes.js';
 import { SIGNATURE_LENGTH, type Verify } from '../crypto/ed25519.js';
 import { type NoteVerifier, parseNote, parseTypedVerifierKey } from '../crypto/note.js';
 import type { Sha256 } from '../crypto/sha256.js';
@@ -36,6 +36,8 @@ export interface Cosignature {
 
 /** The message a witness signs for checkpoint `text` at POSIX second `time`. */
 export function cosignedMessage(text: string, time: bigint | number): Uint8Array {
+  if (!(typeof time === 'bigint' || Number.isSafeInteger(time)))
+    fail(ErrorCode.INVALID_ARGUMENT, `cosignature time must be a whole number of seconds, got ${show(time)}`);
   const t = BigInt(time);
   if (t < 0n || t > MAX_TIMESTAMP) fail(ErrorCode.INVALID_ARGUMENT, `cosignature time ${t} is out of range`);
   return utf8(`${COSIGNATURE_V1_HEADER}time ${t}\n${text}`);
@@ -66,7 +68,7 @@ export function witnessPolicy(
     if (!distinct.some((d) => d.name === w.name && d.keyHash === w.keyHash)) distinct.push(w);
   const q = quorum ?? distinct.length;
   if (!Number.isSafeInteger(q) || q < 0)
-    fail(ErrorCode.INVALID_ARGUMENT, `witness quorum must be a whole number ≥ 0, got ${quorum}`);
+    fail(ErrorCode.INVALID_ARGUMENT, `witness quorum must be a whole number ≥ 0, got ${show(quorum)}`);
   if (q > distinct.length) {
     fail(
       ErrorCode.INVALID_ARGUMENT,

@@ -9,6 +9,7 @@ import { storedHashIndex } from '../../src/merkle/stored.js';
 import { serveLedger } from '../../src/serve/server.js';
 import { type Actors, grantTerms, makeActors, ORIGIN, openCity, seed } from '../directory/city.js';
 import { rewriteStoredEntry, storeTailPageAsFormat3, tempDir } from '../helpers.js';
+import { serveAsStored } from '../serve/lying-server.js';
 
 let dir: ReturnType<typeof tempDir>;
 let a: Actors;
@@ -203,7 +204,8 @@ describe('auditLedger over HTTP (dirchain serve, loopback)', () => {
         return v;
       });
     });
-    const server = await serveLedger(copy);
+    // serveLedger refuses to serve it (test/e2e/corruption.test.ts); a server that lies serves it as stored.
+    const server = await serveAsStored(copy);
     try {
       const r = await auditLedger(server.url);
       expect(r.ok).toBe(false);
@@ -220,7 +222,7 @@ describe('auditLedger over HTTP (dirchain serve, loopback)', () => {
       v[32 * storedHashIndex(0, 7) + 5]! ^= 0x01; // the leaf hash of record 7
     });
     expect(page).toBe(0);
-    const server = await serveLedger(copy);
+    const server = await serveAsStored(copy);
     try {
       const r = await auditLedger(server.url);
       expect(r.ok).toBe(false);

@@ -10,6 +10,7 @@ import { ClassicLevel } from 'classic-level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/audit/report.js';
 import { repoRoot, rewriteStoredEntry, tempDir } from '../helpers.js';
+import { serveAsStored } from '../serve/lying-server.js';
 
 const CLI = path.join(repoRoot, 'dist', 'cli.js');
 const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
@@ -25,6 +26,23 @@ function dirchain(args: readonly string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** As `dirchain`, without blocking this process (which may be serving the ledger the command reads). */
+function dirchainAsync(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
 }
 
 /** Appends NDJSON records (one per line) to the test ledger with `dirchain append`, as the bureau. */
@@ -131,9 +149,16 @@ describe('dirchain serve + dirchain audit <url>', () => {
     });
     await db.close();
 
-    const { url, child } = await serve(copy);
+    // `dirchain serve` refuses to serve a changed entry (500 E_LEDGER_CORRUPT):
+    const honest = await serve(copy);
+    const refused = await fetch(`${honest.url}tile/entries/000`);
+    expect(refused.status).toBe(500);
+    expect(await refused.json()).toMatchObject({ code: 'E_LEDGER_CORRUPT' });
+    expect(await stop(honest.child)).toBe(0);
+    // a server that lies serves it as stored, and the audit names the record.
+    const liar = await serveAsStored(path.join(copy, 'ledger'));
     const out = path.join(tmp.path, 'report-bad');
-    const r = dirchain(['audit', url, '--key', keyFile, '--report', out]);
+    const r = await dirchainAsync(['audit', liar.url, '--key', keyFile, '--report', out]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('ledger NOT verified');
     expect(r.stdout).toContain('first bad record index: 100');
@@ -141,7 +166,7 @@ describe('dirchain serve + dirchain audit <url>', () => {
     expect(json.ok).toBe(false);
     expect(json.error?.index).toBe(100);
     expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('first bad record index: 100');
-    expect(await stop(child)).toBe(0);
+    await liar.close();
 
     // The same copy audited as a local folder names the same record.
     const local = dirchain(['audit', copy, '--json']);

@@ -124,7 +124,7 @@ describe('batches: one signature, many individually provable events', () => {
     ).toBe('E_BATCH_MISMATCH');
     // A seal alone would leave the log promising events that never come; an event alone has no author.
     expect(await refusal(ledger.append(b.seal.bytes))).toBe('E_BATCH_MISMATCH');
-    expect(await refusal(ledger.append(b.events[0]!))).toBe('E_DECODE');
+    expect(await refusal(ledger.append(b.events[0]!))).toBe('E_BATCH_MISMATCH');
     expect(
       await refusal(ledger.submit(d.signer, 'batch', { kind: 'x.a', count: 1, root: new Uint8Array(32) })),
     ).toBe('E_BATCH_MISMATCH');

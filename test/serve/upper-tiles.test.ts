@@ -10,6 +10,7 @@ import { storedHashIndex } from '../../src/merkle/stored.js';
 import { serveLedger } from '../../src/serve/server.js';
 import { CURRENT_LAYOUT, HASHES_PER_PAGE } from '../../src/storage/keys.js';
 import { tempDir } from '../helpers.js';
+import { serveAsStored } from './lying-server.js';
 
 /**
  * Level-1 tiles exist from 65,536 entries on. Batches (one signed seal per
@@ -67,7 +68,8 @@ describe('audit <url> checks the served tiles above level 0', () => {
     await db.put(key, page);
     await db.close();
 
-    const bad = await serveLedger(copy);
+    // A server that serves its changed storage as it is (serveLedger refuses to).
+    const bad = await serveAsStored(copy);
     try {
       const r = await auditLedger(bad.url, { verifyOnly: true });
       expect(r.ok).toBe(false);

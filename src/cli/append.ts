@@ -1,0 +1,321 @@
+/**
+ * `dirchain append`: NDJSON records from a file into a ledger, streamed in
+ * bounded memory whatever the file's size or its longest line. It always ends
+ * by saying what was appended (count, lowest and highest index) and which
+ * lines were refused, also when an error stops it midway.
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { fromBase64 } from '../crypto/bytes.js';
+import type { Plain } from '../encoding/msgpack.js';
+import { MAX_ENTRY_BYTES, signRecord } from '../encoding/record.js';
+import { DirchainError, ErrorCode, fail } from '../errors.js';
+import type { Ledger, MemberSigner } from '../ledger/ledger.js';
+import { openLedger } from '../ledger/open.js';
+import type { Head } from '../ledger/types.js';
+import { type Ctx, EXIT } from './commands.js';
+import { errorJSON, writeError } from './error-output.js';
+import { formatBytes, Progress, red } from './io.js';
+import { isLongLine, LineSplitter, type SplitLine } from './line-splitter.js';
+import { keyArgument, ledgerPath, readKeyFile, sequencerKeyPath } from './node-dir.js';
+
+/**
+ * The longest line read, in bytes; a longer one is refused (E_TOO_LARGE) without
+ * being held in memory. It is not the entry limit because a line is not an entry,
+ * and every line that makes a valid entry must fit:
+ * - `{"record": "<base64>"}` of a largest (65,535-byte) entry is 87,380 base64
+ *   characters and 13 of wrapper;
+ * - `{"kind": ..., "body": ...}` is signed here, and compact JSON can spend 6 bytes
+ *   where the entry's MessagePack spends 1 (`"\u0001"` in a string, `false,` in an
+ *   array), so a body that just fits in an entry can be ~6 × 65,535 = 393,210 bytes.
+ * 512 KiB holds both with room for whitespace, and is what one line may cost.
+ */
+export const MAX_LINE_BYTES = 512 * 1024;
+
+/**
+ * Lines checked and appended per appendMany call: large enough for its parallel
+ * signature checks and for full blocks, and bounded in bytes too so a file of
+ * large records holds at most ~16 MiB of them at a time.
+ */
+const WINDOW_RECORDS = 8192;
+const WINDOW_BYTES = 16 * 1024 * 1024;
+
+/** Refused lines listed in human output; --json lists them all. */
+const LISTED = 20;
+
+/** Codes that say the ledger stopped, not that a record was refused. */
+const STOPPING: ReadonlySet<string> = new Set([ErrorCode.STORAGE, ErrorCode.LEDGER_CLOSED]);
+
+interface Refusal {
+  readonly line: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** What one run appended and refused: all the report needs, never a result per line. */
+class Tally {
+  appended = 0;
+  first: number | undefined;
+  last: number | undefined;
+  refusedCount = 0;
+  readonly refused: Refusal[] = [];
+  readonly #keep: number;
+
+  constructor(keep: number) {
+    this.#keep = keep;
+  }
+
+  receipt(index: number): void {
+    this.appended++;
+    this.first = this.first === undefined ? index : Math.min(this.first, index);
+    this.last = this.last === undefined ? index : Math.max(this.last, index);
+  }
+
+  refuse(line: number, e: { code: string; message: string }): void {
+    this.refusedCount++;
+    if (this.refused.length < this.#keep) this.refused.push({ line, code: e.code, message: e.message });
+  }
+}
+
+/** An error that stopped the run, and the first line it left neither appended nor refused. */
+class Stopped extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly line: number | undefined,
+  ) {
+    super('append stopped');
+  }
+}
+
+interface Slot {
+  readonly line: number;
+  readonly entry?: Uint8Array;
+  readonly error?: DirchainError;
+}
+
+/**
+ * NDJSON, one record per line: either `{"record": "<base64 signed entry>"}`
+ * (signed elsewhere), or `{"kind": "...", "body": {...}}` signed here with `--key`.
+ * Exit codes: 0 all appended, 1 some lines refused, 3 an error stopped it (what
+ * was appended before it is still reported).
+ */
+export async function append(
+  ctx: Ctx,
+  dir: string,
+  file: string,
+  keyFile: string | undefined,
+): Promise<number> {
+  if (!existsSync(file))
+    fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${file}`, {
+      hint: 'check the path (relative to the current folder)',
+    });
+  if (statSync(file).isDirectory())
+    fail(ErrorCode.INVALID_ARGUMENT, `${file} is a folder`, { hint: 'give the NDJSON file of records' });
+  const ledger = await openLedger(ledgerPath(dir), { sequencerKey: readKeyFile(sequencerKeyPath(dir)) });
+  let signer: MemberSigner | undefined;
+  try {
+    signer = keyFile === undefined ? undefined : ledger.memberSigner(keyArgument(keyFile));
+  } catch (e) {
+    await ledger.close();
+    throw e;
+  }
+  const tally = new Tally(ctx.json ? Number.POSITIVE_INFINITY : LISTED);
+  let stopped: Stopped | undefined;
+  try {
+    await appendFile(ctx, ledger, file, signer, tally);
+  } catch (e) {
+    stopped = e instanceof Stopped ? e : new Stopped(e, undefined);
+  }
+  const head = ledger.head();
+  try {
+    await ledger.close();
+  } catch (e) {
+    // Every record counted was durable before close began; the error is still reported.
+    stopped ??= new Stopped(e, undefined);
+  }
+  report(ctx, tally, head, stopped);
+  if (stopped !== undefined) {
+    writeError(stopped.error);
+    return EXIT.error;
+  }
+  return tally.refusedCount === 0 ? EXIT.ok : EXIT.failed;
+}
+
+async function appendFile(
+  ctx: Ctx,
+  ledger: Ledger,
+  file: string,
+  signer: MemberSigner | undefined,
+  tally: Tally,
+): Promise<void> {
+  // Progress in bytes of the file: counting its lines first would read it twice.
+  const progress = new Progress(
+    'appending',
+    statSync(file).size,
+    !ctx.json && process.stderr.isTTY === true,
+    formatBytes,
+  );
+  const window: Slot[] = [];
+  let windowBytes = 0;
+  let read = 0;
+  let nextLine = 1;
+  const drain = async () => {
+    if (window.length === 0) return;
+    const entries = window.filter((w) => w.entry !== undefined).map((w) => w.entry!);
+    let receipts: Awaited<ReturnType<Ledger['appendMany']>>;
+    try {
+      receipts = await ledger.appendMany(entries);
+    } catch (e) {
+      throw new Stopped(e, window[0]!.line);
+    }
+    let r = 0;
+    let stop: Stopped | undefined;
+    for (const w of window) {
+      if (w.error) {
+        tally.refuse(w.line, w.error);
+        continue;
+      }
+      const rec = receipts[r++]!;
+      if (!(rec instanceof DirchainError)) tally.receipt(rec.index);
+      else if (STOPPING.has(rec.code)) stop ??= new Stopped(rec, w.line);
+      else tally.refuse(w.line, rec);
+    }
+    window.length = 0;
+    windowBytes = 0;
+    if (stop) throw stop;
+  };
+  const add = async (line: SplitLine) => {
+    nextLine = line.number + 1;
+    const slot = slotOf(line, ledger, signer);
+    if (slot === undefined) return;
+    window.push(slot);
+    windowBytes += slot.entry?.length ?? 0;
+    if (window.length >= WINDOW_RECORDS || windowBytes >= WINDOW_BYTES) await drain();
+  };
+  const splitter = new LineSplitter(MAX_LINE_BYTES);
+  const stream = createReadStream(file);
+  try {
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        read += chunk.length;
+        for (const line of splitter.push(chunk)) await add(line);
+        // Per chunk, not per line: a 2 GB line moves the bar too.
+        progress.update(read);
+      }
+      for (const line of splitter.end()) await add(line);
+    } catch (e) {
+      if (e instanceof Stopped) throw e;
+      // A read error: the lines waiting in the window were not appended either.
+      throw new Stopped(e, window[0]?.line ?? nextLine);
+    } finally {
+      stream.destroy();
+    }
+    await drain();
+  } finally {
+    progress.done();
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The entry a line makes, or why it makes none; undefined for a blank line. */
+function slotOf(line: SplitLine, ledger: Ledger, signer: MemberSigner | undefined): Slot | undefined {
+  if (isLongLine(line)) {
+    return {
+      line: line.number,
+      error: new DirchainError(
+        ErrorCode.TOO_LARGE,
+        `line is ${line.length} bytes; a line is at most ${MAX_LINE_BYTES} (and a record at most ${MAX_ENTRY_BYTES})`,
+      ),
+    };
+  }
+  try {
+    let text: string;
+    try {
+      text = utf8.decode(line.bytes);
+    } catch {
+      return fail(ErrorCode.DECODE, 'line is not valid UTF-8');
+    }
+    if (text.trim() === '') return undefined;
+    return { line: line.number, entry: entryFromLine(text, ledger, signer) };
+  } catch (e) {
+    return {
+      line: line.number,
+      error: e instanceof DirchainError ? e : new DirchainError(ErrorCode.DECODE, String(e)),
+    };
+  }
+}
+
+function entryFromLine(raw: string, ledger: Ledger, signer: MemberSigner | undefined): Uint8Array {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return fail(ErrorCode.DECODE, 'line is not valid JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    fail(ErrorCode.DECODE, 'line must be a JSON object');
+  const o = v as Record<string, unknown>;
+  if (typeof o.record === 'string') return fromBase64(o.record);
+  if (typeof o.kind !== 'string' || !('body' in o)) {
+    fail(ErrorCode.DECODE, 'line needs "record" (base64) or "kind" and "body"', {
+      hint: 'see `dirchain append --help` for the line format',
+    });
+  }
+  if (signer === undefined) {
+    fail(ErrorCode.INVALID_ARGUMENT, 'unsigned lines ("kind"/"body") need --key <member signer key file>');
+  }
+  return signRecord(
+    {
+      origin: ledger.origin,
+      kind: o.kind,
+      author: signer.id,
+      keyId: signer.keyId,
+      timestamp: Date.now(),
+      body: o.body as Plain,
+    },
+    signer.signer,
+  ).bytes;
+}
+
+/**
+ * --json: `appended`, `first` / `last` (lowest / highest index appended, null if
+ * none), `refused` [{line, code}], `failed` (the same lines with messages),
+ * `size` and `checkpoint` of the tree after; with `error` and `stoppedAtLine`
+ * (the first line not appended or refused) when an error stopped the run.
+ */
+function report(ctx: Ctx, tally: Tally, head: Head, stopped: Stopped | undefined): void {
+  const stop =
+    stopped === undefined
+      ? {}
+      : {
+          error: errorJSON(stopped.error),
+          ...(stopped.line === undefined ? {} : { stoppedAtLine: stopped.line }),
+        };
+  if (ctx.json) {
+    ctx.out(
+      JSON.stringify({
+        appended: tally.appended,
+        first: tally.first ?? null,
+        last: tally.last ?? null,
+        refused: tally.refused.map((f) => ({ line: f.line, code: f.code })),
+        failed: tally.refused.map((f) => ({ line: f.line, error: { code: f.code, message: f.message } })),
+        size: head.size,
+        checkpoint: head.checkpoint,
+        ...stop,
+      }),
+    );
+    return;
+  }
+  const range =
+    tally.first === undefined
+      ? ''
+      : tally.first === tally.last
+        ? ` (index ${tally.first})`
+        : ` (indexes ${tally.first}-${tally.last})`;
+  ctx.out(`appended ${tally.appended} records; tree size ${head.size}${range}`);
+  for (const f of tally.refused) ctx.out(red(`line ${f.line}: ${f.code} ${f.message}`));
+  if (tally.refusedCount > tally.refused.length)
+    ctx.out(red(`... and ${tally.refusedCount - tally.refused.length} more refused lines`));
+  if (stopped?.line !== undefined)
+    ctx.out(red(`stopped at line ${stopped.line}: it and the lines after it were not appended`));
+}

@@ -1,0 +1,159 @@
+/**
+ * Keeps a ledger folder's LevelDB tables checked (leveldb-files.ts says why):
+ * all live tables before LevelDB opens the folder, then, while it is open, each
+ * table LevelDB adds, once it has stayed live for one interval (most flushes'
+ * and compactions' outputs are merged away again within seconds; what they
+ * held is checked in the table that holds it next). Damage found while open
+ * is kept in `damage`; the store answers every later read with it.
+ */
+import { DirchainError, ErrorCode } from '../errors.js';
+import { describeKey } from './keys.js';
+import { checkTable, checkTableGently, FileDamage, type LiveTable, liveTables } from './leveldb-files.js';
+
+/** How often an open folder's new tables are looked for. */
+export const TABLE_CHECK_INTERVAL_MS = 10_000;
+
+export class TableGuard {
+  readonly #dir: string;
+  /** Table numbers checked since the folder was opened. */
+  readonly #checked = new Set<number>();
+  /** Tables seen live at the last look and not checked yet. */
+  #seen = new Set<number>();
+  #timer: NodeJS.Timeout | undefined;
+  #ticking = false;
+  #damage: DirchainError | undefined;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** The damage a check found, if any. */
+  get damage(): DirchainError | undefined {
+    return this.#damage;
+  }
+
+  /** How many tables have been checked (for tests and the bench). */
+  get checked(): number {
+    return this.#checked.size;
+  }
+
+  /** Checks every live table not checked yet; throws `E_LEDGER_CORRUPT` naming the first damage. */
+  checkAll(): void {
+    this.#check(() => true);
+  }
+
+  /** Checks every live table not checked yet and keeps what it finds in `damage` (never throws). */
+  checkNew(): void {
+    if (this.#damage !== undefined) return;
+    try {
+      this.#check(() => true);
+    } catch (e) {
+      this.#damage = e instanceof DirchainError ? e : corruption(String(e));
+    }
+  }
+
+  /**
+   * Starts looking for new tables every `intervalMs` (the timer does not keep
+   * the process alive). The tables due are checked one at a time, without
+   * blocking the event loop for more than ~1 MiB of checksums at once.
+   */
+  watch(intervalMs = TABLE_CHECK_INTERVAL_MS): void {
+    this.#timer ??= setInterval(() => {
+      if (this.#damage === undefined && !this.#ticking) void this.#tick();
+    }, intervalMs).unref();
+  }
+
+  async #tick(): Promise<void> {
+    this.#ticking = true;
+    try {
+      const before = this.#seen;
+      this.#seen = new Set();
+      let tables: LiveTable[];
+      try {
+        tables = liveTables(this.#dir) ?? [];
+      } catch (e) {
+        throw damageError(e);
+      }
+      for (const table of tables) {
+        if (this.#checked.has(table.number)) continue;
+        this.#seen.add(table.number);
+        if (!before.has(table.number)) continue; // checked once it has stayed live for an interval
+        if (this.#timer === undefined) return; // stopped
+        try {
+          await checkTableGently(this.#dir, table);
+        } catch (e) {
+          if (e instanceof FileDamage && e.detail === 'is missing' && !this.#stillLive(table.number))
+            continue;
+          throw damageError(e);
+        }
+        this.#checked.add(table.number);
+      }
+    } catch (e) {
+      // Kept, not thrown: there is no caller here. Every later read reports it.
+      this.#damage = e instanceof DirchainError ? e : corruption(String(e));
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #check(due: (t: LiveTable) => boolean): void {
+    let tables: LiveTable[] | undefined;
+    try {
+      tables = liveTables(this.#dir);
+    } catch (e) {
+      throw damageError(e);
+    }
+    for (const table of tables ?? []) {
+      if (this.#checked.has(table.number) || !due(table)) continue;
+      try {
+        checkTable(this.#dir, table);
+      } catch (e) {
+        // A table another process compacted away since the MANIFEST was read is
+        // no longer live: nothing to check. Live and missing is damage.
+        if (e instanceof FileDamage && e.detail === 'is missing' && !this.#stillLive(table.number)) continue;
+        throw damageError(e);
+      }
+      this.#checked.add(table.number);
+    }
+  }
+
+  #stillLive(number: number): boolean {
+    try {
+      return (liveTables(this.#dir) ?? []).some((t) => t.number === number);
+    } catch {
+      return true;
+    }
+  }
+}
+
+function corruption(message: string, index?: number): DirchainError {
+  return new DirchainError(ErrorCode.LEDGER_CORRUPT, message, {
+    hint: 'the folder was damaged on disk: restore it from a replica or a backup',
+    ...(index === undefined ? {} : { index }),
+  });
+}
+
+function damageError(e: unknown): DirchainError {
+  if (!(e instanceof FileDamage)) {
+    return corruption(`the ledger's storage files cannot be checked: ${(e as Error)?.message ?? e}`);
+  }
+  const upTo = e.keys.upTo === undefined ? undefined : describeKey(e.keys.upTo);
+  const after = e.keys.after === undefined ? undefined : describeKey(e.keys.after);
+  const held =
+    upTo === undefined
+      ? ''
+      : after === undefined
+        ? ` (it holds keys up to ${upTo.text})`
+        : after.text === upTo.text
+          ? ` (it holds ${upTo.text})`
+          : ` (it holds keys after ${after.text}, up to ${upTo.text})`;
+  return corruption(
+    `the ledger's storage is damaged: LevelDB file ${e.message}${held}`,
+    after?.index ?? upTo?.index,
+  );
+}

@@ -1,0 +1,38 @@
+import type { AddressInfo } from 'node:net';
+import { tileHashIndexes } from '../../src/merkle/tiles.js';
+import { createLimitedServer } from '../../src/node/http.js';
+import { type ServedStore, tileHandler } from '../../src/serve/server.js';
+import { LedgerStore } from '../../src/storage/store.js';
+
+/**
+ * Serves a folder's stored bytes as they are, without the checks against the
+ * stored tree that `serveLedger` makes: a server whose storage was changed and
+ * that lies about it, to test what an auditor catches on its own.
+ */
+export async function serveAsStored(path: string): Promise<{ url: string; close(): Promise<void> }> {
+  const store = await LedgerStore.open(path, { create: false });
+  const asStored: ServedStore = {
+    lastBlock: () => store.lastBlock(),
+    blocks: (from) => store.blocks(from),
+    checkNewTables: () => store.checkNewTables(),
+    checkedEntryBundle: (n, width) => store.entryBundle(n, width),
+    checkedHashTile: (level, n, width) => {
+      const hashes = store.readHashesSync(tileHashIndexes({ level, n, width }));
+      const data = new Uint8Array(width * 32);
+      for (const [i, h] of hashes.entries()) data.set(h, i * 32);
+      return data;
+    },
+  };
+  const server = createLimitedServer(tileHandler(asStored, { log: () => {} }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await store.close();
+    },
+  };
+}

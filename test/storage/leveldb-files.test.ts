@@ -1,0 +1,106 @@
+import { copyFileSync, cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkTable, FileDamage, liveTables, tableFile } from '../../src/storage/leveldb-files.js';
+import { LedgerStore } from '../../src/storage/store.js';
+import { tempDir } from '../helpers.js';
+import { makeCity, newLedger, signedBy } from '../ledger/fixture.js';
+
+/** A ledger whose entries LevelDB has moved into tables (reopening writes the log out as a level-0 table). */
+async function tabledLedger(path: string, records: number): Promise<void> {
+  const city = makeCity(2);
+  const ledger = await newLedger(path, city);
+  const d = city.departments[0]!;
+  for (let i = 0; i < records; i += 500) {
+    await ledger.appendMany(
+      Array.from({ length: Math.min(500, records - i) }, (_, j) =>
+        signedBy(d, { i: i + j, pad: 'p'.repeat(200) }),
+      ),
+    );
+  }
+  await ledger.close();
+  await (await LedgerStore.open(path, { create: false })).close();
+}
+
+describe('LevelDB file checks', () => {
+  const dir = tempDir('dirchain-ldbfiles-');
+  const pristine = join(dir.path, 'pristine');
+  const work = join(dir.path, 'work');
+  beforeAll(() => tabledLedger(pristine, 3000));
+  afterAll(() => dir.cleanup());
+
+  it('lists the live tables with the sizes LevelDB recorded, and every one checks', () => {
+    const live = liveTables(pristine)!;
+    expect(live.length).toBeGreaterThan(0);
+    for (const t of live) {
+      expect(statSync(tableFile(pristine, t.number)).size).toBe(t.size);
+      expect(() => checkTable(pristine, t)).not.toThrow();
+    }
+    expect(liveTables(join(dir.path, 'nowhere'))).toBeUndefined();
+  });
+
+  it('catches any one changed byte, and any 4 KiB zeroed, anywhere in a table', () => {
+    const live = liveTables(pristine)!;
+    const biggest = live.reduce((a, b) => (b.size > a.size ? b : a));
+    const original = readFileSync(tableFile(pristine, biggest.number));
+    rmSync(work, { recursive: true, force: true });
+    cpSync(pristine, work, { recursive: true });
+    const target = tableFile(work, biggest.number);
+    fc.assert(
+      fc.property(
+        fc.nat({ max: original.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        fc.boolean(),
+        (at, xor, zeroPage) => {
+          const damaged = Buffer.from(original);
+          if (zeroPage) {
+            const start = Math.floor(at / 4096) * 4096;
+            damaged.fill(0, start, Math.min(start + 4096, damaged.length));
+            if (damaged.equals(original)) return; // nothing changed
+          } else damaged[at]! ^= xor;
+          writeFileSync(target, damaged);
+          expect(() => checkTable(work, biggest)).toThrow(FileDamage);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    copyFileSync(tableFile(pristine, biggest.number), target);
+    expect(() => checkTable(work, biggest)).not.toThrow();
+  });
+
+  it('reports a truncated, missing or grown table, and a damaged MANIFEST', () => {
+    rmSync(work, { recursive: true, force: true });
+    cpSync(pristine, work, { recursive: true });
+    const t = liveTables(work)![0]!;
+    const file = tableFile(work, t.number);
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 1));
+    expect(() => checkTable(work, t)).toThrow(/LevelDB recorded/);
+    writeFileSync(file, Buffer.concat([bytes, Buffer.of(0)]));
+    expect(() => checkTable(work, t)).toThrow(/LevelDB recorded/);
+    rmSync(file);
+    expect(() => checkTable(work, t)).toThrow(/is missing/);
+    const manifest = readdirSync(work).find((f) => f.startsWith('MANIFEST-'))!;
+    const m = readFileSync(join(work, manifest));
+    m[10]! ^= 0x40;
+    writeFileSync(join(work, manifest), m);
+    expect(() => liveTables(work)).toThrow(/fails its checksum/);
+  });
+
+  it('a ledger with a damaged table is refused when opened, with E_LEDGER_CORRUPT naming the file', async () => {
+    rmSync(work, { recursive: true, force: true });
+    cpSync(pristine, work, { recursive: true });
+    const t = liveTables(work)![0]!;
+    const file = tableFile(work, t.number);
+    const bytes = readFileSync(file);
+    bytes.fill(0, 4096, 8192);
+    writeFileSync(file, bytes);
+    const name = file.slice(work.length + 1);
+    await expect(LedgerStore.open(work, { create: false })).rejects.toMatchObject({
+      code: 'E_LEDGER_CORRUPT',
+      message: expect.stringContaining(name),
+    });
+    await expect(LedgerStore.openForReading(work)).rejects.toMatchObject({ code: 'E_LEDGER_CORRUPT' });
+  });
+});
