@@ -8,7 +8,15 @@
  */
 import { DirchainError, ErrorCode } from '../errors.js';
 import { describeKey } from './keys.js';
-import { checkTable, checkTableGently, FileDamage, type LiveTable, liveTables } from './leveldb-files.js';
+import {
+  checkLogs,
+  checkTable,
+  checkTableGently,
+  FileDamage,
+  type LiveTable,
+  liveTables,
+  readVersion,
+} from './leveldb-files.js';
 
 /** How often an open folder's new tables are looked for. */
 export const TABLE_CHECK_INTERVAL_MS = 10_000;
@@ -37,9 +45,18 @@ export class TableGuard {
     return this.#checked.size;
   }
 
-  /** Checks every live table not checked yet; throws `E_LEDGER_CORRUPT` naming the first damage. */
+  /**
+   * Before LevelDB opens the folder: checks every live table not checked yet
+   * and the logs LevelDB will replay; throws `E_LEDGER_CORRUPT` naming the first damage.
+   */
   checkAll(): void {
     this.#check(() => true);
+    try {
+      const version = readVersion(this.#dir);
+      if (version !== undefined) checkLogs(this.#dir, version);
+    } catch (e) {
+      throw damageError(e);
+    }
   }
 
   /** Checks every live table not checked yet and keeps what it finds in `damage` (never throws). */

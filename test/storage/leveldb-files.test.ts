@@ -2,7 +2,14 @@ import { copyFileSync, cpSync, readdirSync, readFileSync, rmSync, statSync, writ
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkTable, FileDamage, liveTables, tableFile } from '../../src/storage/leveldb-files.js';
+import {
+  checkLogs,
+  checkTable,
+  FileDamage,
+  liveTables,
+  readVersion,
+  tableFile,
+} from '../../src/storage/leveldb-files.js';
 import { LedgerStore } from '../../src/storage/store.js';
 import { tempDir } from '../helpers.js';
 import { makeCity, newLedger, signedBy } from '../ledger/fixture.js';
@@ -103,4 +110,70 @@ describe('LevelDB file checks', () => {
     });
     await expect(LedgerStore.openForReading(work)).rejects.toMatchObject({ code: 'E_LEDGER_CORRUPT' });
   });
+
+  it('checks the logs LevelDB will replay: a cut-short end passes, damage before later records does not', async () => {
+    // Records still in LevelDB's log (the ledger is not reopened, so nothing moved them to a table).
+    const logged = join(dir.path, 'logged');
+    const city = makeCity(1);
+    const ledger = await newLedger(logged, city);
+    for (let i = 0; i < 20; i++)
+      await ledger.appendMany(Array.from({ length: 50 }, (_, j) => signedBy(city.departments[0]!, { i, j })));
+    await ledger.close();
+    const version = readVersion(logged)!;
+    const log = readdirSync(logged).find(
+      (f) => f.endsWith('.log') && Number(f.slice(0, -4)) >= version.logNumber,
+    )!;
+    const original = readFileSync(join(logged, log));
+    expect(original.length).toBeGreaterThan(100_000);
+    expect(() => checkLogs(logged, version)).not.toThrow();
+    const check = (bytes: Uint8Array) => {
+      writeFileSync(join(logged, log), bytes);
+      return () => checkLogs(logged, version);
+    };
+    // A crash cuts the last write short, or leaves allocated zeros after it: LevelDB stops there; so do we.
+    expect(check(original.subarray(0, original.length - 100))).not.toThrow();
+    expect(check(Buffer.concat([original, Buffer.alloc(5000)]))).not.toThrow();
+    // Any byte changed, or 1 KiB zeroed, before the last record (which a crash may leave torn, and
+    // LevelDB drops): what LevelDB would skip, with records after it, is damage.
+    fc.assert(
+      fc.property(
+        fc.nat({ max: lastRecordStart(original) - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        fc.boolean(),
+        (at, xor, zero) => {
+          const damaged = Buffer.from(original);
+          if (zero) damaged.fill(0, at, at + 1024);
+          else damaged[at]! ^= xor;
+          if (damaged.equals(original)) return;
+          expect(check(damaged)).toThrow(FileDamage);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    const damaged = Buffer.from(original);
+    damaged[original.length >> 1]! ^= 0x10;
+    writeFileSync(join(logged, log), damaged);
+    await expect(LedgerStore.open(logged, { create: false })).rejects.toMatchObject({
+      code: 'E_LEDGER_CORRUPT',
+      message: expect.stringContaining(log),
+    });
+    writeFileSync(join(logged, log), original);
+    await (await LedgerStore.open(logged, { create: false })).close();
+  });
 });
+
+/** Where a LevelDB log's last record starts (log_format.md: 32 KiB blocks, 7-byte headers). */
+function lastRecordStart(log: Uint8Array): number {
+  let pos = 0;
+  let last = 0;
+  while (pos + 7 <= log.length) {
+    const left = 32768 - (pos % 32768);
+    if (left < 7) {
+      pos += left;
+      continue;
+    }
+    last = pos;
+    pos += 7 + (log[pos + 4]! | (log[pos + 5]! << 8));
+  }
+  return last;
+}
