@@ -370,9 +370,12 @@ function tableName(dir: string, table: LiveTable): { file: string; path: string 
   return { file: path.slice(dir.length + 1), path };
 }
 
-function unreadable(file: string, e: unknown): FileDamage {
-  const code = (e as NodeJS.ErrnoException).code;
-  return new FileDamage(file, code === 'ENOENT' ? 'is missing' : `cannot be read (${code ?? e})`);
+/**
+ * A missing file is damage; any other read error (too many open files, no
+ * memory, permissions) says nothing about the data and is thrown as it is.
+ */
+function unreadable(file: string, e: unknown): unknown {
+  return (e as NodeJS.ErrnoException).code === 'ENOENT' ? new FileDamage(file, 'is missing') : e;
 }
 
 /**

@@ -211,6 +211,8 @@ export class LedgerStore implements HashReader {
   #tables: TableGuard | undefined;
   /** The handle a view reads through. */
   #parent: LedgerStore | undefined;
+  /** A handle's open views: closed with it. */
+  readonly #views = new Set<LedgerStore>();
   #closing: Promise<void> | undefined;
 
   private constructor(path: string, db: DB, snapshot?: Snapshot) {
@@ -229,10 +231,10 @@ export class LedgerStore implements HashReader {
     }
   }
 
-  /** An iterator's items, its LevelDB errors typed. */
-  async *#iterate<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+  /** An iterator's items, its LevelDB errors (making it, too) typed. */
+  async *#iterate<T>(make: () => AsyncIterable<T>): AsyncGenerator<T> {
     try {
-      for await (const item of items) yield item;
+      for await (const item of make()) yield item;
     } catch (e) {
       throw readError(e);
     }
@@ -286,8 +288,10 @@ export class LedgerStore implements HashReader {
       if (held === undefined) return LedgerStore.#openClaimed(path, key, { create: false });
       if (held.closing !== undefined) await held.closing;
       else if (held.holder === undefined) await held.opened;
-      else if (held.holder instanceof LedgerStore) return held.holder.#view();
-      else {
+      else if (held.holder instanceof LedgerStore) {
+        const view = await held.holder.#view();
+        if (view !== undefined) return view; // else the holder closed meanwhile: open the folder afresh
+      } else {
         fail(ErrorCode.STORAGE, `the ledger at ${path} is open in another copy of dirchain in this process`, {
           hint: 'read it through the copy that holds it',
         });
@@ -316,14 +320,19 @@ export class LedgerStore implements HashReader {
     }
   }
 
-  /** A read-only view of this handle at a snapshot taken now (see `openForReading`). */
-  async #view(): Promise<LedgerStore> {
+  /**
+   * A read-only view of this handle at a snapshot taken now (see
+   * `openForReading`), or undefined if this handle started closing meanwhile.
+   */
+  async #view(): Promise<LedgerStore | undefined> {
+    if (this.#closing !== undefined) return undefined;
     this.#checkOpen();
     const snapshot = this.#db.snapshot();
     const view = new LedgerStore(this.path, this.#db, snapshot);
     view.#parent = this;
     view.#format = this.#format;
     view.#layout = this.#layout;
+    this.#views.add(view);
     try {
       await view.#loadOpenBundle();
       if (view.#format >= 4) {
@@ -334,10 +343,13 @@ export class LedgerStore implements HashReader {
         }
       }
     } catch (e) {
-      await snapshot.close();
+      await view.close();
+      if (this.#closing !== undefined) return undefined;
       throw e;
     }
-    return view;
+    if (this.#closing === undefined) return view;
+    await view.close();
+    return undefined;
   }
 
   static async #openDb(path: string, options: { create: boolean }): Promise<LedgerStore> {
@@ -381,7 +393,7 @@ export class LedgerStore implements HashReader {
           cause: e,
         });
       }
-      if (/lock/i.test(text)) {
+      if (/IO error: lock .*(temporarily unavailable|already held)/i.test(text)) {
         fail(ErrorCode.STORAGE, `the ledger at ${path} is in use by another process`, {
           hint: 'stop the other dirchain process, or query it through that process',
           cause: e,
@@ -448,7 +460,7 @@ export class LedgerStore implements HashReader {
       first += bundle.length;
       bundle = [];
     };
-    for await (const [k, v] of this.#iterate(
+    for await (const [k, v] of this.#iterate(() =>
       this.#db.iterator({
         gte: numberKey(TABLE.legacyEntry, first),
         lt: Uint8Array.of(TABLE.legacyEntry + 1),
@@ -482,9 +494,12 @@ export class LedgerStore implements HashReader {
   async #formatWithoutMeta(): Promise<string | undefined> {
     const bundle = this.#get(CURRENT_LAYOUT.bundleKey(0));
     if (bundle !== undefined && bundle.length > BUNDLE_WIDTH) return FULL_PAGES_FORMAT;
-    const fragments = await this.#db
-      .keys({ ...tableRange(TABLE.entryFragment), limit: 1, ...this.#reads })
-      .all();
+    let fragments: Uint8Array[];
+    try {
+      fragments = await this.#db.keys({ ...tableRange(TABLE.entryFragment), limit: 1, ...this.#reads }).all();
+    } catch (e) {
+      throw readError(e);
+    }
     return fragments.length > 0 ? FULL_PAGES_FORMAT : undefined;
   }
 
@@ -492,7 +507,7 @@ export class LedgerStore implements HashReader {
   async #loadOpenBundle(): Promise<void> {
     let n = 0;
     // The last bundle; in the log region the newest pages sort after it.
-    for await (const k of this.#iterate(
+    for await (const k of this.#iterate(() =>
       this.#db.keys({ ...this.#layout.bundleRange(0), reverse: true, ...this.#reads }),
     )) {
       const bundle = this.#layout.bundleOf(k);
@@ -504,7 +519,7 @@ export class LedgerStore implements HashReader {
     const fragments: number[] = [];
     // Format 5 keeps the open bundle's pieces in the log region, among its pages.
     const pieces = this.#format >= PIECES;
-    for await (const [k, v] of this.#iterate(
+    for await (const [k, v] of this.#iterate(() =>
       this.#db.iterator({
         ...(pieces
           ? logRange(n * BUNDLE_WIDTH, (n + 1) * BUNDLE_WIDTH)
@@ -543,11 +558,14 @@ export class LedgerStore implements HashReader {
     this.#readPages.clear();
     this.#bundles.clear();
     if (this.#snapshot !== undefined) {
-      this.#closing = this.#snapshot.close();
+      if (this.#parent !== undefined) this.#parent.#views.delete(this);
+      this.#closing = this.#snapshot.close().catch(() => undefined);
       return this.#closing;
     }
     const closing = (async () => {
       try {
+        // Its views close with it: their reads are then E_LEDGER_CLOSED, not LevelDB's errors.
+        await Promise.all([...this.#views].map((v) => v.close()));
         this.#tables?.stop();
         await this.#pacer?.close();
         await this.#db.close();
@@ -813,7 +831,7 @@ export class LedgerStore implements HashReader {
         if (next < to && next < (n + 1) * BUNDLE_WIDTH) return; // a damaged bundle
       }
     } else if (next < open.n * BUNDLE_WIDTH) {
-      for await (const [k, v] of this.#iterate(
+      for await (const [k, v] of this.#iterate(() =>
         this.#db.iterator({
           ...this.#layout.bundleRange(
             Math.floor(next / BUNDLE_WIDTH),
@@ -938,7 +956,7 @@ export class LedgerStore implements HashReader {
 
   async lastBlock(): Promise<StoredBlock | undefined> {
     this.#checkOpen();
-    for await (const [k, v] of this.#iterate(
+    for await (const [k, v] of this.#iterate(() =>
       this.#db.iterator({ ...tableRange(TABLE.block), reverse: true, limit: 1, ...this.#reads }),
     )) {
       return { height: keyNumber(k), note: fromUtf8(v) };
@@ -948,7 +966,7 @@ export class LedgerStore implements HashReader {
 
   async *blocks(fromHeight = 0): AsyncGenerator<StoredBlock> {
     this.#checkOpen();
-    for await (const [k, v] of this.#iterate(
+    for await (const [k, v] of this.#iterate(() =>
       this.#db.iterator({
         gte: numberKey(TABLE.block, fromHeight),
         lt: Uint8Array.of(TABLE.block + 1),
@@ -980,7 +998,7 @@ export class LedgerStore implements HashReader {
         range.gt = options.after;
       }
     }
-    for await (const kv of this.#iterate(
+    for await (const kv of this.#iterate(() =>
       this.#db.iterator({
         ...range,
         limit: options.limit ?? -1,

@@ -2,9 +2,16 @@
  * Keeps a ledger folder's LevelDB tables checked (leveldb-files.ts says why):
  * all live tables before LevelDB opens the folder, then, while it is open, each
  * table LevelDB adds, once it has stayed live for one interval (most flushes'
- * and compactions' outputs are merged away again within seconds; what they
- * held is checked in the table that holds it next). Damage found while open
- * is kept in `damage`; the store answers every later read with it.
+ * and compactions' outputs are merged away again within seconds, and checking
+ * each would cost the writer CPU). Damage found while open is kept in
+ * `damage`; the store answers every later read with it.
+ *
+ * The limit, short of LevelDB's own `paranoid_checks`, which classic-level
+ * does not set: a table that LevelDB wrote and that is damaged on disk before
+ * it is checked can be compacted meanwhile, and LevelDB copies what it reads
+ * without checking it into a new table with valid checksums. Entries and
+ * hashes that leave the process are still checked against the stored tree;
+ * state and index values are checked by an audit's replay.
  */
 import { DirchainError, ErrorCode } from '../errors.js';
 import { describeKey } from './keys.js';
@@ -65,7 +72,8 @@ export class TableGuard {
     try {
       this.#check(() => true);
     } catch (e) {
-      this.#damage = e instanceof DirchainError ? e : corruption(String(e));
+      // Only damage is kept; a failed read (too many open files, say) is tried again next time.
+      if (isDamage(e)) this.#damage = e;
     }
   }
 
@@ -106,8 +114,9 @@ export class TableGuard {
         this.#checked.add(table.number);
       }
     } catch (e) {
-      // Kept, not thrown: there is no caller here. Every later read reports it.
-      this.#damage = e instanceof DirchainError ? e : corruption(String(e));
+      // Damage is kept, not thrown (there is no caller here): every later read reports it.
+      // A failed read (too many open files, say) is tried again at the next interval.
+      if (isDamage(e)) this.#damage = e;
     } finally {
       this.#ticking = false;
     }
@@ -155,9 +164,20 @@ function corruption(message: string, index?: number): DirchainError {
   });
 }
 
+const isDamage = (e: unknown): e is DirchainError =>
+  e instanceof DirchainError && e.code === ErrorCode.LEDGER_CORRUPT;
+
+/** `FileDamage` as E_LEDGER_CORRUPT; any other error (the files could not be read) as E_STORAGE. */
 function damageError(e: unknown): DirchainError {
   if (!(e instanceof FileDamage)) {
-    return corruption(`the ledger's storage files cannot be checked: ${(e as Error)?.message ?? e}`);
+    return new DirchainError(
+      ErrorCode.STORAGE,
+      `the ledger's storage files cannot be checked: ${(e as Error)?.message ?? e}`,
+      {
+        hint: 'check the folder is readable and the process has file descriptors to spare, then retry',
+        cause: e,
+      },
+    );
   }
   const upTo = e.keys.upTo === undefined ? undefined : describeKey(e.keys.upTo);
   const after = e.keys.after === undefined ? undefined : describeKey(e.keys.after);

@@ -1,4 +1,13 @@
-import { copyFileSync, cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +20,7 @@ import {
   tableFile,
 } from '../../src/storage/leveldb-files.js';
 import { LedgerStore } from '../../src/storage/store.js';
+import { TableGuard } from '../../src/storage/table-guard.js';
 import { tempDir } from '../helpers.js';
 import { makeCity, newLedger, signedBy } from '../ledger/fixture.js';
 
@@ -159,6 +169,19 @@ describe('LevelDB file checks', () => {
     });
     writeFileSync(join(logged, log), original);
     await (await LedgerStore.open(logged, { create: false })).close();
+  });
+});
+
+describe('a file that cannot be read is not damage', () => {
+  const dir = tempDir('dirchain-unreadable-');
+  afterAll(() => dir.cleanup());
+  it('at open it is E_STORAGE; while open it is tried again later, never kept as damage', () => {
+    // CURRENT that is a folder: reading it fails with EISDIR, as a read fails with EMFILE or EIO.
+    mkdirSync(join(dir.path, 'CURRENT'));
+    const guard = new TableGuard(dir.path);
+    expect(() => guard.checkAll()).toThrow(expect.objectContaining({ code: 'E_STORAGE' }));
+    guard.checkNew();
+    expect(guard.damage).toBeUndefined();
   });
 });
 
