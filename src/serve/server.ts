@@ -40,7 +40,7 @@ import { LedgerStore, type StoredBlock } from '../storage/store.js';
  */
 export type ServedStore = Pick<
   LedgerStore,
-  'lastBlock' | 'checkedHashTile' | 'checkedEntryBundle' | 'blocks' | 'checkNewTables'
+  'lastBlock' | 'checkedHashTile' | 'checkedEntryBundle' | 'blocks' | 'checkNewTablesGently'
 >;
 
 export const BLOCKS_PATH = 'dirchain/blocks/';
@@ -98,10 +98,11 @@ export async function tileResponse(store: ServedStore, path: string): Promise<Re
 
 /**
  * Healthy while the store has found no damage: the tables LevelDB added since
- * the last check are checked first (leveldb-files.ts), then the head is read.
+ * the last check are checked first (leveldb-files.ts; without blocking the event
+ * loop for more than ~1 MiB of checksums at a time), then the head is read.
  */
 async function health(store: ServedStore): Promise<Reply> {
-  const damage = store.checkNewTables();
+  const damage = await store.checkNewTablesGently();
   if (damage === undefined) {
     try {
       const last = await store.lastBlock();

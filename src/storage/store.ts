@@ -1050,6 +1050,16 @@ export class LedgerStore implements HashReader {
     return guard?.damage;
   }
 
+  /**
+   * As `checkNewTables`, without blocking the event loop for more than ~1 MiB
+   * of checksums at a time (`/dirchain/health`).
+   */
+  async checkNewTablesGently(): Promise<DirchainError | undefined> {
+    const guard = this.#tables ?? (this.#parent === undefined ? undefined : this.#parent.#tables);
+    await guard?.checkNewGently();
+    return guard?.damage;
+  }
+
   /** Damage found in the folder's tables since it was opened (reads and writes then fail with it). */
   get damage(): DirchainError | undefined {
     const guard = this.#tables ?? (this.#parent === undefined ? undefined : this.#parent.#tables);

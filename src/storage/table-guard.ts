@@ -36,6 +36,9 @@ export class TableGuard {
   #seen = new Set<number>();
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
+  #stopped = false;
+  /** The check under way (checks run one at a time). */
+  #running: Promise<void> = Promise.resolve();
   #damage: DirchainError | undefined;
 
   constructor(dir: string) {
@@ -84,11 +87,28 @@ export class TableGuard {
    */
   watch(intervalMs = TABLE_CHECK_INTERVAL_MS): void {
     this.#timer ??= setInterval(() => {
-      if (this.#damage === undefined && !this.#ticking) void this.#tick();
+      if (this.#damage === undefined && !this.#ticking) void this.#queue(false);
     }, intervalMs).unref();
   }
 
-  async #tick(): Promise<void> {
+  /**
+   * Checks every live table not checked yet, as the periodic check does
+   * (without blocking the event loop for more than ~1 MiB at a time), but now
+   * and without waiting for tables to stay live: for a health check.
+   */
+  checkNewGently(): Promise<void> {
+    return this.#queue(true);
+  }
+
+  /** Runs a check after the one under way, if any: one at a time. */
+  #queue(all: boolean): Promise<void> {
+    const run = this.#running.then(() => this.#tick(all));
+    this.#running = run;
+    return run;
+  }
+
+  async #tick(all: boolean): Promise<void> {
+    if (this.#damage !== undefined) return;
     this.#ticking = true;
     try {
       const before = this.#seen;
@@ -102,8 +122,8 @@ export class TableGuard {
       for (const table of tables) {
         if (this.#checked.has(table.number)) continue;
         this.#seen.add(table.number);
-        if (!before.has(table.number)) continue; // checked once it has stayed live for an interval
-        if (this.#timer === undefined) return; // stopped
+        if (!all && !before.has(table.number)) continue; // checked once it has stayed live for an interval
+        if (this.#stopped) return;
         try {
           await checkTableGently(this.#dir, table);
         } catch (e) {
@@ -123,6 +143,7 @@ export class TableGuard {
   }
 
   stop(): void {
+    this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
   }

@@ -30,7 +30,7 @@ beforeAll(async () => {
   const failing: ServedStore = {
     lastBlock: () => store.lastBlock(),
     blocks: (from) => store.blocks(from),
-    checkNewTables: () => undefined,
+    checkNewTablesGently: async () => undefined,
     checkedEntryBundle: () => {
       throw new DirchainError(
         ErrorCode.LEDGER_CORRUPT,

@@ -14,7 +14,7 @@ export async function serveAsStored(path: string): Promise<{ url: string; close(
   const asStored: ServedStore = {
     lastBlock: () => store.lastBlock(),
     blocks: (from) => store.blocks(from),
-    checkNewTables: () => store.checkNewTables(),
+    checkNewTablesGently: () => store.checkNewTablesGently(),
     checkedEntryBundle: (n, width) => store.entryBundle(n, width),
     checkedHashTile: (level, n, width) => {
       const hashes = store.readHashesSync(tileHashIndexes({ level, n, width }));
