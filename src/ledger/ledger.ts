@@ -841,11 +841,19 @@ export class Ledger {
     if (this.#closed) return;
     // Refuse new appends at once; finish the ones already queued.
     this.#closing = true;
-    await this.flush();
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#admission.close();
-    await this.#store.close();
+    try {
+      await this.flush();
+    } finally {
+      // Even when the queued appends failed (E_STORAGE): the folder must be let go, to be reopened.
+      if (!this.#closed) {
+        this.#closed = true;
+        try {
+          await this.#admission.close();
+        } finally {
+          await this.#store.close();
+        }
+      }
+    }
   }
 
   /** @internal The admission workers' thread ids (tests: reuse of a closed ledger's workers). */
