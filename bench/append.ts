@@ -76,7 +76,7 @@ const QUICK_WARMUP_N = 500;
  * before it, the VM's disk answers fsyncs slowly for a while: the raw reference's
  * own p99 at that load doubled (10.7–13.7 → 23–35 ms) when the offered-load runs
  * came straight after the rest of the round, and came back to 11–13 ms with 20 s
- * of idle time first (bench/README.md, session 11). The pause keeps that backlog
+ * of idle time first (bench/NOTES.md, session 11). The pause keeps that backlog
  * out of both latency figures.
  */
 const FULL_SETTLE_MS = 20_000;

@@ -59,7 +59,7 @@ interface Job {
  * checks run ~3× slower for ~0.2 s. Measured at half the batch rate, a new
  * ledger with new workers had 2–328 acks over 25 ms in its first 0.25 s
  * (twelve runs; the p99 allows 39); with the closed ledger's workers, none in
- * six runs (bench/README.md, session 14). Workers keep no state between
+ * six runs (bench/NOTES.md, session 14). Workers keep no state between
  * messages, so a reused one gives the same verdicts.
  */
 const SPARES: Array<{

@@ -7,7 +7,7 @@
  * arrivals were not formed until that write ended. A write can be held up
  * 20–30 ms while LevelDB flushes its memtable; at half the batch rate the
  * slowest acks spent ~10–12 ms of that waiting to be formed and ~10 ms more
- * behind the block ahead of them (probe, bench/README.md "Ack latency at half
+ * behind the block ahead of them (probe, bench/NOTES.md "Ack latency at half
  * rate"). Now they are formed on arrival and durable one write after the
  * stall. That write is larger and, while the flush lasts, slow too, so this
  * alone did not move the half-rate p99; it removes the formation wait.

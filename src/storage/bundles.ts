@@ -13,7 +13,7 @@
  * concatenation is its entry-bundle form). Why: formats 2–4 wrote every
  * entry twice, and the second copy was ~175 of the ~420 bytes a batched event
  * cost in LevelDB's log, memtable and level-0 files. Measured at half the
- * batch rate, format 4 against 5 alternating in one process (bench/README.md,
+ * batch rate, format 4 against 5 alternating in one process (bench/NOTES.md,
  * session 13): format 5 had the lower ack p99 in 6 of 8 pairs, and a median
  * of ~26 against ~33.5 ms over the first six.
  *

@@ -49,7 +49,7 @@ export const HASHES_PER_PAGE = 256;
  * so they were read and rewritten on their way down each level; kept above
  * everything else and in write order, new bundles and pages overlap nothing
  * older and move down whole. Measured on 10M batched events, one run each
- * (bench/README.md, "LevelDB compaction and the key layout"): LevelDB's
+ * (bench/NOTES.md, "LevelDB compaction and the key layout"): LevelDB's
  * compaction CPU 102 s → 60 s, the run 263 s → 203 s, peak-RSS growth from 1M
  * to 10M 58 → 47 MiB.
  */

@@ -78,7 +78,7 @@ export const STORAGE_FORMAT = 'dirchain-ledger/5';
  * entries when the folder is opened. Why: every block rewrote it whole, 4 KiB
  * on average at half the batch rate, which LevelDB logged, flushed and
  * compacted. Measured at 1M batched events with an 8 MiB memtable
- * (bench/README.md, "Ack latency at half rate"): 808 → 678 bytes written per
+ * (bench/NOTES.md, "Ack latency at half rate"): 808 → 678 bytes written per
  * event and a half-rate ack p99 of 47.4 / 37.1 → 28.2 / 28.3 ms. Its entries
  * are fragments rewritten whole into each full bundle; read and written as
  * they are.
@@ -366,7 +366,7 @@ export class LedgerStore implements HashReader {
       // level-0 file slows the log's fsync while it is written, so its size
       // trades throughput (fewer, larger files to compact) against the ack
       // tail. Measured at 1M batched events with format 4, two rounds each
-      // (bench/README.md, "Ack latency at half rate"): appendBatch 1.59 / 1.60×
+      // (bench/NOTES.md, "Ack latency at half rate"): appendBatch 1.59 / 1.60×
       // hypercore at 8 MiB and 1.62 / 1.64× at 16; ack p99 at half that rate
       // 28.2 / 28.3 ms at 8 MiB and 41.6 / 44.6 ms at 16.
       // Costs up to two memtables of RAM, fixed however long the log grows.

@@ -10,7 +10,7 @@ import { join } from 'node:path';
  * The kernel keeps those pages until then, so a memtable flush reaches the
  * device as one burst of megabytes, and each durable append's log fsync
  * issued meanwhile queues behind it: several appends in a row then wait
- * 8–25 ms (bench/README.md, session 12). RocksDB has `bytes_per_sync` for
+ * 8–25 ms (bench/NOTES.md, session 12). RocksDB has `bytes_per_sync` for
  * this; LevelDB has nothing.
  * So this watches the folder and fdatasyncs a growing table file each time
  * another `everyBytes` of it has been written.
@@ -126,7 +126,7 @@ export class WritebackPacer {
 
 /**
  * Bytes of a table between syncs. Measured beside a 32 KiB fdatasync loop
- * (bench/README.md, session 12): syncing every 128 KiB, 512 KiB or never
+ * (bench/NOTES.md, session 12): syncing every 128 KiB, 512 KiB or never
  * left that loop's p99 at 1.3, 1.4 and 4.1–4.9 ms, and its slowest at 6.9,
  * 5.2–7.1 and 11.3–15.5 ms. 256 KiB sits between the two that helped, at
  * ~4 syncs per MiB of table.
