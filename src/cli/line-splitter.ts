@@ -5,6 +5,7 @@
  * 5 GiB file) is ever held whole. Bytes, not text, so a chunk boundary inside
  * a UTF-8 character is harmless and the cap is what memory actually pays.
  */
+import { concatBytes } from '../crypto/bytes.js';
 
 /**
  * One line, without its "\n", numbered from 1. A line wholly inside one chunk is
@@ -88,16 +89,6 @@ export class LineSplitter {
     this.#skipping = false;
     if (long) return { number, tooLarge: true, length };
     // A line inside one chunk is a view of it: no copy.
-    return { number, bytes: pieces.length === 1 ? pieces[0]! : concat(pieces, length) };
+    return { number, bytes: pieces.length === 1 ? pieces[0]! : concatBytes(...pieces) };
   }
-}
-
-function concat(pieces: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -735,7 +735,9 @@ export class Ledger {
       options.attribution !== false && isEventEntry(leaf) ? this.#attribution(index, leaf, size) : undefined,
     ]);
     // Checked against the signed root before it leaves the process: damaged storage is an error, never a wrong proof.
-    if (!checkInclusion(hasher, index, size, hasher.leaf(leaf), inclusion, root)) {
+    // The leaf hash as stored: getEntry checked the entry against it, so it is not hashed twice.
+    const leafHash = this.#store.readHashNow(storedHashIndex(0, index));
+    if (leafHash === undefined || !checkInclusion(hasher, index, size, leafHash, inclusion, root)) {
       fail(ErrorCode.LEDGER_CORRUPT, `the stored hashes for record ${index} do not lead to the signed root`, {
         index,
         hint: 'the folder was damaged on disk: audit it, and restore it from a replica or a backup',

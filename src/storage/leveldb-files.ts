@@ -26,6 +26,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import snappy from 'snappyjs';
+import { concatBytes } from '../crypto/bytes.js';
 import { crc32c, unmaskCrc } from './crc32c.js';
 
 /** What a check found wrong, in words a person can act on, and where. */
@@ -118,20 +119,10 @@ function* logRecords(file: string, bytes: Uint8Array): Generator<Uint8Array> {
     else if (type === 3 && parts) parts.push(data);
     else if (type === 4 && parts) {
       parts.push(data);
-      yield concat(parts);
+      yield concatBytes(...parts);
       parts = undefined;
     } else throw new FileDamage(file, `the record at byte ${pos} has type ${type} out of place`);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** A live table: its file number and its size as LevelDB recorded it. */

@@ -207,8 +207,8 @@ export class LedgerStore implements HashReader {
   readonly #reads: { snapshot?: Snapshot };
   /** The registry entry this handle holds (not on a view). */
   #holding: { key: string; holding: Holding<LedgerStore> } | undefined;
-  /** Checks the folder's LevelDB tables (not on a view: its parent's does). */
-  #tables: TableGuard | undefined;
+  /** Checks the folder's LevelDB tables (a view's is its holder's). */
+  #guard: TableGuard | undefined;
   /** The handle a view reads through. */
   #parent: LedgerStore | undefined;
   /** A handle's open views: closed with it. */
@@ -330,6 +330,7 @@ export class LedgerStore implements HashReader {
     const snapshot = this.#db.snapshot();
     const view = new LedgerStore(this.path, this.#db, snapshot);
     view.#parent = this;
+    view.#guard = this.#guard;
     view.#format = this.#format;
     view.#layout = this.#layout;
     this.#views.add(view);
@@ -402,7 +403,7 @@ export class LedgerStore implements HashReader {
       fail(ErrorCode.STORAGE, `cannot open the ledger at ${path}: ${text.trim()}`, { cause: e });
     }
     const store = new LedgerStore(path, db);
-    store.#tables = tables;
+    store.#guard = tables;
     tables.watch();
     if (!options.create) {
       try {
@@ -566,7 +567,7 @@ export class LedgerStore implements HashReader {
       try {
         // Its views close with it: their reads are then E_LEDGER_CLOSED, not LevelDB's errors.
         await Promise.all([...this.#views].map((v) => v.close()));
-        this.#tables?.stop();
+        this.#guard?.stop();
         await this.#pacer?.close();
         await this.#db.close();
       } finally {
@@ -1035,7 +1036,7 @@ export class LedgerStore implements HashReader {
 
   #checkOpen(): void {
     if (this.#closed) fail(ErrorCode.LEDGER_CLOSED, 'the ledger is closed');
-    const damage = this.damage;
+    const damage = this.#guard?.damage;
     if (damage !== undefined) throw damage;
   }
 
@@ -1045,9 +1046,8 @@ export class LedgerStore implements HashReader {
    * writes then fail with it).
    */
   checkNewTables(): DirchainError | undefined {
-    const guard = this.#tables ?? (this.#parent === undefined ? undefined : this.#parent.#tables);
-    guard?.checkNew();
-    return guard?.damage;
+    this.#guard?.checkNew();
+    return this.#guard?.damage;
   }
 
   /**
@@ -1055,15 +1055,13 @@ export class LedgerStore implements HashReader {
    * of checksums at a time (`/dirchain/health`).
    */
   async checkNewTablesGently(): Promise<DirchainError | undefined> {
-    const guard = this.#tables ?? (this.#parent === undefined ? undefined : this.#parent.#tables);
-    await guard?.checkNewGently();
-    return guard?.damage;
+    await this.#guard?.checkNewGently();
+    return this.#guard?.damage;
   }
 
   /** Damage found in the folder's tables since it was opened (reads and writes then fail with it). */
   get damage(): DirchainError | undefined {
-    const guard = this.#tables ?? (this.#parent === undefined ? undefined : this.#parent.#tables);
-    return guard?.damage;
+    return this.#guard?.damage;
   }
 
   #checkWritable(): void {
