@@ -9,7 +9,7 @@ export default defineConfig({
   entry: {
     run: 'bench/run.ts',
     cli: 'src/cli/main.ts',
-    'admission-worker': 'src/ledger/admission-worker.ts',
+    'admission-worker': 'src/sequencer/admission-worker.ts',
   },
   outDir: 'dist-bench',
   format: ['esm'],

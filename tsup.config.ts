@@ -7,7 +7,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     cli: 'src/cli/main.ts',
-    'admission-worker': 'src/ledger/admission-worker.ts',
+    'admission-worker': 'src/sequencer/admission-worker.ts',
   },
   format: ['esm'],
   target: 'node20',

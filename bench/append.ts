@@ -30,12 +30,12 @@
 import { ClassicLevel } from 'classic-level';
 import { utf8 } from '../src/crypto/bytes.js';
 import { sha256Node } from '../src/crypto/node-crypto.js';
+import { formatBlockHeader } from '../src/encoding/checkpoint.js';
 import type { Plain } from '../src/encoding/msgpack.js';
 import { decodeRecord } from '../src/encoding/record.js';
 import { type Ledger, loadSigner, signNote } from '../src/index.js';
-import { formatBlockHeader } from '../src/ledger/checkpoint.js';
 import { Frontier, treeHasher } from '../src/merkle/index.js';
-import { numberKey, TABLE } from '../src/storage/keys.js';
+import { numberKey } from '../src/storage/keys.js';
 import { benchLedger, callersAwaitingEach, offeredOpenLoop, PresignedReplay } from './feed.js';
 import { runHypercore } from './hypercore.js';
 import {
@@ -67,6 +67,8 @@ const CONCURRENCY = 64;
 /** Events per batch in the batched form: a department gateway flushing its data-call log. */
 const EVENTS_PER_BATCH = 64;
 const RAW_BATCH = 1000;
+/** The raw references' keys: 'E' + index, one LevelDB key per entry. */
+const RAW_ENTRY = 0x45;
 const CEILING_BLOCK = 1000;
 const QUICK_N = 5_000;
 const FULL_N = 1_000_000;
@@ -248,7 +250,7 @@ async function runRawLevel(entries: PackedBytes, n: number): Promise<RunResult> 
       const t0 = performance.now();
       const batch = db.batch();
       const to = Math.min(n, from + RAW_BATCH);
-      for (let i = from; i < to; i++) batch.put(numberKey(TABLE.legacyEntry, i), entries.at(i));
+      for (let i = from; i < to; i++) batch.put(numberKey(RAW_ENTRY, i), entries.at(i));
       await batch.write({ sync: true });
       batches[b] = performance.now() - t0;
     }
@@ -302,7 +304,7 @@ async function runRawLevelOffered(b: Batches, rate: number): Promise<RunResult> 
           const write = db.batch();
           for (const { batch } of taken) {
             for (let e = b.starts[batch]!; e < b.starts[batch + 1]!; e++)
-              write.put(numberKey(TABLE.legacyEntry, e), b.events.at(e));
+              write.put(numberKey(RAW_ENTRY, e), b.events.at(e));
           }
           await write.write({ sync: true });
           for (const t of taken) t.resolve();
@@ -398,24 +400,33 @@ async function runLedger(
     // submit and presigned take bodies: drafted again for this run only (untimed), dropped after it.
     const bodies = variant === 'append' ? [] : accessLogBodies(dir, logs, n);
     let appendOne: (i: number) => Promise<unknown>;
+    // presigned: where each record landed (block entries sit between the blocks' records).
+    const placed = variant === 'presigned' ? new Float64Array(n) : undefined;
     if (variant === 'append') {
       appendOne = (i) => l.append(entries.at(i));
     } else if (variant === 'submit') {
       appendOne = (i) => l.submit(dir.departments[logs.authors[i]!]!.member, ACCESS_LOG_KIND, bodies[i]!);
     } else {
-      appendOne = (i) => replay.submit(l, logs.authors[i]!, logs.timestamps[i]!, entries.at(i), bodies[i]!);
+      appendOne = async (i) => {
+        const r = await replay.submit(l, logs.authors[i]!, logs.timestamps[i]!, entries.at(i), bodies[i]!);
+        placed![i] = r.index;
+      };
     }
     rss.start();
     const { seconds, lat } = await concurrently(n, appendOne);
     const peak = rss.stop();
     const head = l.head();
-    if (head.size !== n + 1)
-      throw new Error(`${variant}: ledger holds ${head.size - 1} records, expected ${n}`);
-    if (variant === 'presigned') {
-      // Submit is synchronous up to the queue, so ledger index = 1 + i.
-      for (const i of [0, n >> 1, n - 1, 7 % n, 1234 % n]) {
-        if (Buffer.compare(l.getEntry(1 + i), entries.at(i)) !== 0)
-          throw new Error(`presigned: ledger entry ${1 + i} differs from pre-generated record ${i}`);
+    // Every block, genesis too, ends with one block entry; the other entries are records.
+    const records = head.size - (head.height + 1) - 1;
+    if (records !== n) throw new Error(`${variant}: ledger holds ${records} records, expected ${n}`);
+    if (placed) {
+      // Submit is synchronous up to the queue, so the records are in the order i.
+      const sample = [...new Set([0, 7 % n, 1234 % n, n >> 1, n - 1])].sort((a, b) => a - b);
+      for (const [k, i] of sample.entries()) {
+        if (Buffer.compare(l.getEntry(placed[i]!), entries.at(i)) !== 0)
+          throw new Error(`presigned: ledger entry ${placed[i]} differs from pre-generated record ${i}`);
+        if (k > 0 && placed[i]! <= placed[sample[k - 1]!]!)
+          throw new Error(`presigned: record ${i} is at ${placed[i]}, not after record ${sample[k - 1]}`);
       }
     }
     await l.close();
@@ -472,8 +483,10 @@ async function runBatches(
     }
     const peak = rss.stop();
     const head = l.head();
-    if (head.size !== 1 + count + events)
-      throw new Error(`${variant}: ledger holds ${head.size} entries, expected ${1 + count + events}`);
+    // Genesis, the seals and events, and the block entry that ends every block (genesis's too).
+    const expected = 1 + count + events + head.height + 1;
+    if (head.size !== expected)
+      throw new Error(`${variant}: ledger holds ${head.size} entries, expected ${expected}`);
     await l.close();
     ledger = undefined;
     return {

@@ -17,11 +17,12 @@
  *            reads: the storage work without decoding, filtering or object building
  */
 import { ClassicLevel } from 'classic-level';
+import { isBlockEntry } from '../src/encoding/block-entry.js';
 import { type Ledger, openLedger, type ResourceFilter } from '../src/index.js';
-import { indexPrefix, trailingId, trailingNumber } from '../src/state/indexes.js';
-import { decodeEntity, entityKey } from '../src/state/state.js';
 import { BUNDLE_WIDTH, pieceHolding } from '../src/storage/bundles.js';
-import { CURRENT_LAYOUT, numberKey, pieceKey, TABLE } from '../src/storage/keys.js';
+import { indexPrefix, trailingId, trailingNumber } from '../src/storage/index-table.js';
+import { bundleKey, numberKey, pieceKey } from '../src/storage/keys.js';
+import { decodeEntity, entityKey } from '../src/storage/state-table.js';
 import { prefixEnd } from '../src/storage/store.js';
 import {
   type BenchContext,
@@ -50,6 +51,8 @@ import {
 
 const CONCURRENCY = 64;
 const RAW_BATCH = 1000;
+/** The raw reference's keys: 'E' + index, one LevelDB key per entry. */
+const RAW_ENTRY = 0x45;
 /** Quick mode loads a 1/40 city (775 resources); its warm-up a 1/100 one. */
 const QUICK_FRACTION = 0.025;
 const QUICK_WARMUP_FRACTION = 0.01;
@@ -152,31 +155,47 @@ async function loadCity(city: City): Promise<{ run: LoadRun; path: string; entri
     const createSeconds = (performance.now() - c0) / 1000;
     const l = ledger;
     rss.start();
-    const phases: Array<{ name: string; from: number; to: number; seconds: number; lat: Float64Array }> = [];
+    const phases: Array<{
+      name: string;
+      from: number;
+      to: number;
+      records: number;
+      seconds: number;
+      lat: Float64Array;
+    }> = [];
     for (const phase of cityPhases(city)) {
-      const from = l.head().size;
+      const before = l.head();
       const { seconds, lat } = await concurrently(phase.count, (i) => phase.op(l, i), phase.name);
-      const to = l.head().size;
-      if (to - from !== phase.count)
-        throw new Error(`${phase.name}: ${to - from} records appended, expected ${phase.count}`);
-      phases.push({ name: phase.name, from, to, seconds, lat });
+      const after = l.head();
+      // Each new block ends with a block entry: the rest of the new entries are the phase's records.
+      const appended = after.size - before.size - (after.height - before.height);
+      if (appended !== phase.count)
+        throw new Error(`${phase.name}: ${appended} records appended, expected ${phase.count}`);
+      phases.push({ name: phase.name, from: before.size, to: after.size, records: appended, seconds, lat });
       rss.sample();
     }
     const peakRssMiB = rss.stop();
     const head = l.head();
+    // The records after genesis, in log order (not the block entries), and each phase's record bytes.
     const entries: Uint8Array[] = [];
-    for (let i = 1; i < head.size; i++) entries.push(l.getEntry(i));
+    const phaseBytes = phases.map(() => 0);
+    for (let i = 1, p = 0; i < head.size; i++) {
+      const entry = l.getEntry(i);
+      if (isBlockEntry(entry)) continue;
+      entries.push(entry);
+      while (p < phases.length && i >= phases[p]!.to) p++;
+      if (p < phases.length && i >= phases[p]!.from) phaseBytes[p]! += entry.length;
+    }
     await l.close();
     ledger = undefined;
-    const phaseRuns: PhaseRun[] = phases.map((p) => {
-      let bytes = 0;
-      for (let i = p.from; i < p.to; i++) bytes += entries[i - 1]!.length;
+    const phaseRuns: PhaseRun[] = phases.map((p, k) => {
+      const bytes = phaseBytes[k]!;
       return {
         name: p.name,
-        records: p.to - p.from,
+        records: p.records,
         bytes,
         seconds: p.seconds,
-        recordsPerSec: (p.to - p.from) / p.seconds,
+        recordsPerSec: p.records / p.seconds,
         ...latencies(p.lat),
       };
     });
@@ -229,7 +248,7 @@ async function rawLevel(entries: readonly Uint8Array[]): Promise<RawRun> {
       const batch = db.batch();
       const to = Math.min(n, from + RAW_BATCH);
       for (let i = from; i < to; i++) {
-        batch.put(numberKey(TABLE.legacyEntry, 1 + i), entries[i]!);
+        batch.put(numberKey(RAW_ENTRY, 1 + i), entries[i]!);
         bytes += entries[i]!.length;
       }
       await batch.write({ sync: true });
@@ -330,7 +349,7 @@ async function rawWalk(db: DB, w: Walk, valueKey: (key: Uint8Array) => Uint8Arra
  */
 function rawEntryRead(db: DB, index: number): void {
   const n = Math.floor(index / BUNDLE_WIDTH);
-  const offsets = db.getSync(CURRENT_LAYOUT.bundleKey(n));
+  const offsets = db.getSync(bundleKey(n));
   if (offsets === undefined) return;
   db.getSync(pieceKey(n * BUNDLE_WIDTH + pieceHolding(offsets, index % BUNDLE_WIDTH)));
 }

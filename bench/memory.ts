@@ -109,8 +109,9 @@ export async function figureMemory(ctx: BenchContext): Promise<FigureResult> {
       seconds = (performance.now() - start) / 1000;
       peakEnd = rss.stop();
       const head = ledger.head();
-      if (head.size !== 1 + done + batches)
-        throw new Error(`ledger holds ${head.size} entries, expected ${1 + done + batches}`);
+      // Genesis, the seals and events, and the block entry that ends every block (genesis's too).
+      const expected = 1 + done + batches + head.height + 1;
+      if (head.size !== expected) throw new Error(`ledger holds ${head.size} entries, expected ${expected}`);
       if (last !== undefined && Buffer.compare(ledger.getEntry(last.index), last.entry) !== 0)
         throw new Error(`ledger entry ${last.index} differs from the pre-signed event`);
       blocks = head.height;

@@ -19,6 +19,7 @@ import { ClassicLevel } from 'classic-level';
 import { toHex } from '../src/crypto/bytes.js';
 import { sha256Node } from '../src/crypto/node-crypto.js';
 import { sha256Noble } from '../src/crypto/sha256.js';
+import { type TreeHasher, treeHasher } from '../src/crypto/tree-hasher.js';
 import {
   type ConsistencyBundle,
   type InclusionBundle,
@@ -28,7 +29,6 @@ import {
   verifyInclusion as verifyInclusionNode,
 } from '../src/index.js';
 import { checkConsistency, checkInclusion } from '../src/merkle/check.js';
-import { type TreeHasher, treeHasher } from '../src/merkle/hasher.js';
 import { verifyConsistency, verifyInclusion } from '../src/verify.js';
 import { BUILD_CALLERS, buildBatchLedger } from './feed.js';
 import {

@@ -22,8 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { auditLedger } from '../src/audit/audit.js';
 import { sha256Node } from '../src/crypto/node-crypto.js';
 import { formatVerifierKey } from '../src/crypto/note.js';
+import { blockHeaderOfNote } from '../src/encoding/checkpoint.js';
 import { loadSigner } from '../src/index.js';
-import { blockHeaderOfNote } from '../src/ledger/checkpoint.js';
 import { ENTRIES_LEVEL, TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidthAt } from '../src/merkle/tiles.js';
 import { buildBatchLedger } from './feed.js';
 import {

@@ -77,7 +77,16 @@ if (bundle.size === mine.size && bundle.root !== mine.root) {
   );
 }
 
-const record = decodeRecord(fromBase64(bundle.leaf));
-console.log(
-  `verified: record ${bundle.index} (${record.kind} by ${record.author}) is in ${trusted.origin} as of your checkpoint`,
-);
+// 3. What the leaf is: a member's record, or an entry the log itself wrote (the
+// block entry that ends every block; an event of a batch) as its check says.
+const leafCheck = report.checks.find((c) => c.name.startsWith('leaf is '))!;
+if (leafCheck.name === 'leaf is a record of this log') {
+  const record = decodeRecord(fromBase64(bundle.leaf));
+  console.log(
+    `verified: record ${bundle.index} (${record.kind} by ${record.author}) is in ${trusted.origin} as of your checkpoint`,
+  );
+} else {
+  console.log(
+    `verified: entry ${bundle.index} (${leafCheck.name.slice('leaf is '.length)}: ${leafCheck.detail}) is in ${trusted.origin} as of your checkpoint`,
+  );
+}

@@ -5,7 +5,6 @@
  */
 export { type AuditOptions, auditLedger, writeReport } from './audit/audit.js';
 export { renderHtml } from './audit/html.js';
-export { HttpBlockSource } from './audit/http-source.js';
 export { type AuditReport, REPORT_FORMAT } from './audit/report.js';
 export {
   type Anomaly,
@@ -14,6 +13,16 @@ export {
   AuditStats,
   type StatsOptions,
 } from './audit/stats.js';
+export { type RebuildReport, rebuildState } from './chain/rebuild.js';
+export {
+  type BlockSource,
+  type LedgerReport,
+  type VerifiedBlock,
+  type VerifyLedgerOptions,
+  verifyLedger,
+  verifyLedgerSource,
+} from './chain/verify.js';
+export type { Cosignature } from './crypto/cosignature.js';
 export { generateKeyPair, type KeyPair, loadSigner, loadVerifier } from './crypto/keys.js';
 export {
   formatVerifierKey,
@@ -33,16 +42,7 @@ export {
   type Proposal,
   type RequestInput,
 } from './directory/directory.js';
-export {
-  type Approval,
-  type GrantTerms,
-  KIND,
-  type Kind,
-  type ResourceSpec,
-  type ScenarioSpec,
-  SHARING,
-  type Sharing,
-} from './directory/schemas.js';
+export { memberSigner } from './directory/member-signer.js';
 export {
   type ConsistencyBundleJSON,
   consistencyBundleFromJSON,
@@ -51,6 +51,12 @@ export {
   inclusionBundleFromJSON,
   inclusionBundleToJSON,
 } from './encoding/bundle.js';
+export {
+  type BlockHeader,
+  type Checkpoint,
+  parseBlockHeader,
+  parseCheckpoint,
+} from './encoding/checkpoint.js';
 export {
   BATCH_KIND,
   type BatchBody,
@@ -72,34 +78,21 @@ export {
   signRecord,
 } from './encoding/record.js';
 export { DirchainError, ErrorCode, type ErrorCodeValue, isDirchainError } from './errors.js';
-export { type BlockHeader, type Checkpoint, parseBlockHeader, parseCheckpoint } from './ledger/checkpoint.js';
-export { DEFAULT_POLICY, type MemberSpec, type PolicyParams, ROLES, type Role } from './ledger/genesis.js';
-export {
-  type AppendManyOptions,
-  type Attribution,
-  type BatchReceipt,
-  type BlockOptions,
-  type ConsistencyBundle,
-  type CreateLedgerOptions,
-  type Head,
-  type InclusionBundle,
-  Ledger,
-  type LedgerOptions,
-  type MemberSigner,
-  type Receipt,
-} from './ledger/ledger.js';
-export { memberSigner } from './ledger/member-signer.js';
+export { Ledger } from './ledger/ledger.js';
 export { createLedger, openLedger } from './ledger/open.js';
-export { type RebuildReport, rebuildState } from './ledger/rebuild.js';
-export { signBatch } from './ledger/sign-batch.js';
-export {
-  type BlockSource,
-  type LedgerReport,
-  type VerifiedBlock,
-  type VerifyLedgerOptions,
-  verifyLedger,
-  verifyLedgerSource,
-} from './ledger/verify-ledger.js';
+export type {
+  AppendManyOptions,
+  Attribution,
+  BatchReceipt,
+  BlockOptions,
+  ConsistencyBundle,
+  CreateLedgerOptions,
+  Head,
+  InclusionBundle,
+  LedgerOptions,
+  MemberSigner,
+  Receipt,
+} from './ledger/types.js';
 export {
   decodeEntryBundle,
   encodeEntryBundle,
@@ -114,10 +107,7 @@ export {
   tilePath,
   tileWidthAt,
 } from './merkle/tiles.js';
-export type { LedgerParams } from './policy/state.js';
-export type { ResourceFilter } from './query/catalog.js';
-export type { DirectoryQuery, IndexedRecord, Page, PageOptions } from './query/query.js';
-export { type RunningServer, type ServeOptions, serveLedger, tileHandler } from './serve/server.js';
+export { type RunningServer, type ServeOptions, serveLedger, tileHandler } from './node/serve.js';
 export type {
   GrantEntity,
   MemberEntity,
@@ -125,8 +115,31 @@ export type {
   ResourceEntity,
   ScenarioEntity,
   StateView,
-} from './state/entities.js';
+} from './policy/entities.js';
+export type { LedgerParams } from './policy/genesis.js';
+export { DEFAULT_POLICY, type MemberSpec, type PolicyParams, ROLES, type Role } from './policy/genesis.js';
+export {
+  type Approval,
+  type GrantTerms,
+  KIND,
+  type Kind,
+  type ResourceSpec,
+  type ScenarioSpec,
+  SHARING,
+  type Sharing,
+} from './policy/schemas.js';
+export type { ResourceFilter } from './query/catalog.js';
+export type { DirectoryQuery, IndexedRecord, Page, PageOptions } from './query/query.js';
+export { signBatch } from './sequencer/sign-batch.js';
 export type { Durability } from './storage/store.js';
+export { HttpBlockSource } from './sync/http-source.js';
+export {
+  type CosignOptions,
+  cosignCheckpoint,
+  generateWitnessKey,
+  loadWitnessVerifier,
+  type WitnessKeyPair,
+} from './sync/witness.js';
 export {
   type BundleReport,
   type Check,
@@ -136,11 +149,3 @@ export {
   verifyRecord,
 } from './verify.js';
 export { leafHash, verifyConsistency, verifyInclusion } from './verify-node.js';
-export {
-  type CosignOptions,
-  cosignCheckpoint,
-  generateWitnessKey,
-  loadWitnessVerifier,
-  type WitnessKeyPair,
-} from './witness/cosign.js';
-export type { Cosignature } from './witness/cosignature.js';

@@ -9,9 +9,12 @@
  *   if (!report.ok) console.error(report.checks.filter((c) => c.status === 'fail'));
  */
 import { checkArray, checkBytes, checkObject, checkString, equalBytes, show, toHex } from './crypto/bytes.js';
+import { type Cosignature, checkCosignatures, parseWitnessKey, witnessPolicy } from './crypto/cosignature.js';
 import { checkLength, PUBLIC_KEY_LENGTH, verifyNoble } from './crypto/ed25519.js';
 import { checkVerifier, type NoteVerifier, openNote, parseVerifierKey } from './crypto/note.js';
 import { sha256Noble } from './crypto/sha256.js';
+import { treeHasher } from './crypto/tree-hasher.js';
+import { decodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 import {
   bundleKind,
   type ConsistencyBundleBytes,
@@ -20,18 +23,11 @@ import {
   inclusionBundleFromJSON,
   parseBundleObject,
 } from './encoding/bundle.js';
+import { type Checkpoint, parseCheckpoint } from './encoding/checkpoint.js';
 import { BATCH_KIND, decodeEvent, isEventEntry, type LedgerEvent, parseBatchBody } from './encoding/event.js';
 import { decodeRecord, type LedgerRecord, verifyRecordSignature } from './encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from './errors.js';
-import { type Checkpoint, parseCheckpoint } from './ledger/checkpoint.js';
 import { type ConsistencyClaim, checkInclusion, type InclusionClaim, proofChecks } from './merkle/check.js';
-import { treeHasher } from './merkle/hasher.js';
-import {
-  type Cosignature,
-  checkCosignatures,
-  parseWitnessKey,
-  witnessPolicy,
-} from './witness/cosignature.js';
 
 const hasher = treeHasher(sha256Noble);
 const checks = proofChecks(hasher);
@@ -285,7 +281,13 @@ function checkInclusionBundle(
     return `origin ${cp.origin}, size ${cp.size}`;
   });
   if (isEventEntry(b.leaf)) checkEvent(b, checks);
-  else {
+  else if (isBlockEntry(b.leaf)) {
+    // The sequencer's entry that ends a block: no signature of its own, the checkpoint vouches for it.
+    run(checks, 'leaf is a block entry of this log', () => {
+      const e = decodeBlockEntry(b.leaf);
+      return `block ${e.height} at ${isoTime(e.time)}`;
+    });
+  } else {
     run(checks, 'leaf is a record of this log', () => {
       const r = decodeRecord(b.leaf);
       if (r.origin !== b.origin)
@@ -423,6 +425,7 @@ function checkConsistencyBundle(
 }
 
 export { fromBase64, fromHex, toBase64, toHex } from './crypto/bytes.js';
+export type { Cosignature } from './crypto/cosignature.js';
 export { type NoteVerifier, openNote, parseNote } from './crypto/note.js';
 export {
   type ConsistencyBundleJSON,
@@ -430,6 +433,13 @@ export {
   type InclusionBundleJSON,
   inclusionBundleFromJSON,
 } from './encoding/bundle.js';
+export {
+  type BlockHeader,
+  type Checkpoint,
+  formatCheckpoint,
+  parseBlockHeader,
+  parseCheckpoint,
+} from './encoding/checkpoint.js';
 export {
   type BatchBody,
   decodeEvent,
@@ -439,11 +449,3 @@ export {
 } from './encoding/event.js';
 export { decodeRecord, type LedgerRecord } from './encoding/record.js';
 export { DirchainError, ErrorCode, isDirchainError } from './errors.js';
-export {
-  type BlockHeader,
-  type Checkpoint,
-  formatCheckpoint,
-  parseBlockHeader,
-  parseCheckpoint,
-} from './ledger/checkpoint.js';
-export type { Cosignature } from './witness/cosignature.js';

@@ -7,15 +7,15 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode } from '../errors.js';
 import {
   type LedgerReport,
   type VerifyLedgerOptions,
   verifyLedger,
   verifyLedgerSource,
-} from '../ledger/verify-ledger.js';
+} from '../chain/verify.js';
+import { ErrorCode } from '../errors.js';
+import { HttpBlockSource } from '../sync/http-source.js';
 import { renderHtml } from './html.js';
-import { HttpBlockSource } from './http-source.js';
 import { type AuditReport, buildReport } from './report.js';
 import { AuditStats, type StatsOptions } from './stats.js';
 

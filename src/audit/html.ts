@@ -151,10 +151,10 @@ export function renderHtml(r: AuditReport): string {
   const s = r.statistics;
   const v = r;
   const verdict = v.ok
-    ? `<div class="verdict ok">VERIFIED: ${fmt(v.records)} records in ${fmt(v.blocks)} blocks — every block note, link and root, every record signature and admission verdict checked.</div>`
+    ? `<div class="verdict ok">VERIFIED: ${fmt(v.records - v.blocks)} records in ${fmt(v.blocks)} blocks (${fmt(v.records)} log entries with their block entries) — every block note, link and root, every record signature and admission verdict checked.</div>`
     : `<div class="verdict bad">NOT VERIFIED: ${e(v.error?.code ?? 'error')} — ${e(v.error?.message ?? '')}${
         v.error?.index === undefined ? '' : `<br>first bad record index: ${v.error.index}`
-      }${v.error?.height === undefined ? '' : ` (block ${v.error.height})`}<br>${fmt(v.records)} records before it verified; the figures below cover those.</div>`;
+      }${v.error?.height === undefined ? '' : ` (block ${v.error.height})`}<br>${fmt(v.records)} log entries before it verified; the figures below cover those.</div>`;
   const facts: Array<[string, string]> = [
     ['source', e(r.source)],
     ['origin', e(r.origin ?? 'unknown')],

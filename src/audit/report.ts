@@ -3,7 +3,7 @@
  * records it verified, as one JSON document (report.json; html.ts renders the
  * same object). Pure: the verdict and statistics in, the document out.
  */
-import type { LedgerReport } from '../ledger/verify-ledger.js';
+import type { LedgerReport } from '../chain/verify.js';
 import type { AuditStatistics } from './stats.js';
 
 export const REPORT_FORMAT = 'dirchain-audit-report/1';

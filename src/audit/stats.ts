@@ -13,58 +13,17 @@
  * grant, scenario and anomaly figures; a kind this version does not know (a
  * newer record form) is counted by kind and author and otherwise skipped.
  *
- * Anomalies. Refused attempts never reach the ledger, so every anomaly is a
- * pattern among accepted records, defined exactly (W = `window`, default 1 h):
- *  - access-before-revocation: a grant.revoke of grant G at block time t, and
- *    access.log records on G with block time in [t − W, t]. One item per revocation.
- *  - access-near-expiry: access.log records on G with block time in
- *    [validTo − W, validTo) (the last use before expiry that the ledger can show:
- *    later ones are refused). One item per grant.
- *  - level4-grant: a grant.issue whose fields include a field the resource
- *    (latest registered version) marks level 4 (core); lists who countersigned.
- *  - authored-before-suspension: a member.suspend or member.remove of member M
- *    at block time t, and records authored by M with block time in [t − W, t).
- *    One item per suspension.
- *  - burst: one author's records in one UTC minute (block time) number at least
- *    `burstMin` (default 100) and at least `burstFactor` (default 10) times that
- *    author's mean per active minute over the whole ledger.
- *  - unknown-kind: records of a kind that is neither a directory kind nor an
- *    application kind (x.*) this version knows. One item per kind.
+ * Anomalies are found in the same pass; anomalies.ts defines each one exactly.
  */
 
-import { type DirectoryBody, parseBody } from '../directory/schemas.js';
 import type { LedgerRecord } from '../encoding/record.js';
+import { type DirectoryBody, parseBody } from '../policy/schemas.js';
+import { AnomalyDetector, type AnomalyOptions, type AnomalyReport } from './anomalies.js';
 
-export interface StatsOptions {
-  /** W in the anomaly definitions, in ms (default one hour). */
-  readonly window?: number;
-  readonly burstMin?: number;
-  readonly burstFactor?: number;
-  /** Anomaly items kept per type (counts are always exact). Default 200. */
-  readonly maxAnomalies?: number;
-}
+export type { Anomaly, AnomalyType } from './anomalies.js';
 
-export type AnomalyType =
-  | 'access-before-revocation'
-  | 'access-near-expiry'
-  | 'level4-grant'
-  | 'authored-before-suspension'
-  | 'burst'
-  | 'unknown-kind';
-
-export interface Anomaly {
-  readonly type: AnomalyType;
-  /** The record the anomaly is about (revocation, grant, suspension, first record of a burst). */
-  readonly index: number;
-  /** Block time of that record. */
-  readonly time: number;
-  readonly subject: string;
-  /** Records involved, when more than the one at `index`. */
-  readonly count?: number;
-  readonly first?: number;
-  readonly last?: number;
-  readonly detail: string;
-}
+/** Today every option tunes the anomalies (see anomalies.ts). */
+export type StatsOptions = AnomalyOptions;
 
 /** Counts per bucket, aligned with `AuditStatistics.buckets`. */
 export type Series = Record<string, number[]>;
@@ -88,11 +47,7 @@ export interface AuditStatistics {
     readonly grants: { issued: number[]; revoked: number[] };
     readonly accessByScenario: Series;
   };
-  readonly anomalies: {
-    readonly window: number;
-    readonly counts: Record<AnomalyType, number>;
-    readonly items: Anomaly[];
-  };
+  readonly anomalies: AnomalyReport;
 }
 
 export const MAX_BUCKETS = 60;
@@ -119,18 +74,6 @@ const DIRECTORY_KINDS = new Set([
   'access.log',
   'batch', // a seal; its events are counted as records of their own kind
 ]);
-/** Recent-activity lists are kept per block time; this caps one list. */
-const RECENT_LIMIT = 4096;
-
-/** Records of one block time: [time, first index, count]. */
-type Run = [time: number, first: number, count: number];
-
-interface GrantInfo {
-  scenario: string;
-  validTo: number;
-  nearExpiry?: { count: number; first: number; last: number; time: number };
-  recent: Run[];
-}
 
 type Counts = Map<string, number>;
 
@@ -138,38 +81,8 @@ function bump(m: Counts, k: string, by = 1): void {
   m.set(k, (m.get(k) ?? 0) + by);
 }
 
-function pushRun(runs: Run[], time: number, index: number): void {
-  const last = runs[runs.length - 1];
-  if (last !== undefined && last[0] === time && last[1] + last[2] === index) last[2]++;
-  else {
-    runs.push([time, index, 1]);
-    if (runs.length > RECENT_LIMIT) runs.shift();
-  }
-}
-
-function pruneRuns(runs: Run[], from: number): void {
-  while (runs.length > 0 && runs[0]![0] < from) runs.shift();
-}
-
-/** Sum of runs with time in [from, to]: count, first and last index. */
-function runsWithin(runs: readonly Run[], from: number, to: number) {
-  let count = 0;
-  let first = -1;
-  let last = -1;
-  for (const [t, i, c] of runs) {
-    if (t < from || t > to) continue;
-    if (first < 0) first = i;
-    last = i + c - 1;
-    count += c;
-  }
-  return { count, first, last };
-}
-
 export class AuditStats {
-  readonly #window: number;
-  readonly #burstMin: number;
-  readonly #burstFactor: number;
-  readonly #maxItems: number;
+  readonly #anomalies: AnomalyDetector;
   #records = 0;
   #blocks = 0;
   #first: number | undefined;
@@ -178,33 +91,15 @@ export class AuditStats {
   /** bucket start → series name → key → count. */
   readonly #byBucket = new Map<number, Map<string, Counts>>();
   readonly #kinds: Counts = new Map();
-  readonly #authors = new Map<string, { records: number; kinds: Counts; recent: Run[] }>();
+  readonly #authors = new Map<string, { records: number; kinds: Counts }>();
   readonly #scenarioNames = new Map<string, string>();
   readonly #scenarios = new Map<string, { grants: number; accessLogs: number; items: number }>();
-  readonly #grants = new Map<string, GrantInfo>();
+  /** Grant id → its scenario, to count access logs by scenario. */
+  readonly #grantScenarios = new Map<string, string>();
   readonly #grantTotals = { issued: 0, revoked: 0, level4: 0 };
-  readonly #resources = new Map<string, Map<string, number>>();
-  readonly #anomalyCounts: Record<AnomalyType, number> = {
-    'access-before-revocation': 0,
-    'access-near-expiry': 0,
-    'level4-grant': 0,
-    'authored-before-suspension': 0,
-    burst: 0,
-    'unknown-kind': 0,
-  };
-  readonly #items: Anomaly[] = [];
-  readonly #unknownKinds = new Map<string, { index: number; time: number; count: number }>();
-  /** Per author: the current minute, its count and first index; minutes seen; burst candidates. */
-  readonly #minutes = new Map<
-    string,
-    { minute: number; count: number; first: number; active: number; candidates: Anomaly[] }
-  >();
 
   constructor(options: StatsOptions = {}) {
-    this.#window = options.window ?? 3_600_000;
-    this.#burstMin = options.burstMin ?? 100;
-    this.#burstFactor = options.burstFactor ?? 10;
-    this.#maxItems = options.maxAnomalies ?? 200;
+    this.#anomalies = new AnomalyDetector(options);
   }
 
   /** Adds one verified block (blocks in height order). */
@@ -260,11 +155,6 @@ export class AuditStats {
     return c;
   }
 
-  #anomaly(a: Anomaly): void {
-    this.#anomalyCounts[a.type]++;
-    if (this.#anomalyCounts[a.type] <= this.#maxItems) this.#items.push(a);
-  }
-
   #addRecord(bucket: number, index: number, time: number, kind: string, author: string, body: unknown): void {
     this.#records++;
     bump(this.#kinds, kind);
@@ -272,18 +162,14 @@ export class AuditStats {
     bump(this.#counts(bucket, 'authors'), author);
     let a = this.#authors.get(author);
     if (a === undefined) {
-      a = { records: 0, kinds: new Map(), recent: [] };
+      a = { records: 0, kinds: new Map() };
       this.#authors.set(author, a);
     }
     a.records++;
     bump(a.kinds, kind);
-    pruneRuns(a.recent, time - this.#window);
-    pushRun(a.recent, time, index);
-    this.#countMinute(author, index, time);
+    this.#anomalies.addRecord(index, time, author);
     if (!DIRECTORY_KINDS.has(kind) && !kind.startsWith('x.')) {
-      const u = this.#unknownKinds.get(kind);
-      if (u) u.count++;
-      else this.#unknownKinds.set(kind, { index, time, count: 1 });
+      this.#anomalies.unknownKind(index, time, kind);
       return;
     }
     if (kind === 'genesis' || kind === 'batch' || kind.startsWith('x.')) return;
@@ -304,87 +190,35 @@ export class AuditStats {
         return;
       case 'resource.register':
       case 'resource.update':
-        this.#resources.set(d.resource.id, new Map(d.resource.fields.map((f) => [f.name, f.level])));
+        this.#anomalies.addResource(d.resource.id, d.resource.fields);
         return;
       case 'grant.issue': {
         const t = d.grant.terms;
         this.#grantTotals.issued++;
         bump(this.#counts(bucket, 'grants'), 'issued');
         this.#scenario(t.scenario).grants++;
-        this.#grants.set(t.id, { scenario: t.scenario, validTo: t.validTo, recent: [] });
-        const levels = this.#resources.get(t.resource);
-        const core = t.fields.filter((f) => levels?.get(f) === 4);
-        if (core.length > 0) {
-          this.#grantTotals.level4++;
-          const by = d.grant.approvals.map((x) => x.member);
-          this.#anomaly({
-            type: 'level4-grant',
-            index,
-            time,
-            subject: t.id,
-            detail: `grant ${t.id} of ${t.resource} to ${t.consumer} covers level-4 field(s) ${core.join(', ')}; countersigned by ${by.length > 0 ? by.join(', ') : 'nobody'}`,
-          });
-        }
+        this.#grantScenarios.set(t.id, t.scenario);
+        if (this.#anomalies.grantIssued(index, time, d.grant)) this.#grantTotals.level4++;
         return;
       }
-      case 'grant.revoke': {
+      case 'grant.revoke':
         this.#grantTotals.revoked++;
         bump(this.#counts(bucket, 'grants'), 'revoked');
-        const g = this.#grants.get(d.revoke.id);
-        if (g === undefined) return;
-        const near = runsWithin(g.recent, time - this.#window, time);
-        if (near.count > 0) {
-          this.#anomaly({
-            type: 'access-before-revocation',
-            index,
-            time,
-            subject: d.revoke.id,
-            count: near.count,
-            first: near.first,
-            last: near.last,
-            detail: `${near.count} access log(s) on grant ${d.revoke.id} in the ${minutes(this.#window)} before its revocation`,
-          });
-        }
-        g.recent = [];
+        this.#anomalies.grantRevoked(index, time, d.revoke.id);
         return;
-      }
       case 'access.log': {
-        const g = this.#grants.get(d.access.grant);
-        const scenario = g?.scenario ?? '(unknown grant)';
+        const scenario = this.#grantScenarios.get(d.access.grant) ?? '(unknown grant)';
         const s = this.#scenario(scenario);
         s.accessLogs++;
         s.items += d.access.count;
         bump(this.#counts(bucket, 'access'), scenario);
-        if (g === undefined) return;
-        pruneRuns(g.recent, time - this.#window);
-        pushRun(g.recent, time, index);
-        if (time >= g.validTo - this.#window && time < g.validTo) {
-          if (g.nearExpiry) {
-            g.nearExpiry.count++;
-            g.nearExpiry.last = index;
-          } else g.nearExpiry = { count: 1, first: index, last: index, time };
-        }
+        this.#anomalies.accessLogged(index, time, d.access.grant);
         return;
       }
       case 'member.suspend':
-      case 'member.remove': {
-        const m = d.action.member;
-        const recent = this.#authors.get(m)?.recent ?? [];
-        const before = runsWithin(recent, time - this.#window, time - 1);
-        if (before.count > 0) {
-          this.#anomaly({
-            type: 'authored-before-suspension',
-            index,
-            time,
-            subject: m,
-            count: before.count,
-            first: before.first,
-            last: before.last,
-            detail: `${m} authored ${before.count} record(s) in the ${minutes(this.#window)} before ${d.kind === 'member.remove' ? 'removal' : 'suspension'}`,
-          });
-        }
+      case 'member.remove':
+        this.#anomalies.memberLeft(index, time, d.action.member, d.kind);
         return;
-      }
       default:
         return;
     }
@@ -399,72 +233,8 @@ export class AuditStats {
     return s;
   }
 
-  #countMinute(author: string, index: number, time: number): void {
-    const minute = Math.floor(time / MINUTE) * MINUTE;
-    const m = this.#minutes.get(author);
-    if (m === undefined) {
-      this.#minutes.set(author, { minute, count: 1, first: index, active: 1, candidates: [] });
-      return;
-    }
-    if (m.minute === minute) {
-      m.count++;
-      return;
-    }
-    this.#closeMinute(author, m);
-    m.minute = minute;
-    m.count = 1;
-    m.first = index;
-    m.active++;
-  }
-
-  #closeMinute(author: string, m: { minute: number; count: number; first: number; candidates: Anomaly[] }) {
-    if (m.count >= this.#burstMin && m.candidates.length < RECENT_LIMIT) {
-      m.candidates.push(burstOf(author, m));
-    }
-  }
-
   result(): AuditStatistics {
-    // Streaming state is finished on a copy, so result() may be called more than once.
-    const items = this.#items.slice();
-    const counts = { ...this.#anomalyCounts };
-    const add = (a: Anomaly) => {
-      counts[a.type]++;
-      if (counts[a.type] <= this.#maxItems) items.push(a);
-    };
-    for (const [id, g] of this.#grants) {
-      const n = g.nearExpiry;
-      if (n)
-        add({
-          type: 'access-near-expiry',
-          index: n.first,
-          time: n.time,
-          subject: id,
-          count: n.count,
-          first: n.first,
-          last: n.last,
-          detail: `${n.count} access log(s) on grant ${id} in the ${minutes(this.#window)} before it expired at ${new Date(g.validTo).toISOString()}`,
-        });
-    }
-    for (const [author, m] of this.#minutes) {
-      const candidates = m.candidates.slice();
-      if (m.count >= this.#burstMin) {
-        candidates.push(burstOf(author, m));
-      }
-      const mean = (this.#authors.get(author)?.records ?? 0) / m.active;
-      for (const c of candidates) if (c.count! >= this.#burstFactor * mean) add(c);
-    }
-    for (const [kind, u] of this.#unknownKinds) {
-      add({
-        type: 'unknown-kind',
-        index: u.index,
-        time: u.time,
-        subject: kind,
-        count: u.count,
-        detail: `${u.count} record(s) of kind ${kind}, which this version of the report does not know`,
-      });
-    }
-    items.sort((a, b) => a.index - b.index);
-
+    const anomalies = this.#anomalies.result();
     const buckets: number[] = [];
     if (this.#first !== undefined) {
       for (let t = this.#bucketOf(this.#first); t <= this.#last!; t += this.#width) buckets.push(t);
@@ -506,24 +276,7 @@ export class AuditStats {
         grants: { issued: grantSeries.issued ?? zeros(), revoked: grantSeries.revoked ?? zeros() },
         accessByScenario: series('access'),
       },
-      anomalies: { window: this.#window, counts, items },
+      anomalies,
     };
   }
-}
-
-/** The burst anomaly of one author's minute (counted while streaming, and for the minute still open at the end). */
-function burstOf(author: string, m: { minute: number; count: number; first: number }): Anomaly {
-  return {
-    type: 'burst',
-    index: m.first,
-    time: m.minute,
-    subject: author,
-    count: m.count,
-    first: m.first,
-    detail: `${author} wrote ${m.count} records in the minute from ${new Date(m.minute).toISOString()}`,
-  };
-}
-
-function minutes(ms: number): string {
-  return ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`;
 }

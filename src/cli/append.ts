@@ -4,14 +4,20 @@
  * by saying what was appended (count, lowest and highest index) and which
  * lines were refused, also when an error stops it midway.
  */
+
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { fromBase64 } from '../crypto/bytes.js';
-import type { Plain } from '../encoding/msgpack.js';
-import { MAX_ENTRY_BYTES, signRecord } from '../encoding/record.js';
-import { DirchainError, ErrorCode, fail } from '../errors.js';
-import type { Ledger, MemberSigner } from '../ledger/ledger.js';
-import { openLedger } from '../ledger/open.js';
-import type { Head } from '../ledger/types.js';
+import { fail, fromBase64 } from '../cli-api.js';
+import {
+  DirchainError,
+  ErrorCode,
+  type Head,
+  type Ledger,
+  MAX_ENTRY_BYTES,
+  type MemberSigner,
+  openLedger,
+  type Plain,
+  signRecord,
+} from '../index.js';
 import { type Ctx, EXIT } from './commands.js';
 import { errorJSON, writeError } from './error-output.js';
 import { formatBytes, Progress, red } from './io.js';

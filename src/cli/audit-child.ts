@@ -6,11 +6,10 @@
  * progress and its report back over IPC; if it dies instead, the parent
  * reports that as the verdict, with how far the child got.
  */
+
 import { fork } from 'node:child_process';
-import { type AuditOptions, auditLedger } from '../audit/audit.js';
-import { type AuditReport, buildReport } from '../audit/report.js';
-import { AuditStats } from '../audit/stats.js';
-import { ErrorCode } from '../errors.js';
+import { buildReport } from '../cli-api.js';
+import { type AuditOptions, type AuditReport, AuditStats, auditLedger, ErrorCode } from '../index.js';
 
 const CHILD_FLAG = 'DIRCHAIN_AUDIT_CHILD';
 

@@ -1,14 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { auditLedger, isLedgerUrl, writeReport } from '../audit/audit.js';
-import { generateKeyPair } from '../crypto/keys.js';
-import { consistencyBundleToJSON, inclusionBundleToJSON } from '../encoding/bundle.js';
-import { MEMBER_ID_PATTERN } from '../encoding/record.js';
-import { ErrorCode, fail } from '../errors.js';
-import type { Ledger } from '../ledger/ledger.js';
-import { createLedger, openLedger } from '../ledger/open.js';
-import { rebuildState } from '../ledger/rebuild.js';
-import { serveLedger } from '../serve/server.js';
+import { fail, isLedgerUrl, MEMBER_ID_PATTERN } from '../cli-api.js';
+import {
+  auditLedger,
+  consistencyBundleToJSON,
+  createLedger,
+  ErrorCode,
+  generateKeyPair,
+  inclusionBundleToJSON,
+  type Ledger,
+  openLedger,
+  rebuildState,
+  serveLedger,
+  writeReport,
+} from '../index.js';
 import { verifyBundle } from '../verify.js';
 import { auditAsChild, auditInChild, isAuditChild } from './audit-child.js';
 import { FolderClaim, publicKeyPath } from './folder-claim.js';
@@ -210,10 +215,11 @@ export async function audit(
   const files = reportDir === undefined ? undefined : writeReport(reportDir, report);
   if (ctx.json) ctx.out(JSON.stringify(report));
   else {
+    // `records` counts log entries; every block ends with one block entry, the rest are records.
     if (report.ok)
       ctx.out(
         green(
-          `ledger verified: ${report.records} records in ${report.blocks} blocks, origin ${report.origin}`,
+          `ledger verified: ${report.records - report.blocks} records in ${report.blocks} blocks (${report.records} log entries), origin ${report.origin}`,
         ),
       );
     else {
@@ -238,7 +244,7 @@ export async function serve(ctx: Ctx, dir: string, host: string, port: number): 
   const running = await serveLedger(ledgerPath(dir), { host, port });
   if (ctx.json) ctx.out(JSON.stringify({ url: running.url, origin: running.origin, size: running.size }));
   else {
-    ctx.out(`serving ${running.origin} (${running.size} records) read-only at ${running.url}`);
+    ctx.out(`serving ${running.origin} (tree size ${running.size}) read-only at ${running.url}`);
     ctx.out(dim(`audit it with: dirchain audit ${running.url}`));
   }
   await new Promise<void>((resolve) => {
@@ -254,7 +260,7 @@ export async function rebuild(ctx: Ctx, dir: string): Promise<number> {
   ctx.out(
     ctx.json
       ? JSON.stringify(report)
-      : `rebuilt state and indexes from ${report.records} records (${report.entries} entries)`,
+      : `rebuilt state and indexes from ${report.records} log entries (${report.entries} state and index entries written)`,
   );
   return EXIT.ok;
 }

@@ -4,17 +4,25 @@
  * node's sequencer key and sign as the member whose key `--as` names
  * (default: the root admin key `init` made).
  */
+
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromBase64 } from '../crypto/bytes.js';
-import { generateKeyPair, loadVerifier } from '../crypto/keys.js';
-import { SHARING, type Sharing } from '../directory/schemas.js';
-import { ErrorCode, fail } from '../errors.js';
-import { ROLES, type Role } from '../ledger/genesis.js';
-import type { Ledger, MemberSigner, Receipt } from '../ledger/ledger.js';
-import { openLedger } from '../ledger/open.js';
-import type { ResourceFilter } from '../query/catalog.js';
-import type { Page } from '../query/query.js';
+import { fail, fromBase64 } from '../cli-api.js';
+import {
+  ErrorCode,
+  generateKeyPair,
+  type Ledger,
+  loadVerifier,
+  type MemberSigner,
+  openLedger,
+  type Page,
+  type Receipt,
+  type ResourceFilter,
+  ROLES,
+  type Role,
+  SHARING,
+  type Sharing,
+} from '../index.js';
 import { type Ctx, EXIT } from './commands.js';
 import { keyArgument, keysPath, ledgerPath, readKeyFile, sequencerKeyPath } from './node-dir.js';
 

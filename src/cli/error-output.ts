@@ -2,12 +2,15 @@
  * How the CLI shows an error that stopped a command: on stderr as
  * `error E_CODE: message` and a `hint:` line, and under `error` in --json output.
  */
-import { isDirchainError } from '../errors.js';
+import { isDirchainError } from '../index.js';
 import { red } from './io.js';
 
 /** The `error` object of --json output: a dirchain code, or a system one (EIO) for an I/O failure. */
 export function errorJSON(e: unknown): Record<string, unknown> {
-  if (isDirchainError(e)) return e.toJSON();
+  if (isDirchainError(e)) {
+    const hint = commandHint(e);
+    return { ...e.toJSON(), ...(hint === undefined ? {} : { hint }) };
+  }
   const code = (e as { code?: unknown } | undefined)?.code;
   // Anything else thrown is a bug in dirchain, not something a script can act on.
   return {
@@ -16,11 +19,32 @@ export function errorJSON(e: unknown): Record<string, unknown> {
   };
 }
 
+/**
+ * The library's hints name what to do in its own terms (a function); here they
+ * name the command that does it. Codes whose remedy is a command get it even
+ * without a hint.
+ */
+const COMMANDS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/\bcreateLedger\b/g, '`dirchain init <dir> --origin <name>`'],
+  [/\bverifyLedger\b/g, '`dirchain audit <dir>`'],
+  [/\brebuildState\b/g, '`dirchain rebuild <dir>`'],
+];
+
+/** `e`'s hint as a person at the command line acts on it. */
+export function commandHint(e: { code: string; hint?: string }): string | undefined {
+  let hint = e.hint;
+  if (hint !== undefined) for (const [api, command] of COMMANDS) hint = hint.replace(api, command);
+  if (e.code === 'E_READ_ONLY')
+    return 'the command reads the sequencer key from <dir>/keys/sequencer.key: check it is there';
+  return hint;
+}
+
 /** Writes `e` to stderr: code, message and hint for a DirchainError, the stack for anything else. */
 export function writeError(e: unknown): void {
   if (isDirchainError(e)) {
     process.stderr.write(`${red(`error ${e.code}:`)} ${e.message}\n`);
-    if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+    const hint = commandHint(e);
+    if (hint) process.stderr.write(`hint: ${hint}\n`);
   } else {
     process.stderr.write(`${red('error:')} ${(e as Error)?.stack ?? String(e)}\n`);
   }

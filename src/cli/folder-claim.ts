@@ -15,9 +15,11 @@
  * that. sequencer.pub is written last, so keys/ without it is an init that is
  * running or stopped midway, and a rerun says so.
  */
+
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ErrorCode, fail } from '../errors.js';
+import { fail } from '../cli-api.js';
+import { ErrorCode } from '../index.js';
 import { keysPath, ledgerPath } from './node-dir.js';
 
 /** The sequencer's verifier key, to publish: the last file init writes. */

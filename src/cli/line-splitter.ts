@@ -5,7 +5,7 @@
  * 5 GiB file) is ever held whole. Bytes, not text, so a chunk boundary inside
  * a UTF-8 character is harmless and the cap is what memory actually pays.
  */
-import { concatBytes } from '../crypto/bytes.js';
+import { concatBytes } from '../cli-api.js';
 
 /**
  * One line, without its "\n", numbered from 1. A line wholly inside one chunk is

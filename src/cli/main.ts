@@ -1,11 +1,11 @@
 #!/usr/bin/env node
+import { parseArgs } from 'node:util';
 /**
  * The `dirchain` command. Every command takes --json for machine output and
  * --help for usage; exit codes: 0 success, 1 a check failed or records were
  * refused, 2 usage error, 3 any other error (printed with its code and a hint).
  */
-import { parseArgs } from 'node:util';
-import { DirchainError, ErrorCode, isDirchainError } from '../errors.js';
+import { DirchainError, ErrorCode, isDirchainError } from '../index.js';
 import { append, MAX_LINE_BYTES } from './append.js';
 import { audit, type Ctx, checkpoint, EXIT, init, prove, rebuild, serve, verify } from './commands.js';
 import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } from './directory-commands.js';

@@ -5,9 +5,11 @@
  *   <dir>/keys/<member>.key   member signer keys made by init (mode 0600)
  *   <dir>/sequencer.pub    the sequencer's verifier key, to publish
  */
+
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, fail } from '../errors.js';
+import { fail } from '../cli-api.js';
+import { ErrorCode } from '../index.js';
 
 export const ledgerPath = (dir: string): string => join(dir, 'ledger');
 export const keysPath = (dir: string): string => join(dir, 'keys');

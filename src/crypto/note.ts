@@ -112,7 +112,7 @@ function parseKeyParts(
   const b = a < 0 ? -1 : t.indexOf('+', a + 1);
   if (a < 0 || b < 0) {
     fail(ErrorCode.KEY_INVALID, `${what} must look like name+hash+base64key`, {
-      hint: 'copy the key exactly as `dirchain init` printed it',
+      hint: 'copy the key exactly as it was printed when it was made',
     });
   }
   const [name, hex, b64] = [t.slice(0, a), t.slice(a + 1, b), t.slice(b + 1)];

@@ -13,9 +13,7 @@ import { checkArray, checkBytes, checkObject, checkString, utf8 } from '../crypt
 import { checkLength, SIGNATURE_LENGTH } from '../crypto/ed25519.js';
 import { assertPlain, type Plain, pack } from '../encoding/msgpack.js';
 import { ErrorCode, fail } from '../errors.js';
-import type { Role } from '../ledger/genesis.js';
-import type { BatchReceipt, Ledger, MemberSigner, Receipt } from '../ledger/ledger.js';
-import { checkMemberSigner } from '../ledger/member-signer.js';
+import type { Role } from '../policy/genesis.js';
 import {
   type Approval,
   approvalMessage,
@@ -23,7 +21,9 @@ import {
   KIND,
   type ResourceSpec,
   type ScenarioSpec,
-} from './schemas.js';
+} from '../policy/schemas.js';
+import { checkMemberSigner } from './member-signer.js';
+import type { BatchReceipt, MemberSigner, Receipt, Submitter } from './submitter.js';
 
 /** Terms fixed as bytes, ready for approvals. */
 export interface Proposal {
@@ -100,9 +100,9 @@ function checkProposal(proposal: Proposal): void {
 }
 
 export class Directory {
-  readonly #ledger: Ledger;
+  readonly #ledger: Submitter;
 
-  constructor(ledger: Ledger) {
+  constructor(ledger: Submitter) {
     this.#ledger = ledger;
   }
 

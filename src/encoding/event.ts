@@ -15,8 +15,8 @@
  */
 import { checkArray, checkBytes, checkObject, checkString, show } from '../crypto/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
+import type { TreeHasher } from '../crypto/tree-hasher.js';
 import { ErrorCode, fail } from '../errors.js';
-import type { TreeHasher } from '../merkle/hasher.js';
 import { memoryRoot } from '../merkle/memory-tree.js';
 import { checkCanonical } from './canonical.js';
 import { assertPlain, type Plain, pack, unpackChecked } from './msgpack.js';

@@ -2,25 +2,37 @@
  * Creating and opening a ledger folder: genesis for a new one; for an existing
  * one, the head, the Merkle frontier, the members and the directory catalogue.
  */
+
+import { nodeChain } from '../chain/node-chain.js';
+import { State } from '../chain/state.js';
 import { equalBytes } from '../crypto/bytes.js';
 import { loadSigner } from '../crypto/keys.js';
 import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
-import { formatVerifierKey, type NoteSigner, signNote } from '../crypto/note.js';
+import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
+import { formatVerifierKey, type NoteSigner } from '../crypto/note.js';
+import { isBlockEntry } from '../encoding/block-entry.js';
+import { blockHeaderOfNote } from '../encoding/checkpoint.js';
 import { decodeRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
-import { nodeTreeHasher } from '../merkle/node-hasher.js';
-import { Frontier, HashSink, storedHashIndex, subtreesOf } from '../merkle/stored.js';
-import { paramsFromGenesis, stageGenesis } from '../policy/state.js';
+import { Frontier, storedHashIndex, subtreesOf } from '../merkle/stored.js';
+import type { MemberEntity } from '../policy/entities.js';
+import type { LedgerParams } from '../policy/genesis.js';
+import {
+  DEFAULT_POLICY,
+  GENESIS_KIND,
+  type GenesisBody,
+  genesisBodyToPlain,
+  paramsFromGenesis,
+} from '../policy/genesis.js';
 import { Catalog } from '../query/catalog.js';
-import type { MemberEntity } from '../state/entities.js';
-import { decodeEntity, entityPrefix, State } from '../state/state.js';
+import { DirectoryQuery } from '../query/query.js';
+import { Sequencer } from '../sequencer/sequencer.js';
+import { decodeEntity, entityPrefix } from '../storage/state-table.js';
 import { LedgerStore, metaEntries, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
-import { blockHeaderOfNote, formatBlockHeader } from './checkpoint.js';
-import { DEFAULT_POLICY, GENESIS_KIND, type GenesisBody, genesisBodyToPlain } from './genesis.js';
 import { Ledger } from './ledger.js';
 import type { CreateLedgerOptions, LedgerOptions } from './types.js';
 
-const ZERO_HASH = new Uint8Array(32);
+const _ZERO_HASH = new Uint8Array(32);
 
 const hasher = nodeTreeHasher;
 
@@ -74,47 +86,45 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
   ) {
     fail(ErrorCode.SCHEMA, 'the genesis record is not a genesis of this origin signed by this sequencer key');
   }
-  const frontier = new Frontier(hasher);
-  const sink = new HashSink(2);
-  frontier.appendTo(hasher.leaf(record.bytes), 0, sink);
-  const text = formatBlockHeader({
-    origin: options.origin,
-    size: 1,
-    root: frontier.root(),
-    height: 0,
-    prev: ZERO_HASH,
-    time,
-  });
-  const note = signNote(text, [sequencer]);
   const store = await LedgerStore.open(path, { create: true });
   const state = new State((k) => store.getRaw(k), []);
+  const frontier = new Frontier(hasher);
+  let note: string;
   try {
-    stageGenesis(state, record, checked, sink.hashes().slice(0, 32));
+    const chain = nodeChain(params, state, frontier);
+    chain.begin(time);
+    chain.applyGenesis(record, hasher.leaf(record.bytes));
+    const formed = chain.sign(sequencer);
+    note = formed.note;
     await store.writeBlock(
       {
         height: 0,
         note,
-        size: 1,
+        size: formed.header.size,
         firstIndex: 0,
-        entries: [record.bytes],
+        entries: formed.entries,
         hashStart: 0,
-        hashes: sink.hashes(),
+        hashes: formed.hashes,
         // The folder's meta in the genesis batch: a folder with entries always names its format.
         // No record can be a copy yet (genesis is refused by kind, never by lookup): the floor is the lowest time.
         extra: [
-          ...state.writes(),
-          ...metaEntries({ format: STORAGE_FORMAT, origin: options.origin, ...replayFloorMeta(0, 1) }),
+          ...formed.writes,
+          ...metaEntries({
+            format: STORAGE_FORMAT,
+            origin: options.origin,
+            ...replayFloorMeta(0, formed.header.size),
+          }),
         ],
       },
       'sync',
     );
-    state.commit();
+    chain.durable();
     state.setReplayFloor(0);
   } catch (e) {
     await store.close();
     throw e;
   }
-  return new Ledger(store, params, state, new Catalog(), frontier, note, sequencer, options);
+  return compose(store, params, state, new Catalog(), frontier, note, sequencer, options);
 }
 
 /** Opens an existing ledger folder. Pass `sequencerKey` to append. */
@@ -125,7 +135,7 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
     const genesisEntry = store.getEntry(0);
     if (last === undefined || genesisEntry === undefined) {
       fail(ErrorCode.LEDGER_NOT_FOUND, `${path} holds no ledger (was creation interrupted?)`, {
-        hint: 'remove the folder and run `dirchain init` again',
+        hint: 'remove the folder and create the ledger again',
       });
     }
     const { params } = paramsFromGenesis(decodeRecord(genesisEntry));
@@ -134,7 +144,7 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
     const state = new State((k) => store.getRaw(k), members);
     if (store.getMeta('rebuilding') !== undefined) {
       fail(ErrorCode.LEDGER_CORRUPT, 'a state rebuild was interrupted; the state tables are incomplete', {
-        hint: 'run rebuildState (dirchain rebuild <dir>) again',
+        hint: 'run rebuildState again',
       });
     }
     const catalog = new Catalog();
@@ -147,7 +157,7 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
         `block ${header.height} ends at entry ${header.size}, the store holds ${store.entryCount}`,
         {
           index: Math.min(store.entryCount, header.size),
-          hint: 'run `dirchain audit` (verifyLedger) to find the damaged index',
+          hint: 'verify the folder (verifyLedger) to find the damaged index',
         },
       );
     }
@@ -157,8 +167,14 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
       subtrees = store.readHashesSync(indexes);
     } catch (e) {
       return fail(ErrorCode.LEDGER_CORRUPT, `stored hashes for block ${header.height} are missing`, {
-        hint: 'run `dirchain audit` (verifyLedger) to find the damaged index',
+        hint: 'verify the folder (verifyLedger) to find the damaged index',
         cause: e,
+      });
+    }
+    const lastEntry = store.getEntry(header.size - 1);
+    if (lastEntry !== undefined && !isBlockEntry(lastEntry)) {
+      fail(ErrorCode.LEDGER_FORMAT, `the blocks of the ledger at ${path} do not end with block entries`, {
+        hint: 'it was written by an earlier dirchain: open it with the dirchain that wrote it',
       });
     }
     const floor = store.replayFloor(header.size);
@@ -166,7 +182,7 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
     const frontier = new Frontier(hasher, header.size, subtrees);
     if (!equalBytes(frontier.root(), header.root)) {
       fail(ErrorCode.LEDGER_CORRUPT, `stored hashes do not match the root of block ${header.height}`, {
-        hint: 'run `dirchain audit` (verifyLedger) to find the damaged index',
+        hint: 'verify the folder (verifyLedger) to find the damaged index',
       });
     }
     let sequencer: NoteSigner | undefined;
@@ -178,7 +194,7 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
         });
       }
     }
-    return new Ledger(store, params, state, catalog, frontier, last.note, sequencer, options);
+    return compose(store, params, state, catalog, frontier, last.note, sequencer, options);
   } catch (e) {
     await store.close();
     throw e;
@@ -187,4 +203,38 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
 
 function verifierKeyText(s: NoteSigner): string {
   return formatVerifierKey(sha256Node, s.name, s.publicKey);
+}
+
+/**
+ * The parts of an open ledger, wired: the chain the sequencer forms blocks
+ * in (continuing from the head), the directory queries and their catalogue
+ * (kept current as blocks become durable), the read side and the domain API.
+ */
+function compose(
+  store: LedgerStore,
+  params: LedgerParams,
+  state: State,
+  catalog: Catalog,
+  frontier: Frontier,
+  note: string,
+  signer: NoteSigner | undefined,
+  options: LedgerOptions,
+): Ledger {
+  const query = new DirectoryQuery(store, state.committed(), catalog);
+  let ledger: Ledger | undefined;
+  let sequencer: Sequencer | undefined;
+  if (signer !== undefined) {
+    const { header } = blockHeaderOfNote(note);
+    const chain = nodeChain(params, state, frontier, {
+      height: header.height,
+      entry: store.readHashNow(storedHashIndex(0, header.size - 1)),
+      time: header.time,
+    });
+    sequencer = new Sequencer(store, chain, state, signer, options, (block) => {
+      ledger!.advance(block.header, block.note);
+      for (const c of block.changes) if (c.type === 'resource') catalog.upsert(c.entity);
+    });
+  }
+  ledger = new Ledger({ store, params, state, note, query, sequencer, clock: options.clock ?? Date.now });
+  return ledger;
 }

@@ -4,7 +4,7 @@
  * Pure; returns booleans, never throws on bad proofs.
  */
 import { checkBytes, checkObject, equalBytes } from '../crypto/bytes.js';
-import { HASH_SIZE, type TreeHasher } from './hasher.js';
+import { HASH_SIZE, type TreeHasher } from '../crypto/tree-hasher.js';
 
 const isHash = (h: Uint8Array): boolean => h instanceof Uint8Array && h.length === HASH_SIZE;
 const half = (x: number): number => Math.floor(x / 2);

@@ -1,5 +1,5 @@
+export { HASH_SIZE, type TreeHasher, treeHasher } from '../crypto/tree-hasher.js';
 export { checkConsistency, checkInclusion, rootFromInclusionProof } from './check.js';
-export { HASH_SIZE, type TreeHasher, treeHasher } from './hasher.js';
 export {
   consistencyRanges,
   type HashReader,

@@ -3,7 +3,7 @@
  * small tree an author builds over the events of one batch, whose root the
  * author signs. Verification of such a path is the ordinary inclusion check.
  */
-import type { TreeHasher } from './hasher.js';
+import type { TreeHasher } from '../crypto/tree-hasher.js';
 
 function split(n: number): number {
   let k = 1;

@@ -7,8 +7,8 @@
  * synchronously instead, where the reader can read a hash at once.
  */
 
+import { copyHash, type TreeHasher } from '../crypto/tree-hasher.js';
 import { ErrorCode, fail } from '../errors.js';
-import { copyHash, type TreeHasher } from './hasher.js';
 import { foldSubtrees, storedHashIndex, subtreesOf } from './stored.js';
 import type { SubtreeCache } from './subtree-cache.js';
 

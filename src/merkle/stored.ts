@@ -13,9 +13,9 @@
  *
  * Indexes are kept below 2^53 with plain division (no 32-bit `>>`).
  */
+
+import type { TreeHasher } from '../crypto/tree-hasher.js';
 import { ErrorCode, fail } from '../errors.js';
-import type { TreeHasher } from './hasher.js';
-import { nodeHashInto } from './node-hash.js';
 
 /** Position in the stored sequence of the level-`level` hash number `n` (Go's StoredHashIndex). */
 export function storedHashIndex(level: number, n: number): number {
@@ -158,19 +158,20 @@ export class Frontier {
   }
 
   /**
-   * The same for the sequencer's hot path: the leaf hash is read from
-   * `leaves` at `at`, the stored hashes go into `sink`, and parents are hashed
-   * by nodeHashInto (plain SHA-256, whatever this frontier's hasher), with no
-   * allocation per hash.
+   * The same with the leaf hash read from `leaves` at `at` and the stored
+   * hashes written into `sink` (`appendAll` does many at once).
    */
   appendTo(leaves: Uint8Array, at: number, sink: HashSink): void {
     let h = sink.reserve();
     sink.bytes.set(leaves.subarray(at, at + 32), h);
     for (let n = this.#size; n % 2 === 1; n = Math.floor(n / 2)) {
       this.#depth--;
-      const parent = sink.reserve();
-      nodeHashInto(this.#stack, 32 * this.#depth, sink.bytes, h, sink.bytes, parent);
-      h = parent;
+      const node = this.#hasher.node(
+        this.#stack.subarray(32 * this.#depth, 32 * this.#depth + 32),
+        sink.bytes.subarray(h, h + 32),
+      );
+      h = sink.reserve(); // after hashing: it may grow the buffer
+      sink.bytes.set(node, h);
     }
     this.#stack.set(sink.bytes.subarray(h, h + 32), 32 * this.#depth);
     this.#depth++;

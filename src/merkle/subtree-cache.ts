@@ -18,7 +18,7 @@
  * below the tree size, never changes in an append-only log.
  */
 
-import { copyHash } from './hasher.js';
+import { copyHash } from '../crypto/tree-hasher.js';
 
 /** Tree sizes whose right-edge ranges are kept. */
 const SIZES_KEPT = 64;

@@ -25,8 +25,8 @@ import {
   show,
   typeOf,
 } from '../crypto/bytes.js';
+import type { TreeHasher } from '../crypto/tree-hasher.js';
 import { ErrorCode, fail } from '../errors.js';
-import type { TreeHasher } from './hasher.js';
 import { storedHashIndex } from './stored.js';
 
 export const TILE_HEIGHT = 8;

@@ -4,8 +4,9 @@
  * the number of resources (tens of thousands), not the log length, and it is
  * rebuilt from the stored state at open. Pure.
  */
-import type { Sharing } from '../directory/schemas.js';
-import type { ResourceEntity } from '../state/entities.js';
+
+import type { ResourceEntity } from '../policy/entities.js';
+import type { Sharing } from '../policy/schemas.js';
 
 export interface ResourceFilter {
   /** Owner department (member id). */

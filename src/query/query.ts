@@ -5,6 +5,7 @@
  * the caller can ask the ledger for its inclusion proof.
  */
 import { fromBase64, fromUtf8, toBase64, utf8 } from '../crypto/bytes.js';
+import { decodeBlockEntry, isBlockEntry } from '../encoding/block-entry.js';
 import { decodeEvent, eventRecord, isEventEntry, parseBatchBody } from '../encoding/event.js';
 import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
@@ -15,8 +16,8 @@ import type {
   RequestEntity,
   ResourceEntity,
   StateView,
-} from '../state/entities.js';
-import { indexPrefix, trailingId, trailingNumber } from '../state/indexes.js';
+} from '../policy/entities.js';
+import { indexPrefix, trailingId, trailingNumber } from '../storage/index-table.js';
 import type { LedgerStore } from '../storage/store.js';
 import type { Catalog, ResourceFilter } from './catalog.js';
 
@@ -50,6 +51,16 @@ export function recordAt(
   const entry = store.checkedEntry(index);
   if (entry === undefined)
     fail(ErrorCode.LEDGER_CORRUPT, `index points at missing record ${index}`, { index });
+  if (isBlockEntry(entry)) {
+    fail(
+      ErrorCode.NOT_FOUND,
+      `entry ${index} is the block entry of block ${decodeBlockEntry(entry).height}, not a record`,
+      {
+        index,
+        hint: 'read it with getEntry; every block ends with one',
+      },
+    );
+  }
   if (!isEventEntry(entry)) return { index, record: decodeRecord(entry) };
   const event = decodeEvent(entry);
   const seal = index - 1 - event.position;

@@ -1,28 +1,20 @@
 /**
- * How log entries are laid out on disk: packed into LevelDB values in the
- * C2SP tlog-tiles entry-bundle form (each entry a big-endian uint16 length,
- * then its bytes), 256 to a bundle, so a block costs a handful of puts
- * instead of one per entry (per-key work dominated the write path) and a
- * bundle is served as `tile/entries/N` byte for byte.
+ * How log entries are laid out on disk: in the C2SP tlog-tiles entry-bundle
+ * form (each entry a big-endian uint16 length, then its bytes), 256 to a
+ * bundle, so a block costs a handful of puts instead of one per entry
+ * (per-key work dominated the write path) and a bundle is served as
+ * `tile/entries/N` byte for byte.
  *
- * Format 5 (`planPieceWrites`) writes each entry once. A write's entries (a
- * block's, or those of the blocks committed together) go into pieces, one per
- * bundle they fall in (keyed by the first one's index), never rewritten; the
- * write that completes a bundle adds only its index,
- * the offsets its pieces start at, and the bundle is its pieces joined (their
- * concatenation is its entry-bundle form). Why: formats 2–4 wrote every
- * entry twice, and the second copy was ~175 of the ~420 bytes a batched event
- * cost in LevelDB's log, memtable and level-0 files. Measured at half the
- * batch rate, format 4 against 5 alternating in one process (bench/NOTES.md,
- * session 13): format 5 had the lower ack p99 in 6 of 8 pairs, and a median
- * of ~26 against ~33.5 ms over the first six.
+ * Each entry is written once (`planPieceWrites`). A write's entries (a
+ * block's, or those of the blocks committed together) go into pieces, one
+ * per bundle they fall in (keyed by the first one's index), never rewritten;
+ * the write that completes a bundle adds only its index, the offsets its
+ * pieces start at, and the bundle is its pieces joined (their concatenation
+ * is its entry-bundle form). Why: a second copy of each entry, whole in its
+ * bundle, was ~175 of the ~420 bytes a batched event cost in LevelDB's log,
+ * memtable and level-0 files (bench/NOTES.md, session 13).
  *
- * Formats 2–4 (`planEntryWrites`) store each full bundle whole, once. The
- * last bundle's entries are kept as fragments, one per block, and the block
- * that completes the bundle writes it whole and deletes its fragments in the
- * same batch: every entry written at most twice whatever the block sizes.
- *
- * Pure planning and parsing; store.ts does the I/O.
+ * Pure planning and parsing; entry-log.ts does the I/O.
  */
 import { concatBytes, copyBytes } from '../crypto/bytes.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
@@ -35,25 +27,14 @@ export interface OpenBundle {
   readonly n: number;
   /** Its entries so far (fewer than 256). */
   readonly entries: readonly Uint8Array[];
-  /** First index of each stored fragment (format 5: piece), in order. */
-  readonly fragments: readonly number[];
-}
-
-export interface EntryWrites {
-  /** Full bundles to put: [bundle number, bytes]. */
-  readonly bundles: Array<[number, Uint8Array]>;
-  /** The fragment to put, if the block ends inside a bundle: [first index, bytes]. */
-  readonly fragment?: [number, Uint8Array];
-  /** Fragments the completed bundles replace (first indexes). */
-  readonly deleted: number[];
-  /** The open bundle once the writes are durable. */
-  readonly next: OpenBundle;
+  /** First index of each of its stored pieces, in order. */
+  readonly pieces: readonly number[];
 }
 
 /**
  * `entries` appended after the open bundle, split where bundles end: each
  * part lies in bundle `n`, starts at entry `first`, and `completes` says
- * whether it fills that bundle. The split both formats' plans share.
+ * whether it fills that bundle.
  */
 function* bundleParts(
   open: OpenBundle,
@@ -73,36 +54,8 @@ function* bundleParts(
   }
 }
 
-/** What appending `entries` (starting at the open bundle's end) writes. Pure: `open` is not changed. */
-export function planEntryWrites(open: OpenBundle, entries: readonly Uint8Array[]): EntryWrites {
-  const bundles: Array<[number, Uint8Array]> = [];
-  const deleted: number[] = [];
-  let n = open.n;
-  let pending = open.entries.slice();
-  let fragments = open.fragments.slice();
-  let fragment: [number, Uint8Array] | undefined;
-  for (const p of bundleParts(open, entries)) {
-    if (p.completes) {
-      bundles.push([p.n, encodeEntryBundle(pending.concat(p.part))]);
-      deleted.push(...fragments);
-      n = p.n + 1;
-      pending = [];
-      fragments = [];
-    } else {
-      // The last part. The open bundle outlives the caller's buffers, so it
-      // keeps views of the fragment's own bytes: one buffer per block, not a
-      // copy (and an ArrayBuffer) per entry.
-      fragment = [p.first, encodeEntryBundle(p.part)];
-      for (const e of readBundle(fragment[1])) pending.push(e);
-      fragments.push(p.first);
-    }
-  }
-  const next = { n, entries: pending, fragments };
-  return fragment === undefined ? { bundles, deleted, next } : { bundles, fragment, deleted, next };
-}
-
 /**
- * The entries of a stored bundle or fragment (views into `bytes`), at most
+ * The entries of a stored bundle or piece (views into `bytes`), at most
  * `limit`, up to the first one that cannot be read: a damaged value yields the
  * entries before the damage, so a reader sees a gap at the damaged index (and
  * an audit names it) rather than losing the whole bundle.
@@ -136,17 +89,17 @@ export interface PieceWrites {
   readonly pieces: Array<[number, Uint8Array]>;
   /** Bundles the write completes: [bundle number, index (`encodePieceIndex`)]. */
   readonly completed: Array<[number, Uint8Array]>;
-  /** The open bundle once the writes are durable (`fragments`: its pieces' first indexes). */
+  /** The open bundle once the writes are durable. */
   readonly next: OpenBundle;
 }
 
-/** Format 5: what appending `entries` (at the open bundle's end) writes. Pure: `open` is not changed. */
+/** What appending `entries` (at the open bundle's end) writes. Pure: `open` is not changed. */
 export function planPieceWrites(open: OpenBundle, entries: readonly Uint8Array[]): PieceWrites {
   const pieces: Array<[number, Uint8Array]> = [];
   const completed: Array<[number, Uint8Array]> = [];
   let n = open.n;
   let pending = open.entries.slice();
-  let starts = open.fragments.slice();
+  let starts = open.pieces.slice();
   for (const p of bundleParts(open, entries)) {
     const piece = encodeEntryBundle(p.part);
     pieces.push([p.first, piece]);
@@ -157,11 +110,13 @@ export function planPieceWrites(open: OpenBundle, entries: readonly Uint8Array[]
       pending = [];
       starts = [];
     } else {
-      // Views of the piece's own bytes, as planEntryWrites keeps of a fragment.
+      // The last part. The open bundle outlives the caller's buffers, so it
+      // keeps views of the piece's own bytes: one buffer per write, not a
+      // copy (and an ArrayBuffer) per entry.
       for (const e of readBundle(piece)) pending.push(e);
     }
   }
-  return { pieces, completed, next: { n, entries: pending, fragments: starts } };
+  return { pieces, completed, next: { n, entries: pending, pieces: starts } };
 }
 
 /** A complete bundle's index: its pieces' offsets in the bundle (0 first, increasing), one byte each. */
@@ -188,7 +143,7 @@ export function decodePieceIndex(bytes: Uint8Array): number[] | undefined {
  * reads the one at that offset), or undefined if the index is damaged. Each
  * piece gives the entries up to the next one's offset. A missing or short
  * piece ends the bundle there, so readers see a gap at the damaged index
- * (and an audit names it), as with a damaged full bundle.
+ * (and an audit names it), as `readBundle` does in a damaged value.
  */
 export function joinPieces(
   index: Uint8Array,

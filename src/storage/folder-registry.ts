@@ -49,7 +49,7 @@ export function folderKey(path: string, create: boolean): string {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
       return fail(ErrorCode.LEDGER_NOT_FOUND, `no ledger at ${path}`, {
-        hint: 'create one first (createLedger, or `dirchain init <dir> --origin <name>`)',
+        hint: 'create one first (createLedger)',
       });
     }
     return fail(ErrorCode.STORAGE, `cannot read the folder ${path}: ${(e as Error).message}`, { cause: e });

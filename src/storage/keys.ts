@@ -1,39 +1,26 @@
 /**
- * The LevelDB key layout. One byte of prefix per table, then a big-endian
- * 8-byte number, so every table is ordered and appends are sequential keys
- * (LevelDB's fastest write pattern).
+ * The LevelDB key layout (storage format `dirchain-ledger/6`, store.ts). One
+ * byte of prefix per table, then a big-endian 8-byte number, so every table
+ * is ordered and appends are sequential keys (LevelDB's fastest write pattern).
  *
- *   'M' + name        meta (format version, origin)
- *   'F' + index       a fragment of the last, incomplete bundle, from entry
- *                     `index` (formats 1–4)
+ *   'M' + name        meta (storage format, origin, replay floor)
  *   'B' + height      the block's signed checkpoint note (UTF-8)
  *   'S' + size        height of the block that ends at this tree size
  *   0xF0 + position + 'E'   a piece: the entries one write appended to one
  *                           bundle, in C2SP entry-bundle form, from entry
- *                           `position` (format 5; never rewritten)
- *   0xF0 + position + 'D'   a complete entry bundle from entry `position`:
- *                           its pieces' offsets (format 5), or its 256 log
- *                           entries in C2SP entry-bundle form (formats 3, 4)
- *   0xF0 + position + 'H'   256 stored Merkle hashes, 32 bytes each (see
- *                           merkle/stored.ts), complete at about tree size
- *                           `position` + 128 (formats 4 and 5 store only
- *                           complete pages; format 3 also the one being filled)
- *
- * Older folders keep the layout they were written in (see `layoutOf`):
- *
- *   'D' + bundle      entry bundles (format 2)
- *   'H' + page        stored-hash pages (formats 1 and 2)
- *   'E' + index       one log entry per key: format 1 only, upgraded on open
+ *                           `position` (never rewritten; see bundles.ts)
+ *   0xF0 + position + 'D'   the bundle from entry `position` is complete:
+ *                           the offsets its pieces start at
+ *   0xF0 + position + 'H'   a full page of 256 stored Merkle hashes, 32
+ *                           bytes each (see merkle/stored.ts), complete at
+ *                           about tree size `position` + 128 (the page being
+ *                           filled is not stored; see store.ts)
  */
 import { readU64, u64, writeU64 } from '../encoding/u64.js';
 import { BUNDLE_WIDTH } from './bundles.js';
 
 export const TABLE = {
   meta: 0x4d,
-  entryBundle: 0x44,
-  entryFragment: 0x46,
-  legacyEntry: 0x45,
-  hashPage: 0x48,
   block: 0x42,
   blockBySize: 0x53,
 } as const;
@@ -42,7 +29,7 @@ export const TABLE = {
 export const HASHES_PER_PAGE = 256;
 
 /**
- * Formats 3 to 5: the region for what grows with the log, above every other table.
+ * The region for what grows with the log, above every other table.
  * Why: LevelDB compacts a level-0 file together with every deeper file that
  * overlaps its key range. With bundles and pages in tables below the state
  * and index tables, each new file's range spanned all older bundles and pages,
@@ -66,48 +53,29 @@ function logKey(position: number, kind: number): Uint8Array {
   return key;
 }
 
-/** Where a storage format keeps entry bundles and stored-hash pages. */
-export interface LogLayout {
-  bundleKey(n: number): Uint8Array;
-  pageKey(page: number): Uint8Array;
-  /** Keys from bundle `from` up to (not including) bundle `to`; the range may hold other keys too. */
-  bundleRange(from: number, to?: number): { gte: Uint8Array; lt: Uint8Array };
-  /** The bundle number a key in `bundleRange` names, or undefined for another kind of key there. */
-  bundleOf(key: Uint8Array): number | undefined;
+/** The key of complete bundle `n`'s index of pieces (in the log region). */
+export function bundleKey(n: number): Uint8Array {
+  return logKey(n * BUNDLE_WIDTH, LOG_BUNDLE);
 }
 
-/** Formats 1 and 2: one table per kind ('D' + bundle, 'H' + page). */
-const TABLES_LAYOUT: LogLayout = {
-  bundleKey: (n) => numberKey(TABLE.entryBundle, n),
-  pageKey: (page) => numberKey(TABLE.hashPage, page),
-  bundleRange: (from, to) => ({
-    gte: numberKey(TABLE.entryBundle, from),
-    lt: to === undefined ? Uint8Array.of(TABLE.entryBundle + 1) : numberKey(TABLE.entryBundle, to),
-  }),
-  bundleOf: (key) => (key.length === 9 && key[0] === TABLE.entryBundle ? keyNumber(key) : undefined),
-};
+/** The bundle number a bundle key names, or undefined for another kind of key. */
+export function bundleOf(key: Uint8Array): number | undefined {
+  if (key.length !== 10 || key[0] !== LOG_REGION || key[9] !== LOG_BUNDLE) return undefined;
+  const position = keyNumber(key);
+  return position % BUNDLE_WIDTH === 0 ? position / BUNDLE_WIDTH : undefined;
+}
 
 /**
- * Formats 3 to 5: both in the log region, keyed by entry position. A page of stored
+ * The key of full hash page `page` (in the log region). A page of stored
  * hashes starts at stored index 256·page, which the tree reaches at no fewer
  * than 128·page leaves (about two stored hashes per leaf), so every key a
  * block writes lies within ~256 positions of the tree size.
  */
-const LOG_REGION_LAYOUT: LogLayout = {
-  bundleKey: (n) => logKey(n * BUNDLE_WIDTH, LOG_BUNDLE),
-  pageKey: (page) => logKey(page * (HASHES_PER_PAGE / 2), LOG_PAGE),
-  bundleRange: (from, to) => ({
-    gte: numberKey(LOG_REGION, from * BUNDLE_WIDTH),
-    lt: to === undefined ? Uint8Array.of(LOG_REGION + 1) : numberKey(LOG_REGION, to * BUNDLE_WIDTH),
-  }),
-  bundleOf: (key) => {
-    if (key.length !== 10 || key[0] !== LOG_REGION || key[9] !== LOG_BUNDLE) return undefined;
-    const position = keyNumber(key);
-    return position % BUNDLE_WIDTH === 0 ? position / BUNDLE_WIDTH : undefined;
-  },
-};
+export function pageKey(page: number): Uint8Array {
+  return logKey(page * (HASHES_PER_PAGE / 2), LOG_PAGE);
+}
 
-/** Format 5: the key of the piece that starts at entry `first` (in the log region). */
+/** The key of the piece that starts at entry `first` (in the log region). */
 export function pieceKey(first: number): Uint8Array {
   return logKey(first, LOG_PIECE);
 }
@@ -121,14 +89,6 @@ export function pieceOf(key: Uint8Array): number | undefined {
 export function logRange(from: number, to: number): { gte: Uint8Array; lt: Uint8Array } {
   return { gte: numberKey(LOG_REGION, from), lt: numberKey(LOG_REGION, to) };
 }
-
-/** The layout a storage format (meta `format`, by number) keeps bundles and pages in. */
-export function layoutOf(format: number): LogLayout {
-  return format >= 3 ? LOG_REGION_LAYOUT : TABLES_LAYOUT;
-}
-
-/** The layout new ledgers are written in. */
-export const CURRENT_LAYOUT = LOG_REGION_LAYOUT;
 
 export function numberKey(table: number, n: number): Uint8Array {
   const key = new Uint8Array(9);
@@ -172,9 +132,6 @@ export function describeKey(key: Uint8Array): { text: string; index?: number } {
   if (key.length === 9 && key[0] === TABLE.block) return { text: `the note of block ${keyNumber(key)}` };
   if (key.length === 9 && key[0] === TABLE.blockBySize)
     return { text: `the block ending at size ${keyNumber(key)}` };
-  if (key.length === 9 && (key[0] === TABLE.entryFragment || key[0] === TABLE.legacyEntry)) {
-    return { text: `entries from index ${keyNumber(key)}`, index: keyNumber(key) };
-  }
   if (key[0] === TABLE.meta) return { text: `the ledger's meta data` };
   return { text: 'state and index tables' };
 }

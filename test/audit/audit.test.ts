@@ -4,25 +4,40 @@ import { ClassicLevel } from 'classic-level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLedger, writeReport } from '../../src/audit/audit.js';
 import type { AuditReport } from '../../src/audit/report.js';
+import { isBlockEntry } from '../../src/encoding/block-entry.js';
 import { signRecord } from '../../src/encoding/record.js';
-import { storedHashIndex } from '../../src/merkle/stored.js';
-import { serveLedger } from '../../src/serve/server.js';
+import { serveLedger } from '../../src/node/serve.js';
 import { type Actors, grantTerms, makeActors, ORIGIN, openCity, seed } from '../directory/city.js';
-import { rewriteStoredEntry, storeTailPageAsFormat3, tempDir } from '../helpers.js';
-import { serveAsStored } from '../serve/lying-server.js';
+import { rewriteStoredEntry, tempDir } from '../helpers.js';
+import { serveAsStored } from '../node/lying-server.js';
 
 let dir: ReturnType<typeof tempDir>;
 let a: Actors;
 let path: string;
 let local: AuditReport;
 const HEALTH_LOGS = 6;
+/** The tree size: the 28 records and the block entry of every block. */
+let size: number;
+/** Indexes of the block entries. */
+let blockEntries: number[];
+/** Where the records that anomalies and tampering name landed (from their receipts). */
+let at: {
+  grants: number[];
+  healthLogs: number[];
+  psLogs: number[];
+  revoke: number;
+  notes: number[];
+  suspend: number;
+  lastEvent: number;
+};
 
 /**
  * A small city ledger with one of each anomaly the ledger can show:
  * genesis, 4 resources + 1 scenario (seed), 3 grants (one on a level-4 field,
  * countersigned; one expiring within the hour), 6 + 2 + 1 access logs, a
  * revocation right after the 6, 3 application records by education and then
- * its suspension, then a batch of 4 access logs (seal + 4 events): 28 entries.
+ * its suspension, then a batch of 4 access logs (seal + 4 events): 28 records,
+ * each block ended by its block entry.
  */
 beforeAll(async () => {
   dir = tempDir();
@@ -31,47 +46,58 @@ beforeAll(async () => {
   const ledger = await openCity(path, a);
   await seed(ledger, a);
   const d = ledger.directory;
-  await d.issueGrant(a.civil.as, grantTerms({ id: 'g-1' }));
-  await d.issueGrant(
-    a.civil.as,
-    grantTerms({ id: 'g-2', consumer: 'public-security', validTo: Date.now() + 30 * 60_000 }),
-  );
-  await d.issueGrant(
-    a.ps.as,
-    grantTerms({ id: 'g-4', resource: 'ps/residents', consumer: 'health', fields: ['name', 'photo'] }),
-    { approvers: [a.bureau.as] },
-  );
+  const grants = [
+    await d.issueGrant(a.civil.as, grantTerms({ id: 'g-1' })),
+    await d.issueGrant(
+      a.civil.as,
+      grantTerms({ id: 'g-2', consumer: 'public-security', validTo: Date.now() + 30 * 60_000 }),
+    ),
+    await d.issueGrant(
+      a.ps.as,
+      grantTerms({ id: 'g-4', resource: 'ps/residents', consumer: 'health', fields: ['name', 'photo'] }),
+      { approvers: [a.bureau.as] },
+    ),
+  ];
+  const healthLogs = [];
   for (let i = 0; i < HEALTH_LOGS; i++)
-    await d.logAccess(a.health.as, { grant: 'g-1', fields: ['name'], count: i + 1, purpose: 'check' });
+    healthLogs.push(
+      await d.logAccess(a.health.as, { grant: 'g-1', fields: ['name'], count: i + 1, purpose: 'check' }),
+    );
   // Each its own ref: two identical bodies signed in the same millisecond would be one record twice (E_DUPLICATE).
+  const psLogs = [];
   for (let i = 0; i < 2; i++)
-    await d.logAccess(a.ps.as, {
-      grant: 'g-2',
-      fields: ['name'],
-      count: 10,
-      purpose: 'check',
-      ref: `ps${i}`,
-    });
+    psLogs.push(
+      await d.logAccess(a.ps.as, {
+        grant: 'g-2',
+        fields: ['name'],
+        count: 10,
+        purpose: 'check',
+        ref: `ps${i}`,
+      }),
+    );
   await d.logAccess(a.health.as, { grant: 'g-4', fields: ['photo'], count: 1, purpose: 'identify' });
-  await d.revokeGrant(a.civil.as, 'g-1');
+  const revoke = await d.revokeGrant(a.civil.as, 'g-1');
+  const notes = [];
   for (let i = 0; i < 3; i++) {
-    await ledger.append(
-      signRecord(
-        {
-          origin: ORIGIN,
-          kind: 'x.note',
-          author: a.school.id,
-          keyId: 0,
-          timestamp: Date.now(),
-          body: { i },
-        },
-        a.school.as.signer,
-      ).bytes,
+    notes.push(
+      await ledger.append(
+        signRecord(
+          {
+            origin: ORIGIN,
+            kind: 'x.note',
+            author: a.school.id,
+            keyId: 0,
+            timestamp: Date.now(),
+            body: { i },
+          },
+          a.school.as.signer,
+        ).bytes,
+      ),
     );
   }
-  await d.suspendMember(a.bureau.as, a.school.id);
+  const suspend = await d.suspendMember(a.bureau.as, a.school.id);
   // A batch: one seal (kind "batch") and its 4 access-log events, each its own entry.
-  await d.logAccessBatch(
+  const batch = await d.logAccessBatch(
     a.ps.as,
     Array.from({ length: 4 }, (_, i) => ({
       grant: 'g-2',
@@ -81,7 +107,19 @@ beforeAll(async () => {
       ref: `b${i}`,
     })),
   );
-  expect(ledger.head().size).toBe(28);
+  size = ledger.head().size;
+  blockEntries = [];
+  for (let i = 0; i < size; i++) if (isBlockEntry(ledger.getEntry(i))) blockEntries.push(i);
+  expect([blockEntries.length, size]).toEqual([ledger.head().height + 1, 28 + ledger.head().height + 1]);
+  at = {
+    grants: grants.map((r) => r.index),
+    healthLogs: healthLogs.map((r) => r.index),
+    psLogs: psLogs.map((r) => r.index),
+    revoke: revoke.index,
+    notes: notes.map((r) => r.index),
+    suspend: suspend.index,
+    lastEvent: batch.first + batch.count - 1,
+  };
   await ledger.close();
   local = await auditLedger(path, { trustedKeys: [a.sequencer.verifierKey] });
 });
@@ -107,7 +145,8 @@ describe('auditLedger on a local folder', () => {
   it('verifies and counts every record by kind, author and scenario', () => {
     expect(local.ok).toBe(true);
     expect(local.keyTrusted).toBe(true);
-    expect([local.records, local.statistics.records]).toEqual([28, 28]);
+    // The report checked every entry; the statistics count records, not block entries.
+    expect([local.records, local.statistics.records]).toEqual([size, 28]);
     expect(local.origin).toBe(ORIGIN);
     const kinds = Object.fromEntries(local.statistics.kinds.map((k) => [k.kind, k.records]));
     expect(kinds).toEqual({
@@ -154,31 +193,42 @@ describe('auditLedger on a local folder', () => {
       'unknown-kind': 0,
     });
     const by = Object.fromEntries(items.map((x) => [x.type, x]));
-    expect(by['access-before-revocation']).toMatchObject({ subject: 'g-1', count: HEALTH_LOGS, index: 18 });
-    expect(by['access-near-expiry']).toMatchObject({ subject: 'g-2', count: 6, first: 15, last: 27 });
+    expect(by['access-before-revocation']).toMatchObject({
+      subject: 'g-1',
+      count: HEALTH_LOGS,
+      index: at.revoke,
+    });
+    expect(by['access-near-expiry']).toMatchObject({
+      subject: 'g-2',
+      count: 6,
+      first: at.psLogs[0],
+      last: at.lastEvent,
+    });
     expect(by['level4-grant']!.detail).toContain('photo');
     expect(by['level4-grant']!.detail).toContain('countersigned by bureau');
     expect(by['authored-before-suspension']).toMatchObject({
       subject: 'education',
       count: 3,
-      first: 19,
-      last: 21,
-      index: 22,
+      first: at.notes[0],
+      last: at.notes[2],
+      index: at.suspend,
     });
   });
 
   it('names the first bad index of a changed entry, and still reports what verified', async () => {
+    const index = at.healthLogs[3]!;
     const copy = await copyAndChange(async (db) => {
-      await rewriteStoredEntry(db, 12, (v) => {
+      await rewriteStoredEntry(db, index, (v) => {
         v[v.length - 70]! ^= 0x01; // inside the body, before the signature
         return v;
       });
     });
     const r = await auditLedger(copy);
     expect(r.ok).toBe(false);
-    expect(r.error?.index).toBe(12);
-    expect(r.records).toBeLessThanOrEqual(12);
-    expect(r.statistics.records).toBe(r.records); // only verified blocks are counted
+    expect(r.error?.index).toBe(index);
+    expect(r.records).toBeLessThanOrEqual(index);
+    // Only verified blocks are counted: the records among the entries checked (not their block entries).
+    expect(r.statistics.records).toBe(r.records - blockEntries.filter((i) => i < r.records).length);
   });
 });
 
@@ -198,8 +248,9 @@ describe('auditLedger over HTTP (dirchain serve, loopback)', () => {
   });
 
   it('catches a served entry that was changed, at its index', async () => {
+    const index = at.psLogs[0]!;
     const copy = await copyAndChange(async (db) => {
-      await rewriteStoredEntry(db, 15, (v) => {
+      await rewriteStoredEntry(db, index, (v) => {
         v[v.length - 70]! ^= 0x01;
         return v;
       });
@@ -209,7 +260,7 @@ describe('auditLedger over HTTP (dirchain serve, loopback)', () => {
     try {
       const r = await auditLedger(server.url);
       expect(r.ok).toBe(false);
-      expect(r.error?.index).toBe(15);
+      expect(r.error?.index).toBe(index);
     } finally {
       await server.close();
     }
@@ -217,16 +268,18 @@ describe('auditLedger over HTTP (dirchain serve, loopback)', () => {
 
   it('catches a served hash tile that disagrees with its entry', async () => {
     const copy = await copyAndChange(async () => {});
-    // 29 entries fill no hash page, and format 4 does not store one being filled: store it, as format 3 did, tampered.
-    const page = await storeTailPageAsFormat3(copy, (v) => {
-      v[32 * storedHashIndex(0, 7) + 5]! ^= 0x01; // the leaf hash of record 7
+    // The entries fill no hash page, and the page being filled is not stored: the server changes it as it serves it.
+    expect(size).toBeLessThan(128);
+    const index = at.grants[1]!;
+    const server = await serveAsStored(copy, {
+      changeHashTile: (tile, data) => {
+        if (tile.level === 0 && tile.n === 0) data[32 * index + 5]! ^= 0x01; // the leaf hash of that record
+      },
     });
-    expect(page).toBe(0);
-    const server = await serveAsStored(copy);
     try {
       const r = await auditLedger(server.url);
       expect(r.ok).toBe(false);
-      expect(r.error).toMatchObject({ code: 'E_LEDGER_CORRUPT', index: 7 });
+      expect(r.error).toMatchObject({ code: 'E_LEDGER_CORRUPT', index });
       expect(r.error?.message).toContain('hash tile');
     } finally {
       await server.close();
@@ -250,7 +303,10 @@ describe('writeReport', () => {
     const json = JSON.parse(readFileSync(files.json, 'utf8')) as AuditReport;
     expect(json.statistics.records).toBe(28);
     const html = readFileSync(files.html, 'utf8');
-    expect(html).toContain('VERIFIED: 28 records');
+    // The verdict counts records; report.records counts log entries, one block entry per block included.
+    expect(html).toContain(
+      `VERIFIED: ${size - blockEntries.length} records in ${blockEntries.length} blocks (${size} log entries`,
+    );
     expect(html.match(/<svg /g)?.length).toBe(4);
     expect(html).toContain('access-before-revocation');
     expect(html).not.toMatch(/<script|src=|href=|url\(|@import/i);

@@ -13,8 +13,8 @@ import {
   signNote,
 } from '../../src/crypto/note.js';
 import { sha256Noble } from '../../src/crypto/sha256.js';
+import { parseBlockHeader } from '../../src/encoding/checkpoint.js';
 import { isDirchainError } from '../../src/errors.js';
-import { parseBlockHeader } from '../../src/ledger/checkpoint.js';
 import { readVectors } from '../helpers.js';
 
 const v = readVectors<{ signerKey: string; verifierKey: string; text: string; note: string }>(

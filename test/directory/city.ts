@@ -1,10 +1,11 @@
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.js';
-import type { ResourceSpec } from '../../src/directory/schemas.js';
+import { memberSigner } from '../../src/directory/member-signer.js';
 import { isDirchainError } from '../../src/errors.js';
-import type { MemberSpec, Role } from '../../src/ledger/genesis.js';
-import type { CreateLedgerOptions, Ledger, MemberSigner } from '../../src/ledger/ledger.js';
-import { memberSigner } from '../../src/ledger/member-signer.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
 import { createLedger } from '../../src/ledger/open.js';
+import type { CreateLedgerOptions, MemberSigner } from '../../src/ledger/types.js';
+import type { MemberSpec, Role } from '../../src/policy/genesis.js';
+import type { ResourceSpec } from '../../src/policy/schemas.js';
 
 export const ORIGIN = 'dirchain.example.gov/city';
 export const DAY = 86_400_000;

@@ -6,13 +6,13 @@
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr/pack';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { State } from '../../src/chain/state.js';
+import { verifyLedger } from '../../src/chain/verify.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { approve } from '../../src/directory/directory.js';
 import { signRecord } from '../../src/encoding/record.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open.js';
-import { verifyLedger } from '../../src/ledger/verify-ledger.js';
-import { State } from '../../src/state/state.js';
 import { verifyCheckpoint } from '../../src/verify.js';
 import { tempDir } from '../helpers.js';
 import {
@@ -326,7 +326,7 @@ describe('verifyLedger and the index table', () => {
       keyEncoding: 'view',
       valueEncoding: 'view',
     });
-    const { indexPrefix } = await import('../../src/state/indexes.js');
+    const { indexPrefix } = await import('../../src/storage/index-table.js');
     const logKeys: Uint8Array[] = [];
     for await (const k of db.keys({
       gte: indexPrefix('g', 'g-1'),

@@ -4,12 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/crypto/bytes.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { approve } from '../../src/directory/directory.js';
+import { memberSigner } from '../../src/directory/member-signer.js';
+import { isBlockEntry } from '../../src/encoding/block-entry.js';
 import { unpackStrict } from '../../src/encoding/msgpack.js';
 import { decodeRecord } from '../../src/encoding/record.js';
 import { isDirchainError } from '../../src/errors.js';
-import type { Ledger, MemberSigner } from '../../src/ledger/ledger.js';
-import { memberSigner } from '../../src/ledger/member-signer.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
 import { createLedger } from '../../src/ledger/open.js';
+import type { MemberSigner } from '../../src/ledger/types.js';
 import { tempDir } from '../helpers.js';
 import { DAY, ORIGIN, resource, spec } from './city.js';
 
@@ -266,7 +268,9 @@ describe('policy properties (fast-check over random governance and grant sequenc
           const owners = new Map<string, string>();
           const grants = new Map<string, { consumer: string; revokedAt?: number }>();
           for (let i = 1; i < ledger.head().size; i++) {
-            const r = decodeRecord(ledger.getEntry(i));
+            const entry = ledger.getEntry(i);
+            if (isBlockEntry(entry)) continue; // the end of a block, not a record
+            const r = decodeRecord(entry);
             const body = r.body as Record<string, unknown>;
             if (r.kind === 'resource.register') owners.set(body.id as string, r.author);
             if (r.kind === 'grant.issue') {

@@ -1,12 +1,12 @@
 import { ClassicLevel } from 'classic-level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rebuildState } from '../../src/chain/rebuild.js';
+import { verifyLedger } from '../../src/chain/verify.js';
 import { toHex } from '../../src/crypto/bytes.js';
 import { inclusionBundleToJSON } from '../../src/encoding/bundle.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open.js';
-import { rebuildState } from '../../src/ledger/rebuild.js';
-import { verifyLedger } from '../../src/ledger/verify-ledger.js';
-import { entityKey } from '../../src/state/state.js';
+import { entityKey } from '../../src/storage/state-table.js';
 import { verifyBundle } from '../../src/verify.js';
 import { tempDir } from '../helpers.js';
 import { type Actors, DAY, grantTerms, makeActors, openCity, resource, seed } from './city.js';

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cosignCheckpoint, generateWitnessKey } from '../../src/witness/cosign.js';
+import { cosignCheckpoint, generateWitnessKey } from '../../src/sync/witness.js';
 import { repoRoot } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';

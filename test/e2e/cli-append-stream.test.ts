@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { append, MAX_LINE_BYTES } from '../../src/cli/append.js';
 import { toBase64 } from '../../src/crypto/bytes.js';
+import { memberSigner } from '../../src/directory/member-signer.js';
 import { MAX_ENTRY_BYTES, signRecord } from '../../src/encoding/record.js';
 import { DirchainError, ErrorCode } from '../../src/errors.js';
 import { Ledger } from '../../src/ledger/ledger.js';
-import { memberSigner } from '../../src/ledger/member-signer.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
 const CLI = join(repoRoot, 'dist', 'cli.js');
@@ -153,6 +153,10 @@ describe('dirchain append, streamed', () => {
     const file = join(tmp.path, 'huge.ndjson');
     // Lines 1-300 valid; 301 the largest entry as base64; 302 the escaped body;
     // 303 the 200 MB line; 304 one byte too many; 305-604 valid, the last without "\n".
+    const start = JSON.parse(dirchain(['checkpoint', dir, '--json']).stdout) as {
+      size: number;
+      height: number;
+    };
     await writeStreamed(file, [
       ...before,
       `${largestLine}\n`,
@@ -173,12 +177,14 @@ describe('dirchain append, streamed', () => {
     expect(report.failed.map((f) => f.line)).toEqual([303, 304]);
     expect(report.failed[0]!.error.message).toContain(`${HUGE_LINE_BYTES + '{"record":""}'.length} bytes`);
     expect(report.appended).toBe(602);
-    expect(report.first).toBe(1);
-    expect(report.last).toBe(602);
-    expect(report.size).toBe(603);
+    // The new blocks each end with a block entry: the tree grew by the records and one entry per block.
+    const cp = JSON.parse(dirchain(['checkpoint', dir, '--json']).stdout) as { size: number; height: number };
+    const blocks = cp.height - start.height;
+    expect(report.first).toBe(start.size);
+    expect(report.last).toBe(start.size + 602 + blocks - 2); // the last record is just before the last block entry
+    expect(report.size).toBe(start.size + 602 + blocks);
     expect(report.error).toBeUndefined();
-    const cp = JSON.parse(dirchain(['checkpoint', dir, '--json']).stdout) as { size: number };
-    expect(cp.size).toBe(603);
+    expect(cp.size).toBe(report.size);
     if (r.peakRss !== undefined) {
       console.info(
         `dirchain append of a file with a 200 MB line: peak RSS ${(r.peakRss / 2 ** 20).toFixed(1)} MiB`,
@@ -194,8 +200,9 @@ describe('dirchain append, streamed', () => {
     const before = (JSON.parse(dirchain(['checkpoint', dir, '--json']).stdout) as { size: number }).size;
     const r = dirchain(['append', dir, '--file', file, '--key', keyFile]);
     expect(r.code).toBe(1);
+    // One block: the 2 records and its block entry.
     expect(r.stdout).toContain(
-      `appended 2 records; tree size ${before + 2} (indexes ${before}-${before + 1})`,
+      `appended 2 records; tree size ${before + 2 + 1} (indexes ${before}-${before + 1})`,
     );
     expect(r.stdout).toMatch(/^line 2: E_TOO_LARGE line is 524289 bytes; a line is at most 524288/m);
   });
@@ -208,7 +215,10 @@ describe('dirchain append stopped by an error midway (in process, the failure in
     const lines = Array.from({ length: 8192 + 100 }, (_, i) => signedLine(10_000 + i));
     lines[10] = '{"kind": 1}';
     writeFileSync(file, `${lines.join('\n')}\n`);
-    const size = (JSON.parse(dirchain(['checkpoint', dir, '--json']).stdout) as { size: number }).size;
+    const { size, height } = JSON.parse(dirchain(['checkpoint', dir, '--json']).stdout) as {
+      size: number;
+      height: number;
+    };
     const real = Ledger.prototype.appendMany;
     let calls = 0;
     const spy = vi.spyOn(Ledger.prototype, 'appendMany').mockImplementation(function (this: Ledger, ...args) {
@@ -228,13 +238,15 @@ describe('dirchain append stopped by an error midway (in process, the failure in
     expect(out).toHaveLength(1);
     const report = JSON.parse(out[0]!) as AppendJSON;
     expect(report.appended).toBe(8191);
+    // The first window's blocks each end with a block entry.
+    const cp = JSON.parse(dirchain(['checkpoint', dir, '--json']).stdout) as { size: number; height: number };
+    const blocks = cp.height - height;
     expect(report.first).toBe(size);
-    expect(report.last).toBe(size + 8190);
+    expect(report.last).toBe(size + 8191 + blocks - 2); // the last record is just before the last block entry
     expect(report.refused).toEqual([{ line: 11, code: 'E_DECODE' }]);
     expect(report.error?.code).toBe('E_STORAGE');
     expect(report.stoppedAtLine).toBe(8193);
-    expect(report.size).toBe(size + 8191);
-    const cp = JSON.parse(dirchain(['checkpoint', dir, '--json']).stdout) as { size: number };
-    expect(cp.size).toBe(size + 8191);
+    expect(report.size).toBe(size + 8191 + blocks);
+    expect(cp.size).toBe(report.size);
   }, 60_000);
 });

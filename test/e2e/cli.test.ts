@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isBlockEntry } from '../../src/encoding/block-entry.js';
 import { rewriteStoredEntry } from '../helpers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,6 +29,8 @@ const CONSISTENCY_FIELDS = ['consistency', 'root1', 'root2', 'size1', 'size2'];
  * must name an issued grant and its fields.
  */
 const RECORD_KIND = 'x.access.log';
+/** Tree size of a new ledger: its genesis block is the genesis record and the block entry that ends every block. */
+const GENESIS_SIZE = 2;
 /** Child processes run in parallel up to this many at once (two cores). */
 const PARALLEL = 4;
 
@@ -242,7 +245,7 @@ describe('dirchain init', () => {
     const out = JSON.parse(r.stdout) as { verifierKey: string; origin: string; size: number };
     expect(out.verifierKey).toMatch(VERIFIER_KEY);
     expect(out.origin).toBe(ORIGIN);
-    expect(out.size).toBe(1);
+    expect(out.size).toBe(GENESIS_SIZE);
     expect(fs.readFileSync(path.join(dir, 'sequencer.pub'), 'utf8').trim()).toBe(out.verifierKey);
     for (const key of ['sequencer.key', 'bureau.key']) {
       const file = path.join(dir, 'keys', key);
@@ -271,8 +274,9 @@ describe('dirchain append', () => {
     const report = appendRecords(dir, 500);
     expect(report.appended).toBe(500);
     expect(report.failed).toEqual([]);
-    expect(report.size).toBe(501);
-    expect(report.checkpoint.split('\n')[1]).toBe('501');
+    // One block: the 500 records and its block entry.
+    expect(report.size).toBe(GENESIS_SIZE + 500 + 1);
+    expect(report.checkpoint.split('\n')[1]).toBe(String(GENESIS_SIZE + 500 + 1));
   });
 
   it('refuses bad lines with their line numbers and codes, and still appends the good ones', () => {
@@ -299,7 +303,7 @@ describe('dirchain append', () => {
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout) as AppendReport;
     expect(report.appended).toBe(4);
-    expect(report.size).toBe(5);
+    expect(report.size).toBe(GENESIS_SIZE + 4 + 1); // one block: 4 records and its block entry
     expect(report.failed.map((f) => ({ line: f.line, code: f.error.code }))).toEqual([
       { line: 3, code: 'E_DECODE' },
       { line: 5, code: 'E_DECODE' },
@@ -307,11 +311,11 @@ describe('dirchain append', () => {
     // Human output lists the same lines; appending again adds the 4 good lines once more.
     const human = dirchain(args);
     expect(human.code).toBe(1);
-    expect(human.stdout).toContain('appended 4 records; tree size 9');
+    expect(human.stdout).toContain(`appended 4 records; tree size ${report.size + 4 + 1}`);
     expect(human.stdout).toMatch(/^line 3: E_DECODE /m);
     expect(human.stdout).toMatch(/^line 5: E_DECODE /m);
     const cp = dirchain(['checkpoint', dir]);
-    expect(cp.stdout.split('\n')[1]).toBe('9');
+    expect(cp.stdout.split('\n')[1]).toBe(String(report.size + 4 + 1));
   });
 });
 
@@ -319,13 +323,14 @@ describe('dirchain checkpoint', () => {
   it('prints the signed note, identical in --json, and the independent verifier accepts it', () => {
     const dir = path.join(tmp, 'city');
     const key = initLedger(dir);
-    appendRecords(dir, 10);
+    const size = appendRecords(dir, 10).size;
+    expect(size).toBe(GENESIS_SIZE + 10 + 1); // one block: 10 records and its block entry
     const r = dirchain(['checkpoint', dir]);
     expect(r.code, r.stderr).toBe(0);
     const note = r.stdout;
     const lines = note.split('\n');
     expect(lines[0]).toBe(ORIGIN);
-    expect(lines[1]).toBe('11');
+    expect(lines[1]).toBe(String(size));
     expect(lines[2]).toMatch(/^[A-Za-z0-9+/]{43}=$/);
     expect(note.endsWith('\n')).toBe(true);
     expect(note).toContain('\n\n\u2014 ');
@@ -334,17 +339,17 @@ describe('dirchain checkpoint', () => {
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as { checkpoint: string; size: number; origin: string };
     expect(parsed.checkpoint).toBe(note);
-    expect(parsed.size).toBe(11);
+    expect(parsed.size).toBe(size);
     expect(parsed.origin).toBe(ORIGIN);
 
     const noteFile = path.join(tmp, 'checkpoint.txt');
     fs.writeFileSync(noteFile, note);
     const py = python(['--note', noteFile, key]);
     expect(py.code, py.stdout).toBe(0);
-    expect(JSON.parse(py.stdout)).toMatchObject({ ok: true, origin: ORIGIN, size: 11, root: lines[2] });
+    expect(JSON.parse(py.stdout)).toMatchObject({ ok: true, origin: ORIGIN, size, root: lines[2] });
     fs.writeFileSync(
       noteFile,
-      editNoteLine(note, 1, () => '12'),
+      editNoteLine(note, 1, () => String(size + 1)),
     );
     const bad = python(['--note', noteFile, key]);
     expect(bad.code).toBe(1);
@@ -357,17 +362,19 @@ describe('dirchain prove and verify', () => {
     const dir = path.join(tmp, 'city');
     const key = initLedger(dir);
     const keyFile = path.join(dir, 'sequencer.pub');
-    // Blocks end at tree sizes 1 (genesis), 501, 512 and 513.
-    expect(appendRecords(dir, 500).size).toBe(501);
-    expect(appendRecords(dir, 11, 500).size).toBe(512);
-    expect(appendRecords(dir, 1, 511).size).toBe(513);
-    const size = 513;
-    const blockEnds = new Set([1, 501, 512, 513]);
+    // Blocks end at tree sizes 2 (genesis), 503, 515 and 517: each block is its
+    // records and the block entry that ends it.
+    expect(appendRecords(dir, 500).size).toBe(503);
+    expect(appendRecords(dir, 11, 500).size).toBe(515);
+    expect(appendRecords(dir, 1, 511).size).toBe(517);
+    const size = 517;
+    const blockEnds = new Set([GENESIS_SIZE, 503, 515, 517]);
 
     // Replay a failing run with DIRCHAIN_E2E_SEED=<seed from the failure message>.
     const seed = Number(process.env.DIRCHAIN_E2E_SEED ?? Date.now()) >>> 0;
     const random = prng(seed);
-    const fixed = [0, 1, size - 1];
+    // The genesis record and block entry, the last record, and the last block entry.
+    const fixed = [0, 1, size - 2, size - 1];
     const indexes = new Set(fixed);
     while (indexes.size < fixed.length + 20) indexes.add(Math.floor(random() * size));
     const inclusion: Array<{ args: string[]; index: number; size: number }> = [...indexes].map((i) => ({
@@ -375,10 +382,12 @@ describe('dirchain prove and verify', () => {
       index: i,
       size,
     }));
-    // Proofs against older checkpoints.
+    // Proofs against older checkpoints, of the last record and the block entry of their block.
     for (const [i, s] of [
-      [0, 1],
-      [511, 512],
+      [0, 2],
+      [1, 2],
+      [513, 515],
+      [514, 515],
     ] as const) {
       inclusion.push({ args: ['--index', String(i), '--size', String(s)], index: i, size: s });
     }
@@ -388,10 +397,11 @@ describe('dirchain prove and verify', () => {
       [64, size],
       [256, size],
       [512, size],
-      [501, 512],
-      [100, 501],
+      [515, size],
+      [503, 515],
+      [100, 503],
       [size, size],
-      [501, 501],
+      [503, 503],
     ];
     const jobs = [
       ...inclusion.map((c) => ({ kind: 'inclusion' as const, ...c })),
@@ -457,7 +467,7 @@ describe('dirchain prove and verify', () => {
       seen(b.size1, b.root1);
       seen(b.size2, b.root2);
     }
-    expect([...rootAt.keys()].sort((a, b) => a - b)).toEqual([1, 501, 512, 513]);
+    expect([...rootAt.keys()].sort((a, b) => a - b)).toEqual([...blockEnds]);
     for (const roots of rootAt.values()) expect(roots.size).toBe(1);
 
     const verified = await Promise.all(verifying);
@@ -484,14 +494,15 @@ describe('dirchain prove and verify', () => {
   it('prove --index emits exactly the inclusion bundle fields; --from/--to the consistency fields', () => {
     const dir = path.join(tmp, 'city');
     initLedger(dir);
-    appendRecords(dir, 20);
+    const size = appendRecords(dir, 20).size;
+    expect(size).toBe(GENESIS_SIZE + 20 + 1); // one block: 20 records and its block entry
     const inc = prove(dir, ['--index', '7']);
     expect(Object.keys(inc).sort()).toEqual(INCLUSION_FIELDS);
-    expect(inc).toMatchObject({ origin: ORIGIN, index: 7, size: 21 });
+    expect(inc).toMatchObject({ origin: ORIGIN, index: 7, size });
     expect(Buffer.from(inc.root as string, 'base64')).toHaveLength(32);
-    const con = prove(dir, ['--from', '1', '--to', '21']);
+    const con = prove(dir, ['--from', '1', '--to', String(size)]);
     for (const f of CONSISTENCY_FIELDS) expect(con, f).toHaveProperty(f);
-    expect(con).toMatchObject({ size1: 1, size2: 21, root2: inc.root });
+    expect(con).toMatchObject({ size1: 1, size2: size, root2: inc.root });
     expect(Object.keys(inc)).not.toContain('consistency');
     expect(Object.keys(con)).not.toContain('inclusion');
   });
@@ -504,7 +515,8 @@ describe('tampered bundles', () => {
     const keyFile = path.join(dir, 'sequencer.pub');
     appendRecords(dir, 500);
     const inc = prove(dir, ['--index', '42']) as InclusionBundle;
-    const con = prove(dir, ['--from', '1']) as ConsistencyBundle;
+    // From the genesis block, so that both sizes have a signed checkpoint in the bundle.
+    const con = prove(dir, ['--from', String(GENESIS_SIZE)]) as ConsistencyBundle;
     expect(inc.inclusion.length).toBeGreaterThan(4);
     expect(con.checkpoint1).toBeDefined();
     expect(con.checkpoint2).toBeDefined();
@@ -602,7 +614,7 @@ describe('tampered bundles', () => {
     for (const r of inits) expect(r.code, r.stderr).toBe(0);
     appendRecords(dir, 30);
     const inc = writeJSON('inclusion.json', prove(dir, ['--index', '5']));
-    const con = writeJSON('consistency.json', prove(dir, ['--from', '1']));
+    const con = writeJSON('consistency.json', prove(dir, ['--from', String(GENESIS_SIZE)]));
     const good = fs.readFileSync(path.join(dir, 'sequencer.pub'), 'utf8').trim();
     const hashAt = good.indexOf('+') + 1;
     const badHash = `${good.slice(0, hashAt)}${good[hashAt] === '0' ? '1' : '0'}${good.slice(hashAt + 1)}`;
@@ -632,17 +644,18 @@ describe('errors and usage', () => {
   it('prove --index beyond the size exits 3 with E_NOT_FOUND', async () => {
     const dir = path.join(tmp, 'city');
     initLedger(dir);
-    appendRecords(dir, 4);
-    for (const index of ['5', '1000']) {
+    const size = appendRecords(dir, 4).size;
+    expect(size).toBe(GENESIS_SIZE + 4 + 1); // one block: 4 records and its block entry
+    for (const index of [String(size), '1000']) {
       const r = await dirchainAsync(['prove', dir, '--index', index]);
       expect(r.code).toBe(3);
       expect(r.stderr).toContain('E_NOT_FOUND');
     }
-    const json = await dirchainAsync(['prove', dir, '--index', '5', '--json']);
+    const json = await dirchainAsync(['prove', dir, '--index', String(size), '--json']);
     expect(json.code).toBe(3);
-    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'E_NOT_FOUND', index: 5 } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'E_NOT_FOUND', index: size } });
     // The last index is still fine.
-    expect((await dirchainAsync(['prove', dir, '--index', '4'])).code).toBe(0);
+    expect((await dirchainAsync(['prove', dir, '--index', String(size - 1)])).code).toBe(0);
     // Consistency: sizes past the head, or a size2 that ends no block (no checkpoint to sign it), are E_NOT_FOUND.
     for (const args of [
       ['--from', '9'],
@@ -723,27 +736,43 @@ describe('dirchain audit', () => {
   it('verifies an intact ledger and names record 100 after one byte of it changes in LevelDB', async () => {
     const dir = path.join(tmp, 'city');
     initLedger(dir);
-    appendRecords(dir, 500);
+    const size = appendRecords(dir, 500).size;
     const keyFile = path.join(dir, 'sequencer.pub');
     const ok = dirchain(['audit', dir, '--key', keyFile]);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
-    expect(ok.stdout).toContain('ledger verified: 501 records');
+    expect(ok.stdout).toContain(`ledger verified: 501 records in 2 blocks (${size} log entries)`);
     const okJson = JSON.parse(dirchain(['audit', dir, '--key', keyFile, '--json']).stdout) as { ok: boolean };
     expect(okJson.ok).toBe(true);
 
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(path.join(dir, 'ledger'), {
-      keyEncoding: 'view',
-      valueEncoding: 'view',
-    });
-    await db.open();
-    try {
-      await rewriteStoredEntry(db, 100, (entry) => {
-        entry[entry.length >> 1]! ^= 0x01;
-        return entry;
+    /** Flips one bit in the middle of stored entry `index` of `folder`'s LevelDB. */
+    const flipStored = async (folder: string, index: number, check?: (entry: Uint8Array) => void) => {
+      const db = new ClassicLevel<Uint8Array, Uint8Array>(path.join(folder, 'ledger'), {
+        keyEncoding: 'view',
+        valueEncoding: 'view',
       });
-    } finally {
-      await db.close();
-    }
+      await db.open();
+      try {
+        await rewriteStoredEntry(db, index, (entry) => {
+          check?.(entry);
+          entry[entry.length >> 1]! ^= 0x01;
+          return entry;
+        });
+      } finally {
+        await db.close();
+      }
+    };
+    // A changed block entry (the last entry of block 1) is named too, on a copy.
+    const copy = path.join(tmp, 'city-copy');
+    fs.cpSync(dir, copy, { recursive: true });
+    await flipStored(copy, size - 1, (entry) => expect(isBlockEntry(entry)).toBe(true));
+    const badBlockEntry = dirchain(['audit', copy, '--key', keyFile, '--json']);
+    expect(badBlockEntry.code).toBe(1);
+    expect(JSON.parse(badBlockEntry.stdout)).toMatchObject({
+      ok: false,
+      error: { code: 'E_LEDGER_CORRUPT', index: size - 1 },
+    });
+
+    await flipStored(dir, 100);
 
     const bad = dirchain(['audit', dir, '--key', keyFile, '--json']);
     expect(bad.code).toBe(1);

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLedger } from '../../src/ledger/open.js';
 import { storedHashIndex } from '../../src/merkle/stored.js';
 import { createLimitedServer } from '../../src/node/http.js';
-import { serveLedger, tileHandler } from '../../src/serve/server.js';
-import { CURRENT_LAYOUT, HASHES_PER_PAGE, pieceKey, pieceOf } from '../../src/storage/keys.js';
+import { serveLedger, tileHandler } from '../../src/node/serve.js';
+import { HASHES_PER_PAGE, pageKey, pieceKey, pieceOf } from '../../src/storage/keys.js';
 import { liveTables, tableFile } from '../../src/storage/leveldb-files.js';
 import { LedgerStore } from '../../src/storage/store.js';
 import { TableGuard } from '../../src/storage/table-guard.js';
@@ -221,9 +221,9 @@ describe('a damaged table is a typed error, never an abort or wrong bytes (issue
     // A stored leaf hash: that of entry 700.
     const hashAt = storedHashIndex(0, 700);
     const page = Math.floor(hashAt / HASHES_PER_PAGE);
-    const bytes = (await store.db.get(CURRENT_LAYOUT.pageKey(page)))!;
+    const bytes = (await store.db.get(pageKey(page)))!;
     bytes[(hashAt % HASHES_PER_PAGE) * 32]! ^= 1;
-    await store.db.put(CURRENT_LAYOUT.pageKey(page), bytes);
+    await store.db.put(pageKey(page), bytes);
     await store.close();
 
     const served = await serveLedger(path);

@@ -4,8 +4,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyLedger } from '../../src/chain/verify.js';
 import { openLedger } from '../../src/ledger/open.js';
-import { verifyLedger } from '../../src/ledger/verify-ledger.js';
 import { repoRoot, tempDir } from '../helpers.js';
 import { makeCity, newLedger } from '../ledger/fixture.js';
 

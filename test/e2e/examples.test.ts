@@ -67,62 +67,100 @@ describe('examples/audit.ts (the auditor’s script)', () => {
   };
   const city = at('city');
   const key = () => join(city, 'sequencer.pub');
+  /** Tree sizes of the two checkpoints the auditor trusts, the older and the newer one. */
+  let older = 0;
+  let newer = 0;
+  const sizeOf = (note: string) => Number(note.split('\n')[1]);
 
   beforeAll(() => {
     expect(existsSync(audit), 'run `npm run build` first (npm test does)').toBe(true);
     dirchain(['init', city, '--origin', 'dirchain.example.gov/city']);
-    appendTo(city, 0, 5); // size 6
-    save('trusted6.txt', dirchain(['checkpoint', city]));
-    save('bundle6.json', dirchain(['prove', city, '--index', '3', '--json']));
+    appendTo(city, 0, 5);
+    older = sizeOf(readFileSync(save('trusted-older.txt', dirchain(['checkpoint', city])), 'utf8'));
+    // Each block is its records and the block entry that ends it: genesis 2, then 5 + 1.
+    expect(older).toBe(8);
+    save('bundle-older.json', dirchain(['prove', city, '--index', '3', '--json']));
+    save('block-entry-older.json', dirchain(['prove', city, '--index', String(older - 1), '--json']));
     cpSync(city, at('fork'), { recursive: true }); // same keys, same history so far
-    appendTo(city, 5, 5); // size 11
-    appendTo(at('fork'), 100, 5); // also size 11, different records
-    save('trusted11.txt', dirchain(['checkpoint', city]));
-    save('bundle11.json', dirchain(['prove', city, '--index', '3', '--json']));
-    save('consistency.json', dirchain(['prove', city, '--from', '6', '--to', '11', '--json']));
-    save('consistency1.json', dirchain(['prove', city, '--from', '1', '--to', '11', '--json']));
-    save('fork11.json', dirchain(['prove', at('fork'), '--index', '3', '--json']));
+    appendTo(city, 5, 5);
+    appendTo(at('fork'), 100, 5); // the same size, different records
+    newer = sizeOf(readFileSync(save('trusted-newer.txt', dirchain(['checkpoint', city])), 'utf8'));
+    expect(newer).toBe(older + 5 + 1);
+    expect(sizeOf(dirchain(['checkpoint', at('fork')]))).toBe(newer);
+    save('bundle-newer.json', dirchain(['prove', city, '--index', '3', '--json']));
+    save(
+      'consistency.json',
+      dirchain(['prove', city, '--from', String(older), '--to', String(newer), '--json']),
+    );
+    // From the genesis block: a valid proof that starts at another checkpoint than the trusted one.
+    save(
+      'consistency-genesis.json',
+      dirchain(['prove', city, '--from', '2', '--to', String(newer), '--json']),
+    );
+    save('fork-newer.json', dirchain(['prove', at('fork'), '--index', '3', '--json']));
   });
   afterAll(() => tmp.cleanup());
 
   it('verifies a bundle made at the trusted checkpoint (exit 0)', () => {
-    const r = run(audit, [at('trusted6.txt'), at('bundle6.json'), key()]);
+    const r = run(audit, [at('trusted-older.txt'), at('bundle-older.json'), key()]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^verified: record 3 \(x\.log by bureau\) is in dirchain\.example\.gov\/city/m);
+    // The block entry that ends the block is in the log too; it is not a record.
+    const entry = run(audit, [at('trusted-older.txt'), at('block-entry-older.json'), key()]);
+    expect(entry.stderr).toBe('');
+    expect(entry.code).toBe(0);
+    expect(entry.stdout).toMatch(
+      new RegExp(
+        `^verified: entry ${older - 1} \\(a block entry of this log: block 1 at .*\\) is in dirchain\\.example\\.gov/city`,
+        'm',
+      ),
+    );
   });
 
   it('refuses a tampered bundle (exit 1) and names the failed check', () => {
-    const b = JSON.parse(readFileSync(at('bundle6.json'), 'utf8'));
+    const b = JSON.parse(readFileSync(at('bundle-older.json'), 'utf8'));
     b.leaf = `${b.leaf.slice(0, 10)}${b.leaf[10] === 'A' ? 'B' : 'A'}${b.leaf.slice(11)}`;
-    const r = run(audit, [at('trusted6.txt'), save('tampered.json', JSON.stringify(b)), key()]);
+    const r = run(audit, [at('trusted-older.txt'), save('tampered.json', JSON.stringify(b)), key()]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^NOT verified: (leaf is a record of this log|inclusion proof) failed$/m);
   });
 
   it('refuses a proof for an older tree than the trusted checkpoint, saying how to get the right one', () => {
-    const r = run(audit, [at('trusted11.txt'), at('bundle6.json'), key()]);
+    const r = run(audit, [at('trusted-newer.txt'), at('bundle-older.json'), key()]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('older than your checkpoint (11)');
-    expect(r.stdout).toContain('dirchain prove <dir> --index 3 --size 11');
+    expect(r.stdout).toContain(`older than your checkpoint (${newer})`);
+    expect(r.stdout).toContain(`dirchain prove <dir> --index 3 --size ${newer}`);
   });
 
   it('accepts a newer tree only with a consistency proof from the trusted checkpoint', () => {
-    const without = run(audit, [at('trusted6.txt'), at('bundle11.json'), key()]);
+    const without = run(audit, [at('trusted-older.txt'), at('bundle-newer.json'), key()]);
     expect(without.code).toBe(1);
-    expect(without.stdout).toContain('--from 6 --to 11');
-    const withProof = run(audit, [at('trusted6.txt'), at('bundle11.json'), key(), at('consistency.json')]);
+    expect(without.stdout).toContain(`--from ${older} --to ${newer}`);
+    const withProof = run(audit, [
+      at('trusted-older.txt'),
+      at('bundle-newer.json'),
+      key(),
+      at('consistency.json'),
+    ]);
     expect(withProof.code, withProof.stdout).toBe(0);
-    expect(withProof.stdout).toContain('log grew consistently: 6 → 11');
+    expect(withProof.stdout).toContain(`log grew consistently: ${older} → ${newer}`);
     // A valid consistency proof that does not start at the trusted checkpoint joins nothing.
-    const wrong = run(audit, [at('trusted6.txt'), at('bundle11.json'), key(), at('consistency1.json')]);
+    const wrong = run(audit, [
+      at('trusted-older.txt'),
+      at('bundle-newer.json'),
+      key(),
+      at('consistency-genesis.json'),
+    ]);
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toContain('does not join your checkpoint');
   });
 
   it('reports a fork: the same key signed two different trees of one size (exit 1)', () => {
-    const r = run(audit, [at('trusted11.txt'), at('fork11.json'), key()]);
+    const r = run(audit, [at('trusted-newer.txt'), at('fork-newer.json'), key()]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('NOT verified: FORK: two signed checkpoints of size 11 with different roots');
+    expect(r.stdout).toContain(
+      `NOT verified: FORK: two signed checkpoints of size ${newer} with different roots`,
+    );
   });
 });

@@ -109,7 +109,10 @@ async function checkRace(dir: string, runs: Run[]): Promise<string[]> {
     });
     try {
       if (ledger.sequencerKey !== won.verifierKey) problems.push('genesis names another sequencer key');
-      if (ledger.head().size !== 1) problems.push(`the ledger holds ${ledger.head().size} records`);
+      // Exactly the genesis block: the genesis record and its block entry.
+      const { size, height } = ledger.head();
+      if (height !== 0 || size !== 2)
+        problems.push(`the ledger holds ${size} entries in ${height + 1} blocks`);
       ledger.memberSigner(readFileSync(join(keys, 'bureau.key'), 'utf8').trim());
     } finally {
       await ledger.close();

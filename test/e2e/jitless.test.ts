@@ -1,6 +1,6 @@
 // Where WebAssembly is not available (`node --jitless`), the sequencer and its
 // admission workers hash a batch's events and the tree one at a time instead of
-// four per pass (src/merkle/sha256x4.ts): the built package, in a real child
+// four per pass (src/crypto/sha256x4.ts): the built package, in a real child
 // process, must append and verify exactly as it does with WebAssembly.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -46,10 +46,10 @@ const records = Array.from({ length: 9 }, (_, i) =>
   lib.signRecord({ origin, kind: 'x.single', author: 'dept', keyId: 0, timestamp: t++, body: { i } }, signer.signer).bytes,
 );
 const verdicts = await ledger.appendMany(records);
-const size = ledger.head().size;
+const { size, height } = ledger.head();
 await ledger.close();
 const report = await lib.verifyLedger(${JSON.stringify(ledgerPath)});
-console.log(JSON.stringify({ wasm: typeof WebAssembly, workers, size, accepted: verdicts.length, ok: report.ok, error: report.error ?? null }));
+console.log(JSON.stringify({ wasm: typeof WebAssembly, workers, size, blocks: height + 1, accepted: verdicts.length, ok: report.ok, verified: [report.records, report.blocks], error: report.error ?? null }));
 `;
 
 describe('without WebAssembly (node --jitless)', () => {
@@ -67,13 +67,17 @@ describe('without WebAssembly (node --jitless)', () => {
       );
       expect(r.status).toBe(0);
       const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      // Genesis, the batches (one block or more, as they were grouped) and the records.
+      expect(out.blocks).toBeGreaterThanOrEqual(3);
       expect(out).toEqual({
         wasm: 'undefined',
         workers: 2,
-        // genesis, 5 seals with 143 events, 9 records
-        size: 1 + 5 + 143 + 9,
+        // genesis, 5 seals with 143 events, 9 records, and the block entry ending each block
+        size: 1 + 5 + 143 + 9 + out.blocks,
+        blocks: out.blocks,
         accepted: 9,
         ok: true,
+        verified: [1 + 5 + 143 + 9 + out.blocks, out.blocks], // every entry of every block
         error: null,
       });
     } finally {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cosignCheckpoint, generateWitnessKey } from '../../src/witness/cosign.js';
+import { cosignCheckpoint, generateWitnessKey } from '../../src/sync/witness.js';
 import { repoRoot } from '../helpers.js';
 
 const CLI = path.join(repoRoot, 'dist', 'cli.js');
@@ -54,7 +54,8 @@ beforeAll(() => {
   const file = write('records.ndjson', `${records.join('\n')}\n`);
   dirchain(['append', dir, '--file', file, '--key', path.join(dir, 'keys', 'bureau.key')]);
   good = JSON.parse(dirchain(['prove', dir, '--index', '7', '--json']));
-  write('consistency.json', dirchain(['prove', dir, '--from', '1', '--json']));
+  // From the genesis block (the genesis record and its block entry): both sizes have signed checkpoints.
+  write('consistency.json', dirchain(['prove', dir, '--from', '2', '--json']));
   solo = path.join(tmp, 'auditor');
   fs.mkdirSync(solo);
   fs.copyFileSync(path.join(repoRoot, 'dist', 'verify.js'), path.join(solo, 'verify.js'));
@@ -77,7 +78,8 @@ describe('standalone dist/verify.js', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines.slice(0, -1).every((l) => l.startsWith('ok   '))).toBe(true);
-    expect(lines).toContain('ok   inclusion proof: leaf 7 of 21, 5 hashes');
+    // 20 records after the genesis block (2 entries), and the block entry that ends their block.
+    expect(lines).toContain('ok   inclusion proof: leaf 7 of 23, 5 hashes');
     expect(lines.at(-1)).toBe('verified');
   });
 

@@ -1,9 +1,10 @@
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.js';
+import { memberSigner } from '../../src/directory/member-signer.js';
 import { signRecord } from '../../src/encoding/record.js';
-import type { MemberSpec } from '../../src/ledger/genesis.js';
-import type { CreateLedgerOptions, Ledger, MemberSigner } from '../../src/ledger/ledger.js';
-import { memberSigner } from '../../src/ledger/member-signer.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
 import { createLedger } from '../../src/ledger/open.js';
+import type { CreateLedgerOptions, MemberSigner } from '../../src/ledger/types.js';
+import type { MemberSpec } from '../../src/policy/genesis.js';
 
 export const ORIGIN = 'dirchain.example.gov/test';
 

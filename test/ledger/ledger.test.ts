@@ -1,15 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { verifyLedger } from '../../src/chain/verify.js';
 import { equalBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
-import { sha256Node } from '../../src/crypto/node-crypto.js';
 import { parseNote } from '../../src/crypto/note.js';
+import { decodeBlockEntry, isBlockEntry } from '../../src/encoding/block-entry.js';
 import { consistencyBundleToJSON, inclusionBundleToJSON } from '../../src/encoding/bundle.js';
+import { parseBlockHeader } from '../../src/encoding/checkpoint.js';
 import { decodeRecord } from '../../src/encoding/record.js';
 import { isDirchainError } from '../../src/errors.js';
 import { verifyInclusion as verifyInclusionNode } from '../../src/index.js';
-import { parseBlockHeader } from '../../src/ledger/checkpoint.js';
-import type { Ledger, Receipt } from '../../src/ledger/ledger.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open.js';
-import { verifyLedger } from '../../src/ledger/verify-ledger.js';
+import type { Receipt } from '../../src/ledger/types.js';
 import { LedgerStore } from '../../src/storage/store.js';
 import {
   verifyBundle,
@@ -18,7 +19,7 @@ import {
   verifyInclusion,
   verifyRecord,
 } from '../../src/verify.js';
-import { tempDir } from '../helpers.js';
+import { nodeHasher, tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, ORIGIN, signedBy } from './fixture.js';
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
@@ -48,9 +49,11 @@ describe('creating and opening', () => {
   it('writes a signed genesis block that names members, sequencer key and policy', async () => {
     ledger = await newLedger(dir.path, city);
     const head = ledger.head();
-    expect([head.size, head.height]).toEqual([1, 0]);
+    // The genesis block: the genesis record, then its block entry.
+    expect([head.size, head.height]).toEqual([2, 0]);
     const cp = verifyCheckpoint(head.checkpoint, [city.sequencer.verifierKey], { origin: ORIGIN });
-    expect(cp.size).toBe(1);
+    expect(cp.size).toBe(2);
+    expect(isBlockEntry(ledger.getEntry(1))).toBe(true);
     const genesis = decodeRecord(ledger.getEntry(0));
     expect(genesis.kind).toBe('genesis');
     expect(verifyRecord(genesis.bytes, city.sequencer.publicKey).author).toBe('sequencer');
@@ -123,24 +126,33 @@ describe('appending', () => {
       const receipts = (await Promise.all(callers)).flat();
       const total = city.departments.length * 8 * 25;
       expect(receipts).toHaveLength(total);
-      const indexes = receipts.map((r) => r.index).sort((a, b) => a - b);
-      expect(indexes).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-      for (const [index, bytes] of sent) expect(equalBytes(l.getEntry(index), bytes)).toBe(true);
       const head = l.head();
-      expect(head.size).toBe(total + 1);
+      // The genesis record, the records sent, and one block entry ending each block.
+      expect(head.size).toBe(total + 1 + head.height + 1);
+      // No gaps: the receipts name every index but the genesis record's and the block entries'.
+      const blockEntries = new Set(
+        Array.from({ length: head.height + 1 }, (_, h) => l.block(h).header.size - 1),
+      );
+      const indexes = receipts.map((r) => r.index).sort((a, b) => a - b);
+      expect(indexes).toEqual(
+        Array.from({ length: head.size }, (_, i) => i).filter((i) => i > 0 && !blockEntries.has(i)),
+      );
+      for (const [index, bytes] of sent) expect(equalBytes(l.getEntry(index), bytes)).toBe(true);
       // Blocks were bounded by count; each one links to the previous and its receipts name it.
       expect(head.height).toBeGreaterThanOrEqual(Math.ceil(total / 37));
-      let prevText: string | undefined;
+      let prevEntry: Uint8Array | undefined;
       let prevSize = 0;
       for (let h = 0; h <= head.height; h++) {
-        const { note, header } = l.block(h);
-        const text = parseNote(note).text;
-        expect(header.size - prevSize).toBeLessThanOrEqual(37);
-        expect(header.size).toBeGreaterThan(prevSize);
-        expect(header.prev).toEqual(prevText === undefined ? new Uint8Array(32) : sha256Node(utf8(prevText)));
+        const { header } = l.block(h);
+        // At most 37 records, then the block entry.
+        expect(header.size - 1 - prevSize).toBeLessThanOrEqual(37);
+        expect(header.size - 1).toBeGreaterThan(prevSize);
+        expect(header.prev).toEqual(
+          prevEntry === undefined ? new Uint8Array(32) : nodeHasher.leaf(prevEntry),
+        );
         for (const r of receipts.filter((x) => x.height === h))
-          expect(r.index >= prevSize && r.index < header.size).toBe(true);
-        prevText = text;
+          expect(r.index >= prevSize && r.index < header.size - 1).toBe(true);
+        prevEntry = l.getEntry(header.size - 1);
         prevSize = header.size;
       }
       // Blocks formed while a write was in flight went to disk together, in one write.
@@ -149,7 +161,7 @@ describe('appending', () => {
       expect(Math.max(...perWrite)).toBeGreaterThan(1);
       await l.close();
       const audit = await verifyLedger(dir.path);
-      expect([audit.ok, audit.records, audit.blocks]).toEqual([true, total + 1, head.height + 1]);
+      expect([audit.ok, audit.records, audit.blocks]).toEqual([true, head.size, head.height + 1]);
     } finally {
       writes.mockRestore();
     }
@@ -162,9 +174,11 @@ describe('appending', () => {
     expect(ledger.getRecord(r.index).body).toEqual({ grant: 'g-9' });
     const batch = Array.from({ length: 50 }, (_, i) => signedBy(d, { i }));
     const results = await ledger.appendMany(batch);
+    // One block after the submitted record's (whose block entry follows it at r.index + 1).
     expect(results.map((x) => (x as Receipt).index)).toEqual(
-      Array.from({ length: 50 }, (_, i) => r.index + 1 + i),
+      Array.from({ length: 50 }, (_, i) => r.index + 2 + i),
     );
+    expect(ledger.head().size).toBe(r.index + 2 + 50 + 1);
   });
 
   it('refuses bad records with stable codes, writes nothing for them, and keeps the rest of the block', async () => {
@@ -188,9 +202,10 @@ describe('appending', () => {
     expect(results.slice(1, -1).map((r) => (isDirchainError(r) ? r.code : 'accepted'))).toEqual(
       cases.map(([c]) => c),
     );
-    expect((results[0] as Receipt).index).toBe(1);
-    expect((results.at(-1) as Receipt).index).toBe(2);
-    expect(ledger.head().size).toBe(3);
+    // After the genesis block (record 0, block entry 1); then this block's entry at 4.
+    expect((results[0] as Receipt).index).toBe(2);
+    expect((results.at(-1) as Receipt).index).toBe(3);
+    expect(ledger.head().size).toBe(5);
     const refusals = results.filter((r) => isDirchainError(r));
     expect(refusals).toHaveLength(cases.length);
     for (const r of refusals) expect(r.message.length).toBeGreaterThan(10);
@@ -222,7 +237,44 @@ describe('appending', () => {
     await ledger.close();
     expect(await codeOf(ledger.append(signedBy(city.departments[0]!)))).toBe('E_LEDGER_CLOSED');
     ledger = await openLedger(dir.path);
-    expect(ledger.head().size).toBe(31);
+    // The genesis record, the 30 records, and one block entry per block.
+    const head = ledger.head();
+    expect(head.size).toBe(31 + head.height + 1);
+  });
+});
+
+describe('block entries', () => {
+  it('every block ends with a block entry that matches its checkpoint header and is not a record', async () => {
+    ledger = await newLedger(dir.path, city, { block: { maxRecords: 4 } });
+    const l = ledger;
+    await Promise.all(
+      Array.from({ length: 21 }, (_, i) => l.append(signedBy(city.departments[i % 5]!, { i }))),
+    );
+    const head = l.head();
+    expect(head.height).toBeGreaterThanOrEqual(6);
+    const ends = new Set<number>();
+    let prev: Uint8Array = new Uint8Array(32); // block 0 has no previous block entry
+    for (let h = 0; h <= head.height; h++) {
+      const { header } = l.block(h);
+      const index = header.size - 1;
+      ends.add(index);
+      const bytes = l.getEntry(index);
+      expect(isBlockEntry(bytes), `entry ${index}, the last of block ${h}`).toBe(true);
+      const entry = decodeBlockEntry(bytes);
+      expect(entry.height).toBe(header.height);
+      expect(entry.height).toBe(h);
+      expect(entry.time).toBe(header.time);
+      expect(toHex(entry.prev)).toBe(toHex(header.prev));
+      expect(toHex(entry.prev)).toBe(toHex(prev));
+      expect(await codeOf(() => l.getRecord(index))).toBe('E_NOT_FOUND');
+      expect(() => l.getRecord(index)).toThrow(`entry ${index} is the block entry of block ${h}`);
+      prev = nodeHasher.leaf(bytes);
+    }
+    // No other entry is a block entry: every other one is a record.
+    for (let i = 0; i < head.size; i++) {
+      expect(isBlockEntry(l.getEntry(i)), `entry ${i}`).toBe(ends.has(i));
+      if (!ends.has(i)) expect(equalBytes(l.getRecord(i).bytes, l.getEntry(i))).toBe(true);
+    }
   });
 });
 
@@ -245,11 +297,14 @@ describe('reopening', () => {
       expect(after).toEqual(before);
       expect(await ledger.treeHash()).toEqual(before.root);
     }
+    // The genesis record, 75 records, and one block entry per block.
+    const last = ledger.head();
+    expect(last.size).toBe(76 + last.height + 1);
     const r = await ledger.append(signedBy(city.departments[0]!, { last: true }));
-    expect(r.index).toBe(76);
+    expect([r.index, r.height]).toEqual([last.size, last.height + 1]);
     const { header } = ledger.block(r.height);
-    const prevNote = ledger.block(r.height - 1).note;
-    expect(header.prev).toEqual(sha256Node(utf8(parseNote(prevNote).text)));
+    const prevEntry = ledger.getEntry(ledger.block(r.height - 1).header.size - 1);
+    expect(header.prev).toEqual(nodeHasher.leaf(prevEntry));
   });
 });
 
@@ -293,8 +348,8 @@ describe('proofs from the ledger', () => {
 
   it('a bundle checked against the wrong key or with a changed field fails the named check', async () => {
     ledger = await newLedger(dir.path, city);
-    await ledger.append(signedBy(city.departments[0]!));
-    const json = inclusionBundleToJSON(await ledger.proveInclusion(1));
+    const r = await ledger.append(signedBy(city.departments[0]!));
+    const json = inclusionBundleToJSON(await ledger.proveInclusion(r.index));
     const wrongKey = verifyBundle(json, [makeCity(1).sequencer.verifierKey]);
     expect(wrongKey.ok).toBe(false);
     expect(wrongKey.checks.find((c) => c.status === 'fail')?.name).toBe('checkpoint signature');

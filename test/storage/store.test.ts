@@ -1,27 +1,29 @@
 import { ClassicLevel } from 'classic-level';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyLedger } from '../../src/chain/verify.js';
 import { concatBytes, utf8 } from '../../src/crypto/bytes.js';
-import { verifyInclusion } from '../../src/index.js';
+import { nodeTreeHasher } from '../../src/crypto/node-tree-hasher.js';
+import { decodeBlockEntry } from '../../src/encoding/block-entry.js';
+import { type Ledger, verifyInclusion } from '../../src/index.js';
 import { openLedger } from '../../src/ledger/open.js';
-import { verifyLedger } from '../../src/ledger/verify-ledger.js';
-import { nodeTreeHasher } from '../../src/merkle/node-hasher.js';
 import { Frontier, HashSink, storedHashCount, storedHashIndex } from '../../src/merkle/stored.js';
 import { encodeEntryBundle } from '../../src/merkle/tiles.js';
 import { BUNDLE_WIDTH, readBundle } from '../../src/storage/bundles.js';
 import {
-  CURRENT_LAYOUT,
+  bundleKey,
   HASHES_PER_PAGE,
   keyNumber,
   LOG_REGION,
   metaKey,
   numberKey,
+  pageKey,
   pieceKey,
   TABLE,
   tableRange,
 } from '../../src/storage/keys.js';
 import { LedgerStore, STORAGE_FORMAT } from '../../src/storage/store.js';
-import { storeEntriesAsFormat4, storeTailPageAsFormat3, tempDir } from '../helpers.js';
+import { tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, signedBy } from '../ledger/fixture.js';
 
 let dir: ReturnType<typeof tempDir>;
@@ -32,10 +34,48 @@ beforeEach(() => {
 });
 afterEach(() => dir.cleanup());
 
-/** Appends `count` records in blocks of the given sizes; returns every entry by index (genesis first). */
+/**
+ * Appends `records` and adds to `entries` (every entry by index) what the
+ * blocks formed hold: the records, in order, each block ended by its block
+ * entry. With `atomic` (the default) they land in one block.
+ */
+async function appendTo(
+  ledger: Ledger,
+  entries: Uint8Array[],
+  records: readonly Uint8Array[],
+  atomic = true,
+): Promise<void> {
+  const before = ledger.head();
+  expect(before.size).toBe(entries.length);
+  const receipts = await ledger.appendMany(records, { atomic });
+  const head = ledger.head();
+  if (atomic) expect(head.height).toBe(before.height + 1);
+  let k = 0;
+  for (let height = before.height + 1; height <= head.height; height++) {
+    const end = ledger.block(height).header.size;
+    while (entries.length < end - 1) {
+      const r = receipts[k];
+      if (r instanceof Error) throw r;
+      expect(r).toEqual({ index: entries.length, height });
+      entries.push(records[k++]!);
+    }
+    const blockEntry = ledger.getEntry(end - 1);
+    expect(decodeBlockEntry(blockEntry).height).toBe(height);
+    entries.push(blockEntry);
+  }
+  expect([k, entries.length]).toEqual([records.length, head.size]);
+}
+
+/**
+ * Appends `count` records in blocks of the given sizes; returns every entry by
+ * index: the genesis block's (its record and block entry) first, then each
+ * block's records and its block entry.
+ */
 async function build(path: string, blockSizes: readonly number[], count: number): Promise<Uint8Array[]> {
   const ledger = await newLedger(path, city);
-  const entries = [ledger.getEntry(0)];
+  const entries = [ledger.getEntry(0), ledger.getEntry(1)];
+  expect(decodeBlockEntry(entries[1]!).height).toBe(0);
+  expect(ledger.head().size).toBe(2);
   let i = 0;
   for (const size of blockSizes) {
     const records = Array.from({ length: Math.min(size, count - i) }, (_, k) =>
@@ -43,12 +83,7 @@ async function build(path: string, blockSizes: readonly number[], count: number)
     );
     if (records.length === 0) break;
     // One appendMany call with `atomic` lands in one block.
-    const receipts = await ledger.appendMany(records, { atomic: true });
-    for (const [k, r] of receipts.entries()) {
-      if (r instanceof Error) throw r;
-      expect(r.index).toBe(entries.length);
-      entries.push(records[k]!);
-    }
+    await appendTo(ledger, entries, records);
     i += records.length;
   }
   await ledger.close();
@@ -65,27 +100,6 @@ async function withRawDb<T>(path: string, f: (db: RawDb) => Promise<T>): Promise
   } finally {
     await db.close();
   }
-}
-
-/**
- * Rewrites a format-3 folder's log region the way formats 1 and 2 stored it:
- * bundles in 'D' + bundle (unless `dropBundles`), pages in 'H' + page.
- */
-async function moveLogRegionToTables(db: RawDb, options: { dropBundles: boolean }): Promise<void> {
-  const batch = db.batch();
-  let pages = 0;
-  for await (const [k, v] of db.iterator(tableRange(LOG_REGION))) {
-    batch.del(k);
-    const position = keyNumber(k);
-    if (k[9] === 0x48) {
-      batch.put(numberKey(TABLE.hashPage, position / (HASHES_PER_PAGE / 2)), v);
-      pages++;
-    } else if (k[9] === 0x44) {
-      if (!options.dropBundles) batch.put(numberKey(TABLE.entryBundle, position / BUNDLE_WIDTH), v);
-    } else throw new Error(`unexpected key kind ${k[9]} in the log region`);
-  }
-  expect(pages).toBeGreaterThan(0);
-  await batch.write();
 }
 
 async function tableKeys(db: RawDb, table: number): Promise<Uint8Array[]> {
@@ -131,17 +145,20 @@ describe('entries on disk', () => {
     await expectEntries(dir.path, first);
     const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
     const more = Array.from({ length: 300 }, (_, k) => signedBy(city.departments[k % 5]!, { more: k }));
-    const receipts = await ledger.appendMany(more);
-    expect(receipts.every((r) => !(r instanceof Error))).toBe(true);
+    const entries = [...first];
+    await appendTo(ledger, entries, more, false);
     await ledger.close();
-    await expectEntries(dir.path, [...first, ...more]);
+    await expectEntries(dir.path, entries);
     expect((await verifyLedger(dir.path)).ok).toBe(true);
   });
 
   it('proves entries of a hash page that a proof read half-full and later blocks completed', async () => {
+    // Blocks of 2 (genesis), 61 and 41 entries, each with its block entry.
     await build(dir.path, [60, 40], 100);
     const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
-    // Reopened, so this proof reads page 0 (leaves 0–127, now 101 of them) from disk into the read cache.
+    const size = ledger.head().size;
+    expect(size).toBe(104);
+    // Reopened, so this proof reads page 0 (leaves 0–127, now 104 of them) from disk into the read cache.
     const early = await ledger.proveInclusion(50);
     expect(verifyInclusion({ ...early, proof: early.inclusion })).toBe(true);
     // Enough blocks that page 0 leaves the cache of pages recently written (64 pages, 8,192 leaves).
@@ -149,8 +166,8 @@ describe('entries on disk', () => {
       const records = Array.from({ length: 1000 }, (_, k) => signedBy(city.departments[k % 5]!, { b, k }));
       await ledger.appendMany(records, { atomic: true });
     }
-    expect(ledger.head().size).toBe(101 + 9000);
-    for (const index of [100, 101, 120, 127]) {
+    expect(ledger.head().size).toBe(size + 9 * 1001); // each block: 1000 records and its block entry
+    for (const index of [size - 1, size, 120, 127]) {
       const p = await ledger.proveInclusion(index);
       expect(verifyInclusion({ ...p, proof: p.inclusion })).toBe(true);
     }
@@ -158,11 +175,12 @@ describe('entries on disk', () => {
   });
 
   it('serves a full bundle as its pieces joined and a partial one re-encoded to the width asked', async () => {
-    // Blocks of 1 (genesis), 100 and 200: bundle 0 is three pieces.
+    // Blocks of 2 (genesis), 101 and 201 entries (each ends with its block entry): bundle 0 is three pieces.
     const entries = await build(dir.path, [100, 200], 300);
+    expect(entries).toHaveLength(304);
     const store = await LedgerStore.open(dir.path, { create: false });
     try {
-      const pieces = await Promise.all([0, 1, 101].map((first) => store.db.get(pieceKey(first))));
+      const pieces = await Promise.all([0, 2, 103].map((first) => store.db.get(pieceKey(first))));
       const joined = Buffer.concat(pieces.map((p) => p!));
       const full = store.entryBundle(0, BUNDLE_WIDTH)!;
       expect(Buffer.from(full).equals(joined)).toBe(true);
@@ -170,61 +188,30 @@ describe('entries on disk', () => {
       const partial = readBundle(store.entryBundle(1, 20)!);
       expect(partial).toHaveLength(20);
       expect(Buffer.from(partial[19]!).equals(entries[256 + 19]!)).toBe(true);
-      expect(store.entryBundle(1, 46)).toBeUndefined(); // 301 entries: bundle 1 has 45
+      expect(store.entryBundle(1, 49)).toBeUndefined(); // 304 entries: bundle 1 has 48
       expect(readBundle(store.entryBundle(0, 10)!)).toHaveLength(10);
     } finally {
       await store.close();
     }
   });
 
-  it('upgrades a format-1 folder (one key per entry) to bundles on open, losing nothing', async () => {
-    const entries = await build(dir.path, [100, 300, 33], 433);
-    await storeTailPageAsFormat3(dir.path);
-    // Rewrite the folder the way format 1 stored it: pages in 'H', one key per entry.
-    await withRawDb(dir.path, async (db) => {
-      await moveLogRegionToTables(db, { dropBundles: true });
-      const batch = db.batch();
-      for (const [i, e] of entries.entries()) batch.put(numberKey(TABLE.legacyEntry, i), e);
-      for await (const [k] of db.iterator(tableRange(TABLE.entryFragment))) batch.del(k);
-      batch.put(metaKey('format'), new TextEncoder().encode('dirchain-ledger/1'));
-      await batch.write();
-    });
-
-    await expectEntries(dir.path, entries);
-    await withRawDb(dir.path, async (db) => {
-      // Upgraded to format 2, whose layout it already had for pages.
-      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/2');
-      expect(await tableKeys(db, TABLE.legacyEntry)).toHaveLength(0);
-      expect((await tableKeys(db, TABLE.entryBundle)).map(keyNumber)).toEqual([0]);
-      expect(await tableKeys(db, LOG_REGION)).toHaveLength(0);
-    });
-    expect((await verifyLedger(dir.path)).ok).toBe(true);
-  });
-
   it('keeps a new folder’s entries (each written once) and hash pages in the log region, above every other table', async () => {
     const entries = await build(dir.path, [100, 300, 33], 433);
+    expect(entries).toHaveLength(438); // 433 records, genesis and 4 block entries
     await withRawDb(dir.path, async (db) => {
       expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe(STORAGE_FORMAT);
-      expect(STORAGE_FORMAT).toBe('dirchain-ledger/5');
-      expect(await tableKeys(db, TABLE.entryBundle)).toHaveLength(0);
-      expect(await tableKeys(db, TABLE.entryFragment)).toHaveLength(0);
-      expect(await tableKeys(db, TABLE.hashPage)).toHaveLength(0);
       const region = await tableKeys(db, LOG_REGION);
-      // 434 entries store 863 hashes: pages 0–2 are full; page 3, the one being filled, is not stored.
-      expect(storedHashCount(434)).toBe(863);
-      // Pieces: genesis (0), the block of 100 (1), the block of 300 split at the bundle
-      // boundary (101, 256), the block of 33 (401); bundle 0 is complete, so its index is stored.
-      const pieceStarts = [0, 1, 101, 256, 401];
+      // 438 entries store 870 hashes: pages 0–2 are full; page 3, the one being filled, is not stored.
+      expect(storedHashCount(438)).toBe(870);
+      // Pieces: genesis (0), the block of 100 (2), the block of 300 split at the bundle
+      // boundary (103, 256), the block of 33 (404); bundle 0 is complete, so its index is stored.
+      const pieceStarts = [0, 2, 103, 256, 404];
       expect(region.map((k) => Buffer.from(k).toString('hex'))).toEqual(
-        [
-          CURRENT_LAYOUT.bundleKey(0),
-          ...pieceStarts.map(pieceKey),
-          ...[0, 1, 2].map((p) => CURRENT_LAYOUT.pageKey(p)),
-        ]
+        [bundleKey(0), ...pieceStarts.map(pieceKey), ...[0, 1, 2].map(pageKey)]
           .map((k) => Buffer.from(k).toString('hex'))
           .sort(),
       );
-      expect([...(await db.get(CURRENT_LAYOUT.bundleKey(0)))!]).toEqual([0, 1, 101]);
+      expect([...(await db.get(bundleKey(0)))!]).toEqual([0, 2, 103]);
       // Each entry is stored once: the pieces hold exactly the entries, in order.
       const stored = await Promise.all(pieceStarts.map((first) => db.get(pieceKey(first))));
       const want = Buffer.concat([
@@ -237,147 +224,145 @@ describe('entries on disk', () => {
     });
   });
 
-  it('reads and appends to a format-2 folder in its own layout, losing nothing', async () => {
-    const entries = await build(dir.path, [100, 300, 33], 433);
-    await storeTailPageAsFormat3(dir.path);
-    await withRawDb(dir.path, async (db) => {
-      await moveLogRegionToTables(db, { dropBundles: false });
-      await db.put(metaKey('format'), new TextEncoder().encode('dirchain-ledger/2'));
-    });
-    await expectEntries(dir.path, entries);
-
-    // Append across a bundle boundary (433 → 563 entries) and check it all again.
-    const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
-    const records = Array.from({ length: 130 }, (_, k) =>
-      signedBy(city.departments[k % 5]!, { i: 1000 + k, pad: 'y'.repeat(k % 70) }),
-    );
-    for (const r of await ledger.appendMany(records, { atomic: true })) if (r instanceof Error) throw r;
-    await ledger.close();
-    await expectEntries(dir.path, [...entries, ...records]);
-    await withRawDb(dir.path, async (db) => {
-      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/2');
-      expect(await tableKeys(db, LOG_REGION)).toHaveLength(0);
-      expect((await tableKeys(db, TABLE.entryBundle)).map(keyNumber)).toEqual([0, 1]);
-    });
-    expect((await verifyLedger(dir.path)).ok).toBe(true);
-  });
-
-  it('reads and appends to a format-4 folder in its own layout (full bundles, fragments), losing nothing', async () => {
-    const entries = await build(dir.path, [100, 300, 33], 433);
-    await withRawDb(dir.path, storeEntriesAsFormat4);
-    await withRawDb(dir.path, async (db) => {
-      expect((await tableKeys(db, TABLE.entryFragment)).map(keyNumber)).toEqual([256, 401]);
-    });
-    await expectEntries(dir.path, entries);
-
-    // Append across a bundle boundary (434 → 564 entries): bundle 1 is written whole, its fragments deleted.
-    const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
-    const records = Array.from({ length: 130 }, (_, k) => signedBy(city.departments[k % 5]!, { four: k }));
-    for (const r of await ledger.appendMany(records, { atomic: true })) if (r instanceof Error) throw r;
-    await ledger.close();
-    const all = [...entries, ...records];
-    await expectEntries(dir.path, all);
-    await withRawDb(dir.path, async (db) => {
-      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/4');
-      expect((await tableKeys(db, TABLE.entryFragment)).map(keyNumber)).toEqual([512]);
-      const bundle1 = await db.get(CURRENT_LAYOUT.bundleKey(1));
-      expect(Buffer.from(bundle1!).equals(encodeEntryBundle(all.slice(256, 512)))).toBe(true);
-      for (const k of await tableKeys(db, LOG_REGION)) expect(k[9]).not.toBe(0x45); // no pieces
-    });
-    expect((await verifyLedger(dir.path)).ok).toBe(true);
-  });
-
   it('reopens and appends when the entries end exactly at a bundle boundary (no open pieces)', async () => {
-    const entries = await build(dir.path, [255], 255); // genesis + 255: bundle 0 complete, nothing open
+    // Genesis (2 entries) + 253 records and their block entry: bundle 0 complete, nothing open.
+    const entries = await build(dir.path, [253], 253);
+    expect(entries).toHaveLength(BUNDLE_WIDTH);
     await withRawDb(dir.path, async (db) => {
-      expect([...(await db.get(CURRENT_LAYOUT.bundleKey(0)))!]).toEqual([0, 1]);
+      expect([...(await db.get(bundleKey(0)))!]).toEqual([0, 2]);
     });
     await expectEntries(dir.path, entries);
-    for (const size of [256, 7]) {
+    // 255 records and their block entry fill bundle 1 exactly.
+    for (const size of [255, 7]) {
       const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
       const records = Array.from({ length: size }, (_, k) =>
         signedBy(city.departments[k % 5]!, { at: entries.length + k }),
       );
-      for (const r of await ledger.appendMany(records, { atomic: true })) if (r instanceof Error) throw r;
+      await appendTo(ledger, entries, records);
       await ledger.close();
-      entries.push(...records);
       await expectEntries(dir.path, entries);
     }
     await withRawDb(dir.path, async (db) => {
-      expect([...(await db.get(CURRENT_LAYOUT.bundleKey(1)))!]).toEqual([0]); // one block filled bundle 1
+      expect([...(await db.get(bundleKey(1)))!]).toEqual([0]); // one block filled bundle 1
     });
     expect((await verifyLedger(dir.path)).ok).toBe(true);
   });
 
-  it('reads a format-5 bundle up to a missing piece or not at all with a damaged index, and the audit names the index', async () => {
-    const entries = await build(dir.path, [100, 300, 33], 433); // bundle 0: pieces at 0, 1, 101
-    await withRawDb(dir.path, (db) => db.del(pieceKey(101)));
+  it('reads a bundle up to a missing piece or not at all with a damaged index, and the audit names the index', async () => {
+    const entries = await build(dir.path, [100, 300, 33], 433); // bundle 0: pieces at 0, 2, 103
+    expect(entries).toHaveLength(438);
+    await withRawDb(dir.path, (db) => db.del(pieceKey(103)));
     let store = await LedgerStore.open(dir.path, { create: false });
     try {
-      expect(Buffer.from(store.getEntry(100)!).equals(entries[100]!)).toBe(true);
-      expect(store.getEntry(101)).toBeUndefined();
+      expect(Buffer.from(store.getEntry(102)!).equals(entries[102]!)).toBe(true);
+      expect(store.getEntry(103)).toBeUndefined();
       expect(Buffer.from(store.getEntry(300)!).equals(entries[300]!)).toBe(true); // bundle 1 is whole
       const got: number[] = [];
-      for await (const [index] of store.entries(0, 434)) got.push(index);
-      expect(got).toHaveLength(101);
+      for await (const [index] of store.entries(0, 438)) got.push(index);
+      expect(got).toHaveLength(103);
       expect(store.entryBundle(0, BUNDLE_WIDTH)).toBeUndefined();
     } finally {
       await store.close();
     }
     let r = await verifyLedger(dir.path);
-    expect([r.ok, r.error?.index]).toEqual([false, 101]);
+    expect([r.ok, r.error?.index]).toEqual([false, 103]);
 
     // A damaged index (offsets not starting at 0): bundle 0 reads as missing.
     await withRawDb(dir.path, async (db) => {
-      await db.put(pieceKey(101), encodeEntryBundle(entries.slice(101, 256)));
-      await db.put(CURRENT_LAYOUT.bundleKey(0), Uint8Array.of(1, 101));
+      await db.put(pieceKey(103), encodeEntryBundle(entries.slice(103, 256)));
+      await db.put(bundleKey(0), Uint8Array.of(2, 103));
     });
     store = await LedgerStore.open(dir.path, { create: false });
     try {
       expect(store.getEntry(0)).toBeUndefined();
-      expect(Buffer.from(store.getEntry(433)!).equals(entries[433]!)).toBe(true);
+      expect(Buffer.from(store.getEntry(437)!).equals(entries[437]!)).toBe(true);
     } finally {
       await store.close();
     }
     r = await verifyLedger(dir.path);
     expect([r.ok, r.error?.index]).toEqual([false, 0]);
   });
+});
 
-  it('opens a format-4 folder that lost its format meta as format 4, appending in its layout', async () => {
-    const entries = await build(dir.path, [100, 300, 33], 433);
+describe('the storage format', () => {
+  async function setFormat(path: string, format: string | undefined): Promise<void> {
+    await withRawDb(path, (db) =>
+      format === undefined ? db.del(metaKey('format')) : db.put(metaKey('format'), utf8(format)),
+    );
+  }
+
+  /** Both ways of opening the folder fail with E_LEDGER_FORMAT, with `message` and the hint of what to do. */
+  async function expectRefused(path: string, message: string): Promise<void> {
+    for (const open of [() => LedgerStore.open(path, { create: false }), () => openLedger(path)]) {
+      await expect(open()).rejects.toMatchObject({
+        code: 'E_LEDGER_FORMAT',
+        message,
+        hint: expect.stringMatching(
+          /reads only dirchain-ledger\/6: open the folder with the dirchain that wrote it/,
+        ),
+      });
+    }
+  }
+
+  it('records dirchain-ledger/6 in a new ledger and opens it', async () => {
+    expect(STORAGE_FORMAT).toBe('dirchain-ledger/6');
+    const entries = await build(dir.path, [5], 5);
     await withRawDb(dir.path, async (db) => {
-      await storeEntriesAsFormat4(db);
-      await db.del(metaKey('format'));
+      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/6');
     });
     await expectEntries(dir.path, entries);
-    const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
-    const records = Array.from({ length: 100 }, (_, k) => signedBy(city.departments[k % 5]!, { nometa: k }));
-    for (const r of await ledger.appendMany(records, { atomic: true })) if (r instanceof Error) throw r;
-    await ledger.close();
-    await expectEntries(dir.path, [...entries, ...records]);
-    await withRawDb(dir.path, async (db) => {
-      expect((await tableKeys(db, TABLE.entryFragment)).map(keyNumber)).toEqual([512]);
-      for (const k of await tableKeys(db, LOG_REGION)) expect(k[9]).not.toBe(0x45); // no pieces
-    });
   });
 
-  it('refuses a storage format it does not know, naming it', async () => {
+  it.each(['dirchain-ledger/4', 'dirchain-ledger/1', 'dirchain-ledger/5', 'dirchain-ledger/7'])(
+    'refuses a folder in storage format %s, naming it, and releases it',
+    async (format) => {
+      const entries = await build(dir.path, [5], 5);
+      await setFormat(dir.path, format);
+      await expectRefused(dir.path, `the ledger at ${dir.path} has storage format ${format}`);
+      // The refusals closed LevelDB and left the folder unheld: with its format back, it opens whole.
+      await setFormat(dir.path, STORAGE_FORMAT);
+      await expectEntries(dir.path, entries);
+    },
+  );
+
+  it('refuses a folder that holds blocks but names no storage format', async () => {
     await build(dir.path, [5], 5);
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir.path, {
-      keyEncoding: 'view',
-      valueEncoding: 'view',
-    });
-    await db.open();
-    await db.put(metaKey('format'), new TextEncoder().encode('dirchain-ledger/9'));
-    await db.close();
-    await expect(openLedger(dir.path)).rejects.toMatchObject({
-      code: 'E_LEDGER_FORMAT',
-      message: expect.stringContaining('dirchain-ledger/9'),
-    });
+    await setFormat(dir.path, undefined);
+    await expectRefused(
+      dir.path,
+      `the ledger at ${dir.path} has no storage format (meta \`format\` is missing)`,
+    );
+  });
+
+  it('refuses a folder without a format that holds only a block note, or only an entry', async () => {
+    for (const [i, key] of [numberKey(TABLE.block, 0), pieceKey(0)].entries()) {
+      const path = `${dir.path}/${i}`;
+      await (await LedgerStore.open(path, { create: true })).close();
+      await withRawDb(path, (db) => db.put(key, encodeEntryBundle([utf8('entry')])));
+      await expect(LedgerStore.open(path, { create: false })).rejects.toMatchObject({
+        code: 'E_LEDGER_FORMAT',
+        message: expect.stringContaining('has no storage format'),
+      });
+    }
+  });
+
+  it('opens a new folder that holds nothing yet (its format comes with its genesis block)', async () => {
+    const store = await LedgerStore.open(dir.path, { create: true });
+    await store.close();
+    const reopened = await LedgerStore.open(dir.path, { create: false });
+    try {
+      expect(reopened.entryCount).toBe(0);
+      expect(await reopened.lastBlock()).toBeUndefined();
+      expect(reopened.getMeta('format')).toBeUndefined();
+    } finally {
+      await reopened.close();
+    }
+    // A ledger needs its genesis block: an empty folder is none (creation was interrupted).
+    await expect(openLedger(dir.path)).rejects.toMatchObject({ code: 'E_LEDGER_NOT_FOUND' });
   });
 });
 
-describe('the hash page being filled (format 4 keeps it only in memory)', () => {
+describe('the hash page being filled (kept only in memory)', () => {
   /** Every stored hash of the tree over `entries`, in stored order, by an in-memory frontier. */
   function storedHashes(entries: readonly Uint8Array[]): Uint8Array[] {
     const frontier = new Frontier(nodeTreeHasher);
@@ -417,9 +402,7 @@ describe('the hash page being filled (format 4 keeps it only in memory)', () => 
                 const records = Array.from({ length: size }, (_, k) =>
                   signedBy(city.departments[k % 5]!, { at: entries.length + k }),
                 );
-                for (const r of await ledger.appendMany(records, { atomic: true }))
-                  if (r instanceof Error) throw r;
-                entries.push(...records);
+                await appendTo(ledger, entries, records);
               }
               // The newest entries' proofs read the page being filled.
               const p = await ledger.proveInclusion(entries.length - 1);
@@ -441,33 +424,14 @@ describe('the hash page being filled (format 4 keeps it only in memory)', () => 
     );
   });
 
-  it('a format-3 folder keeps storing the page it extends, and stays format 3', async () => {
-    const entries = await build(dir.path, [100, 300, 33], 433);
-    await storeTailPageAsFormat3(dir.path);
-    const ledger = await openLedger(dir.path, { sequencerKey: city.sequencer.signerKey });
-    const records = Array.from({ length: 130 }, (_, k) => signedBy(city.departments[k % 5]!, { three: k }));
-    for (const r of await ledger.appendMany(records, { atomic: true })) if (r instanceof Error) throw r;
-    await ledger.close();
-    const all = [...entries, ...records];
-    await withRawDb(dir.path, async (db) => {
-      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/3');
-      const count = storedHashCount(all.length);
-      const page = await db.get(CURRENT_LAYOUT.pageKey(Math.floor(count / HASHES_PER_PAGE)));
-      expect(page?.length).toBe((count % HASHES_PER_PAGE) * 32);
-    });
-    await expectEntries(dir.path, all);
-    await expectStoredHashes(dir.path, all);
-    expect((await verifyLedger(dir.path)).ok).toBe(true);
-  });
-
-  it('a missing full page it is rebuilt from makes the open fail as corrupt, naming the audit', async () => {
+  it('a missing full page it is rebuilt from makes the open fail as corrupt, naming the verification to run', async () => {
     await build(dir.path, [100, 300, 33], 433);
     // Page 1 holds the hash of leaves 0–255 (stored index 510), a subtree of the tree the page is rebuilt on.
     expect(Math.floor(storedHashIndex(8, 0) / HASHES_PER_PAGE)).toBe(1);
-    await withRawDb(dir.path, (db) => db.del(CURRENT_LAYOUT.pageKey(1)));
+    await withRawDb(dir.path, (db) => db.del(pageKey(1)));
     await expect(openLedger(dir.path)).rejects.toMatchObject({
       code: 'E_LEDGER_CORRUPT',
-      hint: expect.stringContaining('audit'),
+      hint: expect.stringContaining('verifyLedger'),
     });
   });
 
@@ -503,7 +467,7 @@ describe('the hash page being filled (format 4 keeps it only in memory)', () => 
   });
 });
 
-describe('several blocks in one write (format 5)', () => {
+describe('several blocks in one write', () => {
   it('stores one piece per write and bundle, and reads every entry and hash back after reopening', async () => {
     const path = `${dir.path}/raw`;
     const frontier = new Frontier(nodeTreeHasher);
@@ -534,6 +498,8 @@ describe('several blocks in one write (format 5)', () => {
       });
     let store = await LedgerStore.open(path, { create: true });
     try {
+      // The meta a ledger writes with its genesis block: a folder with blocks and no format is refused.
+      await store.putMeta({ format: STORAGE_FORMAT });
       await store.writeBlocks(blocks([100, 200, 300]), 'sync'); // 0–599: bundles 0, 1 complete
       await store.writeBlocks(blocks([50, 206]), 'sync'); // 600–855: bundle 2 complete, 3 open
     } finally {
@@ -542,7 +508,7 @@ describe('several blocks in one write (format 5)', () => {
     await withRawDb(path, async (db) => {
       const pieces = (await tableKeys(db, LOG_REGION)).filter((k) => k[9] === 0x45).map(keyNumber);
       expect(pieces).toEqual([0, 256, 512, 600, 768]);
-      expect([...(await db.get(CURRENT_LAYOUT.bundleKey(2)))!]).toEqual([0, 88]);
+      expect([...(await db.get(bundleKey(2)))!]).toEqual([0, 88]);
     });
     await expectEntries(path, all);
     store = await LedgerStore.open(path, { create: false });

@@ -1,0 +1,52 @@
+import { checkBytes, checkObject, checkString, equalBytes, show, typeOf } from '../crypto/bytes.js';
+import { nodeSigner, sha256Node } from '../crypto/node-crypto.js';
+import { noteSigner, parseSignerKey } from '../crypto/note.js';
+import { ErrorCode, fail } from '../errors.js';
+import type { StateView } from '../policy/entities.js';
+import type { MemberSigner } from './submitter.js';
+
+/**
+ * A member's signing identity from its signer key text
+ * (`PRIVATE+KEY+<member id>+<hash>+<base64>`). `keyId` is 0 until the key is rotated.
+ */
+export function memberSigner(signerKey: string, keyId = 0): MemberSigner {
+  const { name, seed, keyHash } = parseSignerKey(signerKey);
+  checkKeyId(keyId, 'keyId');
+  const signer = nodeSigner(seed);
+  noteSigner(sha256Node, name, signer, keyHash); // checks the key hash
+  return { id: name, keyId, signer };
+}
+
+/**
+ * Throws E_INVALID_ARGUMENT unless `member` has a MemberSigner's shape: a
+ * string id, a keyId ≥ 0, and a signer with a public key and a sign function.
+ */
+export function checkMemberSigner(member: unknown, what: string): asserts member is MemberSigner {
+  checkObject(member, what);
+  checkString(member.id, `${what} id`);
+  checkKeyId(member.keyId, `${what} keyId`);
+  const signer = member.signer;
+  checkObject(signer, `${what} signer`);
+  checkBytes(signer.publicKey, `${what} public key`);
+  if (typeof signer.sign !== 'function')
+    fail(ErrorCode.INVALID_ARGUMENT, `${what} signer.sign: expected a function, got ${typeOf(signer.sign)}`);
+}
+
+function checkKeyId(keyId: unknown, what: string): void {
+  if (!Number.isSafeInteger(keyId) || (keyId as number) < 0)
+    fail(ErrorCode.INVALID_ARGUMENT, `${what}: expected a whole number ≥ 0, got ${show(keyId)}`);
+}
+
+/**
+ * A member's signing identity from its signer key text, with the keyId the
+ * ledger whose state is `view` knows that key by (rotations append keys, so it
+ * may not be 0).
+ */
+export function memberSignerIn(view: StateView, signerKey: string): MemberSigner {
+  const s = memberSigner(signerKey);
+  const m = view.get('member', s.id);
+  if (m === undefined) fail(ErrorCode.UNKNOWN_MEMBER, `${s.id} is not a member of this ledger`);
+  const keyId = m.keys.findIndex((k) => equalBytes(k, s.signer.publicKey));
+  if (keyId < 0) fail(ErrorCode.UNKNOWN_KEY, `this key is not one of ${s.id}'s keys`);
+  return { ...s, keyId };
+}

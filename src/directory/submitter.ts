@@ -1,0 +1,38 @@
+/**
+ * Where the directory API sends the records it signs: a sequencer in this
+ * process, or a remote node's client. What it answers once a record is durable.
+ */
+import type { Plain } from '../encoding/msgpack.js';
+import type { StateView } from '../policy/entities.js';
+
+/** What `append` resolves to, once the record's block is durable. */
+export interface Receipt {
+  readonly index: number;
+  readonly height: number;
+}
+
+/** What `appendBatch` / `submitBatch` resolve to, once the batch's block is durable. */
+export interface BatchReceipt {
+  /** Index of the seal (the signed record); its events follow it. */
+  readonly seal: number;
+  /** Index of event 0. */
+  readonly first: number;
+  readonly count: number;
+  readonly height: number;
+}
+
+/** A member's signing identity, for `Ledger.submit`. */
+export interface MemberSigner {
+  readonly id: string;
+  readonly keyId: number;
+  readonly signer: { readonly publicKey: Uint8Array; sign(message: Uint8Array): Uint8Array };
+}
+
+/** What the directory API needs of a ledger: its origin, its committed state, and a way to append. */
+export interface Submitter {
+  readonly origin: string;
+  /** The state as of the last durable block. */
+  readonly view: StateView;
+  submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt>;
+  submitBatch(member: MemberSigner, kind: string, bodies: readonly Plain[]): Promise<BatchReceipt>;
+}
