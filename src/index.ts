@@ -51,6 +51,7 @@ export {
   inclusionBundleFromJSON,
   inclusionBundleToJSON,
 } from './encoding/bundle.js';
+export { type BlockEntry, decodeBlockEntry, encodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 export {
   type BlockHeader,
   type Checkpoint,

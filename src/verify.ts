@@ -433,6 +433,7 @@ export {
   type InclusionBundleJSON,
   inclusionBundleFromJSON,
 } from './encoding/bundle.js';
+export { type BlockEntry, decodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 export {
   type BlockHeader,
   type Checkpoint,
