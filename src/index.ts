@@ -43,6 +43,7 @@ export {
   type RequestInput,
 } from './directory/directory.js';
 export { memberSigner } from './directory/member-signer.js';
+export { type BlockEntry, decodeBlockEntry, encodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 export {
   type ConsistencyBundleJSON,
   consistencyBundleFromJSON,
@@ -51,7 +52,6 @@ export {
   inclusionBundleFromJSON,
   inclusionBundleToJSON,
 } from './encoding/bundle.js';
-export { type BlockEntry, decodeBlockEntry, encodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 export {
   type BlockHeader,
   type Checkpoint,

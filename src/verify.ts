@@ -427,13 +427,13 @@ function checkConsistencyBundle(
 export { fromBase64, fromHex, toBase64, toHex } from './crypto/bytes.js';
 export type { Cosignature } from './crypto/cosignature.js';
 export { type NoteVerifier, openNote, parseNote } from './crypto/note.js';
+export { type BlockEntry, decodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 export {
   type ConsistencyBundleJSON,
   consistencyBundleFromJSON,
   type InclusionBundleJSON,
   inclusionBundleFromJSON,
 } from './encoding/bundle.js';
-export { type BlockEntry, decodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 export {
   type BlockHeader,
   type Checkpoint,
