@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
+
+/** `dirchain --version`: package.json's version, written into the code at build time. */
+const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
 
 // index and cli share chunks. dist/verify.js (the `dirchain/verify` entry) is
 // built separately by tsup.tools.config.ts as one self-contained file.
@@ -16,4 +20,5 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   splitting: true,
+  define: { __DIRCHAIN_VERSION__: JSON.stringify(version) },
 });

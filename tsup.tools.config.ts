@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 import { writeVerifierPage } from './src/web/build-page.js';
+
+/** `node verify.js --version`: package.json's version, written into the file at build time. */
+const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
 
 // Runs after tsup.config.ts (see the build script), so it may add to dist/.
 export default defineConfig([
@@ -34,6 +38,7 @@ export default defineConfig([
     sourcemap: true,
     clean: false,
     dts: { entry: { verify: 'src/verify/standalone.ts' } },
+    define: { __DIRCHAIN_VERSION__: JSON.stringify(version) },
   },
   // The browser verifier page: the page script (with the verify library in it)
   // as one classic script, inlined with its CSS into dist/verifier.html.

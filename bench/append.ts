@@ -561,6 +561,8 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
   const n = ctx.n > 0 ? ctx.n : ctx.quick ? QUICK_N : FULL_N;
   const warmupN = Math.min(n, ctx.quick ? QUICK_WARMUP_N : FULL_WARMUP_N);
   const singleCap = ctx.quick ? QUICK_SINGLE_CAP : SINGLE_CAP;
+  // Checked before a minute goes into generating and signing the records.
+  const order = selectedVariants(ctx.variants);
   ctx.log(`figure 1: generating and signing ${n} access-log records (seed ${ctx.seed})...`);
   const genStart = performance.now();
   const dir = makeDirectory(ctx.seed);
@@ -580,7 +582,6 @@ export async function figureAppend(ctx: BenchContext): Promise<FigureResult> {
     `  batched form: ${batches.count} batches, ${(batches.events.totalBytes / n).toFixed(1)} B avg per event, ` +
       `signed in ${((performance.now() - batchStart) / 1000).toFixed(1)} s`,
   );
-  const order = selectedVariants(ctx.variants);
   const warmup: Partial<Record<VariantId, RunResult>> = {};
   for (const v of order) {
     ctx.log(`  warm-up ${v} (${warmupN} records)`);

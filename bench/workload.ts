@@ -931,11 +931,9 @@ export interface LoadPhase {
 export function cityPhases(city: City): LoadPhase[] {
   const { dir } = city;
   const dept = (i: number): MemberSigner => dir.departments[i]!.member;
-  const answered = city.requests.filter((r) => r.fate !== 'open');
+  // A granted request is answered by the grant that names it (the same record): only refusals and closes remain.
+  const answered = city.requests.filter((r) => r.fate === 'refused' || r.fate === 'closed');
   const deptIndex = new Map(dir.departments.map((d, i) => [d.id, i]));
-  const grantOfRequest = new Map<string, string>();
-  for (const g of city.grants)
-    if (g.input.request !== undefined) grantOfRequest.set(g.input.request, g.input.id);
   const revoked = city.grants.filter((g) => g.revokeBy !== undefined);
   return [
     {
@@ -976,15 +974,10 @@ export function cityPhases(city: City): LoadPhase[] {
         if (r.fate === 'closed')
           return l.directory.closeRequest(dept(r.consumer), r.input.id, 'no longer needed');
         const provider = dept(deptIndex.get(r.input.provider)!);
-        return r.fate === 'granted'
-          ? l.directory.answerRequest(provider, r.input.id, {
-              decision: 'granted',
-              grant: grantOfRequest.get(r.input.id)!,
-            })
-          : l.directory.answerRequest(provider, r.input.id, {
-              decision: 'refused',
-              reason: 'no legal basis for these fields',
-            });
+        return l.directory.answerRequest(provider, r.input.id, {
+          decision: 'refused',
+          reason: 'no legal basis for these fields',
+        });
       },
     },
     {

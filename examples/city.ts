@@ -11,7 +11,7 @@
  * queries the directory, proves one access log and verifies the proof offline
  * with the auditor's `dirchain/verify`, and audits the whole ledger.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -207,7 +207,6 @@ const grant = await d.issueGrant(health.as, {
   validTo: Date.now() + 30 * DAY,
   request: 'need-1',
 });
-await d.answerRequest(health.as, 'need-1', { decision: 'granted', grant: 'g-health-1' });
 say(
   `   grant g-health-1 is record ${grant.index}; need-1 is ${ledger.query.get('request', 'need-1')?.status}`,
 );
@@ -295,3 +294,6 @@ say(
   `   ${audit.ok ? `verified ${audit.records - audit.blocks} records in ${audit.blocks} blocks (${audit.records} log entries with their block entries)` : `FAILED: ${JSON.stringify(audit.error)}`}`,
 );
 if (!report.ok || tampered.ok || !grown.ok || !audit.ok || audit.records !== size) process.exitCode = 1;
+// A folder the demo made for itself is removed; one named on the command line is kept.
+if (process.argv[2] === undefined) rmSync(dir, { recursive: true, force: true });
+say(process.argv[2] === undefined ? `\n(removed ${dir})` : `\nthe ledger is in ${dir}`);

@@ -8,7 +8,16 @@
  *   const report = verifyBundle(bundleJson, ['dirchain.example.gov/city+c0b0ec62+AU9l...']);
  *   if (!report.ok) console.error(report.checks.filter((c) => c.status === 'fail'));
  */
-import { checkArray, checkBytes, checkObject, checkString, equalBytes, show, toHex } from './crypto/bytes.js';
+import {
+  checkArray,
+  checkBytes,
+  checkObject,
+  checkString,
+  equalBytes,
+  show,
+  toBase64,
+  toHex,
+} from './crypto/bytes.js';
 import { type Cosignature, checkCosignatures, parseWitnessKey, witnessPolicy } from './crypto/cosignature.js';
 import { checkLength, PUBLIC_KEY_LENGTH, verifyNoble } from './crypto/ed25519.js';
 import { checkVerifier, type NoteVerifier, openNote, parseVerifierKey } from './crypto/note.js';
@@ -285,6 +294,12 @@ function checkInclusionBundle(
     // The sequencer's entry that ends a block: no signature of its own, the checkpoint vouches for it.
     run(checks, 'leaf is a block entry of this log', () => {
       const e = decodeBlockEntry(b.leaf);
+      // The last leaf of a checkpoint's tree is its block's entry; the extension lines copy it.
+      if (b.index === b.size - 1 && cp !== undefined && cp.extensions.length > 0) {
+        const copy = [`block ${e.height}`, `prev ${toBase64(e.prev)}`, `time ${e.time}`];
+        if (copy.some((line, i) => cp!.extensions[i] !== line))
+          fail(ErrorCode.CHECKPOINT_INVALID, "the checkpoint's block lines disagree with its block entry");
+      }
       return `block ${e.height} at ${isoTime(e.time)}`;
     });
   } else {

@@ -13,7 +13,7 @@ import {
   verifyLedger,
   verifyLedgerSource,
 } from '../chain/verify.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, fail } from '../errors.js';
 import { HttpBlockSource } from '../sync/http-source.js';
 import { renderHtml } from './html.js';
 import { type AuditReport, buildReport } from './report.js';
@@ -101,12 +101,22 @@ async function checkUpperTiles(v: LedgerReport, source: HttpBlockSource): Promis
     : { ...v, ok: false, records: Math.min(v.records, error.index ?? v.records), error };
 }
 
-/** Writes report.json and report.html into `dir` (made if missing); returns their paths. */
+/**
+ * Writes report.json and report.html into `dir` (made if missing); returns their
+ * paths. A folder that cannot be written is `E_STORAGE` naming it.
+ */
 export function writeReport(dir: string, report: AuditReport): { json: string; html: string } {
-  mkdirSync(dir, { recursive: true });
   const json = join(dir, 'report.json');
   const html = join(dir, 'report.html');
-  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(html, renderHtml(report));
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(html, renderHtml(report));
+  } catch (e) {
+    fail(ErrorCode.STORAGE, `cannot write the audit report to ${dir}: ${(e as Error).message}`, {
+      hint: 'give a folder that can be written (it is made if missing)',
+      cause: e,
+    });
+  }
   return { json, html };
 }

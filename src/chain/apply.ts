@@ -28,7 +28,7 @@ import type { State } from './state.js';
 /**
  * What the caller established about an entry before applying it (the
  * sequencer's admission). Options of the one transition, never a second copy
- * of it: with none of them set, the entry is checked from its bytes alone.
+ * of it: without them (`known` omitted), the entry is checked from its bytes alone.
  */
 export interface Known {
   /** The record, decoded already (signed in this process). */

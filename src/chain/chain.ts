@@ -73,7 +73,7 @@ export interface ChainMark {
 export class Chain {
   readonly params: LedgerParams;
   readonly #state: State;
-  readonly #frontier: Frontier;
+  #frontier: Frontier;
   readonly #hasher: TreeHasher;
   readonly #verify: Verify;
   readonly #pairs: PairHasher;
@@ -95,6 +95,8 @@ export class Chain {
     this.#verify = options.verify;
     this.#pairs = options.pairs ?? pairsOf(options.hasher);
     this.#tip = options.tip;
+    if (options.tip.height >= 0 && options.tip.entry?.length !== 32)
+      fail(ErrorCode.INTERNAL, `the tip of block ${options.tip.height} needs its block entry's leaf hash`);
     const ctx: PolicyContext = {
       origin: options.params.origin,
       policy: options.params.policy,
@@ -126,7 +128,11 @@ export class Chain {
   /** Opens a block at `time` (milliseconds); its records are judged at that time. */
   begin(time: number): void {
     if (this.#time !== undefined) fail(ErrorCode.INTERNAL, 'a block is already open');
-    if (!Number.isSafeInteger(time) || time < this.#tip.time) {
+    if (!Number.isSafeInteger(time) || time < 0)
+      fail(ErrorCode.INVALID_ARGUMENT, `block time must be whole milliseconds since the epoch, got ${time}`, {
+        hint: 'check the clock the ledger was given',
+      });
+    if (time < this.#tip.time) {
       const height = this.#tip.height + 1;
       fail(ErrorCode.LEDGER_CORRUPT, `block ${height} is older than block ${height - 1}`);
     }
@@ -231,11 +237,12 @@ export class Chain {
 
   /** Ends the open block by signing its checkpoint: the sequencer. */
   sign(signer: NoteSigner): FormedBlock {
+    if (this.#entries.length === 0) fail(ErrorCode.INTERNAL, 'a block needs at least one record');
     this.#transition.endBlock(this.size);
     const entry = this.#blockEntry();
     this.#push(entry, this.#hasher.leaf(entry), 0);
     this.#ended = true;
-    const { header, firstIndex, hashStart, hashes } = this.#form();
+    const { header, firstIndex, hashStart, hashes } = this.#form(this.#frontier);
     const text = formatBlockHeader(header);
     return this.#end(header, signNote(text, [signer]), firstIndex, hashStart, hashes);
   }
@@ -252,7 +259,7 @@ export class Chain {
     const got = parseBlockHeader(text);
     const height = this.#tip.height + 1;
 
-    // Checked before the tree is extended: a refused note leaves the chain as it was.
+    // A refused note leaves the tree and the tip as they were; the open block stays open (`abandon` drops it).
     if (got.origin !== this.params.origin)
       fail(ErrorCode.LEDGER_CORRUPT, `block ${height} names origin ${got.origin}`);
     if (got.height !== height)
@@ -265,21 +272,35 @@ export class Chain {
       fail(ErrorCode.LEDGER_CORRUPT, `block ${height} does not end with its block entry`, {
         index: this.size,
       });
+    if (got.size <= this.#frontier.size + 1)
+      fail(ErrorCode.LEDGER_CORRUPT, `block ${height} adds no records`, { index: this.#frontier.size });
     if (got.size !== this.size) {
       fail(
         ErrorCode.LEDGER_CORRUPT,
-        got.size <= this.#frontier.size
-          ? `block ${height} adds no records`
-          : `block ${height} ends at entry ${got.size}, its records end at ${this.size}`,
-        { index: Math.min(got.size, this.size) },
+        `block ${height} ends at entry ${got.size}, its records end at ${this.size}`,
+        {
+          index: Math.min(got.size, this.size),
+        },
       );
     }
     const first = this.#frontier.size;
-    const { header, firstIndex, hashStart, hashes } = this.#form();
+    const tree = this.#frontier.clone();
+    const { header, firstIndex, hashStart, hashes } = this.#form(tree);
     if (!equalBytes(header.root, got.root)) {
       fail(ErrorCode.LEDGER_CORRUPT, `block ${height}'s root does not match its records`, { index: first });
     }
+    this.#frontier = tree;
     return this.#end(header, note, firstIndex, hashStart, hashes);
+  }
+
+  /** Drops the open block: its entries and staged changes are forgotten, the chain is as it was before `begin`. */
+  abandon(): void {
+    this.#state.discard();
+    this.#transition.rollback(undefined);
+    this.#entries.length = 0;
+    this.#leaves.length = 0;
+    this.#time = undefined;
+    this.#ended = false;
   }
 
   /** The oldest formed block is durable: its changes become the committed state. */
@@ -301,8 +322,8 @@ export class Chain {
     return this.#tip.entry ?? ZERO_HASH;
   }
 
-  /** Extends the tree by the open block's entries: its header and stored hashes. */
-  #form(): { header: BlockHeader; firstIndex: number; hashStart: number; hashes: Uint8Array } {
+  /** Extends `tree` by the open block's entries: the block's header and stored hashes. */
+  #form(tree: Frontier): { header: BlockHeader; firstIndex: number; hashStart: number; hashes: Uint8Array } {
     const time = this.#openTime();
     const firstIndex = this.#frontier.size;
     const n = this.#entries.length;
@@ -315,11 +336,11 @@ export class Chain {
     const hashStart = storedHashCount(firstIndex);
     const sink = new HashSink(2 * n + 8);
     // A level at a time, pairs hashed together (sha256x4.ts on the sequencer).
-    this.#frontier.appendAll(this.#leaves.bytes, n, sink, this.#pairs);
+    tree.appendAll(this.#leaves.bytes, n, sink, this.#pairs);
     const header: BlockHeader = {
       origin: this.params.origin,
-      size: this.#frontier.size,
-      root: this.#frontier.root(),
+      size: tree.size,
+      root: tree.root(),
       height: this.#tip.height + 1,
       prev: this.#prev(),
       time,

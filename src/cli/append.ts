@@ -16,7 +16,6 @@ import {
   type MemberSigner,
   openLedger,
   type Plain,
-  signRecord,
 } from '../index.js';
 import { type Ctx, EXIT } from './commands.js';
 import { errorJSON, writeError } from './error-output.js';
@@ -94,13 +93,17 @@ class Stopped extends Error {
 
 interface Slot {
   readonly line: number;
+  /** A record signed elsewhere, as read. */
   readonly entry?: Uint8Array;
+  /** An unsigned `{kind, body}` line's text: signed when its window is appended, not when read. */
+  readonly unsigned?: string;
   readonly error?: DirchainError;
 }
 
 /**
  * NDJSON, one record per line: either `{"record": "<base64 signed entry>"}`
- * (signed elsewhere), or `{"kind": "...", "body": {...}}` signed here with `--key`.
+ * (signed elsewhere), or `{"kind": "...", "body": {...}}` signed here with `--key`,
+ * with the time it is appended at (not the time it was read: see `drain`).
  * Exit codes: 0 all appended, 1 some lines refused, 3 an error stopped it (what
  * was appended before it is still reported).
  */
@@ -166,7 +169,11 @@ async function appendFile(
   let nextLine = 1;
   const drain = async () => {
     if (window.length === 0) return;
-    const entries = window.filter((w) => w.entry !== undefined).map((w) => w.entry!);
+    // Unsigned lines are signed now, just before they are appended, with the ledger's clock: a
+    // window can take long to fill (a slow pipe), and a record more than the genesis policy's
+    // maxClockSkewMs older than its block would be refused for good (E_CLOCK_SKEW).
+    const slots = window.map((w) => (w.unsigned === undefined ? w : signed(w, ledger, signer)));
+    const entries = slots.filter((w) => w.entry !== undefined).map((w) => w.entry!);
     let receipts: Awaited<ReturnType<Ledger['appendMany']>>;
     try {
       receipts = await ledger.appendMany(entries);
@@ -175,7 +182,7 @@ async function appendFile(
     }
     let r = 0;
     let stop: Stopped | undefined;
-    for (const w of window) {
+    for (const w of slots) {
       if (w.error) {
         tally.refuse(w.line, w.error);
         continue;
@@ -191,10 +198,10 @@ async function appendFile(
   };
   const add = async (line: SplitLine) => {
     nextLine = line.number + 1;
-    const slot = slotOf(line, ledger, signer);
+    const slot = slotOf(line, signer);
     if (slot === undefined) return;
     window.push(slot);
-    windowBytes += slot.entry?.length ?? 0;
+    windowBytes += slot.entry?.length ?? slot.unsigned?.length ?? 0;
     if (window.length >= WINDOW_RECORDS || windowBytes >= WINDOW_BYTES) await drain();
   };
   const splitter = new LineSplitter(MAX_LINE_BYTES);
@@ -224,7 +231,7 @@ async function appendFile(
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The entry a line makes, or why it makes none; undefined for a blank line. */
-function slotOf(line: SplitLine, ledger: Ledger, signer: MemberSigner | undefined): Slot | undefined {
+function slotOf(line: SplitLine, signer: MemberSigner | undefined): Slot | undefined {
   if (isLongLine(line)) {
     return {
       line: line.number,
@@ -242,16 +249,33 @@ function slotOf(line: SplitLine, ledger: Ledger, signer: MemberSigner | undefine
       return fail(ErrorCode.DECODE, 'line is not valid UTF-8');
     }
     if (text.trim() === '') return undefined;
-    return { line: line.number, entry: entryFromLine(text, ledger, signer) };
+    const o = parseLine(text);
+    if (typeof o.record === 'string') return { line: line.number, entry: fromBase64(o.record) };
+    if (signer === undefined) {
+      fail(ErrorCode.INVALID_ARGUMENT, 'unsigned lines ("kind"/"body") need --key <member signer key file>');
+    }
+    // Kept as text (what the line costs), parsed again and signed when its window is appended.
+    return { line: line.number, unsigned: text };
   } catch (e) {
-    return {
-      line: line.number,
-      error: e instanceof DirchainError ? e : new DirchainError(ErrorCode.DECODE, String(e)),
-    };
+    return { line: line.number, error: asError(e) };
   }
 }
 
-function entryFromLine(raw: string, ledger: Ledger, signer: MemberSigner | undefined): Uint8Array {
+/** The slot of an unsigned line, signed now as `signer` with the ledger's clock. */
+function signed(slot: Slot, ledger: Ledger, signer: MemberSigner | undefined): Slot {
+  try {
+    const o = parseLine(slot.unsigned!);
+    return { line: slot.line, entry: ledger.sign(signer!, o.kind as string, o.body as Plain).bytes };
+  } catch (e) {
+    return { line: slot.line, error: asError(e) };
+  }
+}
+
+const asError = (e: unknown): DirchainError =>
+  e instanceof DirchainError ? e : new DirchainError(ErrorCode.DECODE, String(e));
+
+/** A line as JSON: an object with `record` (a base64 string), or with a string `kind` and a `body`. */
+function parseLine(raw: string): Record<string, unknown> {
   let v: unknown;
   try {
     v = JSON.parse(raw);
@@ -261,26 +285,13 @@ function entryFromLine(raw: string, ledger: Ledger, signer: MemberSigner | undef
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     fail(ErrorCode.DECODE, 'line must be a JSON object');
   const o = v as Record<string, unknown>;
-  if (typeof o.record === 'string') return fromBase64(o.record);
+  if (typeof o.record === 'string') return o;
   if (typeof o.kind !== 'string' || !('body' in o)) {
     fail(ErrorCode.DECODE, 'line needs "record" (base64) or "kind" and "body"', {
       hint: 'see `dirchain append --help` for the line format',
     });
   }
-  if (signer === undefined) {
-    fail(ErrorCode.INVALID_ARGUMENT, 'unsigned lines ("kind"/"body") need --key <member signer key file>');
-  }
-  return signRecord(
-    {
-      origin: ledger.origin,
-      kind: o.kind,
-      author: signer.id,
-      keyId: signer.keyId,
-      timestamp: Date.now(),
-      body: o.body as Plain,
-    },
-    signer.signer,
-  ).bytes;
+  return o;
 }
 
 /**

@@ -1,11 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fail, isLedgerUrl, MEMBER_ID_PATTERN } from '../cli-api.js';
 import {
   auditLedger,
   consistencyBundleToJSON,
   createLedger,
+  DirchainError,
   ErrorCode,
+  type ErrorCodeValue,
   generateKeyPair,
   inclusionBundleToJSON,
   type Ledger,
@@ -16,9 +18,10 @@ import {
 } from '../index.js';
 import { verifyBundle } from '../verify.js';
 import { auditAsChild, auditInChild, isAuditChild } from './audit-child.js';
+import { writeError } from './error-output.js';
 import { FolderClaim, publicKeyPath } from './folder-claim.js';
-import { dim, green, Progress, red } from './io.js';
-import { keyArgument, keysPath, ledgerPath, sequencerKeyPath } from './node-dir.js';
+import { dim, green, Progress, red, yellow } from './io.js';
+import { keyArgument, keysPath, ledgerPath, requireLedgerFolder, sequencerKeyPath } from './node-dir.js';
 
 export interface Ctx {
   readonly json: boolean;
@@ -92,6 +95,7 @@ export async function init(ctx: Ctx, dir: string, origin: string, adminId: strin
 }
 
 async function readHead(dir: string) {
+  requireLedgerFolder(dir);
   const ledger = await openLedger(ledgerPath(dir));
   try {
     return ledger.head();
@@ -123,6 +127,7 @@ export async function prove(
   dir: string,
   o: { index?: number; size?: number; from?: number; to?: number },
 ): Promise<number> {
+  requireLedgerFolder(dir);
   const ledger = await openLedger(ledgerPath(dir));
   try {
     let bundle: unknown;
@@ -163,10 +168,6 @@ export function verify(ctx: Ctx, file: string, keys: string[]): number {
   return report.ok ? EXIT.ok : EXIT.failed;
 }
 
-/**
- * Re-verifies a whole ledger, local (<dir>) or served (http://...), and writes
- * report.json + report.html to `reportDir` when given; --json prints the report.
- */
 /** One-line fixes for the audit failures a person can act on. */
 const AUDIT_HINTS: Record<string, string> = {
   [ErrorCode.LEDGER_NOT_FOUND]:
@@ -181,6 +182,28 @@ const AUDIT_HINTS: Record<string, string> = {
     'the record or note was changed after signing: restore the ledger from a replica',
 };
 
+/**
+ * Verdicts that mean the ledger could not be read at all (there is none, it is
+ * in use or in another format, its server cannot be reached): nothing was
+ * checked, so the audit exits 3 like every other command, not 1 (a check failed).
+ */
+const NOT_READ: ReadonlySet<string> = new Set([
+  ErrorCode.LEDGER_NOT_FOUND,
+  ErrorCode.LEDGER_FORMAT,
+  ErrorCode.STORAGE,
+  ErrorCode.REMOTE,
+]);
+
+/** The line that says what exit 0 vouches for: with --key, the key too; without, only the ledger's own key. */
+const KEY_NOT_CHECKED = 'key not checked: trusted the key the ledger names';
+
+/**
+ * Re-verifies a whole ledger, local (<dir>) or served (http://...), and writes
+ * report.json + report.html to `reportDir` when given; --json prints the report.
+ * Exits 0 when the ledger is consistent with its key (with --key: a key given;
+ * without: the key the ledger names, and says so), 1 when a check failed, 3
+ * when there was no ledger to check (NOT_READ).
+ */
 export async function audit(
   ctx: Ctx,
   target: string,
@@ -189,7 +212,8 @@ export async function audit(
   checkpointFile?: string,
 ): Promise<number> {
   let bar: Progress | undefined;
-  const where = isLedgerUrl(target) ? target : ledgerPath(target);
+  const local = !isLedgerUrl(target);
+  const where = local ? ledgerPath(target) : target;
   if (checkpointFile !== undefined && !existsSync(checkpointFile))
     fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${checkpointFile}`, {
       hint: 'save one with `dirchain checkpoint <dir> > checkpoint.txt`',
@@ -208,21 +232,37 @@ export async function audit(
     await auditAsChild(where, options);
     return EXIT.ok;
   }
+  // Before the replay, which can take long: a report that cannot be written, or no ledger to read.
+  if (reportDir !== undefined) prepareReportDir(reportDir);
+  if (local) requireLedgerFolder(target);
   // A local folder is read in a child process, so that an abort there is still reported (audit-child.ts).
-  const report = isLedgerUrl(target) ? await auditLedger(where, options) : await auditInChild(where, options);
+  const report = local ? await auditInChild(where, options) : await auditLedger(where, options);
   bar?.done();
   // The report is written whatever the verdict: it says what failed.
   const files = reportDir === undefined ? undefined : writeReport(reportDir, report);
+  const notRead = report.error !== undefined && NOT_READ.has(report.error.code);
   if (ctx.json) ctx.out(JSON.stringify(report));
   else {
     // `records` counts log entries; every block ends with one block entry, the rest are records.
-    if (report.ok)
-      ctx.out(
-        green(
-          `ledger verified: ${report.records - report.blocks} records in ${report.blocks} blocks (${report.records} log entries), origin ${report.origin}`,
-        ),
-      );
-    else {
+    if (report.ok) {
+      const summary = `ledger verified: ${report.records - report.blocks} records in ${report.blocks} blocks (${report.records} log entries), origin ${report.origin}`;
+      if (report.keyTrusted) {
+        ctx.out(green(summary));
+        ctx.out(`key checked: the ledger's sequencer key ${report.sequencerKey} is one given with --key`);
+      } else {
+        // Exit 0 without --key says only that the ledger is consistent with the key it names.
+        ctx.out(yellow(summary));
+        ctx.out(yellow(`${KEY_NOT_CHECKED} (${report.sequencerKey})`));
+        ctx.out(
+          'hint: to check it, pass the verifier key its publisher gave you: --key <sequencer.pub or key text>',
+        );
+      }
+    } else if (notRead) {
+      // Nothing was checked: reported like any command's error (stderr, exit 3).
+      const e = report.error!;
+      const hint = AUDIT_HINTS[e.code];
+      writeError(new DirchainError(e.code as ErrorCodeValue, e.message, hint === undefined ? {} : { hint }));
+    } else {
       const e = report.error!;
       ctx.out(red(`ledger NOT verified: ${e.code} ${e.message}`));
       if (e.index !== undefined) ctx.out(red(`first bad record index: ${e.index}`));
@@ -236,11 +276,41 @@ export async function audit(
       ctx.out(dim(`report: ${files.html} and ${files.json}`));
     }
   }
-  return report.ok ? EXIT.ok : EXIT.failed;
+  return report.ok ? EXIT.ok : notRead ? EXIT.error : EXIT.failed;
+}
+
+/**
+ * Makes the --report folder (if missing) and checks it can be written, before
+ * the replay: a bad path is a usage error naming it, not a stack trace after
+ * the whole ledger was read.
+ */
+function prepareReportDir(dir: string): void {
+  let problem: string | undefined;
+  try {
+    mkdirSync(dir, { recursive: true });
+    if (!statSync(dir).isDirectory()) problem = 'it is not a folder';
+    else accessSync(dir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    problem =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? 'a file is in the way (the path or one of its parents is not a folder)'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'EROFS'
+            ? 'the file system is read-only'
+            : (e as Error).message;
+  }
+  if (problem !== undefined) {
+    fail(ErrorCode.INVALID_ARGUMENT, `cannot write the report to ${dir}: ${problem}`, {
+      hint: '--report takes a folder you can write to (made if missing); report.json and report.html go in it',
+    });
+  }
 }
 
 /** Serves <dir>'s ledger read-only as tlog-tiles until SIGINT or SIGTERM. */
 export async function serve(ctx: Ctx, dir: string, host: string, port: number): Promise<number> {
+  requireLedgerFolder(dir);
   const running = await serveLedger(ledgerPath(dir), { host, port });
   if (ctx.json) ctx.out(JSON.stringify({ url: running.url, origin: running.origin, size: running.size }));
   else {
@@ -256,6 +326,7 @@ export async function serve(ctx: Ctx, dir: string, host: string, port: number): 
 }
 
 export async function rebuild(ctx: Ctx, dir: string): Promise<number> {
+  requireLedgerFolder(dir);
   const report = await rebuildState(ledgerPath(dir));
   ctx.out(
     ctx.json

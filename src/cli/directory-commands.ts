@@ -24,7 +24,14 @@ import {
   type Sharing,
 } from '../index.js';
 import { type Ctx, EXIT } from './commands.js';
-import { keyArgument, keysPath, ledgerPath, readKeyFile, sequencerKeyPath } from './node-dir.js';
+import {
+  keyArgument,
+  keysPath,
+  ledgerPath,
+  readKeyFile,
+  readSequencerKey,
+  requireLedgerFolder,
+} from './node-dir.js';
 
 export interface DirectoryArgs {
   id?: string;
@@ -109,7 +116,8 @@ function publicKeyArgument(v: string): Uint8Array {
 }
 
 async function withLedger(dir: string, f: (ledger: Ledger) => Promise<number>): Promise<number> {
-  const ledger = await openLedger(ledgerPath(dir), { sequencerKey: readKeyFile(sequencerKeyPath(dir)) });
+  // A folder without a ledger is the wrong folder (E_LEDGER_NOT_FOUND), not a missing key.
+  const ledger = await openLedger(ledgerPath(dir), { sequencerKey: readSequencerKey(dir) });
   try {
     return await f(ledger);
   } finally {
@@ -307,7 +315,7 @@ export async function directoryCommand(
           await d.logAccess(as(), {
             grant: need(a, 'grant', 'grant id'),
             fields: list(need(a, 'fields', 'comma-separated fields')),
-            count: Number(need(a, 'count', 'rows used')),
+            count: num(need(a, 'count', 'rows used'), 'count')!,
             purpose: need(a, 'purpose', 'purpose of this use'),
           }),
         );
@@ -329,7 +337,10 @@ function roles(v: string): Role[] {
 
 function num(v: string | undefined, what: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) fail(ErrorCode.INVALID_ARGUMENT, `--${what} must be a non-negative integer`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
+    fail(ErrorCode.INVALID_ARGUMENT, `--${what} must be a non-negative integer, not ${JSON.stringify(v)}`, {
+      hint: 'run with --help for usage',
+    });
   return Number(v);
 }
 
@@ -340,6 +351,7 @@ export async function queryCommand(
   id: string | undefined,
   a: DirectoryArgs,
 ): Promise<number> {
+  requireLedgerFolder(dir);
   const ledger = await openLedger(ledgerPath(dir));
   try {
     const q = ledger.query;

@@ -7,6 +7,7 @@ export function paint(code: number, text: string): string {
 
 export const green = (t: string): string => paint(32, t);
 export const red = (t: string): string => paint(31, t);
+export const yellow = (t: string): string => paint(33, t);
 export const dim = (t: string): string => paint(2, t);
 
 /** A one-line progress bar on stderr; silent unless stderr is a terminal. */

@@ -9,13 +9,14 @@ import { DirchainError, ErrorCode, isDirchainError } from '../index.js';
 import { append, MAX_LINE_BYTES } from './append.js';
 import { audit, type Ctx, checkpoint, EXIT, init, prove, rebuild, serve, verify } from './commands.js';
 import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } from './directory-commands.js';
-import { writeError } from './error-output.js';
+import { errorJSON, writeError } from './error-output.js';
 import { red } from './io.js';
 
 const HELP: Record<string, string> = {
   '': `dirchain: a signed, hash-chained ledger of a data directory
 
 usage: dirchain <command> [options]
+       dirchain --version
 
 commands:
   init <dir> --origin <name>         create a ledger and its keys
@@ -88,9 +89,13 @@ example: dirchain rebuild ./city`,
 Re-verifies every block, record signature, admission rule and root; for a local
 <dir> also every stored hash, state and index entry. A URL is a ledger served by
 \`dirchain serve\` (tlog-tiles): it is fetched and replayed the same way.
-Exits 1 and names the first bad record index on any failure. A local <dir> is
-read in a child process: damaged storage is reported (E_LEDGER_CORRUPT), even if
-reading it kills that process.
+A local <dir> is read in a child process: damaged storage is reported
+(E_LEDGER_CORRUPT), even if reading it kills that process.
+
+Exit codes: 0 the ledger is consistent with the key it names, and with --key that
+key is one you gave; without --key the key is not checked, and it says so ("key
+not checked"). 1 a check failed: names the first bad record index. 3 there was no
+ledger to check (no ledger at <dir>, URL unreachable, folder in use).
 
 --report <out-dir>  write report.json and report.html (self-contained, printable):
                     verdict, records per kind / author / scenario over time,
@@ -114,13 +119,20 @@ Serves the ledger read-only over HTTP until interrupted (the folder stays locked
 example: dirchain serve ./city --port 8080`,
 };
 
+/** Put in by the build (tsup `define`) from package.json; absent when this file runs from source. */
+declare const __DIRCHAIN_VERSION__: string | undefined;
+
+/** The package version (`dirchain --version`); "dev" when run from source. */
+const VERSION: string = typeof __DIRCHAIN_VERSION__ === 'string' ? __DIRCHAIN_VERSION__ : 'dev';
+
 function usage(message: string): never {
   throw new DirchainError(ErrorCode.INVALID_ARGUMENT, message, { hint: 'run with --help for usage' });
 }
 
 function int(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) usage(`--${name} must be a non-negative integer`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    usage(`--${name} must be a non-negative integer, not ${JSON.stringify(value)}`);
   return Number(value);
 }
 
@@ -135,6 +147,8 @@ const OPERATIONAL: ReadonlySet<string> = new Set([
   ErrorCode.NOT_FOUND,
   ErrorCode.KEY_INVALID,
   ErrorCode.DECODE,
+  ErrorCode.LEDGER_FORMAT,
+  ErrorCode.REMOTE,
 ]);
 
 function exitCodeOf(code: string): number {
@@ -194,6 +208,10 @@ export async function main(argv: string[]): Promise<number> {
     },
   });
   const ctx: Ctx = { json: values.json === true, out: (s) => process.stdout.write(`${s}\n`) };
+  if (command === '--version' || command === '-v') {
+    ctx.out(ctx.json ? JSON.stringify({ version: VERSION }) : VERSION);
+    return EXIT.ok;
+  }
   if (command === '' || command === 'help' || command === '--help' || command === '-h') {
     ctx.out(HELP['']!);
     return command === '' ? EXIT.usage : EXIT.ok;
@@ -266,10 +284,14 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const json = process.argv.includes('--json');
     if (isDirchainError(e)) {
-      if (json) process.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
+      if (json) process.stdout.write(`${JSON.stringify({ error: errorJSON(e) })}\n`);
       writeError(e);
       process.exitCode = exitCodeOf(e.code);
     } else if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      if (json) {
+        const error = { code: ErrorCode.INVALID_ARGUMENT, message: (e as Error).message };
+        process.stdout.write(`${JSON.stringify({ error })}\n`);
+      }
       process.stderr.write(
         `${red('error E_INVALID_ARGUMENT:')} ${(e as Error).message}\nhint: run with --help for usage\n`,
       );

@@ -215,6 +215,12 @@ export class Directory {
     return this.#ledger.submit(consumer, KIND.requestOpen, clean(request));
   }
 
+  /**
+   * Answers a need list. A grant issued with `request` set already answers it
+   * (granted, with the grant's id, in the grant's own record), so the answer
+   * left to give is `refused` with a reason; a `granted` answer is refused
+   * (E_REQUEST_NOT_OPEN once a grant answered the request, E_UNKNOWN_GRANT before).
+   */
   answerRequest(
     provider: MemberSigner,
     id: string,
@@ -227,7 +233,11 @@ export class Directory {
     return this.#ledger.submit(member, KIND.requestClose, clean({ id, reason }));
   }
 
-  /** Issues a grant; level-4 fields need an admin among `approvers`/`approvals` (the countersignature). */
+  /**
+   * Issues a grant, valid in [validFrom, validTo); with `request` set, it answers that open need
+   * list (granted) in the same record. Level-4 fields need an admin among `approvers`/`approvals`
+   * (the countersignature).
+   */
   issueGrant(provider: MemberSigner, grant: GrantInput, options?: ApprovalOptions): Promise<Receipt> {
     return this.submitProposal(provider, this.propose(KIND.grantIssue, grant), options);
   }

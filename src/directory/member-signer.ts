@@ -38,15 +38,25 @@ function checkKeyId(keyId: unknown, what: string): void {
 }
 
 /**
- * A member's signing identity from its signer key text, with the keyId the
- * ledger whose state is `view` knows that key by (rotations append keys, so it
- * may not be 0).
+ * A member's signing identity from its signer key text, with the keyId of the
+ * member's current key in the ledger whose state is `view` (rotations append
+ * keys, so it may not be 0). A key the member rotated away from is E_UNKNOWN_KEY,
+ * naming its old keyId: the policy refuses records signed with it.
  */
 export function memberSignerIn(view: StateView, signerKey: string): MemberSigner {
   const s = memberSigner(signerKey);
   const m = view.get('member', s.id);
   if (m === undefined) fail(ErrorCode.UNKNOWN_MEMBER, `${s.id} is not a member of this ledger`);
-  const keyId = m.keys.findIndex((k) => equalBytes(k, s.signer.publicKey));
-  if (keyId < 0) fail(ErrorCode.UNKNOWN_KEY, `this key is not one of ${s.id}'s keys`);
-  return { ...s, keyId };
+  const current = m.keys[m.activeKeyId];
+  // The current key first: a key rotated away from and back to is in `keys` twice.
+  if (current !== undefined && equalBytes(current, s.signer.publicKey)) return { ...s, keyId: m.activeKeyId };
+  const old = m.keys.findLastIndex((k) => equalBytes(k, s.signer.publicKey));
+  if (old >= 0) {
+    fail(
+      ErrorCode.UNKNOWN_KEY,
+      `this is ${s.id}'s key ${old}, no longer current: ${s.id}'s current key is ${m.activeKeyId}`,
+      { hint: `sign with ${s.id}'s current signer key (the one its latest key rotation named)` },
+    );
+  }
+  return fail(ErrorCode.UNKNOWN_KEY, `this key is not one of ${s.id}'s keys`);
 }

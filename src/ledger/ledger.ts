@@ -71,7 +71,7 @@ export class Ledger extends Reader {
   }
 
   /** Appends many records signed elsewhere, in order (`Sequencer.appendMany`). */
-  appendMany(
+  async appendMany(
     entries: readonly Uint8Array[],
     options?: AppendManyOptions,
   ): Promise<Array<Receipt | DirchainError>> {
@@ -108,9 +108,9 @@ export class Ledger extends Reader {
     return memberSignerIn(this.#state, signerKey);
   }
 
-  /** Resolves with the number of admission worker threads once they have started. */
-  async workersStarted(): Promise<number> {
-    return this.#writer().workersStarted();
+  /** Resolves with the number of admission worker threads once they have started (0 when read-only). */
+  workersStarted(): Promise<number> {
+    return this.#sequencer?.workersStarted() ?? Promise.resolve(0);
   }
 
   /** Resolves once every queued append has been written (or refused). */

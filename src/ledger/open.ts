@@ -5,14 +5,14 @@
 
 import { nodeChain } from '../chain/node-chain.js';
 import { State } from '../chain/state.js';
-import { equalBytes } from '../crypto/bytes.js';
+import { checkArray, checkBytes, checkObject, checkString, equalBytes } from '../crypto/bytes.js';
 import { loadSigner } from '../crypto/keys.js';
 import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import { formatVerifierKey, type NoteSigner } from '../crypto/note.js';
-import { isBlockEntry } from '../encoding/block-entry.js';
-import { blockHeaderOfNote } from '../encoding/checkpoint.js';
-import { decodeRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
+import { decodeBlockEntry, isBlockEntry } from '../encoding/block-entry.js';
+import { type BlockHeader, blockHeaderOfNote } from '../encoding/checkpoint.js';
+import { decodeRecord, type LedgerRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
 import { Frontier, storedHashIndex, subtreesOf } from '../merkle/stored.js';
 import type { MemberEntity } from '../policy/entities.js';
@@ -30,7 +30,7 @@ import { Sequencer } from '../sequencer/sequencer.js';
 import { decodeEntity, entityPrefix } from '../storage/state-table.js';
 import { LedgerStore, metaEntries, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
 import { Ledger } from './ledger.js';
-import type { CreateLedgerOptions, LedgerOptions } from './types.js';
+import type { CreateLedgerFromMembers, CreateLedgerOptions, LedgerOptions } from './types.js';
 
 const _ZERO_HASH = new Uint8Array(32);
 
@@ -38,6 +38,27 @@ const hasher = nodeTreeHasher;
 
 /** Creates a new ledger folder with its genesis block and returns it open. */
 export async function createLedger(path: string, options: CreateLedgerOptions): Promise<Ledger> {
+  checkString(path, 'path');
+  checkObject(options, 'createLedger options');
+  checkString(options.origin, 'origin');
+  checkString(options.sequencerKey, 'sequencerKey');
+  const fromGenesis = options.genesisRecord !== undefined;
+  if (fromGenesis) {
+    checkBytes(options.genesisRecord, 'genesisRecord');
+    // What genesis fixes comes from the record alone: a second source would be ignored, or disagree.
+    const also = (['members', 'policy', 'sequencerId'] as const).filter((k) => options[k] !== undefined);
+    if (also.length > 0) {
+      fail(
+        ErrorCode.INVALID_ARGUMENT,
+        `genesisRecord fixes the members, policy and sequencer id; ${also.join(' and ')} cannot be given with it`,
+        { hint: `pass either genesisRecord or ${also.join(' and ')}, not both` },
+      );
+    }
+  } else {
+    checkArray(options.members, 'members');
+    if (options.policy !== undefined) checkObject(options.policy, 'policy');
+    if (options.sequencerId !== undefined) checkString(options.sequencerId, 'sequencerId');
+  }
   const sequencer = loadSigner(options.sequencerKey);
   if (sequencer.name !== options.origin) {
     fail(
@@ -48,31 +69,11 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
       },
     );
   }
-  const sequencerId = options.sequencerId ?? 'sequencer';
-  const genesis: GenesisBody = {
-    members: [
-      { id: sequencerId, name: 'Sequencer', roles: ['sequencer'], signingKey: sequencer.publicKey },
-      ...options.members,
-    ],
-    sequencer: sequencerId,
-    sequencerKey: verifierKeyText(sequencer),
-    policy: { ...DEFAULT_POLICY, ...options.policy },
-  };
   const clock = options.clock ?? Date.now;
   const time = clock();
   const record =
     options.genesisRecord === undefined
-      ? signRecord(
-          {
-            origin: options.origin,
-            kind: GENESIS_KIND,
-            author: sequencerId,
-            keyId: 0,
-            timestamp: time,
-            body: genesisBodyToPlain(genesis),
-          },
-          sequencer,
-        )
+      ? newGenesisRecord(options, sequencer, time)
       : decodeRecord(options.genesisRecord);
   // Validate exactly as a verifier will, before anything touches the disk.
   const { params, genesis: checked } = paramsFromGenesis(decodeRecord(record.bytes));
@@ -90,12 +91,14 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
   const state = new State((k) => store.getRaw(k), []);
   const frontier = new Frontier(hasher);
   let note: string;
+  let tipEntry: Uint8Array;
   try {
     const chain = nodeChain(params, state, frontier);
     chain.begin(time);
     chain.applyGenesis(record, hasher.leaf(record.bytes));
     const formed = chain.sign(sequencer);
     note = formed.note;
+    tipEntry = chain.tip.entry!;
     await store.writeBlock(
       {
         height: 0,
@@ -124,7 +127,36 @@ export async function createLedger(path: string, options: CreateLedgerOptions): 
     await store.close();
     throw e;
   }
-  return compose(store, params, state, new Catalog(), frontier, note, sequencer, options);
+  return compose(store, params, state, new Catalog(), frontier, note, tipEntry, sequencer, options);
+}
+
+/** The genesis record of a new ledger: its members and policy, signed by the sequencer at `time`. */
+function newGenesisRecord(
+  options: CreateLedgerFromMembers,
+  sequencer: NoteSigner,
+  time: number,
+): LedgerRecord {
+  const sequencerId = options.sequencerId ?? 'sequencer';
+  const genesis: GenesisBody = {
+    members: [
+      { id: sequencerId, name: 'Sequencer', roles: ['sequencer'], signingKey: sequencer.publicKey },
+      ...options.members,
+    ],
+    sequencer: sequencerId,
+    sequencerKey: verifierKeyText(sequencer),
+    policy: { ...DEFAULT_POLICY, ...options.policy },
+  };
+  return signRecord(
+    {
+      origin: options.origin,
+      kind: GENESIS_KIND,
+      author: sequencerId,
+      keyId: 0,
+      timestamp: time,
+      body: genesisBodyToPlain(genesis),
+    },
+    sequencer,
+  );
 }
 
 /** Opens an existing ledger folder. Pass `sequencerKey` to append. */
@@ -171,12 +203,7 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
         cause: e,
       });
     }
-    const lastEntry = store.getEntry(header.size - 1);
-    if (lastEntry !== undefined && !isBlockEntry(lastEntry)) {
-      fail(ErrorCode.LEDGER_FORMAT, `the blocks of the ledger at ${path} do not end with block entries`, {
-        hint: 'it was written by an earlier dirchain: open it with the dirchain that wrote it',
-      });
-    }
+    const tipEntry = checkedBlockEntry(store, header, path);
     const floor = store.replayFloor(header.size);
     if (floor !== undefined) state.setReplayFloor(floor);
     const frontier = new Frontier(hasher, header.size, subtrees);
@@ -194,11 +221,51 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
         });
       }
     }
-    return compose(store, params, state, catalog, frontier, last.note, sequencer, options);
+    return compose(store, params, state, catalog, frontier, last.note, tipEntry, sequencer, options);
   } catch (e) {
     await store.close();
     throw e;
   }
+}
+
+/**
+ * The last block's block entry, checked against its signed header and the
+ * stored tree, and its leaf hash: the next block links to it, so it must not
+ * come from storage unchecked.
+ */
+function checkedBlockEntry(store: LedgerStore, header: BlockHeader, path: string): Uint8Array {
+  const bytes = store.getEntry(header.size - 1);
+  if (bytes === undefined) {
+    fail(ErrorCode.LEDGER_CORRUPT, `the block entry of block ${header.height} is missing`, {
+      index: header.size - 1,
+      hint: 'verify the folder (verifyLedger) to find the damaged index',
+    });
+  }
+  if (!isBlockEntry(bytes)) {
+    fail(ErrorCode.LEDGER_FORMAT, `the blocks of the ledger at ${path} do not end with block entries`, {
+      hint: 'it was written by an earlier dirchain: open it with the dirchain that wrote it',
+    });
+  }
+  const entry = decodeBlockEntry(bytes);
+  const leaf = hasher.leaf(bytes);
+  const stored = store.readHashNow(storedHashIndex(0, header.size - 1));
+  if (
+    entry.height !== header.height ||
+    entry.time !== header.time ||
+    !equalBytes(entry.prev, header.prev) ||
+    stored === undefined ||
+    !equalBytes(stored, leaf)
+  ) {
+    fail(
+      ErrorCode.LEDGER_CORRUPT,
+      `the block entry of block ${header.height} does not match its signed header`,
+      {
+        index: header.size - 1,
+        hint: 'verify the folder (verifyLedger) to find the damaged index',
+      },
+    );
+  }
+  return leaf;
 }
 
 function verifierKeyText(s: NoteSigner): string {
@@ -217,6 +284,7 @@ function compose(
   catalog: Catalog,
   frontier: Frontier,
   note: string,
+  tipEntry: Uint8Array,
   signer: NoteSigner | undefined,
   options: LedgerOptions,
 ): Ledger {
@@ -227,7 +295,7 @@ function compose(
     const { header } = blockHeaderOfNote(note);
     const chain = nodeChain(params, state, frontier, {
       height: header.height,
-      entry: store.readHashNow(storedHashIndex(0, header.size - 1)),
+      entry: tipEntry,
       time: header.time,
     });
     sequencer = new Sequencer(store, chain, state, signer, options, (block) => {

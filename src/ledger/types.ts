@@ -13,19 +13,34 @@ export interface LedgerOptions extends SequencerOptions {
   sequencerKey?: string;
 }
 
-export interface CreateLedgerOptions extends LedgerOptions {
+interface CreateLedgerBase extends LedgerOptions {
   /** The log's name, e.g. `dirchain.example.gov/city`; also the checkpoint key name. */
   origin: string;
   sequencerKey: string;
+}
+
+/** A new ledger whose genesis record is made here, from `members` and `policy`. */
+export interface CreateLedgerFromMembers extends CreateLedgerBase {
   /** Initial members; at least one admin. The sequencer member is added for you. */
   members: MemberSpec[];
   policy?: Partial<PolicyParams>;
   /** Member id of the sequencer (default `sequencer`). */
   sequencerId?: string;
-  /**
-   * An existing genesis record (its exact bytes) to start from instead of
-   * making one from `members` and `policy`: a second ledger with the same
-   * genesis replays the same records to the same state.
-   */
-  genesisRecord?: Uint8Array;
+  genesisRecord?: undefined;
 }
+
+/**
+ * A new ledger that starts from an existing genesis record (its exact bytes):
+ * a second ledger with the same genesis replays the same records to the same
+ * state. Members, policy and sequencer id are the record's; passing any of
+ * them too is E_INVALID_ARGUMENT.
+ */
+export interface CreateLedgerFromGenesis extends CreateLedgerBase {
+  genesisRecord: Uint8Array;
+  members?: undefined;
+  policy?: undefined;
+  sequencerId?: undefined;
+}
+
+/** Options of `createLedger`: `members` (and `policy`, `sequencerId`), or a `genesisRecord`. */
+export type CreateLedgerOptions = CreateLedgerFromMembers | CreateLedgerFromGenesis;

@@ -140,6 +140,13 @@ export class Frontier {
     return this.#size;
   }
 
+  /** An independent copy (to extend a tree tentatively). */
+  clone(): Frontier {
+    const subtrees: Uint8Array[] = [];
+    for (let i = 0; i < this.#depth; i++) subtrees.push(this.#stack.slice(32 * i, 32 * i + 32));
+    return new Frontier(this.#hasher, this.#size, subtrees);
+  }
+
   /**
    * Adds a leaf hash; pushes onto `out` the stored hashes this append creates,
    * in stored order (the leaf, then each completed parent).

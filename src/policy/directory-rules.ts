@@ -1,7 +1,8 @@
 /**
  * Directory rules: resources (registered, updated and retired by their owning
  * provider), scenarios, and need lists (requests a consumer opens to a
- * provider, which the provider answers and either side closes).
+ * provider; a grant naming one answers it as granted, the provider may answer
+ * it as refused, and either side closes it).
  */
 import { ErrorCode } from '../errors.js';
 import type { ResourceEntity } from './entities.js';
@@ -137,19 +138,21 @@ export function answerRequest(
   if (req === undefined) refuse(ErrorCode.UNKNOWN_REQUEST, `request ${a.id} does not exist`);
   if (req.provider !== s.author.id)
     refuse(ErrorCode.NOT_AUTHORIZED, `only the provider ${req.provider} may answer ${a.id}`);
-  if (req.status !== 'open') refuse(ErrorCode.REQUEST_NOT_OPEN, `request ${a.id} is ${req.status}`);
-  if (a.decision === 'refused' && req.grant !== null) {
+  if (req.status !== 'open') {
     refuse(
       ErrorCode.REQUEST_NOT_OPEN,
-      `grant ${req.grant} was already issued against ${a.id}`,
-      'answer granted, or revoke the grant first',
+      req.status === 'closed'
+        ? `request ${a.id} is closed`
+        : `request ${a.id} was already answered: ${req.status}${req.grant === null ? '' : ` by grant ${req.grant}`}`,
+      req.status === 'granted' ? 'a grant that names a request answers it when issued' : undefined,
     );
   }
-  if (a.decision === 'granted' && req.grant !== a.grant) {
+  if (a.decision === 'granted') {
+    // An open request has no grant: a grant naming it would have answered it.
     refuse(
       ErrorCode.UNKNOWN_GRANT,
       `grant ${a.grant} was not issued against request ${a.id}`,
-      'issue the grant with request set first',
+      'issue the grant with `request` set to the request id: that answers the request as granted',
     );
   }
   s.put('request', { ...req, status: a.decision, reason: a.reason ?? null });

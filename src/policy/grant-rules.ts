@@ -1,14 +1,15 @@
 /**
  * Grant rules: a provider grants a consumer fields of its own resource for a
- * scenario and a time window (answering a need list where sharing is
- * conditional, countersigned by another admin where a field is level 4); the
+ * scenario and a time window [validFrom, validTo) (answering a need list where
+ * sharing is conditional: a grant that names a request answers it, `granted`;
+ * countersigned by another admin where a field is level 4); the
  * provider or an admin revokes it; the consumer logs each use under it.
  */
 import { ErrorCode } from '../errors.js';
 import { checkFields, ownResource } from './directory-rules.js';
 import type { GrantEntity } from './entities.js';
 import { checkApproval } from './governance-rules.js';
-import { has, type RuleScope, refuse } from './rule-scope.js';
+import { has, type RuleScope, refuse, timeText } from './rule-scope.js';
 import type { GrantTerms, Signed } from './schemas.js';
 
 export function issueGrant(s: RuleScope, signed: Signed<GrantTerms>): void {
@@ -35,8 +36,13 @@ export function issueGrant(s: RuleScope, signed: Signed<GrantTerms>): void {
   if (t.request !== undefined) {
     const req = s.view.get('request', t.request);
     if (req === undefined) refuse(ErrorCode.REQUEST_REQUIRED, `request ${t.request} does not exist`);
-    if (req.status !== 'open' || req.grant !== null)
-      refuse(ErrorCode.REQUEST_NOT_OPEN, `request ${t.request} is not open for a grant`);
+    if (req.status !== 'open' || req.grant !== null) {
+      refuse(
+        ErrorCode.REQUEST_NOT_OPEN,
+        `request ${t.request} is ${req.status}${req.grant === null ? '' : ` by grant ${req.grant}`}: ` +
+          'it is not open for a grant',
+      );
+    }
     if (req.consumer !== t.consumer || req.resource !== t.resource) {
       refuse(
         ErrorCode.REQUEST_REQUIRED,
@@ -54,7 +60,8 @@ export function issueGrant(s: RuleScope, signed: Signed<GrantTerms>): void {
         `request ${t.request} is for scenario ${req.scenario}, not ${t.scenario}`,
       );
     }
-    s.put('request', { ...req, grant: t.id });
+    // The grant answers the need list in the same record: granted, with this grant's id.
+    s.put('request', { ...req, status: 'granted', grant: t.id });
   }
   const levels = new Map(resource.fields.map((f) => [f.name, f.level]));
   const core = t.fields.filter((f) => levels.get(f) === 4);
@@ -111,20 +118,33 @@ export function logAccess(s: RuleScope, a: { grant: string; fields: string[] }):
   if (g === undefined) refuse(ErrorCode.UNKNOWN_GRANT, `grant ${a.grant} does not exist`);
   if (g.consumer !== s.author.id)
     refuse(ErrorCode.NOT_AUTHORIZED, `only the grant's consumer ${g.consumer} may log access under ${g.id}`);
-  if (g.status === 'revoked') refuse(ErrorCode.GRANT_REVOKED, `grant ${g.id} was revoked at ${g.revokedAt}`);
-  // Both the author's time and the block time must be inside the window, so
-  // an author's clock cannot move a use into it.
+  if (g.status === 'revoked') {
+    refuse(
+      ErrorCode.GRANT_REVOKED,
+      `grant ${g.id} was revoked at ${g.revokedAt === null ? 'an unknown time' : timeText(g.revokedAt)}`,
+    );
+  }
+  // Both the author's time and the block time must be inside the window
+  // [validFrom, validTo), so an author's clock cannot move a use into it.
+  const window = `[${timeText(g.validFrom)}, ${timeText(g.validTo)})`;
   for (const [at, which] of [
     [s.record.timestamp, 'the access'],
     [s.time, 'the block'],
   ] as const) {
-    if (at < g.validFrom)
+    if (at < g.validFrom) {
       refuse(
         ErrorCode.GRANT_NOT_YET_VALID,
-        `grant ${g.id} is valid from ${g.validFrom}; ${which} is at ${at}`,
+        `grant ${g.id} is valid from ${timeText(g.validFrom)}; ${which} is at ${timeText(at)}`,
+        `the grant's window is ${window} (validFrom included, validTo not): log the use once it opens`,
       );
-    if (at >= g.validTo)
-      refuse(ErrorCode.GRANT_EXPIRED, `grant ${g.id} expired at ${g.validTo}; ${which} is at ${at}`);
+    }
+    if (at >= g.validTo) {
+      refuse(
+        ErrorCode.GRANT_EXPIRED,
+        `grant ${g.id} expired at ${timeText(g.validTo)}; ${which} is at ${timeText(at)}`,
+        `the grant's window is ${window} (validFrom included, validTo not): ask the provider for a new grant`,
+      );
+    }
   }
   const granted = new Set(g.fields);
   const extra = a.fields.filter((f) => !granted.has(f));

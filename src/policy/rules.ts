@@ -24,7 +24,7 @@ import type { MemberEntity, StateView } from './entities.js';
 import { GENESIS_KIND } from './genesis.js';
 import { applyGovernance } from './governance-rules.js';
 import { issueGrant, logAccess, revokeGrant } from './grant-rules.js';
-import { type Effects, type PolicyContext, RuleScope, refuse } from './rule-scope.js';
+import { durationText, type Effects, type PolicyContext, RuleScope, refuse, timeText } from './rule-scope.js';
 import { type DirectoryBody, parseBody } from './schemas.js';
 
 export type { Effects, PolicyContext } from './rule-scope.js';
@@ -131,11 +131,18 @@ function admit(ctx: PolicyContext, view: StateView, record: LedgerRecord, blockT
     );
   }
   const skew = ctx.policy.maxClockSkewMs;
-  if (skew > 0 && Math.abs(record.timestamp - blockTime) > skew) {
+  const off = record.timestamp - blockTime;
+  if (skew > 0 && Math.abs(off) > skew) {
     refuse(
       ErrorCode.CLOCK_SKEW,
-      `record time ${record.timestamp} is more than ${skew} ms from block time ${blockTime}`,
-      "check the author's clock, or sign the record again now",
+      `record time ${timeText(record.timestamp)} is ${durationText(off)} (${Math.abs(off)} ms) ${off < 0 ? 'before' : 'after'} ` +
+        `the block time ${timeText(blockTime)}; at most ${durationText(skew)} (${skew} ms) is allowed`,
+      off < 0
+        ? `re-sign the record (a new time) and append it at once: a record must reach a block within ` +
+            `maxClockSkewMs (${skew} ms) of its time, a policy parameter fixed in the ledger's genesis, ` +
+            'so this one can never be appended as it is'
+        : `the author's clock is ahead: correct it and re-sign the record; the window is maxClockSkewMs ` +
+            `(${skew} ms), a policy parameter fixed in the ledger's genesis`,
     );
   }
   return author;

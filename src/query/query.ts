@@ -87,6 +87,17 @@ function cursorKey(p: PageOptions): Uint8Array | undefined {
   }
 }
 
+/** The key a page starts after, from its cursor; the cursor must be one this query (`prefix`) returned. */
+function afterKey(prefix: Uint8Array, p: PageOptions): Uint8Array | undefined {
+  const after = cursorKey(p);
+  if (after !== undefined && !startsWith(after, prefix)) {
+    fail(ErrorCode.INVALID_ARGUMENT, 'cursor belongs to another query', {
+      hint: 'pass the cursor back to the query that returned it',
+    });
+  }
+  return after;
+}
+
 export class DirectoryQuery {
   readonly #store: LedgerStore;
   readonly #view: StateView;
@@ -120,13 +131,29 @@ export class DirectoryQuery {
     return this.#scan(indexPrefix('r', resource), page, (k) => this.#record(trailingNumber(k)));
   }
 
-  /** Grants of `consumer` active at time `at` (ms): inside the window and not yet revoked then. */
-  activeGrants(consumer: string, at: number, page: PageOptions = {}): Promise<Page<GrantEntity>> {
+  /**
+   * Grants of `consumer` live at time `at` (ms): inside the window [validFrom,
+   * validTo) and not yet revoked then, on a resource that is not retired, for
+   * a consumer that is active — as of the latest durable block, the state the
+   * access rules judge a use by (they refuse the others: E_RESOURCE_RETIRED,
+   * E_MEMBER_INACTIVE).
+   */
+  async activeGrants(consumer: string, at: number, page: PageOptions = {}): Promise<Page<GrantEntity>> {
     const prefix = indexPrefix('c', consumer);
+    if (this.#view.get('member', consumer)?.status !== 'active') {
+      // A suspended or removed consumer (or none) can use no grant; the page options are still checked.
+      limitOf(page);
+      afterKey(prefix, page);
+      return { items: [] };
+    }
     return this.#scan(prefix, page, (k) => {
       const g = this.#view.get('grant', trailingId(k, prefix.length));
       const live =
-        g !== undefined && g.validFrom <= at && at < g.validTo && (g.revokedAt === null || g.revokedAt > at);
+        g !== undefined &&
+        g.validFrom <= at &&
+        at < g.validTo &&
+        (g.revokedAt === null || g.revokedAt > at) &&
+        this.#view.get('resource', g.resource)?.status === 'active';
       return live ? g : undefined;
     });
   }
@@ -198,12 +225,7 @@ export class DirectoryQuery {
     map: (key: Uint8Array) => T | undefined,
   ): Promise<Page<T>> {
     const limit = limitOf(page);
-    const after = cursorKey(page);
-    if (after !== undefined && !startsWith(after, prefix)) {
-      fail(ErrorCode.INVALID_ARGUMENT, 'cursor belongs to another query', {
-        hint: 'pass the cursor back to the query that returned it',
-      });
-    }
+    const after = afterKey(prefix, page);
     const items: T[] = [];
     let last = after;
     // Read in chunks of limit + 1 keys: an unbounded iterator reads ahead far past one page.

@@ -265,7 +265,14 @@ export class Sequencer {
   }
 
   #checkSigner(member: MemberSigner): void {
-    const key = this.#state.get('member', member.id)?.keys[member.keyId];
+    const m = this.#state.get('member', member.id);
+    // A non-member is the same refusal as its record appended (admission.ts), not a key problem.
+    if (m === undefined) {
+      fail(ErrorCode.UNKNOWN_MEMBER, `author ${JSON.stringify(member.id)} is not a member`, {
+        hint: 'an admin must add the member first',
+      });
+    }
+    const key = m.keys[member.keyId];
     if (key === undefined || !equalBytes(key, member.signer.publicKey)) {
       fail(ErrorCode.UNKNOWN_KEY, `the signer is not key ${member.keyId} of member ${member.id}`);
     }
@@ -374,11 +381,10 @@ export class Sequencer {
   #admit(p: Pending): DirchainError | undefined {
     const chain = this.#chain;
     try {
-      const r = chain.apply(
-        p.bytes,
-        hasher.leaf(p.bytes),
-        p.record ? { record: p.record } : { verifiedKey: p.verifiedKey! },
-      );
+      // The item carries what admission established: the record signed here, or the key its signature was checked under.
+      if (p.record === undefined && p.verifiedKey === undefined)
+        return new DirchainError(ErrorCode.INTERNAL, 'a queued record was neither signed here nor checked');
+      const r = chain.apply(p.bytes, hasher.leaf(p.bytes), p);
       if (r instanceof DirchainError) return r;
       const batch = p.batch;
       if (batch === undefined) return undefined;

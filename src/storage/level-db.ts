@@ -3,14 +3,21 @@
  * dirchain's, and reading it as one handle sees it (`LevelReads`: a view
  * reads only its snapshot), with LevelDB's read errors typed.
  */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { ClassicLevel, type IteratorOptions, type KeyIteratorOptions } from 'classic-level';
 import { DirchainError, ErrorCode, fail } from '../errors.js';
 
 export type DB = ClassicLevel<Uint8Array, Uint8Array>;
 export type Snapshot = ReturnType<DB['snapshot']>;
 
-/** Opens the LevelDB at `path`; `create` makes a new one and fails if one exists. */
+/**
+ * Opens the LevelDB at `path`; `create` makes a new one and fails if one exists.
+ * Without `create`, a folder that holds no LevelDB is `E_LEDGER_NOT_FOUND` and is
+ * left as it was (see `assertLevelExists`).
+ */
 export async function openLevel(path: string, options: { create: boolean }): Promise<DB> {
+  if (!options.create) assertLevelExists(path);
   const db: DB = new ClassicLevel(path, {
     keyEncoding: 'view',
     valueEncoding: 'view',
@@ -56,6 +63,24 @@ export async function openLevel(path: string, options: { create: boolean }): Pro
     fail(ErrorCode.STORAGE, `cannot open the ledger at ${path}: ${text.trim()}`, { cause: e });
   }
   return db;
+}
+
+/**
+ * Fails with `E_LEDGER_NOT_FOUND` unless `path` holds a LevelDB (its CURRENT
+ * file). LevelDB, told not to create a database, still makes the folder, LOCK
+ * and LOG (and rotates LOG to LOG.old) before it finds there is none: an open
+ * for reading must leave a folder without a ledger exactly as it was.
+ */
+export function assertLevelExists(path: string): void {
+  try {
+    if (statSync(join(path, 'CURRENT')).isFile()) return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+      fail(ErrorCode.STORAGE, `cannot read the folder ${path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  fail(ErrorCode.LEDGER_NOT_FOUND, `no ledger at ${path}`, { hint: 'create one first (createLedger)' });
 }
 
 /** The reads of one handle: from its snapshot on a view, LevelDB's errors typed (`readError`). */

@@ -13,11 +13,18 @@ export interface CliIo {
   readonly err: (line: string) => void;
 }
 
+/** Put in by the build (tsup `define`) from package.json; absent when this file runs from source. */
+declare const __DIRCHAIN_VERSION__: string | undefined;
+
+/** The dirchain version this file was built from (`node verify.js --version`); "dev" from source. */
+export const VERSION: string = typeof __DIRCHAIN_VERSION__ === 'string' ? __DIRCHAIN_VERSION__ : 'dev';
+
 /** Exit codes, as the dirchain CLI: 0 verified, 1 a check failed, 2 usage, 3 unreadable input. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreadable: 3 } as const;
 
 export const HELP = `usage: node verify.js <bundle.json> --key <verifier key | key file> [--key ...]
                       [--witness <witness key | file> ...] [--quorum K] [--json]
+       node verify.js --version     the dirchain version this file was built from
 
 Checks a dirchain proof bundle (from \`dirchain prove\`) offline, trusting only
 the keys given: the sequencer's verifier key (its sequencer.pub) and, if you
@@ -44,7 +51,7 @@ interface Args {
 
 class UsageError extends Error {}
 
-function parseArgs(argv: readonly string[]): Args | 'help' {
+function parseArgs(argv: readonly string[]): Args | 'help' | 'version' {
   const a: Args = { bundle: '', keys: [], witnesses: [], json: false };
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -57,6 +64,7 @@ function parseArgs(argv: readonly string[]): Args | 'help' {
       return v;
     };
     if (flag === '--help' || flag === '-h') return 'help';
+    else if (flag === '--version' || flag === '-v') return 'version';
     else if (flag === '--json') a.json = true;
     else if (flag === '--key') a.keys.push(value());
     else if (flag === '--witness') a.witnesses.push(value());
@@ -93,7 +101,7 @@ async function keyArgument(io: CliIo, value: string, what: string): Promise<stri
 
 /** Runs the command; returns the exit code. */
 export async function verifyCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  let args: Args | 'help';
+  let args: Args | 'help' | 'version';
   try {
     args = parseArgs(argv);
   } catch (e) {
@@ -101,8 +109,8 @@ export async function verifyCommand(argv: readonly string[], io: CliIo): Promise
     io.err(`error: ${e.message}\n\n${HELP}`);
     return EXIT.usage;
   }
-  if (args === 'help') {
-    io.out(HELP);
+  if (args === 'help' || args === 'version') {
+    io.out(args === 'help' ? HELP : VERSION);
     return EXIT.ok;
   }
   let bundle: string;

@@ -3,7 +3,7 @@ import { memberSigner } from '../../src/directory/member-signer.js';
 import { isDirchainError } from '../../src/errors.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { createLedger } from '../../src/ledger/open.js';
-import type { CreateLedgerOptions, MemberSigner } from '../../src/ledger/types.js';
+import type { CreateLedgerFromMembers, MemberSigner } from '../../src/ledger/types.js';
 import type { MemberSpec, Role } from '../../src/policy/genesis.js';
 import type { ResourceSpec } from '../../src/policy/schemas.js';
 
@@ -51,7 +51,7 @@ export function cityMembers(a: Actors): MemberSpec[] {
 export function openCity(
   path: string,
   a: Actors,
-  options: Partial<CreateLedgerOptions> = {},
+  options: Partial<CreateLedgerFromMembers> = {},
 ): Promise<Ledger> {
   return createLedger(path, {
     origin: ORIGIN,

@@ -78,14 +78,19 @@ function cityActors() {
 async function newCity(path: string, genesisRecord?: Uint8Array) {
   const people = cityActors();
   const sequencer = generateKeyPair(ORIGIN, new Uint8Array(32).fill(99));
-  const ledger = await createLedger(path, {
+  const common = {
     origin: ORIGIN,
     sequencerKey: sequencer.signerKey,
-    members: people.map((p, i) => spec(p, i === 0 ? ['admin'] : ['provider', 'consumer'])),
     clock: () => T0,
-    durability: 'buffered',
-    ...(genesisRecord ? { genesisRecord } : {}),
-  });
+    durability: 'buffered' as const,
+  };
+  // A second node starts from the first one's genesis record alone: members come from it.
+  const ledger = await createLedger(
+    path,
+    genesisRecord
+      ? { ...common, genesisRecord }
+      : { ...common, members: people.map((p, i) => spec(p, i === 0 ? ['admin'] : ['provider', 'consumer'])) },
+  );
   return { ledger, people };
 }
 

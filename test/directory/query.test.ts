@@ -80,6 +80,19 @@ beforeAll(async () => {
     purpose: 'p',
   });
   await d.answerRequest(a.health.as, 'r-2', { decision: 'refused', reason: 'no basis' });
+  // A need list answered by the grant that names it (in the same record).
+  await d.openRequest(a.civil.as, {
+    id: 'r-3',
+    provider: 'health',
+    resource: 'health/records',
+    fields: ['name'],
+    scenario: 'social-assistance',
+    purpose: 'p',
+  });
+  await d.issueGrant(
+    a.health.as,
+    grantTerms({ id: 'g-4', consumer: 'civil-affairs', resource: 'health/records', request: 'r-3' }),
+  );
 });
 afterAll(async () => {
   await ledger.close();
@@ -152,7 +165,7 @@ describe('directory queries', () => {
       'g-2',
       'g-3',
     ]);
-    expect((await q.grantsOfScenario('social-assistance')).items).toHaveLength(3);
+    expect((await q.grantsOfScenario('social-assistance')).items).toHaveLength(4);
     const g1 = await all((cursor) => q.accessLogs('g-1', { limit: 4, ...(cursor ? { cursor } : {}) }));
     expect(g1.items).toHaveLength(12);
     expect(g1.items.every((l) => l.record.kind === 'access.log' && l.record.author === 'health')).toBe(true);
@@ -169,7 +182,9 @@ describe('directory queries', () => {
   });
 
   it('lists need lists still open for a provider, and records by kind', async () => {
+    // r-2 was refused, r-3 granted by g-4: only r-1 is still open.
     expect((await ledger.query.openRequests('health')).items.map((r) => r.id)).toEqual(['r-1']);
+    expect(ledger.query.get('request', 'r-3')).toMatchObject({ status: 'granted', grant: 'g-4' });
     const revokes = await ledger.query.recordsByKind('grant.revoke');
     expect(revokes.items.map((r) => (r.record.body as { id: string }).id)).toEqual(['g-3']);
   });

@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rebuildState } from '../../src/chain/rebuild.js';
 import { verifyLedger } from '../../src/chain/verify.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { approve } from '../../src/directory/directory.js';
 import { isDirchainError } from '../../src/errors.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
+import { openLedger } from '../../src/ledger/open.js';
 import { verifyRecord } from '../../src/verify.js';
 import { tempDir } from '../helpers.js';
 import {
@@ -133,6 +135,18 @@ describe('governance', () => {
     expect(() => ledger.memberSigner(generateKeyPair('health').signerKey)).toThrow(
       /not one of health's keys/,
     );
+    // The old key: which keyId it is, and that it is no longer current.
+    const old = (() => {
+      try {
+        ledger.memberSigner(a.health.key.signerKey);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(old).toMatchObject({
+      code: 'E_UNKNOWN_KEY',
+      message: "this is health's key 0, no longer current: health's current key is 1",
+    });
     expect(await refusal(ledger.directory.retireResource(rotated, 'health/vaccines'))).toBe('accepted');
     // The record signed with the old key still verifies with that key, and the whole ledger verifies.
     expect(verifyRecord(ledger.getEntry(before.index), a.health.key.publicKey).author).toBe('health');
@@ -140,6 +154,23 @@ describe('governance', () => {
     const report = await verifyLedger(dir.path);
     expect(report.error).toBeUndefined();
     expect(report.ok).toBe(true);
+  });
+
+  it('ledger.memberSigner gives the current keyId, also for a key rotated away from and back to', async () => {
+    const next = generateKeyPair('health');
+    await ledger.directory.rotateKey(a.health.as, 'health', { signingKey: next.publicKey });
+    const second = ledger.memberSigner(next.signerKey);
+    expect(second.keyId).toBe(1);
+    // Back to the first key: it is in the member's keys twice (0 and 2); 2 is current.
+    await ledger.directory.rotateKey(second, 'health', { signingKey: a.health.key.publicKey });
+    expect(ledger.query.get('member', 'health')).toMatchObject({ activeKeyId: 2 });
+    const again = ledger.memberSigner(a.health.key.signerKey);
+    expect(again.keyId).toBe(2);
+    expect(await refusal(ledger.submit(again, 'x.note', { n: 1 }))).toBe('accepted');
+    expect(() => ledger.memberSigner(next.signerKey)).toThrow(
+      "this is health's key 1, no longer current: health's current key is 2",
+    );
+    expect(await refusal(ledger.submit(second, 'x.note', { n: 2 }))).toBe('E_UNKNOWN_KEY');
   });
 
   it('rotates the encryption key alone, keeping the signing key', async () => {
@@ -340,22 +371,34 @@ describe('grants', () => {
     await d.openRequest(a.school.as, { ...req, id: 'r-2' });
     // A request by another consumer does not count.
     expect(await refusal(d.issueGrant(a.health.as, { ...g, request: 'r-2' }))).toBe('E_REQUEST_REQUIRED');
-    expect(await refusal(d.issueGrant(a.health.as, { ...g, request: 'r-1' }))).toBe('accepted');
-    // One grant per request; then the provider answers it.
+    expect(await refusal(d.answerRequest(a.health.as, 'r-1', { decision: 'granted', grant: 'g-9' }))).toBe(
+      'E_UNKNOWN_GRANT',
+    );
+    expect((await ledger.query.openRequests('health')).items.map((r) => r.id)).toEqual(['r-1', 'r-2']);
+    // The grant answers the request in the same record: granted, with the grant's id.
+    const issued = await d.issueGrant(a.health.as, { ...g, request: 'r-1' });
+    expect(ledger.query.get('request', 'r-1')).toMatchObject({ status: 'granted', grant: 'g-1' });
+    expect((await ledger.query.openRequests('health')).items.map((r) => r.id)).toEqual(['r-2']);
+    // One grant per request; a later answer, either way, is refused as already answered.
     expect(await refusal(d.issueGrant(a.health.as, { ...g, id: 'g-2', request: 'r-1' }))).toBe(
       'E_REQUEST_NOT_OPEN',
     );
     expect(await refusal(d.answerRequest(a.civil.as, 'r-1', { decision: 'granted', grant: 'g-1' }))).toBe(
       'E_NOT_AUTHORIZED',
     );
-    expect(await refusal(d.answerRequest(a.health.as, 'r-1', { decision: 'granted', grant: 'g-9' }))).toBe(
-      'E_UNKNOWN_GRANT',
+    for (const answer of [
+      { decision: 'granted', grant: 'g-1' },
+      { decision: 'refused', reason: 'no' },
+    ] as const) {
+      expect(await refusedWithNothingWritten(d.answerRequest(a.health.as, 'r-1', answer))).toBe(
+        'E_REQUEST_NOT_OPEN',
+      );
+    }
+    await expect(d.answerRequest(a.health.as, 'r-1', { decision: 'granted', grant: 'g-1' })).rejects.toThrow(
+      'request r-1 was already answered: granted by grant g-1',
     );
-    await d.answerRequest(a.health.as, 'r-1', { decision: 'granted', grant: 'g-1' });
     expect(ledger.query.get('request', 'r-1')).toMatchObject({ status: 'granted', grant: 'g-1' });
-    expect(await refusal(d.answerRequest(a.health.as, 'r-1', { decision: 'refused', reason: 'no' }))).toBe(
-      'E_REQUEST_NOT_OPEN',
-    );
+    expect(ledger.query.get('grant', 'g-1')).toMatchObject({ request: 'r-1', index: issued.index });
     await d.answerRequest(a.health.as, 'r-2', {
       decision: 'refused',
       reason: 'schools have no legal basis here',
@@ -367,6 +410,17 @@ describe('grants', () => {
     expect(await refusal(d.closeRequest(a.ps.as, 'r-2'))).toBe('E_NOT_AUTHORIZED');
     await d.closeRequest(a.school.as, 'r-2');
     expect(await refusal(d.closeRequest(a.school.as, 'r-2'))).toBe('E_REQUEST_NOT_OPEN');
+
+    // Replaying the records reaches the same verdicts and state: verifyLedger and rebuildState agree.
+    const request = ledger.query.get('request', 'r-1');
+    await ledger.close();
+    const report = await verifyLedger(dir.path);
+    expect(report.error).toBeUndefined();
+    expect(report.ok).toBe(true);
+    await rebuildState(dir.path);
+    expect((await verifyLedger(dir.path)).ok).toBe(true);
+    ledger = await openLedger(dir.path, { sequencerKey: a.sequencer.signerKey });
+    expect(ledger.query.get('request', 'r-1')).toEqual(request);
   });
 
   it('level-4 fields need an admin countersignature on the grant', async () => {
@@ -422,6 +476,41 @@ describe('access logs', () => {
     expect(
       await refusal(d.logAccess(a.health.as, { grant: 'future', fields: ['name'], count: 1, purpose: 'p' })),
     ).toBe('E_GRANT_NOT_YET_VALID');
+  });
+});
+
+describe('activeGrants agrees with the access rules', () => {
+  it('lists no grant of a retired resource, nor any of a suspended or removed consumer', async () => {
+    const d = ledger.directory;
+    const q = ledger.query;
+    await d.issueGrant(a.civil.as, grantTerms({ id: 'g-1' }));
+    await d.issueGrant(a.ps.as, grantTerms({ id: 'g-2', resource: 'ps/residents', fields: ['name'] }));
+    const live = async (consumer = 'health') =>
+      (await q.activeGrants(consumer, Date.now())).items.map((g) => g.id).sort();
+    const use = (grant: string) =>
+      refusal(d.logAccess(a.health.as, { grant, fields: ['name'], count: 1, purpose: 'check' }));
+    expect(await live()).toEqual(['g-1', 'g-2']);
+    expect([await use('g-1'), await use('g-2')]).toEqual(['accepted', 'accepted']);
+
+    await d.retireResource(a.civil.as, 'civil/marriage');
+    expect(await live()).toEqual(['g-2']);
+    expect([await use('g-1'), await use('g-2')]).toEqual(['E_RESOURCE_RETIRED', 'accepted']);
+
+    await d.suspendMember(a.bureau.as, 'health', 'audit');
+    expect(await live()).toEqual([]);
+    expect(await use('g-2')).toBe('E_MEMBER_INACTIVE');
+    // The page options are still checked for a consumer with nothing live.
+    await expect(q.activeGrants('health', Date.now(), { limit: 0 })).rejects.toMatchObject({
+      code: 'E_INVALID_ARGUMENT',
+    });
+    await d.reinstateMember(a.bureau.as, 'health');
+    expect(await live()).toEqual(['g-2']);
+    expect(await use('g-2')).toBe('accepted');
+
+    await d.removeMember(a.bureau.as, 'health');
+    expect(await live()).toEqual([]);
+    expect(await use('g-2')).toBe('E_MEMBER_INACTIVE');
+    expect(await live('nobody')).toEqual([]);
   });
 });
 

@@ -202,8 +202,9 @@ describe('dirchain serve + dirchain audit <url>', () => {
     const port = dirchain(['serve', dir, '--port', '70000']);
     expect(port.code).toBe(2);
     expect(port.stderr).toContain('E_INVALID_ARGUMENT');
+    // Nothing was checked: operational (exit 3), like a missing ledger, not a failed check (1).
     const gone = dirchain(['audit', 'http://127.0.0.1:9/', '--json']);
-    expect(gone.code).toBe(1);
+    expect(gone.code).toBe(3);
     expect((JSON.parse(gone.stdout) as AuditReport).error?.code).toBe('E_REMOTE');
     const help = dirchain(['serve', '--help']);
     expect([help.code, help.stdout.includes('usage: dirchain serve')]).toEqual([0, true]);

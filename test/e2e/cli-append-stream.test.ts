@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { append, MAX_LINE_BYTES } from '../../src/cli/append.js';
@@ -14,6 +15,7 @@ import { memberSigner } from '../../src/directory/member-signer.js';
 import { MAX_ENTRY_BYTES, signRecord } from '../../src/encoding/record.js';
 import { DirchainError, ErrorCode } from '../../src/errors.js';
 import { Ledger } from '../../src/ledger/ledger.js';
+import { openLedger } from '../../src/ledger/open.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
 const CLI = join(repoRoot, 'dist', 'cli.js');
@@ -248,5 +250,62 @@ describe('dirchain append stopped by an error midway (in process, the failure in
     expect(report.stoppedAtLine).toBe(8193);
     expect(report.size).toBe(size + 8191 + blocks);
     expect(cp.size).toBe(report.size);
+  }, 60_000);
+});
+
+describe('dirchain append of unsigned lines over a long run (in process, the clock faked)', () => {
+  const MINUTE = 60_000;
+
+  it('signs each line when its window is appended, not when it is read: 16 minutes of input, no E_CLOCK_SKEW', async () => {
+    // A ledger of its own: this test moves the clock (and so the block times) 16 minutes ahead.
+    const slowDir = join(tmp.path, 'slow');
+    const init = dirchain(['init', slowDir, '--origin', ORIGIN, '--json']);
+    expect(init.code, init.stderr).toBe(0);
+    const slowKey = join(slowDir, 'keys', 'bureau.key');
+    // A named pipe: its lines arrive while the (faked) clock runs on, as from a slow producer.
+    const fifo = join(tmp.path, 'slow.ndjson');
+    const mk = spawnSync('mkfifo', [fifo]);
+    expect(mk.status, String(mk.stderr)).toBe(0);
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now: start });
+    const out: string[] = [];
+    let code: number;
+    try {
+      const run = append({ json: true, out: (s) => out.push(s) }, slowDir, fifo, slowKey);
+      const writer = await open(fifo, 'w'); // waits for append to open the pipe
+      try {
+        for (let i = 0; i < 4; i++) {
+          await writer.write(`${signedLine(20_000 + i)}\n`);
+          await new Promise((r) => setTimeout(r, 100)); // real time for append to read the line
+          vi.setSystemTime(Date.now() + 4 * MINUTE);
+        }
+      } finally {
+        await writer.close();
+      }
+      code = await run;
+    } finally {
+      vi.useRealTimers();
+    }
+    const report = JSON.parse(out[0]!) as AppendJSON;
+    expect(report.refused).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.appended).toBe(4);
+    // Every record was signed at the end of the run (when its window was appended), within the
+    // skew window of its block's time.
+    const ledger = await openLedger(join(slowDir, 'ledger'));
+    try {
+      const blocks: Array<{ size: number; time: number }> = [];
+      for (let h = 0; h <= ledger.head().height; h++) blocks.push(ledger.block(h).header);
+      for (let i = report.first!; i <= report.last!; i++) {
+        const record = ledger.getRecord(i);
+        const blockTime = blocks.find((b) => b.size > i)!.time;
+        expect(record.timestamp).toBeGreaterThanOrEqual(start + 16 * MINUTE);
+        expect(Math.abs(blockTime - record.timestamp)).toBeLessThanOrEqual(
+          ledger.params.policy.maxClockSkewMs,
+        );
+      }
+    } finally {
+      await ledger.close();
+    }
   }, 60_000);
 });

@@ -26,9 +26,23 @@ describe('examples/city.ts (the README demo)', () => {
       expect(r.stdout).toMatch(/→ verified/);
       expect(r.stdout).toMatch(/verified \d+ records in \d+ blocks/);
       expect(existsSync(join(dir.path, 'ledger', 'CURRENT'))).toBe(true);
+      expect(r.stdout).toContain(`the ledger is in ${dir.path}`);
+      // The grant was active just before its revocation, and is not after it.
+      expect(r.stdout).toMatch(/active grants before the revocation: \[[^\]]+\]\s+now: \[\]/);
     } finally {
       dir.cleanup();
     }
+  });
+
+  it('removes the folder it made for itself, and says so', () => {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'dist-examples/city.js')], {
+      encoding: 'utf8',
+      cwd: repoRoot,
+    });
+    expect(r.status).toBe(0);
+    const removed = /\(removed (\S+)\)/.exec(r.stdout)?.[1];
+    expect(removed).toMatch(/dirchain-city-/);
+    expect(existsSync(removed!)).toBe(false);
   });
 });
 

@@ -3,7 +3,7 @@ import { memberSigner } from '../../src/directory/member-signer.js';
 import { signRecord } from '../../src/encoding/record.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { createLedger } from '../../src/ledger/open.js';
-import type { CreateLedgerOptions, MemberSigner } from '../../src/ledger/types.js';
+import type { CreateLedgerFromMembers, MemberSigner } from '../../src/ledger/types.js';
 import type { MemberSpec } from '../../src/policy/genesis.js';
 
 export const ORIGIN = 'dirchain.example.gov/test';
@@ -43,7 +43,7 @@ export function makeCity(departments = 5): City {
 export function newLedger(
   path: string,
   city: City,
-  options: Partial<CreateLedgerOptions> = {},
+  options: Partial<CreateLedgerFromMembers> = {},
 ): Promise<Ledger> {
   return createLedger(path, {
     origin: ORIGIN,

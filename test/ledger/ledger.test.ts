@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { verifyLedger } from '../../src/chain/verify.js';
 import { equalBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
@@ -9,8 +10,8 @@ import { decodeRecord } from '../../src/encoding/record.js';
 import { isDirchainError } from '../../src/errors.js';
 import { verifyInclusion as verifyInclusionNode } from '../../src/index.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
-import { openLedger } from '../../src/ledger/open.js';
-import type { Receipt } from '../../src/ledger/types.js';
+import { createLedger, openLedger } from '../../src/ledger/open.js';
+import type { CreateLedgerOptions, Receipt } from '../../src/ledger/types.js';
 import { LedgerStore } from '../../src/storage/store.js';
 import {
   verifyBundle,
@@ -79,6 +80,55 @@ describe('creating and opening', () => {
     expect(await codeOf(newLedger(`${dir.path}/b`, city, { origin: 'other.example/log' }))).toBe(
       'E_KEY_INVALID',
     );
+  });
+
+  it('starts a second ledger from a genesis record alone; members or policy given with it are E_INVALID_ARGUMENT', async () => {
+    ledger = await newLedger(`${dir.path}/first`, city, { policy: { maxClockSkewMs: 60_000 } });
+    const genesisRecord = ledger.getEntry(0);
+    await ledger.close();
+    const base = { origin: ORIGIN, sequencerKey: city.sequencer.signerKey };
+    // Without members: no TypeError, the record's members and policy.
+    ledger = await createLedger(`${dir.path}/second`, { ...base, genesisRecord });
+    expect(equalBytes(ledger.getEntry(0), genesisRecord)).toBe(true);
+    expect(ledger.params.policy.maxClockSkewMs).toBe(60_000);
+    expect([...ledger.view.members()].map((m) => m.id)).toEqual([
+      'sequencer',
+      'bureau',
+      ...city.departments.map((d) => d.id),
+    ]);
+    await ledger.close();
+    ledger = undefined;
+    // Members, policy or a sequencer id beside it would be ignored or disagree: refused, nothing written.
+    const alsoGiven: Array<[Record<string, unknown>, RegExp]> = [
+      [{ members: city.members }, /members cannot be given with it/],
+      [{ policy: { adminQuorum: 2 } }, /policy cannot be given with it/],
+      [{ members: city.members, policy: {} }, /members and policy cannot be given with it/],
+      [{ sequencerId: 'seq' }, /sequencerId cannot be given with it/],
+    ];
+    for (const [i, [extra, message]] of alsoGiven.entries()) {
+      const path = `${dir.path}/third-${i}`;
+      const p = createLedger(path, { ...base, genesisRecord, ...extra } as unknown as CreateLedgerOptions);
+      await expect(p).rejects.toMatchObject({
+        code: 'E_INVALID_ARGUMENT',
+        message: expect.stringMatching(message),
+      });
+      expect(existsSync(path)).toBe(false);
+    }
+    // Neither members nor a genesis record; options of the wrong type: E_INVALID_ARGUMENT, never a TypeError.
+    const bad: unknown[] = [
+      base,
+      { ...base, members: null },
+      { ...base, genesisRecord: 'bytes' },
+      { ...base, members: city.members, policy: 3 },
+      null,
+      { ...base, origin: 7, members: city.members },
+    ];
+    for (const options of bad) {
+      expect(await codeOf(createLedger(`${dir.path}/bad`, options as CreateLedgerOptions))).toBe(
+        'E_INVALID_ARGUMENT',
+      );
+    }
+    expect(existsSync(`${dir.path}/bad`)).toBe(false);
   });
 
   it('opens read-only without the sequencer key, and refuses a wrong sequencer key', async () => {
@@ -209,6 +259,29 @@ describe('appending', () => {
     const refusals = results.filter((r) => isDirchainError(r));
     expect(refusals).toHaveLength(cases.length);
     for (const r of refusals) expect(r.message.length).toBeGreaterThan(10);
+  });
+
+  it('a record appended more than maxClockSkewMs after it was signed is refused for good, with both times in ISO 8601 and what to do', async () => {
+    let now = Date.UTC(2025, 0, 1);
+    ledger = await newLedger(dir.path, city, { clock: () => now });
+    const a = city.departments[0]!;
+    const record = signedBy(a, { n: 1 }, { timestamp: now });
+    now += 11 * 60_000;
+    const e = await ledger.append(record).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toMatchObject({
+      code: 'E_CLOCK_SKEW',
+      message:
+        `record time 2025-01-01T00:00:00.000Z (${now - 11 * 60_000} ms) is 11 min (660000 ms) before the block time ` +
+        `2025-01-01T00:11:00.000Z (${now} ms); at most 10 min (600000 ms) is allowed`,
+    });
+    expect((e as { hint?: string }).hint).toMatch(
+      /^re-sign the record .*maxClockSkewMs \(600000 ms\).*genesis/,
+    );
+    // Signed again now, the same body goes in.
+    expect(await codeOf(ledger.append(ledger.sign(a.signer, 'x.test', { n: 1 }).bytes))).toBeUndefined();
   });
 
   it('buffered durability appends too', async () => {

@@ -38,6 +38,7 @@ import { MemoryState } from './memory-state.js';
 const ORIGIN = 'dirchain.example.gov/city';
 const T0 = Date.UTC(2025, 0, 1);
 const DAY = 86_400_000;
+const MINUTE = 60_000;
 const SKEW = DEFAULT_POLICY.maxClockSkewMs;
 const hasher = treeHasher(sha256Node);
 
@@ -72,6 +73,12 @@ type Verdict = Effects | DirchainError;
 
 /** The code a verdict refuses with, or 'accepted'. */
 const codeOf = (v: Verdict): string => (v instanceof DirchainError ? v.code : 'accepted');
+
+/** The refusal of a verdict (fails the test on an acceptance). */
+function refusalOf(v: Verdict): DirchainError {
+  if (!(v instanceof DirchainError)) throw new Error('expected a refusal, got an acceptance');
+  return v;
+}
 
 function accepted(v: Verdict): Effects {
   if (v instanceof DirchainError) throw new Error(`expected acceptance, got ${v.code}: ${v.message}`);
@@ -322,6 +329,22 @@ describe('envelope rules', () => {
     expect(codeOf(city.judge(record, t - SKEW - 1))).toBe('E_CLOCK_SKEW');
     expect(codeOf(city.judge(record, t + SKEW))).toBe('accepted');
     expect(codeOf(city.judge(record, t - SKEW))).toBe('accepted');
+    // The refusal gives both times in ISO 8601 UTC beside the milliseconds, and what to do.
+    const late = refusalOf(city.judge(record, t + 12 * MINUTE));
+    expect(late.message).toBe(
+      `record time ${new Date(t).toISOString()} (${t} ms) is 12 min (720000 ms) before the block time ` +
+        `${new Date(t + 12 * MINUTE).toISOString()} (${t + 12 * MINUTE} ms); at most 10 min (600000 ms) is allowed`,
+    );
+    expect(late.hint).toMatch(/^re-sign the record/);
+    expect(late.hint).toContain(
+      "maxClockSkewMs (600000 ms) of its time, a policy parameter fixed in the ledger's genesis",
+    );
+    expect(late.hint).toContain('can never be appended as it is');
+    const early = refusalOf(city.judge(record, t - SKEW - 1));
+    expect(early.message).toContain(
+      `is 10 min (600001 ms) after the block time ${new Date(t - SKEW - 1).toISOString()}`,
+    );
+    expect(early.hint).toMatch(/^the author's clock is ahead: correct it and re-sign the record/);
     // maxClockSkewMs 0 turns the check off.
     const off = { ...city.ctx, policy: { ...city.ctx.policy, maxClockSkewMs: 0 } };
     const leaf = hasher.leaf(record.bytes);
@@ -777,32 +800,74 @@ describe('need-list requests', () => {
     );
   });
 
-  it('E_REQUEST_NOT_OPEN: answered once; closed once; no refusal after a grant', () => {
+  it('E_REQUEST_NOT_OPEN: answered once; closed once', () => {
     city.submit(a.civil, KIND.requestOpen, request());
     const refuse = { id: 'r-1', decision: 'refused', reason: 'no legal basis' };
     city.submit(a.health, KIND.requestAnswer, refuse);
-    expect(codeOf(city.judge(city.sign(a.health, KIND.requestAnswer, refuse)))).toBe('E_REQUEST_NOT_OPEN');
+    const again = refusalOf(city.judge(city.sign(a.health, KIND.requestAnswer, refuse)));
+    expect([again.code, again.message]).toEqual([
+      'E_REQUEST_NOT_OPEN',
+      'request r-1 was already answered: refused',
+    ]);
     city.submit(a.civil, KIND.requestClose, { id: 'r-1' });
     expect(codeOf(city.judge(city.sign(a.health, KIND.requestClose, { id: 'r-1' })))).toBe(
       'E_REQUEST_NOT_OPEN',
     );
+    expect(refusalOf(city.judge(city.sign(a.health, KIND.requestAnswer, refuse))).message).toBe(
+      'request r-1 is closed',
+    );
+  });
 
-    city.submit(a.civil, KIND.requestOpen, request({ id: 'r-2' }));
-    const terms = grantTerms(city, { consumer: 'civil-affairs', resource: 'health/records', request: 'r-2' });
-    city.commit(city.proposal(a.health, KIND.grantIssue, terms));
-    expect(codeOf(city.judge(city.sign(a.health, KIND.requestAnswer, { ...refuse, id: 'r-2' })))).toBe(
+  it('a grant naming the request answers it in the same record: granted, with its id; a later answer is E_REQUEST_NOT_OPEN', () => {
+    city.submit(a.civil, KIND.requestOpen, request());
+    const terms = grantTerms(city, { consumer: 'civil-affairs', resource: 'health/records', request: 'r-1' });
+    const issue = city.proposal(a.health, KIND.grantIssue, terms);
+    const index = city.state.size;
+    const effects = city.commit(issue);
+    expect(effects.changes[0]).toEqual({
+      type: 'request',
+      entity: {
+        ...request(),
+        consumer: 'civil-affairs',
+        status: 'granted',
+        grant: 'g-1',
+        reason: null,
+        index: index - 1,
+      },
+    });
+    expect(city.state.get('request', 'r-1')).toMatchObject({ status: 'granted', grant: 'g-1' });
+    // Answered already, either way.
+    for (const answer of [
+      { id: 'r-1', decision: 'granted', grant: 'g-1' } as Record<string, Plain>,
+      { id: 'r-1', decision: 'refused', reason: 'changed our mind' },
+    ]) {
+      const e = refusalOf(city.judge(city.sign(a.health, KIND.requestAnswer, answer)));
+      expect(e.code).toBe('E_REQUEST_NOT_OPEN');
+      expect(e.message).toBe('request r-1 was already answered: granted by grant g-1');
+      expect(e.hint).toBe('a grant that names a request answers it when issued');
+    }
+    // It is no longer open for another grant either; either party may still close it.
+    expect(codeOf(city.judge(city.proposal(a.health, KIND.grantIssue, { ...terms, id: 'g-2' })))).toBe(
       'E_REQUEST_NOT_OPEN',
     );
-    const granted = city.commit(
-      city.sign(a.health, KIND.requestAnswer, { id: 'r-2', decision: 'granted', grant: 'g-1' }),
-    );
-    expect(granted.changes[0]).toMatchObject({ entity: { id: 'r-2', status: 'granted', grant: 'g-1' } });
+    const closed = city.commit(city.sign(a.civil, KIND.requestClose, { id: 'r-1' }));
+    expect(closed.changes[0]).toMatchObject({ entity: { status: 'closed', grant: 'g-1' } });
   });
 
   it('E_UNKNOWN_GRANT: a granted answer naming a grant not issued against the request', () => {
-    city.submit(a.civil, KIND.requestOpen, request());
+    city.submit(
+      a.health,
+      KIND.requestOpen,
+      request({ provider: 'civil-affairs', resource: 'civil/marriage', fields: ['name'] }),
+    );
     const answer = { id: 'r-1', decision: 'granted', grant: 'g-1' };
-    expect(codeOf(city.judge(city.sign(a.health, KIND.requestAnswer, answer)))).toBe('E_UNKNOWN_GRANT');
+    expect(codeOf(city.judge(city.sign(a.civil, KIND.requestAnswer, answer)))).toBe('E_UNKNOWN_GRANT');
+    // Nor a grant issued without naming it, for the same consumer, resource and fields.
+    city.commit(city.proposal(a.civil, KIND.grantIssue, grantTerms(city)));
+    const e = refusalOf(city.judge(city.sign(a.civil, KIND.requestAnswer, answer)));
+    expect(e.code).toBe('E_UNKNOWN_GRANT');
+    expect(e.hint).toContain('issue the grant with `request` set to the request id');
+    expect(city.state.get('request', 'r-1')?.status).toBe('open');
   });
 });
 
@@ -829,7 +894,7 @@ describe('grants', () => {
     const index = city.state.size;
     const effects = accepted(city.judge(record));
     expect(effects.changes).toEqual([
-      { type: 'request', entity: expect.objectContaining({ id: 'r-1', status: 'open', grant: 'g-1' }) },
+      { type: 'request', entity: expect.objectContaining({ id: 'r-1', status: 'granted', grant: 'g-1' }) },
       {
         type: 'grant',
         entity: {
@@ -1009,10 +1074,12 @@ describe('access logs', () => {
   });
 
   it('E_GRANT_REVOKED: nothing under a revoked grant', () => {
-    city.submit(a.civil, KIND.grantRevoke, { id: 'g-1' });
-    expect(codeOf(city.judge(city.sign(a.health, KIND.accessLog, access('g-1', ['name']))))).toBe(
-      'E_GRANT_REVOKED',
-    );
+    const revoke = city.sign(a.civil, KIND.grantRevoke, { id: 'g-1' });
+    city.commit(revoke);
+    const e = refusalOf(city.judge(city.sign(a.health, KIND.accessLog, access('g-1', ['name']))));
+    expect(e.code).toBe('E_GRANT_REVOKED');
+    const at = revoke.timestamp;
+    expect(e.message).toBe(`grant g-1 was revoked at ${new Date(at).toISOString()} (${at} ms)`);
   });
 
   it('E_GRANT_NOT_YET_VALID / E_GRANT_EXPIRED: both the record time and the block time inside [validFrom, validTo)', () => {
@@ -1030,6 +1097,28 @@ describe('access logs', () => {
     // An author's clock cannot move a use into the window: the block time is checked too.
     expect(codeOf(city.judge(use(from), from - 1))).toBe('E_GRANT_NOT_YET_VALID');
     expect(codeOf(city.judge(use(to - 1), to))).toBe('E_GRANT_EXPIRED');
+    // The messages give the times in ISO 8601 UTC beside the milliseconds, the hints the window.
+    const iso = (ms: number) => `${new Date(ms).toISOString()} (${ms} ms)`;
+    const window = `[${iso(from)}, ${iso(to)})`;
+    const early = refusalOf(city.judge(use(from - 1)));
+    expect(early.message).toBe(`grant g-2 is valid from ${iso(from)}; the access is at ${iso(from - 1)}`);
+    expect(early.hint).toContain(`the grant's window is ${window} (validFrom included, validTo not)`);
+    const late = refusalOf(city.judge(use(to - 1), to));
+    expect(late.message).toBe(`grant g-2 expired at ${iso(to)}; the block is at ${iso(to)}`);
+    expect(late.hint).toContain(window);
+    // A validTo past what a Date holds is given in milliseconds alone (never a RangeError).
+    city.commit(
+      city.proposal(
+        a.civil,
+        KIND.grantIssue,
+        grantTerms(city, { id: 'g-3', validFrom: from, validTo: Number.MAX_SAFE_INTEGER }),
+      ),
+    );
+    const never = refusalOf(
+      city.judge(city.sign(a.health, KIND.accessLog, access('g-3', ['name']), { timestamp: from - 1 })),
+    );
+    expect(never.code).toBe('E_GRANT_NOT_YET_VALID');
+    expect(never.hint).toContain(`[${iso(from)}, ${Number.MAX_SAFE_INTEGER} ms)`);
   });
 
   it('E_RESOURCE_RETIRED: nothing on a retired resource', () => {
