@@ -112,7 +112,9 @@ export async function append(
   dir: string,
   file: string,
   keyFile: string | undefined,
+  fromLine = 1,
 ): Promise<number> {
+  if (fromLine < 1) fail(ErrorCode.INVALID_ARGUMENT, `--from-line must be 1 or more, got ${fromLine}`);
   if (!existsSync(file))
     fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${file}`, {
       hint: 'check the path (relative to the current folder)',
@@ -130,7 +132,7 @@ export async function append(
   const tally = new Tally(ctx.json ? Number.POSITIVE_INFINITY : LISTED);
   let stopped: Stopped | undefined;
   try {
-    await appendFile(ctx, ledger, file, signer, tally);
+    await appendFile(ctx, ledger, file, signer, tally, fromLine);
   } catch (e) {
     stopped = e instanceof Stopped ? e : new Stopped(e, undefined);
   }
@@ -155,6 +157,7 @@ async function appendFile(
   file: string,
   signer: MemberSigner | undefined,
   tally: Tally,
+  fromLine: number,
 ): Promise<void> {
   // Progress in bytes of the file: counting its lines first would read it twice.
   const progress = new Progress(
@@ -198,6 +201,8 @@ async function appendFile(
   };
   const add = async (line: SplitLine) => {
     nextLine = line.number + 1;
+    // Lines a previous run appended (it names the first it did not: --from-line resumes there).
+    if (line.number < fromLine) return;
     const slot = slotOf(line, signer);
     if (slot === undefined) return;
     window.push(slot);

@@ -45,16 +45,21 @@ root admin member (default id "bureau"), keys in <dir>/keys (mode 0600).
 Prints the sequencer's verifier key (C2SP note format: name+hash+base64key).
 
 example: dirchain init ./city --origin dirchain.example.gov/city`,
-  append: `usage: dirchain append <dir> --file <records.ndjson> [--key <member key file>] [--json]
+  append: `usage: dirchain append <dir> --file <records.ndjson> [--key <member key file>] [--from-line N] [--json]
 
 One record per line, either signed elsewhere:
   {"record": "<base64 of the signed entry bytes>"}
-or to be signed here by the member whose signer key --key names:
-  {"kind": "access.log", "body": {"grant": "g-1", "count": 3}}
-Lines are read as a stream. Refused lines are listed with their number and code
-(a line over ${MAX_LINE_BYTES} bytes: E_TOO_LARGE, never read into memory); the others
-are appended. The report says how many were appended and their lowest and highest
-index, also when an error stops it midway (exit 3).
+or to be signed here, when appended, by the member whose signer key --key names:
+  {"kind": "x.note", "body": {"text": "hello"}}
+A record signed elsewhere must be appended within maxClockSkewMs (10 min unless
+genesis set another) of its signing. Lines are read as a stream. Refused lines are
+listed with their number and code (a line over ${MAX_LINE_BYTES} bytes: E_TOO_LARGE,
+never read into memory); the others are appended. The report says how many were
+appended and their lowest and highest index, also when an error stops it midway
+(exit 3, naming the first line not appended).
+Running it again on the same unsigned lines appends them again (each is signed
+anew, so each is a new record): to resume a run that stopped, pass --from-line
+with the line its report named; lines before it are skipped.
 Exit codes: 0 all appended, 1 some lines refused, 3 an error stopped it.
 
 example: dirchain append ./city --file records.ndjson --key ./city/keys/bureau.key`,
@@ -173,6 +178,7 @@ export async function main(argv: string[]): Promise<number> {
       index: { type: 'string' },
       size: { type: 'string' },
       from: { type: 'string' },
+      'from-line': { type: 'string' },
       to: { type: 'string' },
       id: { type: 'string' },
       name: { type: 'string' },
@@ -245,7 +251,7 @@ export async function main(argv: string[]): Promise<number> {
       return init(ctx, dir(), values.origin, values.admin!);
     case 'append':
       if (values.file === undefined) usage('append needs --file <records.ndjson>');
-      return append(ctx, dir(), values.file, values.key?.[0]);
+      return append(ctx, dir(), values.file, values.key?.[0], int(values['from-line'], 'from-line') ?? 1);
     case 'checkpoint':
       return checkpoint(ctx, dir());
     case 'prove': {

@@ -309,3 +309,43 @@ describe('dirchain append of unsigned lines over a long run (in process, the clo
     }
   }, 60_000);
 });
+
+describe('dirchain append: its help and a safe re-run', () => {
+  it('appends the example line its own --help shows', () => {
+    const help = dirchain(['append', '--help']);
+    expect(help.code).toBe(0);
+    const example = help.stdout
+      .split('\n')
+      .find((l) => l.trim().startsWith('{"kind"'))!
+      .trim();
+    const file = join(tmp.path, 'help-example.ndjson');
+    writeFileSync(file, `${example}\n`);
+    const r = dirchain(['append', dir, '--file', file, '--key', keyFile, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as AppendJSON).appended).toBe(1);
+  });
+
+  it('--from-line resumes after the lines a previous run appended; a line number below 1 is a usage error', async () => {
+    const file = join(tmp.path, 'resume.ndjson');
+    writeFileSync(file, `${Array.from({ length: 5 }, (_, i) => signedLine(1000 + i)).join('\n')}\n`);
+    const r = dirchain(['append', dir, '--file', file, '--key', keyFile, '--from-line', '3', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as AppendJSON;
+    expect(report.appended).toBe(3);
+    // Lines 3, 4 and 5 went in, in order: their bodies name grants 1002..1004.
+    const ledger = await openLedger(join(dir, 'ledger'));
+    try {
+      const indexes = [report.first!, report.first! + 1, report.last!];
+      expect(indexes.map((x) => (ledger.getRecord(x).body as { grant: string }).grant)).toEqual([
+        'g-1002',
+        'g-1003',
+        'g-1004',
+      ]);
+    } finally {
+      await ledger.close();
+    }
+    const bad = dirchain(['append', dir, '--file', file, '--key', keyFile, '--from-line', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('E_INVALID_ARGUMENT');
+  });
+});
