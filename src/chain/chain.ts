@@ -19,7 +19,8 @@ import { type Frontier, HashSink, type PairHasher, storedHashCount } from '../me
 import type { Change, StateView } from '../policy/entities.js';
 import { type GenesisBody, type LedgerParams, paramsFromGenesis } from '../policy/genesis.js';
 import type { PolicyContext } from '../policy/rules.js';
-import { type BlockWrite, replayFloorEntry } from '../storage/store.js';
+import type { BlockWrite } from '../storage/block-write.js';
+import { replayFloorEntry } from '../storage/ledger-meta.js';
 import { type Known, Transition } from './apply.js';
 import { stageGenesis } from './genesis.js';
 import type { State } from './state.js';
