@@ -175,7 +175,7 @@ function field<T>(o: Obj, name: string, check: (v: unknown) => v is T, what: str
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && Array.from(v).every(isString);
 
 function b64(o: Obj, name: string): Uint8Array {
   const text = field(o, name, isString, 'a base64 string');

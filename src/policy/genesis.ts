@@ -82,7 +82,11 @@ export function parseMemberSpec(v: unknown, what: string): MemberSpec {
   if (typeof v.name !== 'string' || v.name.length === 0 || v.name.length > 256) {
     fail(ErrorCode.SCHEMA, `${what}.name must be 1-256 characters`);
   }
-  if (!Array.isArray(v.roles) || v.roles.length === 0 || !v.roles.every((r) => ROLES.includes(r as Role))) {
+  if (
+    !Array.isArray(v.roles) ||
+    v.roles.length === 0 ||
+    !Array.from(v.roles).every((r) => ROLES.includes(r as Role))
+  ) {
     fail(ErrorCode.SCHEMA, `${what}.roles must be a non-empty list of ${ROLES.join(', ')}`);
   }
   if (new Set(v.roles).size !== v.roles.length) fail(ErrorCode.SCHEMA, `${what}.roles has duplicates`);

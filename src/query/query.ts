@@ -257,7 +257,7 @@ function encodeCursor(parts: [string, string?]): string {
 function decodeCursor(cursor: string): [string?, string?] {
   try {
     const v = JSON.parse(fromUtf8(fromBase64(cursor)));
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as [string, string?];
+    if (Array.isArray(v) && Array.from(v).every((x) => typeof x === 'string')) return v as [string, string?];
   } catch {}
   return fail(ErrorCode.INVALID_ARGUMENT, 'cursor is not one this API returned');
 }

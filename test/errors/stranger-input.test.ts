@@ -215,6 +215,22 @@ describe('the cases named in issue 28', () => {
     expect(code(() => verify.verifyInclusion(null as never))).toBe(ErrorCode.INVALID_ARGUMENT);
     expect(code(() => verify.verifyConsistency(null as never))).toBe(ErrorCode.INVALID_ARGUMENT);
     expect(verify.verifyConsistency({ ...fx.consistency, proof: null } as never)).toBe(false);
+    // A sparse array's holes are not hashes (`every` would skip them).
+    const sparse = new Array<Uint8Array>(1);
+    for (const check of [verify.verifyConsistency, main.verifyConsistency]) {
+      expect(
+        check({
+          size1: 1,
+          size2: 9,
+          root1: fx.consistency.root1,
+          root2: fx.consistency.root2,
+          proof: sparse,
+        }),
+      ).toBe(false);
+    }
+    for (const check of [verify.verifyInclusion, main.verifyInclusion]) {
+      expect(check({ ...claim, proof: new Array<Uint8Array>(claim.proof.length) })).toBe(false);
+    }
   });
 });
 
