@@ -93,6 +93,16 @@ export const ErrorCode = {
   STORAGE: 'E_STORAGE',
   /** A served ledger could not be fetched: network error, or an HTTP status other than 200. */
   REMOTE: 'E_REMOTE',
+  /** A node request without a valid member signature (RFC 9421): missing, malformed, expired or by an unknown key. */
+  UNAUTHENTICATED: 'E_UNAUTHENTICATED',
+  /** A signed node request whose nonce was already used: a replay. */
+  REPLAYED: 'E_REPLAYED',
+  /** The node cannot take this request now (shutting down, or a bounded queue is full); retry later. */
+  UNAVAILABLE: 'E_UNAVAILABLE',
+  /** The node has the path but not for this HTTP method. */
+  METHOD_NOT_ALLOWED: 'E_METHOD_NOT_ALLOWED',
+  /** A request body whose Content-Type the path does not take. */
+  CONTENT_TYPE: 'E_CONTENT_TYPE',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

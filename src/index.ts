@@ -84,14 +84,18 @@ export { createLedger, openLedger } from './ledger/open.js';
 export type {
   AppendManyOptions,
   Attribution,
+  Awaitable,
   BatchReceipt,
   BlockOptions,
   ConsistencyBundle,
   CreateLedgerOptions,
   Head,
   InclusionBundle,
+  LedgerApi,
   LedgerOptions,
+  LedgerQueries,
   MemberSigner,
+  QueryMethodName,
   Receipt,
 } from './ledger/types.js';
 export {
@@ -108,7 +112,10 @@ export {
   tilePath,
   tileWidthAt,
 } from './merkle/tiles.js';
+export { type ConnectOptions, connect, RemoteLedger } from './node/client.js';
+export { createNodeLog, type LogLevel, type NodeLog } from './node/log.js';
 export { type RunningServer, type ServeOptions, serveLedger, tileHandler } from './node/serve.js';
+export { type NodeOptions, type RunningNode, startNode } from './node/service.js';
 export type {
   GrantEntity,
   MemberEntity,

@@ -11,6 +11,7 @@ import { audit, type Ctx, checkpoint, EXIT, init, prove, rebuild, serve, verify 
 import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } from './directory-commands.js';
 import { errorJSON, writeError } from './error-output.js';
 import { red } from './io.js';
+import { node, parseListen } from './node-command.js';
 
 const HELP: Record<string, string> = {
   '': `dirchain: a signed, hash-chained ledger of a data directory
@@ -26,7 +27,8 @@ commands:
   prove <dir> --from M [--to N]      consistency proof bundle
   verify <bundle.json> --key <key>   check a proof bundle offline
   audit <dir|url> [--key <key>]      re-verify a whole ledger [--report <out-dir>]
-  serve <dir> [--port P]             serve a ledger read-only over HTTP (C2SP tlog-tiles)
+  node <dir> [--listen HOST:PORT]    run the node: sequence submissions, serve tiles, proofs, queries over HTTP
+  serve <dir> [--listen HOST:PORT]   serve a ledger no one is writing, read-only (C2SP tlog-tiles)
   rebuild <dir>                      rebuild state and indexes from the records
   member <action> <dir> ...          add, suspend, reinstate, remove members; roles; rotate keys; keygen
   resource <action> <dir> ...        register, update, retire directory resources
@@ -112,16 +114,38 @@ ledger to check (no ledger at <dir>, URL unreachable, folder in use).
 
 examples: dirchain audit ./city --key ./city/sequencer.pub --report ./audit
           dirchain audit http://127.0.0.1:8080/ --key ./city/sequencer.pub`,
-  serve: `usage: dirchain serve <dir> [--port P] [--host 127.0.0.1] [--json]
+  node: `usage: dirchain node <dir> [--listen HOST:PORT] [--public] [--metrics-listen HOST:PORT]
+                     [--max-body BYTES] [--log-level debug|info|warn|error] [--json]
+
+Runs the node that owns the ledger folder until SIGINT/SIGTERM: it appends the
+signed records applications POST to it (answering each with its receipt once
+durable; a retried submission gets the original receipt), serves the log as
+C2SP tlog-tiles while it appends, and answers proofs and directory queries to
+members who sign their requests (RFC 9421). The HTTP API is docs/http-api.md.
+The first line printed is the URL (--json: {"url","origin","size"}); logs are
+JSON lines on stderr. On SIGTERM it refuses new submissions (503), finishes the
+blocks in flight and closes the folder.
+
+--listen HOST:PORT         default 127.0.0.1:0 (a free port)
+--public                   serve the checkpoint, tiles and block notes to anyone
+                           (everything in the log that is not committed or sealed);
+                           proofs and queries stay members-only
+--metrics-listen HOST:PORT serve /metrics (Prometheus) there instead of on --listen
+--max-body BYTES           largest request body read (default 16 MiB)
+
+example: dirchain node ./city --listen 127.0.0.1:8080`,
+  serve: `usage: dirchain serve <dir> [--listen HOST:PORT] [--json]
 
 Serves the ledger read-only over HTTP until interrupted (the folder stays locked):
   /checkpoint                    newest signed block note (a C2SP checkpoint)
   /tile/<L>/<N>[.p/<W>]          hash tiles, height 8 (C2SP tlog-tiles)
   /tile/entries/<N>[.p/<W>]      entry bundles
   /dirchain/blocks/<N>[.p/<W>]   block notes, 256 per bundle (dirchain extension)
---port 0 (default) picks a free port; the URL is printed first.
+--listen defaults to 127.0.0.1:0 (a free port); the URL is printed first.
+(--port P and --host H still work.) For a ledger that is being written, run
+\`dirchain node\`, which serves the same paths while it appends.
 
-example: dirchain serve ./city --port 8080`,
+example: dirchain serve ./city --listen 127.0.0.1:8080`,
 };
 
 /** Put in by the build (tsup `define`) from package.json; absent when this file runs from source. */
@@ -154,6 +178,11 @@ const OPERATIONAL: ReadonlySet<string> = new Set([
   ErrorCode.DECODE,
   ErrorCode.LEDGER_FORMAT,
   ErrorCode.REMOTE,
+  ErrorCode.UNAUTHENTICATED,
+  ErrorCode.REPLAYED,
+  ErrorCode.UNAVAILABLE,
+  ErrorCode.METHOD_NOT_ALLOWED,
+  ErrorCode.CONTENT_TYPE,
 ]);
 
 function exitCodeOf(code: string): number {
@@ -210,7 +239,12 @@ export async function main(argv: string[]): Promise<number> {
       report: { type: 'string' },
       checkpoint: { type: 'string' },
       port: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
+      host: { type: 'string' },
+      listen: { type: 'string' },
+      public: { type: 'boolean', default: false },
+      'metrics-listen': { type: 'string' },
+      'max-body': { type: 'string' },
+      'log-level': { type: 'string' },
     },
   });
   const ctx: Ctx = { json: values.json === true, out: (s) => process.stdout.write(`${s}\n`) };
@@ -272,10 +306,23 @@ export async function main(argv: string[]): Promise<number> {
     case 'audit':
       return audit(ctx, dir(), values.key ?? [], values.report, values.checkpoint);
     case 'serve': {
-      const port = int(values.port, 'port') ?? 0;
-      if (port > 65535) usage('--port must be at most 65535');
-      return serve(ctx, dir(), values.host!, port);
+      if (values.listen !== undefined && (values.port !== undefined || values.host !== undefined))
+        usage('give --listen HOST:PORT, or --host/--port, not both');
+      const listen =
+        values.listen === undefined
+          ? { host: values.host ?? '127.0.0.1', port: int(values.port, 'port') ?? 0 }
+          : parseListen(values.listen, '--listen');
+      if (listen.port > 65535) usage('--port must be at most 65535');
+      return serve(ctx, dir(), listen.host, listen.port);
     }
+    case 'node':
+      return node(ctx, dir(), {
+        listen: values.listen ?? '127.0.0.1:0',
+        public: values.public === true,
+        metricsListen: values['metrics-listen'],
+        maxBody: int(values['max-body'], 'max-body'),
+        logLevel: values['log-level'],
+      });
     case 'rebuild':
       return rebuild(ctx, dir());
     default:

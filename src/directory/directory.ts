@@ -116,10 +116,14 @@ export class Directory {
     checkObject(terms, 'proposal terms');
     const t = terms as { member?: unknown; after?: number };
     // A member that is not a string is the schema's refusal, when the record is submitted.
-    const target =
-      kind !== KIND.memberAdd && typeof t.member === 'string'
-        ? this.#ledger.view.get('member', t.member)
-        : undefined;
+    const about = kind !== KIND.memberAdd && typeof t.member === 'string' ? t.member : undefined;
+    const view = this.#ledger.view;
+    if (about !== undefined && t.after === undefined && view === undefined) {
+      fail(ErrorCode.INVALID_ARGUMENT, `a proposal about member ${about} needs "after" here`, {
+        hint: "set after to the index of the record that last changed the member (its entity's index, from query.get('member', id))",
+      });
+    }
+    const target = about === undefined ? undefined : view?.get('member', about);
     const bound = clean(
       target !== undefined && t.after === undefined ? { ...terms, after: target.index } : terms,
     );

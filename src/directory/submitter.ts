@@ -31,8 +31,11 @@ export interface MemberSigner {
 /** What the directory API needs of a ledger: its origin, its committed state, and a way to append. */
 export interface Submitter {
   readonly origin: string;
-  /** The state as of the last durable block. */
-  readonly view: StateView;
+  /**
+   * The state as of the last durable block, when it is at hand (a remote
+   * node's client has none: a proposal about a member then needs its `after`).
+   */
+  readonly view?: StateView;
   submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt>;
   submitBatch(member: MemberSigner, kind: string, bodies: readonly Plain[]): Promise<BatchReceipt>;
 }

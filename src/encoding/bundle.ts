@@ -118,7 +118,7 @@ export function inclusionBundleToJSON(b: InclusionBundleBytes): InclusionBundleJ
   };
 }
 
-function attributionToJSON(a: AttributionBytes): AttributionJSON {
+export function attributionToJSON(a: AttributionBytes): AttributionJSON {
   checkObject(a, 'attribution');
   checkCount(a.sealIndex, 'sealIndex');
   checkCount(a.position, 'position');

@@ -19,8 +19,9 @@ import { Reader } from '../reader/reader.js';
 import type { AppendManyOptions, Sequencer } from '../sequencer/sequencer.js';
 import { signAs, signBatchAs } from '../sequencer/sign-batch.js';
 import type { LedgerStore } from '../storage/store.js';
+import type { LedgerApi } from './types.js';
 
-export class Ledger extends Reader {
+export class Ledger extends Reader implements LedgerApi {
   readonly #params: LedgerParams;
   readonly #state: State;
   readonly #sequencer: Sequencer | undefined;

@@ -1,7 +1,14 @@
 /** The shapes the ledger takes and returns: options, receipts, heads, proof bundles. */
 
+import type { Directory } from '../directory/directory.js';
+import type { BatchReceipt, MemberSigner, Receipt } from '../directory/submitter.js';
+import type { Plain } from '../encoding/msgpack.js';
+import type { LedgerRecord } from '../encoding/record.js';
+import type { DirchainError } from '../errors.js';
 import type { MemberSpec, PolicyParams } from '../policy/genesis.js';
-import type { SequencerOptions } from '../sequencer/sequencer.js';
+import type { DirectoryQuery } from '../query/query.js';
+import type { ConsistencyBundle, Head, InclusionBundle } from '../reader/types.js';
+import type { AppendManyOptions, SequencerOptions } from '../sequencer/sequencer.js';
 
 export type { BatchReceipt, MemberSigner, Receipt } from '../directory/submitter.js';
 export type { Attribution, ConsistencyBundle, Head, InclusionBundle } from '../reader/types.js';
@@ -44,3 +51,52 @@ export interface CreateLedgerFromGenesis extends CreateLedgerBase {
 
 /** Options of `createLedger`: `members` (and `policy`, `sequencerId`), or a `genesisRecord`. */
 export type CreateLedgerOptions = CreateLedgerFromMembers | CreateLedgerFromGenesis;
+
+/** A value, or a promise of it: what `await` takes either way. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** The directory queries, as a local ledger has them (some synchronous) or a remote node's client (all asynchronous). */
+export type LedgerQueries = {
+  [K in QueryMethodName]: (
+    ...args: Parameters<DirectoryQuery[K]>
+  ) => Awaitable<Awaited<ReturnType<DirectoryQuery[K]>>>;
+};
+
+/** The queries a node answers over HTTP (node/wire.ts QUERY_METHODS). */
+export type QueryMethodName =
+  | 'get'
+  | 'searchResources'
+  | 'resourcesOf'
+  | 'resourceHistory'
+  | 'activeGrants'
+  | 'grantsOfResource'
+  | 'grantsOfScenario'
+  | 'accessLogs'
+  | 'accessLogsOfResource'
+  | 'openRequests'
+  | 'recordsByKind';
+
+/**
+ * What a ledger in this process (`Ledger`) and a remote node's client
+ * (`RemoteLedger`, from `connect`) both offer, by the same names: code
+ * written against it (and `await`ing every answer) runs on either.
+ */
+export interface LedgerApi {
+  readonly origin: string;
+  append(entry: Uint8Array | LedgerRecord): Promise<Receipt>;
+  appendMany(
+    entries: readonly Uint8Array[],
+    options?: AppendManyOptions,
+  ): Promise<Array<Receipt | DirchainError>>;
+  appendBatch(seal: Uint8Array | LedgerRecord, events: readonly Uint8Array[]): Promise<BatchReceipt>;
+  submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt>;
+  submitBatch(member: MemberSigner, kind: string, bodies: readonly Plain[]): Promise<BatchReceipt>;
+  /** The domain API: sign and append directory records as a member. */
+  readonly directory: Directory;
+  head(): Awaitable<Head>;
+  checkpoint(size?: number): Awaitable<string>;
+  proveInclusion(index: number, size?: number): Promise<InclusionBundle>;
+  proveConsistency(size1: number, size2?: number): Promise<ConsistencyBundle>;
+  readonly query: LedgerQueries;
+  close(): Promise<void>;
+}

@@ -9,6 +9,7 @@ import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import { type BlockHeader, blockHeaderOfNote } from '../encoding/checkpoint.js';
 import { decodeEvent, isEventEntry, parseBatchBody } from '../encoding/event.js';
 import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
+import { readU64 } from '../encoding/u64.js';
 import { ErrorCode, fail } from '../errors.js';
 import { checkConsistency, checkInclusion } from '../merkle/check.js';
 import { memoryPath } from '../merkle/memory-tree.js';
@@ -17,6 +18,7 @@ import { storedHashIndex } from '../merkle/stored.js';
 import { SubtreeCache } from '../merkle/subtree-cache.js';
 import type { StateView } from '../policy/entities.js';
 import { recordAt } from '../query/query.js';
+import { leafKey } from '../storage/state-table.js';
 import type { LedgerStore } from '../storage/store.js';
 import type { Attribution, ConsistencyBundle, Head, InclusionBundle } from './types.js';
 
@@ -97,6 +99,27 @@ export class Reader {
     if (b === undefined || height > this.#head.height)
       fail(ErrorCode.NOT_FOUND, `no block at height ${height}`);
     return { note: b.note, header: blockHeaderOfNote(b.note).header };
+  }
+
+  /**
+   * Index of the signed record (or batch seal) whose RFC 9162 leaf hash is
+   * `leafHash`, once its block is durable; undefined when the log has none.
+   * Events of a batch are not looked up this way (they are found through their seal).
+   */
+  indexOfLeaf(leafHash: Uint8Array): number | undefined {
+    const stored = this.#store.getRaw(leafKey(leafHash));
+    if (stored === undefined) return undefined;
+    const index = readU64(stored);
+    return index < this.#head.size ? index : undefined;
+  }
+
+  /** Height of the block holding entry `index` (E_NOT_FOUND beyond the head). */
+  async heightOf(index: number): Promise<number> {
+    this.#checkIndex(index, this.#head.size);
+    const height = await this.#store.heightOfIndex(index);
+    if (height === undefined)
+      fail(ErrorCode.LEDGER_CORRUPT, `no stored block holds entry ${index}`, { index });
+    return height;
   }
 
   /** RFC 9162 root of the first `size` records. */

@@ -73,6 +73,11 @@ export interface SequencerOptions {
    * (at most 4); 0 checks in-thread.
    */
   workers?: number;
+  /**
+   * Told of every block once it is durable: its height, how many entries it
+   * holds, and the seconds from forming it to durable (for metrics).
+   */
+  onBlock?: (block: { height: number; entries: number; seconds: number }) => void;
 }
 
 export interface AppendManyOptions {
@@ -93,6 +98,7 @@ export class Sequencer {
   readonly #writer: BlockWriter<BlockWrite>;
   /** Told of every block once it is durable, in order. */
   readonly #durable: (block: FormedBlock) => void;
+  readonly #onBlock: SequencerOptions['onBlock'];
   #closing = false;
   #closed = false;
 
@@ -108,6 +114,7 @@ export class Sequencer {
     this.#state = state;
     this.#signer = signer;
     this.#durable = durable;
+    this.#onBlock = options.onBlock;
     this.#durability = options.durability ?? 'sync';
     if (this.#durability !== 'sync' && this.#durability !== 'buffered') {
       fail(
@@ -347,12 +354,22 @@ export class Sequencer {
     }
     const formed = chain.sign(this.#signer);
     const { header } = formed;
+    const formedAt = performance.now();
     // A failed write rejects every later block too: the writer stays failed.
     return this.#writer.push(blockWrite(formed)).then(
       () => {
         chain.durable();
         this.#durable(formed);
         for (const { item, first } of settle) item.resolve({ index: first, height: header.height });
+        try {
+          this.#onBlock?.({
+            height: header.height,
+            entries: formed.entries.length,
+            seconds: (performance.now() - formedAt) / 1000,
+          });
+        } catch {
+          // An observer's failure is not the ledger's: the block is durable and answered.
+        }
       },
       (e) => {
         chain.discardAll();

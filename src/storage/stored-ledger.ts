@@ -157,6 +157,19 @@ export abstract class StoredLedger implements HashReader {
     return v === undefined ? undefined : readU64(v);
   }
 
+  /** Height of the durable block that holds entry `index` (the first block whose size exceeds it). */
+  async heightOfIndex(index: number): Promise<number | undefined> {
+    this.checkOpen();
+    for await (const [, v] of this.#reads.iterator({
+      gt: numberKey(TABLE.blockBySize, index),
+      lt: Uint8Array.of(TABLE.blockBySize + 1),
+      limit: 1,
+    })) {
+      return readU64(v);
+    }
+    return undefined;
+  }
+
   async lastBlock(): Promise<StoredBlock | undefined> {
     this.checkOpen();
     for await (const [k, v] of this.#reads.iterator({

@@ -1,0 +1,70 @@
+/**
+ * `dirchain node <dir>`: the long-running process that owns a ledger folder
+ * and answers over HTTP (docs/http-api.md). stdout's first line is the URL;
+ * logs are JSON lines on stderr.
+ */
+
+import { fail } from '../cli-api.js';
+import { createNodeLog, ErrorCode, type LogLevel, startNode } from '../index.js';
+import { type Ctx, EXIT } from './commands.js';
+import { ledgerPath, readKeyFile, requireLedgerFolder, sequencerKeyPath } from './node-dir.js';
+
+export interface NodeArgs {
+  readonly listen: string;
+  readonly public: boolean;
+  readonly metricsListen: string | undefined;
+  readonly maxBody: number | undefined;
+  readonly logLevel: string | undefined;
+}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** HOST:PORT (IPv6 in brackets), port 0..65535. */
+export function parseListen(text: string, flag: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(text);
+  const port = m === null ? Number.NaN : Number(m[2]);
+  if (m === null || port > 65535) {
+    fail(ErrorCode.INVALID_ARGUMENT, `${flag} takes HOST:PORT, not ${JSON.stringify(text)}`, {
+      hint: `e.g. ${flag} 127.0.0.1:8080 (port 0 picks a free one; IPv6 as [::1]:8080)`,
+    });
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export async function node(ctx: Ctx, dir: string, args: NodeArgs): Promise<number> {
+  const listen = parseListen(args.listen, '--listen');
+  const metricsListen =
+    args.metricsListen === undefined ? undefined : parseListen(args.metricsListen, '--metrics-listen');
+  const level = (args.logLevel ?? 'info') as LogLevel;
+  if (!LEVELS.includes(level))
+    fail(
+      ErrorCode.INVALID_ARGUMENT,
+      `--log-level takes ${LEVELS.join(', ')}, not ${JSON.stringify(args.logLevel)}`,
+    );
+  requireLedgerFolder(dir);
+  const running = await startNode(ledgerPath(dir), {
+    sequencerKey: readKeyFile(sequencerKeyPath(dir)),
+    host: listen.host,
+    port: listen.port,
+    public: args.public,
+    ...(metricsListen === undefined ? {} : { metricsListen }),
+    ...(args.maxBody === undefined ? {} : { maxBody: args.maxBody }),
+    log: createNodeLog({ level }),
+  });
+  ctx.out(
+    ctx.json
+      ? JSON.stringify({
+          url: running.url,
+          origin: running.origin,
+          size: running.size,
+          ...(running.metricsUrl === undefined ? {} : { metricsUrl: running.metricsUrl }),
+        })
+      : running.url,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await running.close();
+  return EXIT.ok;
+}
