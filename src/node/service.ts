@@ -343,7 +343,8 @@ class NodeService {
         await this.#authenticate(req, new Uint8Array(0));
         return this.#inclusion(req);
       case 'consistency':
-        await this.#authenticate(req, new Uint8Array(0));
+        // On a public node anyone may follow the head, which takes consistency proofs (they are hashes only).
+        if (!this.#public) await this.#authenticate(req, new Uint8Array(0));
         return this.#consistency(req);
       case 'query': {
         const body = await this.#readBody(req, [JSON_TYPE]);
@@ -539,13 +540,22 @@ class NodeService {
         `"args" of ${method} must be a list of at most ${QUERY_METHODS[method]} values`,
       );
     const query = this.#ledger.query as unknown as Record<string, (...a: unknown[]) => unknown>;
-    const result = (await query[method]!.apply(this.#ledger.query as DirectoryQuery, args)) as unknown;
+    // JSON has no undefined: null is an argument left out (a filter or page options).
+    const given = args.map((a: unknown) => (a === null ? undefined : a));
+    const result = (await query[method]!.apply(this.#ledger.query as DirectoryQuery, given)) as unknown;
     // Taken after the answer: every index the answer names is durable by now, so within this tree.
     const head = this.#ledger.head();
     const items =
       method === 'get' ? (result === undefined ? [] : [result]) : (result as { items: unknown[] }).items;
     const proofs = await Promise.all(items.map((item) => this.#itemProof(item, head.size)));
-    const shown = method === 'get' ? { item: result ?? null } : result;
+    // A record item goes as its index (and seal, grant): the client reads the record from its proof's leaf.
+    const shown =
+      method === 'get'
+        ? { item: result ?? null }
+        : {
+            ...(result as object),
+            items: items.map((i) => (RECORD_ITEMS.has(method) ? withoutRecord(i) : i)),
+          };
     return json(200, { checkpoint: head.checkpoint, result: shown, proofs });
   }
 
@@ -628,6 +638,19 @@ function optionalCount(params: URLSearchParams, name: string): number | undefine
       `${name} must be a non-negative integer, got ${JSON.stringify(v.slice(0, 40))}`,
     );
   return Number(v);
+}
+
+/** The queries whose items are records found through an index, not entities. */
+const RECORD_ITEMS: ReadonlySet<string> = new Set([
+  'resourceHistory',
+  'accessLogs',
+  'accessLogsOfResource',
+  'recordsByKind',
+]);
+
+function withoutRecord(item: unknown): unknown {
+  const { record: _, ...rest } = item as { record: unknown };
+  return rest;
 }
 
 function flag(params: URLSearchParams, name: string): boolean {

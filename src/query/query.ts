@@ -4,7 +4,7 @@
  * opaque cursor, and every result carries the record index it came from, so
  * the caller can ask the ledger for its inclusion proof.
  */
-import { fromBase64, fromUtf8, toBase64, utf8 } from '../crypto/bytes.js';
+import { fromBase64, fromUtf8, show, toBase64, utf8 } from '../crypto/bytes.js';
 import { decodeBlockEntry, isBlockEntry } from '../encoding/block-entry.js';
 import { decodeEvent, eventRecord, isEventEntry, parseBatchBody } from '../encoding/event.js';
 import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
@@ -71,7 +71,45 @@ export function recordAt(
   return { index, seal, record: eventRecord(sealRecord, parseBatchBody(sealRecord.body).kind, event) };
 }
 
+const ENTITY_TYPES: readonly string[] = ['member', 'resource', 'scenario', 'request', 'grant'];
+
+/** A query argument that names something: a non-empty string (E_INVALID_ARGUMENT otherwise). */
+function checkId(v: unknown, what: string): asserts v is string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 1024)
+    fail(ErrorCode.INVALID_ARGUMENT, `${what} must be a non-empty string, got ${show(v)}`);
+}
+
+/** Page options: absent, or an object with an optional whole `limit` and string `cursor`. */
+function checkPage(p: unknown): asserts p is PageOptions {
+  if (typeof p !== 'object' || p === null || Array.isArray(p))
+    fail(ErrorCode.INVALID_ARGUMENT, `page options must be an object ({ limit?, cursor? }), got ${show(p)}`);
+  const { cursor } = p as PageOptions;
+  if (cursor !== undefined && typeof cursor !== 'string')
+    fail(ErrorCode.INVALID_ARGUMENT, `cursor must be a string this API returned, got ${show(cursor)}`);
+}
+
+function checkFilter(f: unknown): asserts f is ResourceFilter {
+  if (typeof f !== 'object' || f === null || Array.isArray(f))
+    fail(ErrorCode.INVALID_ARGUMENT, `a resource filter must be an object, got ${show(f)}`);
+  const o = f as Record<string, unknown>;
+  for (const k of ['department', 'theme', 'sharing', 'status', 'text']) {
+    if (o[k] !== undefined && typeof o[k] !== 'string')
+      fail(ErrorCode.INVALID_ARGUMENT, `filter.${k} must be a string, got ${show(o[k])}`);
+  }
+  const lv = o.level;
+  const isLevel = (x: unknown) => x === undefined || Number.isSafeInteger(x);
+  const ok =
+    isLevel(lv) ||
+    (typeof lv === 'object' &&
+      lv !== null &&
+      isLevel((lv as { min?: unknown }).min) &&
+      isLevel((lv as { max?: unknown }).max));
+  if (!ok)
+    fail(ErrorCode.INVALID_ARGUMENT, `filter.level must be a level or { min?, max? }, got ${show(lv)}`);
+}
+
 function limitOf(p: PageOptions): number {
+  checkPage(p);
   const limit = p.limit ?? 100;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
     fail(ErrorCode.INVALID_ARGUMENT, 'limit must be 1..1000');
@@ -110,24 +148,31 @@ export class DirectoryQuery {
   }
 
   get<T extends EntityType>(type: T, id: string): EntityTypes[T] | undefined {
+    if (!ENTITY_TYPES.includes(type))
+      fail(ErrorCode.INVALID_ARGUMENT, `type must be one of ${ENTITY_TYPES.join(', ')}, got ${show(type)}`);
+    checkId(id, `${type} id`);
     return this.#view.get(type, id);
   }
 
   /** Directory search over the latest version of every resource. */
   searchResources(filter: ResourceFilter = {}, page: PageOptions = {}): Page<ResourceEntity> {
+    checkFilter(filter);
+    checkPage(page);
     const { ids, more } = this.#catalog.search(filter, page.cursor, limitOf(page));
     const items = ids.map((id) => this.#view.get('resource', id)!);
     return more ? { items, cursor: ids.at(-1)! } : { items };
   }
 
   /** Resources a department owns (through the LevelDB index). */
-  resourcesOf(department: string, page: PageOptions = {}): Promise<Page<ResourceEntity>> {
+  async resourcesOf(department: string, page: PageOptions = {}): Promise<Page<ResourceEntity>> {
+    checkId(department, 'department');
     const prefix = indexPrefix('d', department);
     return this.#scan(prefix, page, (k) => this.#view.get('resource', trailingId(k, prefix.length)));
   }
 
   /** Every version (register, updates, retirement) of a resource, oldest first. */
-  resourceHistory(resource: string, page: PageOptions = {}): Promise<Page<IndexedRecord>> {
+  async resourceHistory(resource: string, page: PageOptions = {}): Promise<Page<IndexedRecord>> {
+    checkId(resource, 'resource id');
     return this.#scan(indexPrefix('r', resource), page, (k) => this.#record(trailingNumber(k)));
   }
 
@@ -139,6 +184,9 @@ export class DirectoryQuery {
    * E_MEMBER_INACTIVE).
    */
   async activeGrants(consumer: string, at: number, page: PageOptions = {}): Promise<Page<GrantEntity>> {
+    checkId(consumer, 'consumer');
+    if (!Number.isSafeInteger(at))
+      fail(ErrorCode.INVALID_ARGUMENT, `at must be a time in milliseconds since the epoch, got ${show(at)}`);
     const prefix = indexPrefix('c', consumer);
     if (this.#view.get('member', consumer)?.status !== 'active') {
       // A suspended or removed consumer (or none) can use no grant; the page options are still checked.
@@ -158,18 +206,21 @@ export class DirectoryQuery {
     });
   }
 
-  grantsOfResource(resource: string, page: PageOptions = {}): Promise<Page<GrantEntity>> {
+  async grantsOfResource(resource: string, page: PageOptions = {}): Promise<Page<GrantEntity>> {
+    checkId(resource, 'resource id');
     const prefix = indexPrefix('G', resource);
     return this.#scan(prefix, page, (k) => this.#view.get('grant', trailingId(k, prefix.length)));
   }
 
-  grantsOfScenario(scenario: string, page: PageOptions = {}): Promise<Page<GrantEntity>> {
+  async grantsOfScenario(scenario: string, page: PageOptions = {}): Promise<Page<GrantEntity>> {
+    checkId(scenario, 'scenario id');
     const prefix = indexPrefix('s', scenario);
     return this.#scan(prefix, page, (k) => this.#view.get('grant', trailingId(k, prefix.length)));
   }
 
   /** Access logs under a grant, in log order. */
-  accessLogs(grant: string, page: PageOptions = {}): Promise<Page<IndexedRecord>> {
+  async accessLogs(grant: string, page: PageOptions = {}): Promise<Page<IndexedRecord>> {
+    checkId(grant, 'grant id');
     return this.#scan(indexPrefix('g', grant), page, (k) => this.#record(trailingNumber(k)));
   }
 
@@ -178,6 +229,7 @@ export class DirectoryQuery {
     resource: string,
     page: PageOptions = {},
   ): Promise<Page<IndexedRecord & { grant: string }>> {
+    checkId(resource, 'resource id');
     const limit = limitOf(page);
     let [grant, logCursor] = page.cursor === undefined ? [] : decodeCursor(page.cursor);
     // A resource has few grants (hundreds at most): list them whole, page through their logs.
@@ -201,7 +253,8 @@ export class DirectoryQuery {
   }
 
   /** Need-list requests still open for `provider`. */
-  openRequests(provider: string, page: PageOptions = {}): Promise<Page<RequestEntity>> {
+  async openRequests(provider: string, page: PageOptions = {}): Promise<Page<RequestEntity>> {
+    checkId(provider, 'provider id');
     const prefix = indexPrefix('p', provider);
     return this.#scan(prefix, page, (k) => {
       const r = this.#view.get('request', trailingId(k, prefix.length));
@@ -210,7 +263,8 @@ export class DirectoryQuery {
   }
 
   /** Records of a kind (all but access.log) by block time, oldest first. */
-  recordsByKind(kind: string, page: PageOptions = {}): Promise<Page<IndexedRecord>> {
+  async recordsByKind(kind: string, page: PageOptions = {}): Promise<Page<IndexedRecord>> {
+    checkId(kind, 'kind');
     return this.#scan(indexPrefix('k', kind), page, (k) => this.#record(trailingNumber(k)));
   }
 
