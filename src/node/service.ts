@@ -10,6 +10,8 @@ import { fromHex, utf8 } from '../crypto/bytes.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import type { BatchReceipt, Receipt } from '../directory/submitter.js';
 import { attributionToJSON, consistencyBundleToJSON, inclusionBundleToJSON } from '../encoding/bundle.js';
+import { parseBatchBody } from '../encoding/event.js';
+import { decodeRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { openLedger } from '../ledger/open.js';
@@ -386,8 +388,10 @@ class NodeService {
   async #submission(route: 'record' | 'records' | 'batch', req: IncomingMessage): Promise<Reply> {
     if (this.#draining)
       fail(ErrorCode.UNAVAILABLE, 'the node is shutting down: submit to it again once it is back');
-    const { bytes, type } = await this.#readBody(req, [BINARY_TYPE, JSON_TYPE]);
-    const answer = this.#submit(route, bytes, type, searchOf(req));
+    // Counted from the first byte read: a shutdown waits for a submission whose body is still arriving.
+    const answer = this.#readBody(req, [BINARY_TYPE, JSON_TYPE]).then(({ bytes, type }) =>
+      this.#submit(route, bytes, type, searchOf(req)),
+    );
     this.#inFlight.add(answer);
     this.#metrics.setQueueDepth(this.#inFlight.size);
     try {
@@ -421,10 +425,8 @@ class NodeService {
             this.#metrics.appended(1);
             return r;
           }
-          if (r.code === ErrorCode.DUPLICATE) {
-            const original = await this.#original(entries[i]!);
-            if (original !== undefined) return original;
-          }
+          const original = await this.#original(entries[i]!, r);
+          if (original !== undefined) return original;
           this.#metrics.refused(r.code);
           return errorBody(r);
         }),
@@ -446,17 +448,15 @@ class NodeService {
       this.#metrics.appended(1 + receipt.count);
       return json(200, receipt);
     } catch (e) {
-      if (isDirchainError(e, ErrorCode.DUPLICATE)) {
-        const original = await this.#original(seal);
-        if (original !== undefined) {
-          const batch: BatchReceipt = {
-            seal: original.index,
-            first: original.index + 1,
-            count: events.length,
-            height: original.height,
-          };
-          return json(200, batch);
-        }
+      const original = await this.#original(seal, e);
+      if (original !== undefined) {
+        const batch: BatchReceipt = {
+          seal: original.index,
+          first: original.index + 1,
+          count: parseBatchBody(decodeRecord(seal).body).count,
+          height: original.height,
+        };
+        return json(200, batch);
       }
       if (isDirchainError(e)) this.#metrics.refused(e.code);
       throw e;
@@ -470,24 +470,26 @@ class NodeService {
       this.#metrics.appended(1);
       return receipt;
     } catch (e) {
-      if (isDirchainError(e, ErrorCode.DUPLICATE)) {
-        const original = await this.#original(entry);
-        if (original !== undefined) return original;
-      }
+      const original = await this.#original(entry, e);
+      if (original !== undefined) return original;
       if (isDirchainError(e)) this.#metrics.refused(e.code);
       throw e;
     }
   }
 
   /**
-   * The receipt of the record already in the log with these bytes. The first
-   * copy may still be on its way to disk (a retry that overtook its answer):
-   * then the queued appends are waited for, which writes it or refuses it.
+   * For a refused submission: the receipt of the record already in the log
+   * with these bytes, if there is one. A retry is refused as a duplicate, or,
+   * once its record is older than the clock-skew window or the state moved on,
+   * by another rule: either way it was accepted once and gets that receipt.
+   * After E_DUPLICATE the first copy may still be on its way to disk (a retry
+   * that overtook its answer): the queued appends are waited for first.
    */
-  async #original(entry: Uint8Array): Promise<Receipt | undefined> {
+  async #original(entry: Uint8Array, refusal: unknown): Promise<Receipt | undefined> {
+    if (!isDirchainError(refusal) || !RULE_REFUSAL(refusal.code)) return undefined;
     const leaf = nodeTreeHasher.leaf(entry);
     let index = this.#ledger.indexOfLeaf(leaf);
-    if (index === undefined) {
+    if (index === undefined && refusal.code === ErrorCode.DUPLICATE) {
       await this.#ledger.flush();
       index = this.#ledger.indexOfLeaf(leaf);
     }
@@ -639,6 +641,9 @@ function optionalCount(params: URLSearchParams, name: string): number | undefine
     );
   return Number(v);
 }
+
+/** A refusal by the ledger's rules (422), after which the record may be in the log already. */
+const RULE_REFUSAL = (code: string): boolean => statusOf(code) === 422;
 
 /** The queries whose items are records found through an index, not entities. */
 const RECORD_ITEMS: ReadonlySet<string> = new Set([

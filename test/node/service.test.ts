@@ -143,6 +143,40 @@ describe('submissions', () => {
     expect(b).toEqual(a);
   });
 
+  it('a retry after the clock-skew window still gets the original receipt', async () => {
+    const other = tempDir();
+    await (await newLedger(other.path, city)).close();
+    let now = Date.now();
+    const late = await startNode(other.path, {
+      sequencerKey: city.sequencer.signerKey,
+      clock: () => now,
+      log: createNodeLog({ level: 'error', stream: { write: () => true } }),
+    });
+    try {
+      const entry = signedBy(dept, { n: 'late' }, { timestamp: now });
+      const send = () =>
+        fetch(new URL('dirchain/v1/records', late.url), {
+          method: 'POST',
+          body: Buffer.from(entry),
+          headers: { 'content-type': 'application/octet-stream' },
+        }).then(async (r) => [r.status, await r.json()]);
+      const first = await send();
+      expect(first[0]).toBe(200);
+      now += 30 * 60_000; // the record is now 30 minutes old: E_CLOCK_SKEW for a new one
+      expect(await send()).toEqual(first);
+      const fresh = signedBy(dept, { n: 'late-2' }, { timestamp: now - 20 * 60_000 });
+      const refused = await fetch(new URL('dirchain/v1/records', late.url), {
+        method: 'POST',
+        body: Buffer.from(fresh),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      expect(((await refused.json()) as { code: string }).code).toBe(ErrorCode.CLOCK_SKEW);
+    } finally {
+      await late.close();
+      other.cleanup();
+    }
+  });
+
   it('a record the rules refuse is 422 with the code and nothing is written', async () => {
     const size = node.ledger.head().size;
     const old = signedBy(dept, { n: 'old' }, { timestamp: Date.now() - 3_600_000 });
