@@ -5,6 +5,7 @@ import type { BatchReceipt, MemberSigner, Receipt } from '../directory/submitter
 import type { Plain } from '../encoding/msgpack.js';
 import type { LedgerRecord } from '../encoding/record.js';
 import type { DirchainError } from '../errors.js';
+import type { EntityType, EntityTypes } from '../policy/entities.js';
 import type { MemberSpec, PolicyParams } from '../policy/genesis.js';
 import type { DirectoryQuery } from '../query/query.js';
 import type { ConsistencyBundle, Head, InclusionBundle } from '../reader/types.js';
@@ -57,9 +58,12 @@ export type Awaitable<T> = T | Promise<T>;
 
 /** The directory queries, as a local ledger has them (some synchronous) or a remote node's client (all asynchronous). */
 export type LedgerQueries = {
-  [K in QueryMethodName]: (
+  [K in Exclude<QueryMethodName, 'get'>]: (
     ...args: Parameters<DirectoryQuery[K]>
   ) => Awaitable<Awaited<ReturnType<DirectoryQuery[K]>>>;
+} & {
+  // Written out: a mapped type would lose `get`'s type parameter.
+  get<T extends EntityType>(type: T, id: string): Awaitable<EntityTypes[T] | undefined>;
 };
 
 /** The queries a node answers over HTTP (node/wire.ts QUERY_METHODS). */

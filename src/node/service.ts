@@ -15,7 +15,7 @@ import { decodeRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { openLedger } from '../ledger/open.js';
-import type { LedgerOptions } from '../ledger/types.js';
+import type { Head, LedgerOptions } from '../ledger/types.js';
 import { decodeEntryBundle } from '../merkle/tiles.js';
 import type { DirectoryQuery } from '../query/query.js';
 import { createLimitedServer, errorReply, type HttpLimits } from './http.js';
@@ -545,10 +545,9 @@ class NodeService {
     // JSON has no undefined: null is an argument left out (a filter or page options).
     const given = args.map((a: unknown) => (a === null ? undefined : a));
     const result = (await query[method]!.apply(this.#ledger.query as DirectoryQuery, given)) as unknown;
-    // Taken after the answer: every index the answer names is durable by now, so within this tree.
-    const head = this.#ledger.head();
     const items =
       method === 'get' ? (result === undefined ? [] : [result]) : (result as { items: unknown[] }).items;
+    const head = await this.#headCovering(items);
     const proofs = await Promise.all(items.map((item) => this.#itemProof(item, head.size)));
     // A record item goes as its index (and seal, grant): the client reads the record from its proof's leaf.
     const shown =
@@ -559,6 +558,22 @@ class NodeService {
             items: items.map((i) => (RECORD_ITEMS.has(method) ? withoutRecord(i) : i)),
           };
     return json(200, { checkpoint: head.checkpoint, result: shown, proofs });
+  }
+
+  /**
+   * A head whose tree holds every item's record. The state and indexes a
+   * query reads are durable once LevelDB has the block, a moment before the
+   * head advances to it (the sequencer's answer runs next): wait that moment.
+   */
+  async #headCovering(items: readonly unknown[]): Promise<Head> {
+    const needed = items.reduce<number>((m, i) => Math.max(m, (i as { index: number }).index + 1), 0);
+    const deadline = performance.now() + 5000;
+    while (this.#ledger.head().size < needed) {
+      if (performance.now() > deadline)
+        fail(ErrorCode.UNAVAILABLE, 'the head did not reach the records the answer names');
+      await new Promise((r) => setImmediate(r));
+    }
+    return this.#ledger.head();
   }
 
   async #itemProof(item: unknown, size: number): Promise<ItemProof> {

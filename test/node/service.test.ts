@@ -10,6 +10,7 @@ import { nodeTreeHasher } from '../../src/crypto/node-tree-hasher.js';
 import type { MemberSigner } from '../../src/directory/submitter.js';
 import { ErrorCode } from '../../src/errors.js';
 import { encodeEntryBundle } from '../../src/merkle/tiles.js';
+import { connect } from '../../src/node/client.js';
 import { createNodeLog } from '../../src/node/log.js';
 import { signRequest } from '../../src/node/request-signature.js';
 import { type RunningNode, startNode } from '../../src/node/service.js';
@@ -442,6 +443,45 @@ describe('reads need a member', () => {
       },
     );
     expect(tampered.status).toBe(401);
+  });
+});
+
+describe('answers about records still being written', () => {
+  it('a query that finds an entity of the block being written waits for the head to cover it', async () => {
+    const client = await connect(node.url, { verifierKey: city.sequencer.verifierKey, as: dept.signer });
+    let refused = 0;
+    for (let n = 0; n < 15; n++) {
+      const id = `${dept.id}/poll-${n}`;
+      let done = false;
+      const writing = client.directory
+        .registerResource(dept.signer, {
+          id,
+          owner: dept.id,
+          title: 't',
+          description: 'd',
+          theme: 't',
+          format: 'f',
+          updateCycle: 'u',
+          sourceSystem: 's',
+          fields: [{ name: 'a', level: 1 }],
+          level: 1,
+          sharing: 'conditional',
+          opening: 'o',
+        })
+        .then(() => {
+          done = true;
+        });
+      while (!done) {
+        try {
+          await client.query.get('resource', id);
+        } catch {
+          refused++;
+          break;
+        }
+      }
+      await writing;
+    }
+    expect(refused).toBe(0);
   });
 });
 
