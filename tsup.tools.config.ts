@@ -11,7 +11,7 @@ export default defineConfig([
   // ('dirchain', 'dirchain/verify'), which Node resolves to dist/ through the
   // package's exports map, exactly as an app that installed dirchain would.
   {
-    entry: { city: 'examples/city.ts', audit: 'examples/audit.ts' },
+    entry: { city: 'examples/city.ts', audit: 'examples/audit.ts', departments: 'examples/departments.ts' },
     outDir: 'dist-examples',
     format: ['esm'],
     target: 'node20',

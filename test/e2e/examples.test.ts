@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyBundle } from '../../src/verify.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
 describe('examples/city.ts (the README demo)', () => {
@@ -43,6 +44,60 @@ describe('examples/city.ts (the README demo)', () => {
     const removed = /\(removed (\S+)\)/.exec(r.stdout)?.[1];
     expect(removed).toMatch(/dirchain-city-/);
     expect(existsSync(removed!)).toBe(false);
+  });
+});
+
+describe('examples/departments.ts (a node, three department processes and an auditor)', () => {
+  it('runs the departments at once over HTTP, and the auditor verifies an access log from the node alone', () => {
+    const built = join(repoRoot, 'dist-examples/departments.js');
+    expect(existsSync(built), 'run `npm run build` first (npm test does)').toBe(true);
+    const dir = tempDir('dirchain-departments-test-');
+    try {
+      const r = spawnSync(process.execPath, [built, dir.path], {
+        encoding: 'utf8',
+        cwd: repoRoot,
+        timeout: 50_000,
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status, r.stdout).toBe(0);
+      expect(r.stdout).toMatch(/^2\. The node runs: dirchain node .* → http:\/\/127\.0\.0\.1:\d+\/$/m);
+      /** The lines department (or auditor) `who` printed that start with `what`. */
+      const lines = (who: string, what: string) =>
+        r.stdout.match(new RegExp(`^ +\\[${who}\\] +${what}.*$`, 'gm')) ?? [];
+      // Every department got a receipt for each of its steps, ten in all.
+      const logged = new Set<number>();
+      for (const id of ['health', 'transport', 'education']) {
+        expect(lines(id, `registered resource ${id}/\\S+ → record \\d+ \\(block \\d+\\)$`)).toHaveLength(1);
+        expect(lines(id, 'registered scenario \\S+ → record \\d+')).toHaveLength(1);
+        expect(lines(id, 'asked \\w+ for .* → record \\d+')).toHaveLength(2);
+        expect(lines(id, 'granted \\w+ .* → record \\d+')).toHaveLength(2);
+        const uses = lines(id, 'used \\S+ twice → access logs record \\d+');
+        expect(uses).toHaveLength(2);
+        for (const line of uses) for (const m of line.matchAll(/record (\d+)/g)) logged.add(Number(m[1]));
+        expect(lines(id, 'done: 10 receipts$')).toHaveLength(1);
+      }
+      expect(logged.size).toBe(12);
+      // The auditor proved one of those access logs, verified it, and refused it moved to another index.
+      const verified = /^\s+\[auditor\]\s+verified: record (\d+) \(access\.log by \w+ under \S+:/m.exec(
+        r.stdout,
+      );
+      expect(verified, r.stdout).not.toBeNull();
+      const index = Number(verified![1]);
+      expect(logged.has(index)).toBe(true);
+      expect(lines('auditor', ' *(fail|skip) ')).toEqual([]);
+      expect(r.stdout).toMatch(/claiming record \d+: refused \(/);
+      expect(r.stdout).toContain('The node stops on SIGTERM: exit code 0');
+      expect(r.stdout).toMatch(/the ledger it leaves verifies: 31 records in \d+ blocks/);
+      // The bundle the auditor filed verifies on its own, under the key the folder publishes.
+      const bundle = readFileSync(join(dir.path, `access-log-${index}.json`), 'utf8');
+      const key = readFileSync(join(dir.path, 'sequencer.pub'), 'utf8').trim();
+      const report = verifyBundle(bundle, [key]);
+      expect(report.ok, JSON.stringify(report.checks)).toBe(true);
+      expect(JSON.parse(bundle).index).toBe(index);
+      expect(r.stdout).toContain(`the node folder is in ${dir.path}`);
+    } finally {
+      dir.cleanup();
+    }
   });
 });
 
