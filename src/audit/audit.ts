@@ -5,6 +5,7 @@
  * report.html in a folder. The I/O lives here; stats.ts, report.ts and html.ts
  * are pure.
  */
+
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -13,6 +14,7 @@ import {
   verifyLedger,
   verifyLedgerSource,
 } from '../chain/verify.js';
+import type { MemberSigner } from '../directory/submitter.js';
 import { ErrorCode, fail } from '../errors.js';
 import { HttpBlockSource } from '../sync/http-source.js';
 import { renderHtml } from './html.js';
@@ -24,6 +26,8 @@ export interface AuditOptions extends Pick<VerifyLedgerOptions, 'trustedKeys' | 
   readonly stats?: StatsOptions;
   /** Skip the statistics (verification only, e.g. to measure it). */
   readonly verifyOnly?: boolean;
+  /** For a URL: sign every request as this member (a node that is not `--public` serves members only). */
+  readonly as?: MemberSigner;
 }
 
 export const isLedgerUrl = (s: string): boolean => /^https?:\/\//i.test(s);
@@ -44,7 +48,7 @@ export async function auditLedger(pathOrUrl: string, options: AuditOptions = {})
   let verdict: LedgerReport;
   let fetched: { requests: number; bytes: number } | undefined;
   if (isLedgerUrl(pathOrUrl)) {
-    const source = new HttpBlockSource(pathOrUrl);
+    const source = new HttpBlockSource(pathOrUrl, options.as === undefined ? {} : { as: options.as });
     verdict = reconcileTiles(await verifyLedgerSource(source, pathOrUrl, verifyOptions), source.tileMismatch);
     if (verdict.ok) verdict = await checkUpperTiles(verdict, source);
     fetched = { ...source.stats };

@@ -1,8 +1,9 @@
 /**
- * `dirchain append`: NDJSON records from a file into a ledger, streamed in
- * bounded memory whatever the file's size or its longest line. It always ends
- * by saying what was appended (count, lowest and highest index) and which
- * lines were refused, also when an error stops it midway.
+ * `dirchain append`: NDJSON records from a file into a ledger (a folder, or a
+ * node over HTTP), streamed in bounded memory whatever the file's size or its
+ * longest line. It always ends by saying what was appended (count, lowest and
+ * highest index) and which lines were refused, also when an error stops it
+ * midway.
  */
 
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -11,7 +12,7 @@ import {
   DirchainError,
   ErrorCode,
   type Head,
-  type Ledger,
+  type LedgerApi,
   MAX_ENTRY_BYTES,
   type MemberSigner,
   openLedger,
@@ -22,6 +23,7 @@ import { errorJSON, writeError } from './error-output.js';
 import { formatBytes, Progress, red } from './io.js';
 import { isLongLine, LineSplitter, type SplitLine } from './line-splitter.js';
 import { keyArgument, ledgerPath, readKeyFile, sequencerKeyPath } from './node-dir.js';
+import { type NodeArgs, openTarget, type Place, type Target } from './target.js';
 
 /**
  * The longest line read, in bytes; a longer one is refused (E_TOO_LARGE) without
@@ -43,6 +45,12 @@ export const MAX_LINE_BYTES = 512 * 1024;
  */
 const WINDOW_RECORDS = 8192;
 const WINDOW_BYTES = 16 * 1024 * 1024;
+/**
+ * On a node a window is one request body, which the node caps (16 MiB unless
+ * --max-body says less): a quarter of it leaves room for the signatures and
+ * framing that unsigned lines gain, and for a node run with a smaller cap.
+ */
+const NODE_WINDOW_BYTES = 4 * 1024 * 1024;
 
 /** Refused lines listed in human output; --json lists them all. */
 const LISTED = 20;
@@ -104,15 +112,18 @@ interface Slot {
  * NDJSON, one record per line: either `{"record": "<base64 signed entry>"}`
  * (signed elsewhere), or `{"kind": "...", "body": {...}}` signed here with `--key`,
  * with the time it is appended at (not the time it was read: see `drain`).
+ * `where` is a ledger folder (a path, or `{folder}`) or `{node}`: a node's
+ * records go through its client's appendMany, a window per request.
  * Exit codes: 0 all appended, 1 some lines refused, 3 an error stopped it (what
  * was appended before it is still reported).
  */
 export async function append(
   ctx: Ctx,
-  dir: string,
+  where: string | Place,
   file: string,
   keyFile: string | undefined,
   fromLine = 1,
+  node: NodeArgs = {},
 ): Promise<number> {
   if (fromLine < 1) fail(ErrorCode.INVALID_ARGUMENT, `--from-line must be 1 or more, got ${fromLine}`);
   if (!existsSync(file))
@@ -121,24 +132,34 @@ export async function append(
     });
   if (statSync(file).isDirectory())
     fail(ErrorCode.INVALID_ARGUMENT, `${file} is a folder`, { hint: 'give the NDJSON file of records' });
-  const ledger = await openLedger(ledgerPath(dir), { sequencerKey: readKeyFile(sequencerKeyPath(dir)) });
+  // On a node, the member whose lines are signed here also signs the reads, unless --as names another.
+  const place = typeof where === 'string' ? { folder: where } : where;
+  const target = await openTarget(place, { ...node, as: node.as ?? keyFile }, (dir) =>
+    openLedger(ledgerPath(dir), { sequencerKey: readKeyFile(sequencerKeyPath(dir)) }),
+  );
   let signer: MemberSigner | undefined;
   try {
-    signer = keyFile === undefined ? undefined : ledger.memberSigner(keyArgument(keyFile));
+    signer = keyFile === undefined ? undefined : await target.memberSigner(keyArgument(keyFile));
   } catch (e) {
-    await ledger.close();
+    await target.close();
     throw e;
   }
   const tally = new Tally(ctx.json ? Number.POSITIVE_INFINITY : LISTED);
   let stopped: Stopped | undefined;
   try {
-    await appendFile(ctx, ledger, file, signer, tally, fromLine);
+    await appendFile(ctx, target, file, signer, tally, fromLine);
   } catch (e) {
     stopped = e instanceof Stopped ? e : new Stopped(e, undefined);
   }
-  const head = ledger.head();
+  let head: Head | undefined;
   try {
-    await ledger.close();
+    head = await target.api.head();
+  } catch (e) {
+    // A node that stopped answering: what was appended is still reported, without the tree after it.
+    stopped ??= new Stopped(e, undefined);
+  }
+  try {
+    await target.close();
   } catch (e) {
     // Every record counted was durable before close began; the error is still reported.
     stopped ??= new Stopped(e, undefined);
@@ -153,7 +174,7 @@ export async function append(
 
 async function appendFile(
   ctx: Ctx,
-  ledger: Ledger,
+  target: Target,
   file: string,
   signer: MemberSigner | undefined,
   tally: Tally,
@@ -166,6 +187,7 @@ async function appendFile(
     !ctx.json && process.stderr.isTTY === true,
     formatBytes,
   );
+  const windowMaxBytes = target.node === undefined ? WINDOW_BYTES : NODE_WINDOW_BYTES;
   const window: Slot[] = [];
   let windowBytes = 0;
   let read = 0;
@@ -175,11 +197,11 @@ async function appendFile(
     // Unsigned lines are signed now, just before they are appended, with the ledger's clock: a
     // window can take long to fill (a slow pipe), and a record more than the genesis policy's
     // maxClockSkewMs older than its block would be refused for good (E_CLOCK_SKEW).
-    const slots = window.map((w) => (w.unsigned === undefined ? w : signed(w, ledger, signer)));
+    const slots = window.map((w) => (w.unsigned === undefined ? w : signed(w, target, signer)));
     const entries = slots.filter((w) => w.entry !== undefined).map((w) => w.entry!);
-    let receipts: Awaited<ReturnType<Ledger['appendMany']>>;
+    let receipts: Awaited<ReturnType<LedgerApi['appendMany']>>;
     try {
-      receipts = await ledger.appendMany(entries);
+      receipts = await target.api.appendMany(entries);
     } catch (e) {
       throw new Stopped(e, window[0]!.line);
     }
@@ -207,7 +229,7 @@ async function appendFile(
     if (slot === undefined) return;
     window.push(slot);
     windowBytes += slot.entry?.length ?? slot.unsigned?.length ?? 0;
-    if (window.length >= WINDOW_RECORDS || windowBytes >= WINDOW_BYTES) await drain();
+    if (window.length >= WINDOW_RECORDS || windowBytes >= windowMaxBytes) await drain();
   };
   const splitter = new LineSplitter(MAX_LINE_BYTES);
   const stream = createReadStream(file);
@@ -267,10 +289,10 @@ function slotOf(line: SplitLine, signer: MemberSigner | undefined): Slot | undef
 }
 
 /** The slot of an unsigned line, signed now as `signer` with the ledger's clock. */
-function signed(slot: Slot, ledger: Ledger, signer: MemberSigner | undefined): Slot {
+function signed(slot: Slot, target: Target, signer: MemberSigner | undefined): Slot {
   try {
     const o = parseLine(slot.unsigned!);
-    return { line: slot.line, entry: ledger.sign(signer!, o.kind as string, o.body as Plain).bytes };
+    return { line: slot.line, entry: target.sign(signer!, o.kind as string, o.body as Plain).bytes };
   } catch (e) {
     return { line: slot.line, error: asError(e) };
   }
@@ -302,10 +324,11 @@ function parseLine(raw: string): Record<string, unknown> {
 /**
  * --json: `appended`, `first` / `last` (lowest / highest index appended, null if
  * none), `refused` [{line, code}], `failed` (the same lines with messages),
- * `size` and `checkpoint` of the tree after; with `error` and `stoppedAtLine`
+ * `size` and `checkpoint` of the tree after (null when a node stopped
+ * answering before it said); with `error` and `stoppedAtLine`
  * (the first line not appended or refused) when an error stopped the run.
  */
-function report(ctx: Ctx, tally: Tally, head: Head, stopped: Stopped | undefined): void {
+function report(ctx: Ctx, tally: Tally, head: Head | undefined, stopped: Stopped | undefined): void {
   const stop =
     stopped === undefined
       ? {}
@@ -321,8 +344,8 @@ function report(ctx: Ctx, tally: Tally, head: Head, stopped: Stopped | undefined
         last: tally.last ?? null,
         refused: tally.refused.map((f) => ({ line: f.line, code: f.code })),
         failed: tally.refused.map((f) => ({ line: f.line, error: { code: f.code, message: f.message } })),
-        size: head.size,
-        checkpoint: head.checkpoint,
+        size: head?.size ?? null,
+        checkpoint: head?.checkpoint ?? null,
         ...stop,
       }),
     );
@@ -334,7 +357,7 @@ function report(ctx: Ctx, tally: Tally, head: Head, stopped: Stopped | undefined
       : tally.first === tally.last
         ? ` (index ${tally.first})`
         : ` (indexes ${tally.first}-${tally.last})`;
-  ctx.out(`appended ${tally.appended} records; tree size ${head.size}${range}`);
+  ctx.out(`appended ${tally.appended} records; tree size ${head?.size ?? 'not known'}${range}`);
   for (const f of tally.refused) ctx.out(red(`line ${f.line}: ${f.code} ${f.message}`));
   if (tally.refusedCount > tally.refused.length)
     ctx.out(red(`... and ${tally.refusedCount - tally.refused.length} more refused lines`));

@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fail, isLedgerUrl, MEMBER_ID_PATTERN } from '../cli-api.js';
+import { fail, MEMBER_ID_PATTERN } from '../cli-api.js';
 import {
   auditLedger,
   consistencyBundleToJSON,
@@ -9,6 +9,7 @@ import {
   ErrorCode,
   type ErrorCodeValue,
   generateKeyPair,
+  type Head,
   inclusionBundleToJSON,
   type Ledger,
   openLedger,
@@ -22,6 +23,7 @@ import { writeError } from './error-output.js';
 import { FolderClaim, publicKeyPath } from './folder-claim.js';
 import { dim, green, Progress, red, yellow } from './io.js';
 import { keyArgument, keysPath, ledgerPath, requireLedgerFolder, sequencerKeyPath } from './node-dir.js';
+import { type NodeArgs, openTarget, type Place, resolveNodeMember } from './target.js';
 
 export interface Ctx {
   readonly json: boolean;
@@ -94,18 +96,20 @@ export async function init(ctx: Ctx, dir: string, origin: string, adminId: strin
   return EXIT.ok;
 }
 
-async function readHead(dir: string) {
+/** A folder opened to read: one that holds no ledger is named as such, never created. */
+async function openReader(dir: string): Promise<Ledger> {
   requireLedgerFolder(dir);
-  const ledger = await openLedger(ledgerPath(dir));
-  try {
-    return ledger.head();
-  } finally {
-    await ledger.close();
-  }
+  return openLedger(ledgerPath(dir));
 }
 
-export async function checkpoint(ctx: Ctx, dir: string): Promise<number> {
-  const head = await readHead(dir);
+export async function checkpoint(ctx: Ctx, place: Place, node: NodeArgs = {}): Promise<number> {
+  const target = await openTarget(place, node, openReader);
+  let head: Head;
+  try {
+    head = await target.api.head();
+  } finally {
+    await target.close();
+  }
   if (ctx.json) {
     ctx.out(
       JSON.stringify({
@@ -122,25 +126,28 @@ export async function checkpoint(ctx: Ctx, dir: string): Promise<number> {
   return EXIT.ok;
 }
 
+/**
+ * Prints an inclusion or consistency bundle. From a node, the bundle is the
+ * one the node gave, once the client verified it under the pinned key.
+ */
 export async function prove(
   ctx: Ctx,
-  dir: string,
+  place: Place,
   o: { index?: number; size?: number; from?: number; to?: number },
+  node: NodeArgs = {},
 ): Promise<number> {
-  requireLedgerFolder(dir);
-  const ledger = await openLedger(ledgerPath(dir));
+  if (o.index === undefined && o.from === undefined)
+    fail(ErrorCode.INVALID_ARGUMENT, 'give --index I [--size N] or --from M [--to N]');
+  const target = await openTarget(place, node, openReader, 'prove');
   try {
-    let bundle: unknown;
-    if (o.index !== undefined) {
-      bundle = inclusionBundleToJSON(await ledger.proveInclusion(o.index, o.size ?? ledger.head().size));
-    } else if (o.from !== undefined) {
-      bundle = consistencyBundleToJSON(await ledger.proveConsistency(o.from, o.to ?? ledger.head().size));
-    } else {
-      return fail(ErrorCode.INVALID_ARGUMENT, 'give --index I [--size N] or --from M [--to N]');
-    }
+    const ledger = target.api;
+    const bundle =
+      o.index !== undefined
+        ? inclusionBundleToJSON(await ledger.proveInclusion(o.index, o.size ?? (await ledger.head()).size))
+        : consistencyBundleToJSON(await ledger.proveConsistency(o.from!, o.to ?? (await ledger.head()).size));
     ctx.out(ctx.json ? JSON.stringify(bundle) : JSON.stringify(bundle, null, 2));
   } finally {
-    await ledger.close();
+    await target.close();
   }
   return EXIT.ok;
 }
@@ -174,7 +181,8 @@ const AUDIT_HINTS: Record<string, string> = {
     'give the folder `dirchain init` made (it holds ledger/), or the URL `dirchain serve` printed',
   [ErrorCode.STORAGE]:
     'another process holds the folder (a running sequencer or `dirchain serve`): audit a copy, or its URL',
-  [ErrorCode.REMOTE]: 'check that the URL is the one `dirchain serve` printed and that the server is running',
+  [ErrorCode.REMOTE]:
+    'check that the URL is the one `dirchain serve` or `dirchain node` printed and that it is running; a node that is not --public answers members only: add --as <member signer key file>',
   [ErrorCode.KEY_INVALID]: 'pass the sequencer verifier key the ledger published (sequencer.pub), with --key',
   [ErrorCode.LEDGER_CORRUPT]:
     'the ledger differs from what its signed blocks commit to: restore it from a replica',
@@ -206,20 +214,24 @@ const KEY_NOT_CHECKED = 'key not checked: trusted the key the ledger names';
  */
 export async function audit(
   ctx: Ctx,
-  target: string,
+  place: Place,
   keys: string[],
   reportDir: string | undefined,
   checkpointFile?: string,
+  node: NodeArgs = {},
 ): Promise<number> {
   let bar: Progress | undefined;
-  const local = !isLedgerUrl(target);
-  const where = local ? ledgerPath(target) : target;
+  const local = 'folder' in place;
+  const where = local ? ledgerPath(place.folder) : place.node;
   if (checkpointFile !== undefined && !existsSync(checkpointFile))
     fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${checkpointFile}`, {
       hint: 'save one with `dirchain checkpoint <dir> > checkpoint.txt`',
     });
+  // A node's pinned key (--node-key, DIRCHAIN_NODE_KEY) is a key given, as --key is.
+  const pinned = local ? undefined : (node.nodeKey ?? process.env.DIRCHAIN_NODE_KEY);
+  const trusted = [...keys, ...(pinned === undefined ? [] : [pinned])].map(keyArgument);
   const options = {
-    ...(keys.length > 0 ? { trustedKeys: keys.map(keyArgument) } : {}),
+    ...(trusted.length > 0 ? { trustedKeys: trusted } : {}),
     ...(checkpointFile === undefined ? {} : { checkpoint: readFileSync(checkpointFile, 'utf8') }),
     // Statistics cost a body decode per record: only when a report is wanted.
     verifyOnly: reportDir === undefined && !ctx.json,
@@ -234,9 +246,19 @@ export async function audit(
   }
   // Before the replay, which can take long: a report that cannot be written, or no ledger to read.
   if (reportDir !== undefined) prepareReportDir(reportDir);
-  if (local) requireLedgerFolder(target);
+  if (local) requireLedgerFolder(place.folder);
+  // A node that is not --public serves its tiles to members: with --as, every fetch is signed as one.
+  if (!local && node.as !== undefined && trusted.length === 0) {
+    fail(ErrorCode.INVALID_ARGUMENT, "reading a node as --as needs the sequencer's verifier key", {
+      hint: 'give --node-key or --key <sequencer.pub or key text>: the member is looked up through a client that pins it',
+    });
+  }
+  const reader =
+    local || node.as === undefined ? undefined : await resolveNodeMember(where, trusted[0]!, node.as);
   // A local folder is read in a child process, so that an abort there is still reported (audit-child.ts).
-  const report = local ? await auditInChild(where, options) : await auditLedger(where, options);
+  const report = local
+    ? await auditInChild(where, options)
+    : await auditLedger(where, reader === undefined ? options : { ...options, as: reader });
   bar?.done();
   // The report is written whatever the verdict: it says what failed.
   const files = reportDir === undefined ? undefined : writeReport(reportDir, report);

@@ -1,18 +1,21 @@
 /**
  * `dirchain member|resource|scenario|request|grant|access ...` and `dirchain query ...`:
- * the directory's domain API from the shell. Writes open the ledger with the
- * node's sequencer key and sign as the member whose key `--as` names
- * (default: the root admin key `init` made).
+ * the directory's domain API from the shell, on a ledger folder or a node
+ * (`--node URL`). Writes sign as the member whose key `--as` names (on a
+ * folder, by default the root admin key `init` made); on a folder they open
+ * the ledger with its sequencer key, on a node they submit to it.
  */
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail, fromBase64 } from '../cli-api.js';
 import {
+  type ApprovalOptions,
   ErrorCode,
   generateKeyPair,
-  type Ledger,
+  KIND,
   loadVerifier,
+  type MemberEntity,
   type MemberSigner,
   openLedger,
   type Page,
@@ -32,6 +35,7 @@ import {
   readSequencerKey,
   requireLedgerFolder,
 } from './node-dir.js';
+import { type NodeArgs, openTarget, type Place, type Target } from './target.js';
 
 export interface DirectoryArgs {
   id?: string;
@@ -91,19 +95,21 @@ function jsonFile(path: string): Record<string, unknown> {
   }
 }
 
-/** `--as`: a signer key file (or key text); default the root admin key made by init. */
-function signerFor(dir: string, a: DirectoryArgs, ledger: Ledger): MemberSigner {
+/** `--as`: a signer key file (or key text); on a folder, default the root admin key made by init. */
+function signerFor(place: Place, a: DirectoryArgs, target: Target): Promise<MemberSigner> {
   let text: string;
   if (a.as !== undefined) text = keyArgument(a.as);
   else {
-    const keys = existsSync(keysPath(dir))
-      ? readdirSync(keysPath(dir)).filter((f) => f.endsWith('.key') && f !== 'sequencer.key')
-      : [];
+    const dir = 'folder' in place ? place.folder : undefined;
+    const keys =
+      dir !== undefined && existsSync(keysPath(dir))
+        ? readdirSync(keysPath(dir)).filter((f) => f.endsWith('.key') && f !== 'sequencer.key')
+        : [];
     if (keys.length !== 1)
       fail(ErrorCode.INVALID_ARGUMENT, 'say which member signs with --as <signer key file>');
-    text = readKeyFile(join(keysPath(dir), keys[0]!));
+    text = readKeyFile(join(keysPath(dir!), keys[0]!));
   }
-  return ledger.memberSigner(text);
+  return target.memberSigner(text);
 }
 
 function publicKeyArgument(v: string): Uint8Array {
@@ -115,14 +121,36 @@ function publicKeyArgument(v: string): Uint8Array {
   return raw;
 }
 
-async function withLedger(dir: string, f: (ledger: Ledger) => Promise<number>): Promise<number> {
+async function withTarget(
+  place: Place,
+  node: NodeArgs,
+  reads: string,
+  f: (target: Target) => Promise<number>,
+): Promise<number> {
   // A folder without a ledger is the wrong folder (E_LEDGER_NOT_FOUND), not a missing key.
-  const ledger = await openLedger(ledgerPath(dir), { sequencerKey: readSequencerKey(dir) });
+  const target = await openTarget(
+    place,
+    node,
+    (dir) => openLedger(ledgerPath(dir), { sequencerKey: readSequencerKey(dir) }),
+    reads,
+  );
   try {
-    return await f(ledger);
+    return await f(target);
   } finally {
-    await ledger.close();
+    await target.close();
   }
+}
+
+/**
+ * The index of the record that last changed member `id` (governance terms
+ * name it as `after`), read from a node: its client has no state view to fill
+ * it in as a folder's ledger does (Directory.propose).
+ */
+async function lastChangeOf(target: Target, id: string): Promise<number | undefined> {
+  if (target.node === undefined) return undefined;
+  const m = (await target.api.query.get('member', id)) as MemberEntity | undefined;
+  if (m === undefined) fail(ErrorCode.UNKNOWN_MEMBER, `${id} is not a member of this ledger`);
+  return m.index;
 }
 
 function receipt(ctx: Ctx, what: string, r: Receipt): number {
@@ -170,19 +198,26 @@ Level-4 fields need an admin countersignature: --approve <admin key file>.`,
   logs --grant G | --resource R                   access logs
   requests --provider P                           need lists still open
   records --kind K                                records of a kind by block time
-Results carry "index": prove one with dirchain prove <dir> --index I.`,
+Results carry "index": prove one with dirchain prove <dir> --index I.
+On a node: --node URL --node-key <key> --as <member key file> instead of <dir>; an id as --id
+(history: --resource).`,
 };
 
+/** How every group's usage ends: the same command on a node. */
+const ON_A_NODE = 'On a node: --node URL --node-key <sequencer key> instead of <dir>; --as is then required.';
+
 export function directoryHelp(group: string): string | undefined {
-  return USAGE[group];
+  const usage = USAGE[group];
+  return usage === undefined || group === 'query' ? usage : `${usage}\n${ON_A_NODE}`;
 }
 
 export async function directoryCommand(
   ctx: Ctx,
   group: string,
   action: string | undefined,
-  dir: string,
+  place: Place | undefined,
   a: DirectoryArgs,
+  node: NodeArgs = {},
 ): Promise<number> {
   if (group === 'member' && action === 'keygen') {
     const k = generateKeyPair(need(a, 'id', 'the new member id'));
@@ -193,20 +228,30 @@ export async function directoryCommand(
     );
     return EXIT.ok;
   }
-  return withLedger(dir, async (ledger) => {
-    const d = ledger.directory;
-    const as = () => signerFor(dir, a, ledger);
-    const approvals = () => ({
-      approvers: (a.approve ?? []).map((f) => ledger.memberSigner(keyArgument(f))),
+  const key = `${group} ${action ?? ''}`.trim();
+  return withTarget(place!, node, `dirchain ${key}`, async (target) => {
+    const d = target.api.directory;
+    const as = () => signerFor(place!, a, target);
+    const approvals = async (): Promise<ApprovalOptions> => ({
+      approvers: await Promise.all((a.approve ?? []).map((f) => target.memberSigner(keyArgument(f)))),
     });
-    const key = `${group} ${action ?? ''}`.trim();
+    /** A governance record about an existing member (Directory.suspendMember and the like, with `after` on a node). */
+    const govern = async (
+      kind: string,
+      author: MemberSigner,
+      terms: { member: string; [field: string]: unknown },
+    ): Promise<Receipt> => {
+      const after = await lastChangeOf(target, terms.member);
+      const proposal = d.propose(kind, after === undefined ? terms : { ...terms, after });
+      return d.submitProposal(author, proposal, await approvals());
+    };
     switch (key) {
       case 'member add':
         return receipt(
           ctx,
           'member added',
           await d.addMember(
-            as(),
+            await as(),
             {
               id: need(a, 'id', 'member id'),
               name: need(a, 'name', 'display name'),
@@ -214,75 +259,80 @@ export async function directoryCommand(
               signingKey: publicKeyArgument(need(a, 'signing-key', 'the member verifier key')),
               ...(a['encryption-key'] ? { encryptionKey: fromBase64(a['encryption-key']) } : {}),
             },
-            approvals(),
+            await approvals(),
           ),
         );
       case 'member suspend':
         return receipt(
           ctx,
           'member suspended',
-          await d.suspendMember(as(), need(a, 'id', 'member id'), a.reason, approvals()),
+          await govern(KIND.memberSuspend, await as(), {
+            member: need(a, 'id', 'member id'),
+            reason: a.reason,
+          }),
         );
       case 'member reinstate':
         return receipt(
           ctx,
           'member reinstated',
-          await d.reinstateMember(as(), need(a, 'id', 'member id'), approvals()),
+          await govern(KIND.memberReinstate, await as(), { member: need(a, 'id', 'member id') }),
         );
       case 'member remove':
         return receipt(
           ctx,
           'member removed',
-          await d.removeMember(as(), need(a, 'id', 'member id'), a.reason, approvals()),
+          await govern(KIND.memberRemove, await as(), {
+            member: need(a, 'id', 'member id'),
+            reason: a.reason,
+          }),
         );
       case 'member roles':
         return receipt(
           ctx,
           'roles set',
-          await d.setRoles(as(), need(a, 'id', 'member id'), roles(need(a, 'roles', 'roles')), approvals()),
+          await govern(KIND.memberRoles, await as(), {
+            member: need(a, 'id', 'member id'),
+            roles: roles(need(a, 'roles', 'roles')),
+          }),
         );
       case 'member rotate-key':
         return receipt(
           ctx,
           'key rotated',
-          await d.rotateKey(
-            as(),
-            need(a, 'id', 'member id'),
-            {
-              signingKey: publicKeyArgument(need(a, 'signing-key', 'the new verifier key')),
-            },
-            approvals(),
-          ),
+          await govern(KIND.memberRotateKey, await as(), {
+            member: need(a, 'id', 'member id'),
+            signingKey: publicKeyArgument(need(a, 'signing-key', 'the new verifier key')),
+          }),
         );
       case 'resource register':
         return receipt(
           ctx,
           'resource registered',
-          await d.registerResource(as(), jsonFile(need(a, 'file', 'resource JSON')) as never),
+          await d.registerResource(await as(), jsonFile(need(a, 'file', 'resource JSON')) as never),
         );
       case 'resource update':
         return receipt(
           ctx,
           'resource updated',
-          await d.updateResource(as(), jsonFile(need(a, 'file', 'resource JSON')) as never),
+          await d.updateResource(await as(), jsonFile(need(a, 'file', 'resource JSON')) as never),
         );
       case 'resource retire':
         return receipt(
           ctx,
           'resource retired',
-          await d.retireResource(as(), need(a, 'id', 'resource id'), a.reason),
+          await d.retireResource(await as(), need(a, 'id', 'resource id'), a.reason),
         );
       case 'scenario register':
         return receipt(
           ctx,
           'scenario registered',
-          await d.registerScenario(as(), jsonFile(need(a, 'file', 'scenario JSON')) as never),
+          await d.registerScenario(await as(), jsonFile(need(a, 'file', 'scenario JSON')) as never),
         );
       case 'request open':
         return receipt(
           ctx,
           'request opened',
-          await d.openRequest(as(), jsonFile(need(a, 'file', 'request JSON')) as never),
+          await d.openRequest(await as(), jsonFile(need(a, 'file', 'request JSON')) as never),
         );
       case 'request answer': {
         const id = need(a, 'id', 'request id');
@@ -292,27 +342,31 @@ export async function directoryCommand(
           a.grant !== undefined
             ? { decision: 'granted' as const, grant: a.grant }
             : { decision: 'refused' as const, reason: a.refuse! };
-        return receipt(ctx, 'request answered', await d.answerRequest(as(), id, answer));
+        return receipt(ctx, 'request answered', await d.answerRequest(await as(), id, answer));
       }
       case 'request close':
         return receipt(
           ctx,
           'request closed',
-          await d.closeRequest(as(), need(a, 'id', 'request id'), a.reason),
+          await d.closeRequest(await as(), need(a, 'id', 'request id'), a.reason),
         );
       case 'grant issue':
         return receipt(
           ctx,
           'grant issued',
-          await d.issueGrant(as(), jsonFile(need(a, 'file', 'grant JSON')) as never, approvals()),
+          await d.issueGrant(await as(), jsonFile(need(a, 'file', 'grant JSON')) as never, await approvals()),
         );
       case 'grant revoke':
-        return receipt(ctx, 'grant revoked', await d.revokeGrant(as(), need(a, 'id', 'grant id'), a.reason));
+        return receipt(
+          ctx,
+          'grant revoked',
+          await d.revokeGrant(await as(), need(a, 'id', 'grant id'), a.reason),
+        );
       case 'access log':
         return receipt(
           ctx,
           'access logged',
-          await d.logAccess(as(), {
+          await d.logAccess(await as(), {
             grant: need(a, 'grant', 'grant id'),
             fields: list(need(a, 'fields', 'comma-separated fields')),
             count: num(need(a, 'count', 'rows used'), 'count')!,
@@ -347,14 +401,22 @@ function num(v: string | undefined, what: string): number | undefined {
 export async function queryCommand(
   ctx: Ctx,
   what: string | undefined,
-  dir: string,
+  place: Place,
   id: string | undefined,
   a: DirectoryArgs,
+  node: NodeArgs = {},
 ): Promise<number> {
-  requireLedgerFolder(dir);
-  const ledger = await openLedger(ledgerPath(dir));
+  const target = await openTarget(
+    place,
+    node,
+    (dir) => {
+      requireLedgerFolder(dir);
+      return openLedger(ledgerPath(dir));
+    },
+    'dirchain query',
+  );
   try {
-    const q = ledger.query;
+    const q = target.api.query;
     const limit = num(a.limit, 'limit');
     const page = { ...(limit === undefined ? {} : { limit }), ...(a.cursor ? { cursor: a.cursor } : {}) };
     let result: Page<unknown> | unknown;
@@ -371,7 +433,7 @@ export async function queryCommand(
           ...(a.text ? { text: a.text } : {}),
           ...(a.status ? { status: a.status as 'active' } : {}),
         };
-        result = q.searchResources(filter, page);
+        result = await q.searchResources(filter, page);
         break;
       }
       case 'member':
@@ -379,7 +441,7 @@ export async function queryCommand(
       case 'scenario':
       case 'request':
       case 'grant': {
-        const e = q.get(what, id ?? need(a, 'id', `${what} id`));
+        const e = await q.get(what, id ?? need(a, 'id', `${what} id`));
         if (e === undefined) fail(ErrorCode.NOT_FOUND, `no ${what} ${id ?? a.id}`);
         result = e;
         break;
@@ -415,7 +477,7 @@ export async function queryCommand(
     ctx.out(JSON.stringify(result, replacer, ctx.json ? undefined : 2));
     return EXIT.ok;
   } finally {
-    await ledger.close();
+    await target.close();
   }
 }
 

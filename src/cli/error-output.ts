@@ -28,6 +28,7 @@ const COMMANDS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\bcreateLedger\b/g, '`dirchain init <dir> --origin <name>`'],
   [/\bverifyLedger\b/g, '`dirchain audit <dir>`'],
   [/\brebuildState\b/g, '`dirchain rebuild <dir>`'],
+  [/\bread it through that process\b/g, 'if it is `dirchain node`, act through it with --node <its URL>'],
 ];
 
 /** `e`'s hint as a person at the command line acts on it. */

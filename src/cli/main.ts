@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
  * --help for usage; exit codes: 0 success, 1 a check failed or records were
  * refused, 2 usage error, 3 any other error (printed with its code and a hint).
  */
+import { isLedgerUrl } from '../cli-api.js';
 import { DirchainError, ErrorCode, isDirchainError } from '../index.js';
 import { append, MAX_LINE_BYTES } from './append.js';
 import { audit, type Ctx, checkpoint, EXIT, init, prove, rebuild, serve, verify } from './commands.js';
@@ -12,6 +13,7 @@ import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } fro
 import { errorJSON, writeError } from './error-output.js';
 import { red } from './io.js';
 import { node, parseListen } from './node-command.js';
+import { type NodeArgs, type Place, placeOf } from './target.js';
 
 const HELP: Record<string, string> = {
   '': `dirchain: a signed, hash-chained ledger of a data directory
@@ -38,7 +40,11 @@ commands:
   access log <dir> ...               log one use of shared data
   query <what> <dir> ...             search the directory, grants, access logs, need lists
 
-The data folder may also come from --dir or DIRCHAIN_DIR.
+The data folder may also come from --dir or DIRCHAIN_DIR. append, checkpoint, prove,
+audit, query and the directory commands act on a running node instead of a folder with
+--node URL (or DIRCHAIN_NODE), pinning its key with --node-key <sequencer.pub> (or
+DIRCHAIN_NODE_KEY) and signing as --as <member key file>. A flag wins over the variables;
+a folder and a node together are refused.
 Run dirchain <command> --help for details. Exit codes: 0 ok, 1 check failed, 2 usage, 3 error.`,
   init: `usage: dirchain init <dir> --origin <name> [--admin <id>] [--json]
 
@@ -48,6 +54,7 @@ Prints the sequencer's verifier key (C2SP note format: name+hash+base64key).
 
 example: dirchain init ./city --origin dirchain.example.gov/city`,
   append: `usage: dirchain append <dir> --file <records.ndjson> [--key <member key file>] [--from-line N] [--json]
+       dirchain append --node URL --node-key <key> --file <records.ndjson> [--key <file>] [--as <file>] ...
 
 One record per line, either signed elsewhere:
   {"record": "<base64 of the signed entry bytes>"}
@@ -62,20 +69,26 @@ appended and their lowest and highest index, also when an error stops it midway
 Running it again on the same unsigned lines appends them again (each is signed
 anew, so each is a new record): to resume a run that stopped, pass --from-line
 with the line its report named; lines before it are skipped.
+On a node (--node), the records are submitted to it in windows; its reads are
+signed as --as (default: the --key member), which a node that is not --public needs.
 Exit codes: 0 all appended, 1 some lines refused, 3 an error stopped it.
 
 example: dirchain append ./city --file records.ndjson --key ./city/keys/bureau.key`,
   checkpoint: `usage: dirchain checkpoint <dir> [--json]
+       dirchain checkpoint --node URL --node-key <key> [--as <member key file>] [--json]
 
-Prints the latest signed checkpoint note exactly as signed.
+Prints the latest signed checkpoint note exactly as signed. From a node, once it
+verifies under --node-key (--as: unless the node is --public).
 
 example: dirchain checkpoint ./city > checkpoint.txt`,
   prove: `usage: dirchain prove <dir> --index I [--size N] [--json]
        dirchain prove <dir> --from M [--to N] [--json]
+       dirchain prove --node URL --node-key <key> --as <member key file> (--index I | --from M) ...
 
 Inclusion bundle: {"origin","index","size","leaf","inclusion","root","checkpoint"}.
 Consistency bundle: {"size1","size2","root1","root2","consistency"} (+ checkpoints).
-N must be a tree size at which a block ends (default: the latest).
+N must be a tree size at which a block ends (default: the latest). From a node,
+the bundle it gives, once verified under --node-key.
 
 example: dirchain prove ./city --index 42 --json > bundle.json`,
   verify: `usage: dirchain verify <bundle.json> --key <verifier key or file> [--key ...] [--json]
@@ -92,10 +105,14 @@ ledger you did not write.
 example: dirchain rebuild ./city`,
   audit: `usage: dirchain audit <dir|url> [--key <verifier key or file>] [--report <out-dir>]
                       [--checkpoint <file>] [--json]
+       dirchain audit --node URL [--node-key <key>] [--as <member key file>] ...
 
 Re-verifies every block, record signature, admission rule and root; for a local
-<dir> also every stored hash, state and index entry. A URL is a ledger served by
-\`dirchain serve\` (tlog-tiles): it is fetched and replayed the same way.
+<dir> also every stored hash, state and index entry. A URL (or --node URL) is a
+ledger served by \`dirchain serve\` or \`dirchain node\` (tlog-tiles): it is
+fetched and replayed the same way. A node that is not --public serves its tiles
+to members: --as signs each fetch (with --node-key or --key to find the member's key).
+--node-key counts as a key given with --key.
 A local <dir> is read in a child process: damaged storage is reported
 (E_LEDGER_CORRUPT), even if reading it kills that process.
 
@@ -216,6 +233,8 @@ export async function main(argv: string[]): Promise<number> {
       'encryption-key': { type: 'string' },
       reason: { type: 'string' },
       as: { type: 'string' },
+      node: { type: 'string' },
+      'node-key': { type: 'string' },
       approve: { type: 'string', multiple: true },
       grant: { type: 'string' },
       refuse: { type: 'string' },
@@ -263,18 +282,34 @@ export async function main(argv: string[]): Promise<number> {
     ctx.out(HELP[command] ?? groupHelp!);
     return EXIT.ok;
   }
+  // On a node: the sequencer key to pin, and the member who signs (records, and reads: RFC 9421).
+  const nodeArgs: NodeArgs = { nodeKey: values['node-key'], as: values.as };
   if (groupHelp !== undefined) {
-    // dirchain <group> <action> <dir> | dirchain query <what> <dir> [id]
+    // dirchain <group> <action> <dir> | dirchain query <what> <dir> [id]; with --node, no <dir>
     const [action, dirArg, id] = positionals;
-    const d = dirArg ?? values.dir ?? process.env.DIRCHAIN_DIR;
     if (action === undefined) usage(`give an action: ${groupHelp.split('\n')[0]}`);
-    if (d === undefined && !(command === 'member' && action === 'keygen'))
-      usage('give the data folder after the action, or --dir / DIRCHAIN_DIR');
+    if (command === 'member' && action === 'keygen')
+      return directoryCommand(ctx, command, action, undefined, values);
+    const place = placeOf({ positional: dirArg, dir: values.dir, node: values.node });
+    if (place === undefined)
+      usage(
+        'give the data folder after the action (or --dir / DIRCHAIN_DIR), or a node: --node URL / DIRCHAIN_NODE',
+      );
     return command === 'query'
-      ? queryCommand(ctx, action, d!, id, values as DirectoryArgs)
-      : directoryCommand(ctx, command, action, d ?? '', values as DirectoryArgs);
+      ? queryCommand(ctx, action, place, id, values as DirectoryArgs, nodeArgs)
+      : directoryCommand(ctx, command, action, place, values as DirectoryArgs, nodeArgs);
   }
+  /** Where a command that takes a folder or a node acts. */
+  const where = (): Place => {
+    const place = placeOf({ positional: positionals[0], dir: values.dir, node: values.node });
+    if (place === undefined)
+      usage('give the data folder as <dir> (or --dir / DIRCHAIN_DIR), or a node: --node URL / DIRCHAIN_NODE');
+    return place;
+  };
+  /** The folder of a command that works on a folder only (it holds the ledger's files, or serves them). */
   const dir = (): string => {
+    if (values.node !== undefined)
+      usage(`dirchain ${command} works on a folder, not a node: give <dir> instead of --node`);
     const d = positionals[0] ?? values.dir ?? process.env.DIRCHAIN_DIR;
     if (d === undefined) usage('give the data folder as <dir>, --dir or DIRCHAIN_DIR');
     return d;
@@ -285,26 +320,50 @@ export async function main(argv: string[]): Promise<number> {
       return init(ctx, dir(), values.origin, values.admin!);
     case 'append':
       if (values.file === undefined) usage('append needs --file <records.ndjson>');
-      return append(ctx, dir(), values.file, values.key?.[0], int(values['from-line'], 'from-line') ?? 1);
+      return append(
+        ctx,
+        where(),
+        values.file,
+        values.key?.[0],
+        int(values['from-line'], 'from-line') ?? 1,
+        nodeArgs,
+      );
     case 'checkpoint':
-      return checkpoint(ctx, dir());
+      return checkpoint(ctx, where(), nodeArgs);
     case 'prove': {
       const index = int(values.index, 'index');
       const from = int(values.from, 'from');
       if ((index === undefined) === (from === undefined))
         usage('prove needs exactly one of --index or --from');
-      return prove(ctx, dir(), {
-        ...(index === undefined ? {} : { index }),
-        ...(from === undefined ? {} : { from }),
-        ...(values.size === undefined ? {} : { size: int(values.size, 'size')! }),
-        ...(values.to === undefined ? {} : { to: int(values.to, 'to')! }),
-      });
+      return prove(
+        ctx,
+        where(),
+        {
+          ...(index === undefined ? {} : { index }),
+          ...(from === undefined ? {} : { from }),
+          ...(values.size === undefined ? {} : { size: int(values.size, 'size')! }),
+          ...(values.to === undefined ? {} : { to: int(values.to, 'to')! }),
+        },
+        nodeArgs,
+      );
     }
     case 'verify':
       if (positionals[0] === undefined) usage('verify needs <bundle.json>');
       return verify(ctx, positionals[0], values.key ?? []);
-    case 'audit':
-      return audit(ctx, dir(), values.key ?? [], values.report, values.checkpoint);
+    case 'audit': {
+      // `audit <url>` is `audit --node <url>`.
+      const [target] = positionals;
+      const url = target !== undefined && isLedgerUrl(target);
+      if (url && values.node !== undefined) usage('give the node once: <url> or --node URL');
+      const place = url
+        ? placeOf({ node: target, dir: values.dir })
+        : placeOf({ positional: target, dir: values.dir, node: values.node });
+      if (place === undefined)
+        usage(
+          'give the data folder or URL as <dir|url> (or --dir / DIRCHAIN_DIR), or --node URL / DIRCHAIN_NODE',
+        );
+      return audit(ctx, place, values.key ?? [], values.report, values.checkpoint, nodeArgs);
+    }
     case 'serve': {
       if (values.listen !== undefined && (values.port !== undefined || values.host !== undefined))
         usage('give --listen HOST:PORT, or --host/--port, not both');

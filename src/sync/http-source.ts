@@ -13,6 +13,7 @@
 import type { BlockSource } from '../chain/verify.js';
 import { equalBytes } from '../crypto/bytes.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
+import type { MemberSigner } from '../directory/submitter.js';
 import { blockHeaderOfNote } from '../encoding/checkpoint.js';
 import { ErrorCode, fail } from '../errors.js';
 import {
@@ -24,6 +25,7 @@ import {
   tilePath,
   tileWidthAt,
 } from '../merkle/tiles.js';
+import { signRequest } from '../node/request-signature.js';
 import type { StoredBlock } from '../storage/store.js';
 
 const hasher = nodeTreeHasher;
@@ -56,15 +58,21 @@ export class HttpBlockSource implements BlockSource {
   /** Hashes of tree level 8 (one per full level-0 tile), folded from the served level-0 tiles. */
   readonly #level8: Uint8Array[] = [];
 
-  constructor(url: string) {
+  readonly #as: MemberSigner | undefined;
+
+  /** With `as`, every request is signed as that member (RFC 9421): a node that is not `--public` asks it. */
+  constructor(url: string, options: { as?: MemberSigner } = {}) {
     this.base = url.endsWith('/') ? url : `${url}/`;
+    this.#as = options.as;
   }
 
   async #fetch(path: string): Promise<Uint8Array> {
     const url = new URL(path, this.base).toString();
     let res: Response;
     try {
-      res = await fetch(url);
+      const headers =
+        this.#as === undefined ? undefined : await signRequest({ method: 'GET', url }, this.#as);
+      res = await fetch(url, headers === undefined ? undefined : { headers });
     } catch (e) {
       return fail(ErrorCode.REMOTE, `cannot fetch ${url}: ${(e as Error).cause ?? (e as Error).message}`, {
         hint: 'is a dirchain node serving the ledger at that address?',

@@ -7,6 +7,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/crypto/bytes.js';
 import { nodeTreeHasher } from '../../src/crypto/node-tree-hasher.js';
+import { memberSigner } from '../../src/directory/member-signer.js';
 import type { MemberSigner } from '../../src/directory/submitter.js';
 import { ErrorCode } from '../../src/errors.js';
 import { encodeEntryBundle } from '../../src/merkle/tiles.js';
@@ -443,6 +444,38 @@ describe('reads need a member', () => {
       },
     );
     expect(tampered.status).toBe(401);
+  });
+});
+
+describe('who may read, on a node of its own', () => {
+  it('a suspended member is 403; a full nonce store refuses signed reads with 503, never admits them', async () => {
+    const other = tempDir();
+    await (await newLedger(other.path, city)).close();
+    const small = await startNode(other.path, {
+      sequencerKey: city.sequencer.signerKey,
+      nonceCapacity: 3,
+      log: createNodeLog({ level: 'error', stream: { write: () => true } }),
+    });
+    try {
+      const read = async (member: MemberSigner) => {
+        const url = new URL('checkpoint', small.url).toString();
+        const headers = await signRequest({ method: 'GET', url }, member);
+        const res = await fetch(url, { headers });
+        return [res.status, res.status === 200 ? 'ok' : ((await res.json()) as { code: string }).code];
+      };
+      const admin = memberSigner(city.admin.signerKey);
+      await small.ledger.directory.suspendMember(admin, city.departments[1]!.id);
+      expect(await read(city.departments[1]!.signer)).toEqual([403, ErrorCode.MEMBER_INACTIVE]);
+      expect(await read(dept.signer)).toEqual([200, 'ok']);
+      expect(await read(dept.signer)).toEqual([200, 'ok']);
+      expect(await read(dept.signer)).toEqual([200, 'ok']);
+      expect(await read(dept.signer)).toEqual([503, ErrorCode.UNAVAILABLE]);
+      // Unsigned parts stay open.
+      expect((await fetch(new URL('dirchain/health', small.url))).status).toBe(200);
+    } finally {
+      await small.close();
+      other.cleanup();
+    }
   });
 });
 
