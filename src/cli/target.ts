@@ -248,18 +248,7 @@ async function memberSignerOn(
       hint: '--as <member signer key file>: the node tells members which key is current',
     });
   }
-  const m = (await remote.query.get('member', s.id)) as MemberEntity | undefined;
-  if (m === undefined) fail(ErrorCode.UNKNOWN_MEMBER, `${s.id} is not a member of this ledger`);
-  if (sameKey(m.keys[m.activeKeyId], s.signer.publicKey)) return { ...s, keyId: m.activeKeyId };
-  const old = m.keys.findLastIndex((k) => sameKey(k, s.signer.publicKey));
-  if (old >= 0) {
-    fail(
-      ErrorCode.UNKNOWN_KEY,
-      `this is ${s.id}'s key ${old}, no longer current: ${s.id}'s current key is ${m.activeKeyId}`,
-      { hint: `sign with ${s.id}'s current signer key (the one its latest key rotation named)` },
-    );
-  }
-  return fail(ErrorCode.UNKNOWN_KEY, `this key is not one of ${s.id}'s keys`);
+  return remote.memberSigner(signerKey);
 }
 
 const sameKey = (a: Uint8Array | undefined, b: Uint8Array): boolean =>

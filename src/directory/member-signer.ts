@@ -2,7 +2,7 @@ import { checkBytes, checkObject, checkString, equalBytes, show, typeOf } from '
 import { nodeSigner, sha256Node } from '../crypto/node-crypto.js';
 import { noteSigner, parseSignerKey } from '../crypto/note.js';
 import { ErrorCode, fail } from '../errors.js';
-import type { StateView } from '../policy/entities.js';
+import type { MemberEntity, StateView } from '../policy/entities.js';
 import type { MemberSigner } from './submitter.js';
 
 /**
@@ -45,7 +45,16 @@ function checkKeyId(keyId: unknown, what: string): void {
  */
 export function memberSignerIn(view: StateView, signerKey: string): MemberSigner {
   const s = memberSigner(signerKey);
-  const m = view.get('member', s.id);
+  return currentKeyOf(s, view.get('member', s.id));
+}
+
+/**
+ * `signer` with the keyId its key has in `member` (the member's entity as the
+ * ledger holds it: from a state view, or a remote node's `query.get`).
+ * E_UNKNOWN_MEMBER without an entity, E_UNKNOWN_KEY for a key the member
+ * rotated away from (naming the current one) or never had.
+ */
+export function currentKeyOf(s: MemberSigner, m: MemberEntity | undefined): MemberSigner {
   if (m === undefined) fail(ErrorCode.UNKNOWN_MEMBER, `${s.id} is not a member of this ledger`);
   const current = m.keys[m.activeKeyId];
   // The current key first: a key rotated away from and back to is in `keys` twice.

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { equalBytes, utf8 } from '../crypto/bytes.js';
 import type { NoteVerifier } from '../crypto/note.js';
 import { Directory } from '../directory/directory.js';
+import { currentKeyOf, memberSigner } from '../directory/member-signer.js';
 import { isBlockEntry } from '../encoding/block-entry.js';
 import { consistencyBundleFromJSON, inclusionBundleFromJSON } from '../encoding/bundle.js';
 import { blockHeaderOfNote } from '../encoding/checkpoint.js';
@@ -191,6 +192,16 @@ export class RemoteLedger implements LedgerApi {
   // ---- reads ------------------------------------------------------------------------------
 
   /** The node's newest checkpoint, verified and consistent with every one seen before. */
+  /**
+   * A member's signing identity from its signer key text, with the keyId of
+   * the member's current key on the node (as `Ledger.memberSigner` does
+   * locally): E_UNKNOWN_MEMBER, or E_UNKNOWN_KEY for a key rotated away from.
+   */
+  async memberSigner(signerKey: string): Promise<MemberSigner> {
+    const s = memberSigner(signerKey);
+    return currentKeyOf(s, await this.query.get('member', s.id));
+  }
+
   async head(): Promise<Head> {
     const floor = this.#head?.size ?? 0;
     const note = await this.#call('GET', 'checkpoint', { sign: true });

@@ -6,6 +6,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/crypto/bytes.js';
+import { generateKeyPair } from '../../src/crypto/keys.js';
 import { nodeTreeHasher } from '../../src/crypto/node-tree-hasher.js';
 import { memberSigner } from '../../src/directory/member-signer.js';
 import type { MemberSigner } from '../../src/directory/submitter.js';
@@ -515,6 +516,12 @@ describe('answers about records still being written', () => {
       await writing;
     }
     expect(refused).toBe(0);
+    // The client finds a member's current keyId as a local ledger's memberSigner does.
+    const me = await client.memberSigner(city.departments[2]!.key.signerKey);
+    expect([me.id, me.keyId]).toEqual([city.departments[2]!.id, 0]);
+    await expect(client.memberSigner(generateKeyPair('nobody').signerKey)).rejects.toMatchObject({
+      code: ErrorCode.UNKNOWN_MEMBER,
+    });
   });
 });
 
