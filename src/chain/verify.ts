@@ -336,7 +336,7 @@ async function countIndexes(store: LedgerStore, expected: number): Promise<void>
  * signed record's signature (in parallel, off the main thread) and, for a
  * local folder, its stored record hash. Returns the number of signed records.
  */
-async function checkBlockRecords(
+export async function checkBlockRecords(
   source: BlockSource,
   store: LedgerStore | undefined,
   chain: Chain,

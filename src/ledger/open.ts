@@ -4,18 +4,17 @@
  */
 
 import { nodeChain } from '../chain/node-chain.js';
+import { chainStart } from '../chain/resume.js';
 import { State } from '../chain/state.js';
-import { checkArray, checkBytes, checkObject, checkString, equalBytes } from '../crypto/bytes.js';
+import { checkArray, checkBytes, checkObject, checkString } from '../crypto/bytes.js';
 import { loadSigner } from '../crypto/keys.js';
 import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import { formatVerifierKey, type NoteSigner } from '../crypto/note.js';
-import { decodeBlockEntry, isBlockEntry } from '../encoding/block-entry.js';
-import { type BlockHeader, blockHeaderOfNote } from '../encoding/checkpoint.js';
+import { blockHeaderOfNote } from '../encoding/checkpoint.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
-import { Frontier, storedHashIndex, subtreesOf } from '../merkle/stored.js';
-import type { MemberEntity } from '../policy/entities.js';
+import { Frontier } from '../merkle/stored.js';
 import type { LedgerParams } from '../policy/genesis.js';
 import {
   DEFAULT_POLICY,
@@ -163,55 +162,10 @@ function newGenesisRecord(
 export async function openLedger(path: string, options: LedgerOptions = {}): Promise<Ledger> {
   const store = await LedgerStore.open(path, { create: false });
   try {
-    const last = await store.lastBlock();
-    const genesisEntry = store.getEntry(0);
-    if (last === undefined || genesisEntry === undefined) {
-      fail(ErrorCode.LEDGER_NOT_FOUND, `${path} holds no ledger (was creation interrupted?)`, {
-        hint: 'remove the folder and create the ledger again',
-      });
-    }
-    const { params } = paramsFromGenesis(decodeRecord(genesisEntry));
-    const members: MemberEntity[] = [];
-    for await (const [, v] of store.scan(entityPrefix('member'))) members.push(decodeEntity('member', v));
-    const state = new State((k) => store.getRaw(k), members);
-    if (store.getMeta('rebuilding') !== undefined) {
-      fail(ErrorCode.LEDGER_CORRUPT, 'a state rebuild was interrupted; the state tables are incomplete', {
-        hint: 'run rebuildState again',
-      });
-    }
+    const { params, state, frontier, note, tipEntry } = await chainStart(store, path);
     const catalog = new Catalog();
     for await (const [, v] of store.scan(entityPrefix('resource')))
       catalog.upsert(decodeEntity('resource', v));
-    const { header } = blockHeaderOfNote(last.note);
-    if (store.entryCount !== header.size) {
-      fail(
-        ErrorCode.LEDGER_CORRUPT,
-        `block ${header.height} ends at entry ${header.size}, the store holds ${store.entryCount}`,
-        {
-          index: Math.min(store.entryCount, header.size),
-          hint: 'verify the folder (verifyLedger) to find the damaged index',
-        },
-      );
-    }
-    const indexes = subtreesOf(0, header.size).map((s) => storedHashIndex(s.level, s.n));
-    let subtrees: Uint8Array[];
-    try {
-      subtrees = store.readHashesSync(indexes);
-    } catch (e) {
-      return fail(ErrorCode.LEDGER_CORRUPT, `stored hashes for block ${header.height} are missing`, {
-        hint: 'verify the folder (verifyLedger) to find the damaged index',
-        cause: e,
-      });
-    }
-    const tipEntry = checkedBlockEntry(store, header, path);
-    const floor = store.replayFloor(header.size);
-    if (floor !== undefined) state.setReplayFloor(floor);
-    const frontier = new Frontier(hasher, header.size, subtrees);
-    if (!equalBytes(frontier.root(), header.root)) {
-      fail(ErrorCode.LEDGER_CORRUPT, `stored hashes do not match the root of block ${header.height}`, {
-        hint: 'verify the folder (verifyLedger) to find the damaged index',
-      });
-    }
     let sequencer: NoteSigner | undefined;
     if (options.sequencerKey !== undefined) {
       sequencer = loadSigner(options.sequencerKey);
@@ -221,51 +175,11 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
         });
       }
     }
-    return compose(store, params, state, catalog, frontier, last.note, tipEntry, sequencer, options);
+    return compose(store, params, state, catalog, frontier, note, tipEntry, sequencer, options);
   } catch (e) {
     await store.close();
     throw e;
   }
-}
-
-/**
- * The last block's block entry, checked against its signed header and the
- * stored tree, and its leaf hash: the next block links to it, so it must not
- * come from storage unchecked.
- */
-function checkedBlockEntry(store: LedgerStore, header: BlockHeader, path: string): Uint8Array {
-  const bytes = store.getEntry(header.size - 1);
-  if (bytes === undefined) {
-    fail(ErrorCode.LEDGER_CORRUPT, `the block entry of block ${header.height} is missing`, {
-      index: header.size - 1,
-      hint: 'verify the folder (verifyLedger) to find the damaged index',
-    });
-  }
-  if (!isBlockEntry(bytes)) {
-    fail(ErrorCode.LEDGER_FORMAT, `the blocks of the ledger at ${path} do not end with block entries`, {
-      hint: 'it was written by an earlier dirchain: open it with the dirchain that wrote it',
-    });
-  }
-  const entry = decodeBlockEntry(bytes);
-  const leaf = hasher.leaf(bytes);
-  const stored = store.readHashNow(storedHashIndex(0, header.size - 1));
-  if (
-    entry.height !== header.height ||
-    entry.time !== header.time ||
-    !equalBytes(entry.prev, header.prev) ||
-    stored === undefined ||
-    !equalBytes(stored, leaf)
-  ) {
-    fail(
-      ErrorCode.LEDGER_CORRUPT,
-      `the block entry of block ${header.height} does not match its signed header`,
-      {
-        index: header.size - 1,
-        hint: 'verify the folder (verifyLedger) to find the damaged index',
-      },
-    );
-  }
-  return leaf;
 }
 
 function verifierKeyText(s: NoteSigner): string {

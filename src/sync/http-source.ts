@@ -15,7 +15,7 @@ import { equalBytes } from '../crypto/bytes.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import type { MemberSigner } from '../directory/submitter.js';
 import { blockHeaderOfNote } from '../encoding/checkpoint.js';
-import { ErrorCode, fail } from '../errors.js';
+import { ErrorCode, fail, isDirchainError } from '../errors.js';
 import {
   decodeEntryBundle,
   ENTRIES_LEVEL,
@@ -29,6 +29,38 @@ import { signRequest } from '../node/request-signature.js';
 import type { StoredBlock } from '../storage/store.js';
 
 const hasher = nodeTreeHasher;
+/** The largest thing served: a full entry bundle of the largest entries (uint16 length + 65,535 bytes each). */
+const MAX_BODY = TILE_WIDTH * (2 + 0xffff);
+
+/** A response body, cut off (E_REMOTE) past MAX_BODY or when the request's time runs out. */
+async function readCapped(res: Response, url: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    const reader = res.body?.getReader();
+    for (let r = await reader?.read(); r !== undefined && !r.done; r = await reader!.read()) {
+      const chunk = r.value;
+      length += chunk.length;
+      if (length > MAX_BODY) {
+        await reader!.cancel();
+        fail(ErrorCode.REMOTE, `${url} sent more than ${MAX_BODY} bytes, more than any tile or bundle holds`);
+      }
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    if (isDirchainError(e)) throw e;
+    return fail(ErrorCode.REMOTE, `reading ${url} failed: ${(e as Error).message}`, {
+      hint: 'the server stalled or closed the connection: try again later',
+    });
+  }
+  const body = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.length;
+  }
+  return body;
+}
 /** Entry bundles fetched ahead of the replay, so the network and the CPU overlap. */
 const READ_AHEAD = 4;
 
@@ -59,11 +91,23 @@ export class HttpBlockSource implements BlockSource {
   readonly #level8: Uint8Array[] = [];
 
   readonly #as: MemberSigner | undefined;
+  readonly #timeoutMs: number;
 
-  /** With `as`, every request is signed as that member (RFC 9421): a node that is not `--public` asks it. */
-  constructor(url: string, options: { as?: MemberSigner } = {}) {
+  /**
+   * With `as`, every request is signed as that member (RFC 9421): a node that
+   * is not `--public` asks it. A request that takes longer than `timeoutMs`
+   * (default 30 s) is E_REMOTE; a redirect is never followed (the data must
+   * come from the address given).
+   */
+  constructor(url: string, options: { as?: MemberSigner; timeoutMs?: number } = {}) {
     this.base = url.endsWith('/') ? url : `${url}/`;
     this.#as = options.as;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** A served tile's bytes as they are (a follower compares them with its own). */
+  tile(path: string): Promise<Uint8Array> {
+    return this.#fetch(path);
   }
 
   async #fetch(path: string): Promise<Uint8Array> {
@@ -72,7 +116,11 @@ export class HttpBlockSource implements BlockSource {
     try {
       const headers =
         this.#as === undefined ? undefined : await signRequest({ method: 'GET', url }, this.#as);
-      res = await fetch(url, headers === undefined ? undefined : { headers });
+      res = await fetch(url, {
+        ...(headers === undefined ? {} : { headers }),
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
     } catch (e) {
       return fail(ErrorCode.REMOTE, `cannot fetch ${url}: ${(e as Error).cause ?? (e as Error).message}`, {
         hint: 'is a dirchain node serving the ledger at that address?',
@@ -84,7 +132,7 @@ export class HttpBlockSource implements BlockSource {
         hint: 'the server is not serving this ledger (or not all of it)',
       });
     }
-    const body = new Uint8Array(await res.arrayBuffer());
+    const body = await readCapped(res, url);
     this.stats.requests++;
     this.stats.bytes += body.length;
     return body;
@@ -101,10 +149,32 @@ export class HttpBlockSource implements BlockSource {
     return this.#checkpoint;
   }
 
-  async *blocks(): AsyncGenerator<StoredBlock> {
+  /**
+   * Fetches the checkpoint again (a follower of a growing log). A smaller
+   * tree than the one fetched before is E_CHECKPOINT_INVALID; the partial
+   * bundles fetched for the old size are dropped (their width changes).
+   */
+  async refresh(): Promise<StoredBlock> {
+    const before = this.#checkpoint;
+    this.#checkpoint = undefined;
+    const now = await this.lastBlock();
+    if (before !== undefined) {
+      const old = blockHeaderOfNote(before.note).header;
+      if (this.#size < old.size)
+        fail(
+          ErrorCode.CHECKPOINT_INVALID,
+          `the served checkpoint went back from size ${old.size} to ${this.#size}`,
+        );
+      for (const n of this.#bundles.keys()) if ((n + 1) * TILE_WIDTH > old.size) this.#bundles.delete(n);
+    }
+    return now;
+  }
+
+  /** Block notes from height `from` (default 0) to the checkpoint's block. */
+  async *blocks(from = 0): AsyncGenerator<StoredBlock> {
     const last = await this.lastBlock();
     const count = last.height + 1;
-    for (let n = 0; n * TILE_WIDTH < count; n++) {
+    for (let n = Math.floor(from / TILE_WIDTH); n * TILE_WIDTH < count; n++) {
       const width = Math.min(TILE_WIDTH, count - n * TILE_WIDTH);
       const path = `dirchain/blocks/${tilePath({ level: 0, n, width }).slice('tile/0/'.length)}`;
       const notes = decodeEntryBundle(await this.#fetch(path));
@@ -112,6 +182,7 @@ export class HttpBlockSource implements BlockSource {
         fail(ErrorCode.LEDGER_CORRUPT, `block bundle ${n} has ${notes.length} notes, expected ${width}`);
       for (let i = 0; i < width; i++) {
         const height = n * TILE_WIDTH + i;
+        if (height < from) continue;
         const note = new TextDecoder().decode(notes[i]!);
         // The replay checks the chain up to here; the checkpoint must be its end.
         if (height === last.height && note !== last.note)

@@ -1,0 +1,326 @@
+/**
+ * A follower keeps a verified replica of a served ledger (a node, `serve`,
+ * or another replica), block by block, through the one state machine: every
+ * entry is applied by `Chain.apply` exactly as the sequencer applied it (each
+ * record's signature and policy verdict replayed), every block is accepted
+ * with `Chain.accept` against its signed note (height, link, time, size,
+ * root), and written as one durable LevelDB batch, as the sequencer writes
+ * it. It needs no private key: the origin and sequencer key are pinned by
+ * the caller, never taken from the server. The served hash tiles are compared
+ * byte for byte with the ones the replica computed. Killed at any point, it
+ * resumes from its last durable block.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Chain } from '../chain/chain.js';
+import { blockWrite } from '../chain/chain.js';
+import { nodeChain } from '../chain/node-chain.js';
+import { chainStart } from '../chain/resume.js';
+import { State } from '../chain/state.js';
+import { checkBlockRecords } from '../chain/verify.js';
+import { equalBytes } from '../crypto/bytes.js';
+import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
+import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
+import { formatVerifierKey, type NoteVerifier, openNote, parseVerifierKey } from '../crypto/note.js';
+import type { MemberSigner } from '../directory/submitter.js';
+import { type BlockHeader, parseBlockHeader } from '../encoding/checkpoint.js';
+import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
+import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
+import { Frontier } from '../merkle/stored.js';
+import { TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidthAt } from '../merkle/tiles.js';
+import { GENESIS_KIND, paramsFromGenesis } from '../policy/genesis.js';
+import { LedgerStore, metaEntries, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
+import { HttpBlockSource } from './http-source.js';
+
+export interface FollowOptions {
+  /** The published sequencer verifier key to pin (`<origin>+<hash>+<base64>`). */
+  readonly verifierKey: string;
+  /** Sign every request as this member (a node that is not `--public` serves members only). */
+  readonly as?: MemberSigner;
+  /** Catch up to the served checkpoint, then return (default: keep following until `signal` aborts). */
+  readonly once?: boolean;
+  /** How often to ask for a newer checkpoint once caught up (default 1 s); doubled after each failure, to 30 s. */
+  readonly pollMs?: number;
+  /** Stops following (between blocks; the replica keeps every block written so far). */
+  readonly signal?: AbortSignal;
+  /** After each block: the replica's size and height, and the size it is catching up to. */
+  readonly onProgress?: (p: { size: number; height: number; target: number }) => void;
+  /** Per request (default 30 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface FollowReport {
+  readonly origin: string;
+  /** The replica's tree size and last block height when `follow` returned. */
+  readonly size: number;
+  readonly height: number;
+  /** Blocks and entries this call added. */
+  readonly blocks: number;
+  readonly entries: number;
+}
+
+const hasher = nodeTreeHasher;
+const MAX_POLL_MS = 30_000;
+
+/**
+ * Keeps the replica at `path` (created if there is none) following the ledger
+ * served at `url`. Resolves when caught up with `once`, or when `signal`
+ * aborts; rejects with a typed error when the server serves anything the
+ * replay refuses (the replica keeps every block verified before it).
+ */
+export async function follow(path: string, url: string, options: FollowOptions): Promise<FollowReport> {
+  const pinned = pinnedKey(options.verifierKey);
+  const source = new HttpBlockSource(url, {
+    ...(options.as === undefined ? {} : { as: options.as }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  });
+  // A folder LevelDB has written to (its CURRENT file) is a replica to continue; anything else gets one made.
+  const replica = existsSync(join(path, 'CURRENT'))
+    ? await openReplica(path, pinned)
+    : await createReplica(path, source, pinned);
+  let blocks = 0;
+  let entries = 0;
+  let pollMs = options.pollMs ?? 1000;
+  try {
+    for (;;) {
+      if (options.signal?.aborted) break;
+      let target: BlockHeader;
+      try {
+        target = servedHeader((await source.refresh()).note, pinned);
+      } catch (e) {
+        // Network trouble while following: wait and ask again; with --once it is the answer.
+        if (options.once || !isDirchainError(e, ErrorCode.REMOTE)) throw e;
+        pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
+        await wait(pollMs, options.signal);
+        continue;
+      }
+      pollMs = options.pollMs ?? 1000;
+      const added = await catchUp(replica, source, target, pinned, options);
+      blocks += added.blocks;
+      entries += added.entries;
+      if (options.once) break;
+      if (added.blocks === 0) await wait(pollMs, options.signal);
+    }
+    return {
+      origin: replica.chain.params.origin,
+      size: replica.chain.size,
+      height: replica.chain.tip.height,
+      blocks,
+      entries,
+    };
+  } finally {
+    await replica.store.close();
+  }
+}
+
+interface Replica {
+  readonly store: LedgerStore;
+  readonly chain: Chain;
+  readonly genesis: LedgerRecord;
+  /** The last durable block's header. */
+  header: BlockHeader;
+}
+
+function pinnedKey(text: string): NoteVerifier {
+  if (typeof text !== 'string' || text.startsWith('PRIVATE+KEY'))
+    fail(ErrorCode.KEY_INVALID, 'give the published sequencer verifier key, not a signer key', {
+      hint: 'the sequencer.pub that init wrote: <origin>+<hash>+<base64>',
+    });
+  return parseVerifierKey(sha256Node, text.trim());
+}
+
+/** The header of a served note, which must be signed by the pinned key for the pinned origin. */
+function servedHeader(note: string, pinned: NoteVerifier): BlockHeader {
+  const { text } = openNote(note, [pinned], verifyNode);
+  const header = parseBlockHeader(text);
+  if (header.origin !== pinned.name)
+    fail(ErrorCode.CHECKPOINT_INVALID, `the served checkpoint is for ${header.origin}, not ${pinned.name}`);
+  return header;
+}
+
+async function openReplica(path: string, pinned: NoteVerifier): Promise<Replica> {
+  const store = await LedgerStore.open(path, { create: false });
+  try {
+    const start = await chainStart(store, path);
+    if (start.params.sequencerKey !== formatKey(pinned)) {
+      fail(
+        ErrorCode.KEY_INVALID,
+        `the replica at ${path} is of a ledger with sequencer key ${start.params.sequencerKey}`,
+        {
+          hint: 'follow it with the key it was made with, or give another folder',
+        },
+      );
+    }
+    const chain = nodeChain(start.params, start.state, start.frontier, {
+      height: start.header.height,
+      entry: start.tipEntry,
+      time: start.header.time,
+    });
+    const genesis = decodeRecord(store.getEntry(0)!);
+    return { store, chain, genesis, header: start.header };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+/** A new replica: the served genesis block, checked against the pinned key, written as createLedger writes it. */
+async function createReplica(path: string, source: HttpBlockSource, pinned: NoteVerifier): Promise<Replica> {
+  servedHeader((await source.lastBlock()).note, pinned);
+  let genesisEntry: Uint8Array | undefined;
+  for await (const [, e] of source.entries(0, 1)) genesisEntry = e;
+  let note: string | undefined;
+  for await (const b of source.blocks(0)) {
+    note = b.note;
+    break;
+  }
+  if (genesisEntry === undefined || note === undefined)
+    fail(ErrorCode.LEDGER_CORRUPT, 'the server has no genesis block', { index: 0 });
+  const genesis = decodeRecord(genesisEntry);
+  const { params } = paramsFromGenesis(genesis);
+  if (genesis.kind !== GENESIS_KIND || params.sequencerKey !== formatKey(pinned)) {
+    fail(ErrorCode.CHECKPOINT_INVALID, `the served genesis names sequencer key ${params.sequencerKey}`, {
+      hint: 'the pinned key is not the one this ledger was made with',
+    });
+  }
+  const header = servedHeader(note, pinned);
+  const store = await LedgerStore.open(path, { create: true });
+  try {
+    const state = new State((k) => store.getRaw(k), []);
+    const chain = nodeChain(params, state, new Frontier(hasher));
+    chain.begin(header.time);
+    await checkBlockRecords(source, undefined, chain, genesis, 0, header.size, undefined);
+    const formed = chain.accept(note);
+    await store.writeBlock(
+      blockWrite(formed, [
+        ...metaEntries({ format: STORAGE_FORMAT, origin: params.origin, ...replayFloorMeta(0, header.size) }),
+      ]),
+      'sync',
+    );
+    chain.durable();
+    state.setReplayFloor(0);
+    return { store, chain, genesis, header: formed.header };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+/** Replays and writes every block after the replica's up to `target`, then compares the served tiles with its own. */
+async function catchUp(
+  replica: Replica,
+  source: HttpBlockSource,
+  target: BlockHeader,
+  pinned: NoteVerifier,
+  options: FollowOptions,
+): Promise<{ blocks: number; entries: number }> {
+  const { chain, store, genesis } = replica;
+  const from = chain.size;
+  if (target.size < from || (target.size === from && !equalBytes(target.root, replica.header.root))) {
+    fail(
+      ErrorCode.CHECKPOINT_INVALID,
+      `the served checkpoint (size ${target.size}) does not extend the replica's (size ${from})`,
+      { hint: 'the server rolled back or forked the log: keep both checkpoints as evidence' },
+    );
+  }
+  let blocks = 0;
+  if (target.height > chain.tip.height) {
+    for await (const block of source.blocks(chain.tip.height + 1)) {
+      if (options.signal?.aborted) break;
+      const header = servedHeader(block.note, pinned);
+      if (header.height !== chain.tip.height + 1)
+        fail(ErrorCode.LEDGER_CORRUPT, `block ${chain.tip.height + 1} is missing (found ${header.height})`);
+      const first = chain.size;
+      chain.begin(header.time);
+      try {
+        await checkBlockRecords(source, undefined, chain, genesis, first, header.size, undefined);
+        if (source.tileMismatch !== undefined) {
+          const at = source.tileMismatch;
+          fail(
+            ErrorCode.LEDGER_CORRUPT,
+            `the served hash tile ${tilePath({ level: 0, n: Math.floor(at / TILE_WIDTH), width: tileWidthAt(0, Math.floor(at / TILE_WIDTH), target.size) })} does not list the leaf hash of entry ${at}`,
+            { index: at },
+          );
+        }
+        const formed = chain.accept(block.note);
+        await store.writeBlock(blockWrite(formed), 'sync');
+        chain.durable();
+        replica.header = formed.header;
+      } catch (e) {
+        // The replica keeps every block before this one; the caller stops (a resumed follow starts here).
+        chain.abandon();
+        throw named(e, header.height);
+      }
+      blocks++;
+      options.onProgress?.({ size: chain.size, height: chain.tip.height, target: target.size });
+      if (header.height === target.height) break;
+    }
+  }
+  await compareTiles(store, source, from, chain.size);
+  return { blocks, entries: chain.size - from };
+}
+
+/**
+ * Every served hash tile that covers entries added since `from` must be, byte
+ * for byte, the tile the replica's own tree gives: proofs fetched from that
+ * server are made from them.
+ */
+async function compareTiles(
+  store: LedgerStore,
+  source: HttpBlockSource,
+  from: number,
+  size: number,
+): Promise<void> {
+  if (size === from) return;
+  for (let level = 0; ; level++) {
+    const span = 2 ** (TILE_HEIGHT * level);
+    const count = Math.floor(size / span);
+    if (count === 0) return;
+    const firstTile = Math.floor(Math.floor(from / span) / TILE_WIDTH);
+    for (let n = firstTile; n * TILE_WIDTH < count; n++) {
+      const width = tileWidthAt(level, n, size);
+      const path = tilePath({ level, n, width });
+      const served = await source.tile(path);
+      const own = store.checkedHashTile(level, n, width);
+      if (!equalBytes(served, own)) {
+        const i = firstDifference(served, own);
+        fail(
+          ErrorCode.LEDGER_CORRUPT,
+          `the served hash tile ${path} differs from the replica's at hash ${i}`,
+          {
+            index: (n * TILE_WIDTH + i) * span,
+            hint: 'the server serves proofs from a tree that is not the signed one: do not trust its proofs',
+          },
+        );
+      }
+    }
+  }
+}
+
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return Math.floor(i / 32);
+  return Math.floor(n / 32);
+}
+
+function named(e: unknown, height: number): unknown {
+  if (!isDirchainError(e) || e.message.includes(`block ${height}`)) return e;
+  return new DirchainError(e.code, `block ${height}: ${e.message}`, {
+    ...(e.index === undefined ? {} : { index: e.index }),
+    ...(e.hint === undefined ? {} : { hint: e.hint }),
+    cause: e,
+  });
+}
+
+function formatKey(k: NoteVerifier): string {
+  return formatVerifierKey(sha256Node, k.name, k.publicKey);
+}
+
+async function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, signal === undefined ? undefined : { signal });
+  } catch {
+    // Aborted: the loop sees it.
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * The follower (issue 32, item 1) against a real node over HTTP on
+ * 127.0.0.1: a replica made and kept current block by block through the one
+ * state machine, resumed, byte-identical in what it replicated, and a server
+ * that lies (a changed entry, a changed hash tile, a rolled-back or foreign
+ * checkpoint) refused with the index or tile named and the replica unchanged.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyLedger } from '../../src/chain/verify.js';
+import { generateKeyPair } from '../../src/crypto/keys.js';
+import { ErrorCode } from '../../src/errors.js';
+import { openLedger } from '../../src/ledger/open.js';
+import { TILE_WIDTH, tilePath } from '../../src/merkle/tiles.js';
+import { createNodeLog } from '../../src/node/log.js';
+import { type RunningNode, startNode } from '../../src/node/service.js';
+import { signBatchAs } from '../../src/sequencer/sign-batch.js';
+import { LedgerStore } from '../../src/storage/store.js';
+import { follow } from '../../src/sync/follower.js';
+import { tempDir } from '../helpers.js';
+import { type City, makeCity, newLedger, ORIGIN, signedBy } from '../ledger/fixture.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let city: City;
+let node: RunningNode;
+
+async function appendSome(n: number, tag: string): Promise<void> {
+  const d = city.departments;
+  await Promise.all(
+    Array.from({ length: n }, (_, i) => node.ledger.append(signedBy(d[i % d.length]!, { tag, i }))),
+  );
+  const batch = signBatchAs(ORIGIN, Date.now(), d[0]!.signer, 'x.batch', [
+    { tag, e: 1 },
+    { tag, e: 2 },
+  ]);
+  await node.ledger.appendBatch(batch.seal, batch.events);
+}
+
+beforeAll(async () => {
+  tmp = tempDir();
+  city = makeCity(4);
+  await (await newLedger(join(tmp.path, 'origin'), city, { block: { maxRecords: 40 } })).close();
+  node = await startNode(join(tmp.path, 'origin'), {
+    sequencerKey: city.sequencer.signerKey,
+    public: true,
+    block: { maxRecords: 40 },
+    log: createNodeLog({ level: 'error', stream: { write: () => true } }),
+  });
+  await appendSome(300, 'first');
+});
+
+afterAll(async () => {
+  await node?.close();
+  tmp?.cleanup();
+});
+
+const pinned = () => ({ verifierKey: city.sequencer.verifierKey });
+
+/** Every entry and block note of the replica equals the origin's, up to the replica's size. */
+async function sameAsOrigin(replica: string): Promise<number> {
+  const store = await LedgerStore.open(replica, { create: false });
+  try {
+    const last = (await store.lastBlock())!;
+    const size = Number(last.note.split('\n')[1]);
+    for await (const b of store.blocks()) expect(b.note).toBe(node.ledger.block(b.height).note);
+    for await (const [i, e] of store.entries(0, size)) {
+      expect(Buffer.from(e).equals(Buffer.from(node.ledger.getEntry(i))), `entry ${i}`).toBe(true);
+    }
+    return size;
+  } finally {
+    await store.close();
+  }
+}
+
+describe('follow', () => {
+  it('makes a replica that is the origin, byte for byte, and verifies', async () => {
+    const replica = join(tmp.path, 'replica-a');
+    const report = await follow(replica, node.url, { ...pinned(), once: true });
+    expect(report.size).toBe(node.ledger.head().size);
+    expect(report.origin).toBe(ORIGIN);
+    expect(await sameAsOrigin(replica)).toBe(report.size);
+    expect((await verifyLedger(replica, { trustedKeys: [city.sequencer.verifierKey] })).ok).toBe(true);
+    // The replica is a ledger like any other: opened read-only, it answers queries and proofs.
+    const opened = await openLedger(replica);
+    try {
+      expect(opened.head().checkpoint).toBe(node.ledger.checkpoint(report.size));
+      expect(opened.query.get('member', city.departments[1]!.id)).toEqual(
+        node.ledger.query.get('member', city.departments[1]!.id),
+      );
+      expect(await opened.proveInclusion(5)).toEqual(await node.ledger.proveInclusion(5, report.size));
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('resumes where it stopped and follows a growing log until aborted', async () => {
+    const replica = join(tmp.path, 'replica-a');
+    await appendSome(120, 'second');
+    const again = await follow(replica, node.url, { ...pinned(), once: true });
+    expect(again.blocks).toBeGreaterThan(0);
+    expect(again.size).toBe(node.ledger.head().size);
+    const stop = new AbortController();
+    const seen: number[] = [];
+    const following = follow(replica, node.url, {
+      ...pinned(),
+      pollMs: 20,
+      signal: stop.signal,
+      onProgress: (p) => {
+        seen.push(p.size);
+        if (p.size >= node.ledger.head().size && node.ledger.head().size > again.size) stop.abort();
+      },
+    });
+    await appendSome(90, 'third');
+    const done = await following;
+    expect(seen.length).toBeGreaterThan(0);
+    expect(done.size).toBe(node.ledger.head().size);
+    expect(await sameAsOrigin(replica)).toBe(done.size);
+  });
+
+  it('refuses a key other than the pinned one, and a signer key', async () => {
+    const replica = join(tmp.path, 'replica-b');
+    const other = generateKeyPair(ORIGIN);
+    await expect(
+      follow(replica, node.url, { verifierKey: other.verifierKey, once: true }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.BAD_SIGNATURE,
+    });
+    await expect(
+      follow(replica, node.url, { verifierKey: other.signerKey, once: true }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.KEY_INVALID,
+    });
+  });
+});
+
+/** A proxy in front of the node that may change one answer. */
+async function lyingProxy(
+  change: (path: string, body: Buffer) => Buffer | undefined,
+): Promise<{ url: string; server: Server }> {
+  const server = createServer(async (req, res) => {
+    const upstream = await fetch(new URL(req.url!.slice(1), node.url));
+    const body = Buffer.from(await upstream.arrayBuffer());
+    const path = req.url!.slice(1);
+    const changed = change(path, body) ?? body;
+    res.statusCode = upstream.status;
+    res.end(changed);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
+}
+
+describe('a server that lies is refused, the replica unchanged', () => {
+  async function caughtUpReplica(name: string): Promise<{ path: string; size: number }> {
+    const path = join(tmp.path, name);
+    const r = await follow(path, node.url, { ...pinned(), once: true });
+    await appendSome(60, name);
+    return { path, size: r.size };
+  }
+
+  async function expectRefused(
+    name: string,
+    change: (path: string, body: Buffer, from: number) => Buffer | undefined,
+    codes: string[],
+    message: RegExp,
+  ) {
+    const { path, size } = await caughtUpReplica(name);
+    const proxy = await lyingProxy((p, b) => change(p, b, size));
+    try {
+      const error = (await follow(path, proxy.url, { ...pinned(), once: true }).catch((e: unknown) => e)) as {
+        code: string;
+        message: string;
+      };
+      expect(codes).toContain(error.code);
+      expect(error.message).toMatch(message);
+      // What was kept is the origin's, and verifies.
+      expect(await sameAsOrigin(path)).toBeGreaterThanOrEqual(size);
+      expect((await verifyLedger(path)).ok).toBe(true);
+    } finally {
+      proxy.server.close();
+    }
+  }
+
+  it('a changed entry', async () => {
+    await expectRefused(
+      'lie-entry',
+      (p, b, from) => {
+        const bundle = tilePath({ level: -1, n: Math.floor((from + 3) / TILE_WIDTH), width: 1 }).split(
+          '.',
+        )[0]!;
+        if (!p.startsWith(bundle)) return undefined;
+        const copy = Buffer.from(b);
+        // A byte of entry from+3's body: bundles are uint16 length + bytes, entry by entry.
+        let at = 0;
+        for (let k = Math.floor((from + 3) / TILE_WIDTH) * TILE_WIDTH; k < from + 3; k++)
+          at += 2 + copy.readUInt16BE(at);
+        const flip = at + 2 + copy.readUInt16BE(at) - 70;
+        copy[flip] = copy[flip]! ^ 1;
+        return copy;
+      },
+      [ErrorCode.BAD_SIGNATURE, ErrorCode.LEDGER_CORRUPT, ErrorCode.DECODE, ErrorCode.SCHEMA],
+      /record \d+|block \d+/,
+    );
+  });
+
+  it('a changed hash tile with intact entries names the tile', async () => {
+    await expectRefused(
+      'lie-tile',
+      (p, b) => {
+        if (!/^tile\/0\/\d{3}(\.p\/\d+)?$/.test(p)) return undefined;
+        const copy = Buffer.from(b);
+        copy[copy.length - 1] = copy[copy.length - 1]! ^ 1;
+        return copy;
+      },
+      [ErrorCode.LEDGER_CORRUPT],
+      /tile/,
+    );
+  });
+
+  it('a changed upper hash tile names the tile and the first record under it', async () => {
+    await expectRefused(
+      'lie-upper',
+      (p, b) => {
+        if (!/^tile\/1\//.test(p)) return undefined;
+        const copy = Buffer.from(b);
+        copy[40] = copy[40]! ^ 1;
+        return copy;
+      },
+      [ErrorCode.LEDGER_CORRUPT],
+      /served hash tile tile\/1\/000\S* differs from the replica's at hash 1/,
+    );
+  });
+
+  it('a rolled-back checkpoint', async () => {
+    const { path, size } = await caughtUpReplica('lie-rollback');
+    const old = node.ledger.checkpoint(node.ledger.block(1).header.size);
+    const proxy = await lyingProxy((p) => (p === 'checkpoint' ? Buffer.from(old) : undefined));
+    try {
+      const error = await follow(path, proxy.url, { ...pinned(), once: true }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.CHECKPOINT_INVALID });
+      expect((error as Error).message).toContain(`size ${size}`);
+    } finally {
+      proxy.server.close();
+    }
+  });
+});
