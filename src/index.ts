@@ -80,7 +80,7 @@ export {
 } from './encoding/record.js';
 export { DirchainError, ErrorCode, type ErrorCodeValue, isDirchainError } from './errors.js';
 export { Ledger } from './ledger/ledger.js';
-export { createLedger, openLedger } from './ledger/open.js';
+export { createLedger, openLedger, openReplica, type ReplicaOptions } from './ledger/open.js';
 export type {
   AppendManyOptions,
   Attribution,
@@ -140,6 +140,7 @@ export type { ResourceFilter } from './query/catalog.js';
 export type { DirectoryQuery, IndexedRecord, Page, PageOptions } from './query/query.js';
 export { signBatch } from './sequencer/sign-batch.js';
 export type { Durability } from './storage/store.js';
+export { type FollowOptions, type FollowReport, follow } from './sync/follower.js';
 export { HttpBlockSource } from './sync/http-source.js';
 export {
   type CosignOptions,

@@ -31,6 +31,8 @@ export class Ledger extends Reader implements LedgerApi {
   /** The domain API: sign and append directory records as a member. */
   readonly directory: Directory;
   #closed = false;
+  readonly #stop: (() => Promise<void>) | undefined;
+  readonly #replicaOf: string | undefined;
 
   /** @internal use createLedger / openLedger, which compose the parts. */
   constructor(parts: {
@@ -41,12 +43,18 @@ export class Ledger extends Reader implements LedgerApi {
     query: DirectoryQuery;
     sequencer: Sequencer | undefined;
     clock: () => number;
+    /** A replica's follower: stopped (and waited for) before the folder closes. */
+    stop?: () => Promise<void>;
+    /** For a replica: the URL it follows (where writes go instead). */
+    replicaOf?: string;
   }) {
     super(parts.store, parts.state.committed(), parts.note);
     this.#params = parts.params;
     this.#state = parts.state;
     this.#sequencer = parts.sequencer;
     this.#clock = parts.clock;
+    this.#stop = parts.stop;
+    this.#replicaOf = parts.replicaOf;
     this.query = parts.query;
     this.directory = new Directory(this);
   }
@@ -124,6 +132,7 @@ export class Ledger extends Reader implements LedgerApi {
     if (this.#closed) return;
     try {
       await this.#sequencer?.close();
+      await this.#stop?.();
     } finally {
       // Even when the queued appends failed (E_STORAGE): the folder must be let go, to be reopened.
       if (!this.#closed) {
@@ -141,6 +150,11 @@ export class Ledger extends Reader implements LedgerApi {
   /** The write side; E_LEDGER_CLOSED / E_READ_ONLY otherwise (the async callers turn these into rejections). */
   #writer(): Sequencer {
     if (this.#closed) fail(ErrorCode.LEDGER_CLOSED, 'the ledger is closed');
+    if (this.#sequencer === undefined && this.#replicaOf !== undefined) {
+      fail(ErrorCode.READ_ONLY, `this is a replica of ${this.#replicaOf}: it takes no writes`, {
+        hint: `submit to ${this.#replicaOf}`,
+      });
+    }
     if (this.#sequencer === undefined) {
       fail(ErrorCode.READ_ONLY, 'the ledger was opened without the sequencer key', {
         hint: 'pass sequencerKey to openLedger',

@@ -11,6 +11,7 @@ import { loadSigner } from '../crypto/keys.js';
 import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import { formatVerifierKey, type NoteSigner } from '../crypto/note.js';
+import type { MemberSigner } from '../directory/submitter.js';
 import { blockHeaderOfNote } from '../encoding/checkpoint.js';
 import { decodeRecord, type LedgerRecord, recordSigningMessage, signRecord } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
@@ -28,6 +29,7 @@ import { DirectoryQuery } from '../query/query.js';
 import { Sequencer } from '../sequencer/sequencer.js';
 import { decodeEntity, entityPrefix } from '../storage/state-table.js';
 import { LedgerStore, metaEntries, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
+import { Follower, type FollowReport } from '../sync/follower.js';
 import { Ledger } from './ledger.js';
 import type { CreateLedgerFromMembers, CreateLedgerOptions, LedgerOptions } from './types.js';
 
@@ -176,6 +178,71 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
       }
     }
     return compose(store, params, state, catalog, frontier, note, tipEntry, sequencer, options);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+export interface ReplicaOptions {
+  /** The URL of the node (or any tlog-tiles server of this ledger, or another replica) to follow. */
+  readonly from: string;
+  /** The published sequencer verifier key to pin. */
+  readonly verifierKey: string;
+  /** Sign requests as this member (a node that is not `--public`). */
+  readonly as?: MemberSigner;
+  /** How often to ask for a newer checkpoint once caught up (default 1 s). */
+  readonly pollMs?: number;
+  /** Per request (default 30 s). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A replica that follows `from` while it is open: a read-only Ledger (made
+ * from the served genesis block when `path` holds none) whose head, state and
+ * queries advance as each followed block is durable. `following` settles when
+ * the follower stops: at `close()`, or on the first thing the server serves
+ * that the replay refuses (then the replica keeps every block before it and
+ * still answers reads).
+ */
+export async function openReplica(
+  path: string,
+  options: ReplicaOptions,
+): Promise<{ ledger: Ledger; following: Promise<FollowReport> }> {
+  const follower = await Follower.open(path, options.from, options);
+  const { store, state } = follower;
+  try {
+    const catalog = new Catalog();
+    for await (const [, v] of store.scan(entityPrefix('resource')))
+      catalog.upsert(decodeEntity('resource', v));
+    const stop = new AbortController();
+    let ledger: Ledger | undefined;
+    let running: Promise<FollowReport> | undefined;
+    ledger = new Ledger({
+      store,
+      params: follower.chain.params,
+      state,
+      note: follower.head.note,
+      query: new DirectoryQuery(store, state.committed(), catalog),
+      sequencer: undefined,
+      clock: Date.now,
+      replicaOf: options.from,
+      stop: async () => {
+        stop.abort();
+        await running?.catch(() => {});
+      },
+    });
+    running = follower.run({
+      signal: stop.signal,
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      onBlock: (block) => {
+        ledger!.advance(block.header, block.note);
+        for (const c of block.changes) if (c.type === 'resource') catalog.upsert(c.entity);
+      },
+    });
+    // Settled by whoever awaits `following`; never an unhandled rejection when no one does.
+    running.catch(() => {});
+    return { ledger, following: running };
   } catch (e) {
     await store.close();
     throw e;

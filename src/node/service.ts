@@ -14,7 +14,7 @@ import { parseBatchBody } from '../encoding/event.js';
 import { decodeRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { openLedger } from '../ledger/open.js';
+import { openLedger, openReplica, type ReplicaOptions } from '../ledger/open.js';
 import type { Head, LedgerOptions } from '../ledger/types.js';
 import { decodeEntryBundle } from '../merkle/tiles.js';
 import type { DirectoryQuery } from '../query/query.js';
@@ -40,8 +40,13 @@ import {
 } from './wire.js';
 
 export interface NodeOptions extends LedgerOptions {
-  /** The sequencer's signer key (`PRIVATE+KEY+...`): the node sequences. */
-  readonly sequencerKey: string;
+  /** The sequencer's signer key (`PRIVATE+KEY+...`): the node sequences. Not with `replica`. */
+  readonly sequencerKey?: string;
+  /**
+   * Run as a replica instead: follow this node (or tlog-tiles server) and
+   * answer every read of the API from the replica; submissions are 403 E_READ_ONLY.
+   */
+  readonly replica?: ReplicaOptions;
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** 0 (default) picks a free port. */
@@ -169,14 +174,30 @@ function refusal(e: DirchainError, status = statusOf(e.code)): Reply {
 export async function startNode(path: string, options: NodeOptions): Promise<RunningNode> {
   const log = options.log ?? createNodeLog();
   const metrics = createNodeMetrics();
-  const ledger = await openLedger(path, {
-    ...options,
-    onBlock: (b) => {
-      metrics.blockWritten(b.seconds);
-      options.onBlock?.(b);
-    },
-  });
-  const service = new NodeService(ledger, options, log, metrics);
+  if ((options.replica === undefined) === (options.sequencerKey === undefined))
+    fail(
+      ErrorCode.INVALID_ARGUMENT,
+      'a node takes the sequencer key, or replica options to follow another node',
+    );
+  let ledger: Ledger;
+  let following: Promise<unknown> | undefined;
+  if (options.replica !== undefined) {
+    ({ ledger, following } = await openReplica(path, options.replica));
+    following.then(
+      (r) => log.write('info', 'follower stopped', { report: r }),
+      (e: unknown) =>
+        log.write('error', 'follower stopped: the replica keeps its blocks and answers reads', { error: e }),
+    );
+  } else {
+    ledger = await openLedger(path, {
+      ...options,
+      onBlock: (b) => {
+        metrics.blockWritten(b.seconds);
+        options.onBlock?.(b);
+      },
+    });
+  }
+  const service = new NodeService(ledger, options, log, metrics, following);
   try {
     return await service.listen(options);
   } catch (e) {
@@ -198,8 +219,25 @@ class NodeService {
   /** Submissions taken and not yet answered. */
   readonly #inFlight = new Set<Promise<unknown>>();
 
-  constructor(ledger: Ledger, options: NodeOptions, log: NodeLog, metrics: NodeMetrics) {
+  /** A replica's follower; settled once it stopped. */
+  #followerStopped: unknown;
+
+  constructor(
+    ledger: Ledger,
+    options: NodeOptions,
+    log: NodeLog,
+    metrics: NodeMetrics,
+    following: Promise<unknown> | undefined,
+  ) {
     this.#ledger = ledger;
+    following?.then(
+      () => {
+        this.#followerStopped ??= new DirchainError(ErrorCode.UNAVAILABLE, 'the replica stopped following');
+      },
+      (e: unknown) => {
+        this.#followerStopped = e;
+      },
+    );
     this.#log = log;
     this.#metrics = metrics;
     this.#public = options.public === true;
@@ -327,6 +365,15 @@ class NodeService {
         return tileResponse(this.#ledger.store, path);
       case 'ready':
         if (this.#draining) fail(ErrorCode.UNAVAILABLE, 'the node is shutting down');
+        if (this.#followerStopped !== undefined && !this.#draining) {
+          const why = isDirchainError(this.#followerStopped)
+            ? `${this.#followerStopped.code}: ${this.#followerStopped.message}`
+            : String(this.#followerStopped);
+          fail(
+            ErrorCode.UNAVAILABLE,
+            `the replica stopped following (${why}); it still answers reads as of its last block`,
+          );
+        }
         return json(200, { ready: true, size: this.#ledger.head().size });
       case 'metrics': {
         const m = await this.#metrics.render();

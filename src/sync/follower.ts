@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Chain } from '../chain/chain.js';
+import type { Chain, FormedBlock } from '../chain/chain.js';
 import { blockWrite } from '../chain/chain.js';
 import { nodeChain } from '../chain/node-chain.js';
 import { chainStart } from '../chain/resume.js';
@@ -70,24 +70,78 @@ const MAX_POLL_MS = 30_000;
  * replay refuses (the replica keeps every block verified before it).
  */
 export async function follow(path: string, url: string, options: FollowOptions): Promise<FollowReport> {
-  const pinned = pinnedKey(options.verifierKey);
-  const source = new HttpBlockSource(url, {
-    ...(options.as === undefined ? {} : { as: options.as }),
-    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-  });
-  // A folder LevelDB has written to (its CURRENT file) is a replica to continue; anything else gets one made.
-  const replica = existsSync(join(path, 'CURRENT'))
-    ? await openReplica(path, pinned)
-    : await createReplica(path, source, pinned);
-  let blocks = 0;
-  let entries = 0;
-  let pollMs = options.pollMs ?? 1000;
+  const follower = await Follower.open(path, url, options);
   try {
+    return await follower.run(options);
+  } finally {
+    await follower.store.close();
+  }
+}
+
+/**
+ * A replica folder open for following: the store, and the chain continuing
+ * from its last durable block. `follow` runs one to the end; a replica node
+ * (openReplica) serves reads from the same store while it runs.
+ */
+export class Follower {
+  readonly store: LedgerStore;
+  readonly chain: Chain;
+  /** The state the chain stages into; committed as each block is durable. */
+  readonly state: State;
+  readonly #replica: Replica;
+  readonly #source: HttpBlockSource;
+  readonly #pinned: NoteVerifier;
+
+  private constructor(replica: Replica, source: HttpBlockSource, pinned: NoteVerifier) {
+    this.#replica = replica;
+    this.store = replica.store;
+    this.chain = replica.chain;
+    this.state = replica.state;
+    this.#source = source;
+    this.#pinned = pinned;
+  }
+
+  /** Opens the replica at `path`, or makes one from the served genesis block. */
+  static async open(
+    path: string,
+    url: string,
+    options: Pick<FollowOptions, 'verifierKey' | 'as' | 'timeoutMs'>,
+  ): Promise<Follower> {
+    const pinned = pinnedKey(options.verifierKey);
+    const source = new HttpBlockSource(url, {
+      ...(options.as === undefined ? {} : { as: options.as }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    });
+    // A folder LevelDB has written to (its CURRENT file) is a replica to continue; anything else gets one made.
+    const replica = existsSync(join(path, 'CURRENT'))
+      ? await openReplica(path, pinned)
+      : await createReplica(path, source, pinned);
+    return new Follower(replica, source, pinned);
+  }
+
+  /** The last durable block's header and note. */
+  get head(): { header: BlockHeader; note: string } {
+    return { header: this.#replica.header, note: this.#replica.note };
+  }
+
+  /**
+   * Follows until caught up (`once`) or until `signal` aborts. `onBlock` is
+   * told of each block once it is durable (a replica node advances its head).
+   */
+  async run(
+    options: Omit<FollowOptions, 'verifierKey' | 'as' | 'timeoutMs'> & {
+      onBlock?: (block: FormedBlock) => void;
+    },
+  ): Promise<FollowReport> {
+    const replica = this.#replica;
+    let blocks = 0;
+    let entries = 0;
+    let pollMs = options.pollMs ?? 1000;
     for (;;) {
       if (options.signal?.aborted) break;
       let target: BlockHeader;
       try {
-        target = servedHeader((await source.refresh()).note, pinned);
+        target = servedHeader((await this.#source.refresh()).note, this.#pinned);
       } catch (e) {
         // Network trouble while following: wait and ask again; with --once it is the answer.
         if (options.once || !isDirchainError(e, ErrorCode.REMOTE)) throw e;
@@ -96,7 +150,7 @@ export async function follow(path: string, url: string, options: FollowOptions):
         continue;
       }
       pollMs = options.pollMs ?? 1000;
-      const added = await catchUp(replica, source, target, pinned, options);
+      const added = await catchUp(replica, this.#source, target, this.#pinned, options);
       blocks += added.blocks;
       entries += added.entries;
       if (options.once) break;
@@ -109,17 +163,17 @@ export async function follow(path: string, url: string, options: FollowOptions):
       blocks,
       entries,
     };
-  } finally {
-    await replica.store.close();
   }
 }
 
 interface Replica {
   readonly store: LedgerStore;
   readonly chain: Chain;
+  readonly state: State;
   readonly genesis: LedgerRecord;
-  /** The last durable block's header. */
+  /** The last durable block's header and note. */
   header: BlockHeader;
+  note: string;
 }
 
 function pinnedKey(text: string): NoteVerifier {
@@ -158,7 +212,7 @@ async function openReplica(path: string, pinned: NoteVerifier): Promise<Replica>
       time: start.header.time,
     });
     const genesis = decodeRecord(store.getEntry(0)!);
-    return { store, chain, genesis, header: start.header };
+    return { store, chain, state: start.state, genesis, header: start.header, note: start.note };
   } catch (e) {
     await store.close();
     throw e;
@@ -200,7 +254,7 @@ async function createReplica(path: string, source: HttpBlockSource, pinned: Note
     );
     chain.durable();
     state.setReplayFloor(0);
-    return { store, chain, genesis, header: formed.header };
+    return { store, chain, state, genesis, header: formed.header, note };
   } catch (e) {
     await store.close();
     throw e;
@@ -213,7 +267,7 @@ async function catchUp(
   source: HttpBlockSource,
   target: BlockHeader,
   pinned: NoteVerifier,
-  options: FollowOptions,
+  options: Pick<FollowOptions, 'signal' | 'onProgress'> & { onBlock?: (block: FormedBlock) => void },
 ): Promise<{ blocks: number; entries: number }> {
   const { chain, store, genesis } = replica;
   const from = chain.size;
@@ -232,6 +286,7 @@ async function catchUp(
       if (header.height !== chain.tip.height + 1)
         fail(ErrorCode.LEDGER_CORRUPT, `block ${chain.tip.height + 1} is missing (found ${header.height})`);
       const first = chain.size;
+      let formed: FormedBlock;
       chain.begin(header.time);
       try {
         await checkBlockRecords(source, undefined, chain, genesis, first, header.size, undefined);
@@ -243,15 +298,22 @@ async function catchUp(
             { index: at },
           );
         }
-        const formed = chain.accept(block.note);
-        await store.writeBlock(blockWrite(formed), 'sync');
-        chain.durable();
-        replica.header = formed.header;
+        formed = chain.accept(block.note);
       } catch (e) {
         // The replica keeps every block before this one; the caller stops (a resumed follow starts here).
         chain.abandon();
         throw named(e, header.height);
       }
+      try {
+        await store.writeBlock(blockWrite(formed), 'sync');
+      } catch (e) {
+        chain.discardAll();
+        throw e;
+      }
+      chain.durable();
+      replica.header = formed.header;
+      replica.note = formed.note;
+      options.onBlock?.(formed);
       blocks++;
       options.onProgress?.({ size: chain.size, height: chain.tip.height, target: target.size });
       if (header.height === target.height) break;

@@ -135,6 +135,53 @@ describe('follow', () => {
   });
 });
 
+describe('a replica node: follows and serves, and followers chain', () => {
+  it('sequencer → department replica node → district follower, tiles byte-identical', async () => {
+    const department = await startNode(join(tmp.path, 'department'), {
+      replica: { from: node.url, verifierKey: city.sequencer.verifierKey, pollMs: 20 },
+      public: true,
+      log: createNodeLog({ level: 'error', stream: { write: () => true } }),
+    });
+    try {
+      await appendSome(50, 'chain');
+      const want = node.ledger.head().size;
+      for (const until = Date.now() + 20_000; department.ledger.head().size < want && Date.now() < until; )
+        await new Promise((r) => setTimeout(r, 20));
+      expect(department.ledger.head().checkpoint).toBe(node.ledger.head().checkpoint);
+      // Its queries answer from the replicated state; writes are refused with where to send them.
+      expect(department.ledger.query.get('member', city.departments[0]!.id)).toEqual(
+        node.ledger.query.get('member', city.departments[0]!.id),
+      );
+      const write = await fetch(new URL('dirchain/v1/records', department.url), {
+        method: 'POST',
+        body: Buffer.from(signedBy(city.departments[0]!, { n: 'to-replica' })),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      expect(write.status).toBe(403);
+      expect(((await write.json()) as { code: string; hint: string }).hint).toContain(node.url);
+      // Served tiles are the sequencer's, byte for byte.
+      for (const path of [
+        'checkpoint',
+        tilePath({ level: 0, n: 0, width: TILE_WIDTH }),
+        tilePath({ level: -1, n: 1, width: TILE_WIDTH }),
+      ]) {
+        const [a, b] = await Promise.all(
+          [node.url, department.url].map(async (u) =>
+            Buffer.from(await (await fetch(new URL(path, u))).arrayBuffer()),
+          ),
+        );
+        expect(a!.equals(b!), path).toBe(true);
+      }
+      const district = join(tmp.path, 'district');
+      const report = await follow(district, department.url, { ...pinned(), once: true });
+      expect(report.size).toBe(want);
+      expect(await sameAsOrigin(district)).toBe(want);
+    } finally {
+      await department.close();
+    }
+  });
+});
+
 /** A proxy in front of the node that may change one answer. */
 async function lyingProxy(
   change: (path: string, body: Buffer) => Buffer | undefined,
