@@ -11,6 +11,7 @@ import { append, MAX_LINE_BYTES } from './append.js';
 import { audit, type Ctx, checkpoint, EXIT, init, prove, rebuild, serve, verify } from './commands.js';
 import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } from './directory-commands.js';
 import { errorJSON, writeError } from './error-output.js';
+import { followCommand } from './follow-command.js';
 import { red } from './io.js';
 import { node, parseListen } from './node-command.js';
 import { type NodeArgs, type Place, placeOf } from './target.js';
@@ -29,6 +30,7 @@ commands:
   prove <dir> --from M [--to N]      consistency proof bundle
   verify <bundle.json> --key <key>   check a proof bundle offline
   audit <dir|url> [--key <key>]      re-verify a whole ledger [--report <out-dir>]
+  follow <dir> --from <url> --key K  keep a verified replica of a served ledger [--once]
   node <dir> [--listen HOST:PORT]    run the node: sequence submissions, serve tiles, proofs, queries over HTTP
   serve <dir> [--listen HOST:PORT]   serve a ledger no one is writing, read-only (C2SP tlog-tiles)
   rebuild <dir>                      rebuild state and indexes from the records
@@ -149,8 +151,26 @@ blocks in flight and closes the folder.
                            proofs and queries stay members-only
 --metrics-listen HOST:PORT serve /metrics (Prometheus) there instead of on --listen
 --max-body BYTES           largest request body read (default 16 MiB)
+--replica --from URL --key K [--as <member key file>]
+                           follow the node at URL (pinning key K) into <dir>
+                           instead of sequencing, and answer every read from
+                           the replica; submissions are refused (403)
 
 example: dirchain node ./city --listen 127.0.0.1:8080`,
+  follow: `usage: dirchain follow <dir> --from <url> --key <sequencer.pub|key> [--as <member key file>]
+                       [--once] [--json]
+
+Keeps a verified replica of the ledger served at <url> (a node, \`dirchain serve\`,
+another replica) in <dir>/ledger, block by block: every record's signature and
+the ledger's rules are replayed, every block is checked against its signed note
+under the pinned key, every served hash tile is compared with the replica's own.
+Needs no private key. Killed at any point, it resumes from its last block.
+Without --once it keeps following (polling the checkpoint) until SIGINT/SIGTERM.
+--as signs the requests as a member (a node that is not --public asks it).
+The replica is a ledger folder: query, prove and audit read it once follow has
+exited; \`dirchain node <dir> --replica --from <url> --key K\` follows and serves it.
+
+example: dirchain follow ./health-replica --from http://bureau:8080/ --key city.pub --as health.key`,
   serve: `usage: dirchain serve <dir> [--listen HOST:PORT] [--json]
 
 Serves the ledger read-only over HTTP until interrupted (the folder stays locked):
@@ -264,6 +284,8 @@ export async function main(argv: string[]): Promise<number> {
       'metrics-listen': { type: 'string' },
       'max-body': { type: 'string' },
       'log-level': { type: 'string' },
+      once: { type: 'boolean', default: false },
+      replica: { type: 'boolean', default: false },
     },
   });
   const ctx: Ctx = { json: values.json === true, out: (s) => process.stdout.write(`${s}\n`) };
@@ -374,6 +396,13 @@ export async function main(argv: string[]): Promise<number> {
       if (listen.port > 65535) usage('--port must be at most 65535');
       return serve(ctx, dir(), listen.host, listen.port);
     }
+    case 'follow':
+      return followCommand(ctx, dir(), {
+        from: values.from,
+        key: values.key?.[0] ?? values['node-key'],
+        as: values.as,
+        once: values.once === true,
+      });
     case 'node':
       return node(ctx, dir(), {
         listen: values.listen ?? '127.0.0.1:0',
@@ -381,6 +410,9 @@ export async function main(argv: string[]): Promise<number> {
         metricsListen: values['metrics-listen'],
         maxBody: int(values['max-body'], 'max-body'),
         logLevel: values['log-level'],
+        ...(values.replica === true
+          ? { replica: { from: values.from, key: values.key?.[0] ?? values['node-key'], as: values.as } }
+          : {}),
       });
     case 'rebuild':
       return rebuild(ctx, dir());

@@ -4,10 +4,12 @@
  * logs are JSON lines on stderr.
  */
 
+import { mkdirSync } from 'node:fs';
 import { fail } from '../cli-api.js';
-import { createNodeLog, ErrorCode, type LogLevel, startNode } from '../index.js';
+import { createNodeLog, ErrorCode, type LogLevel, type ReplicaOptions, startNode } from '../index.js';
 import { type Ctx, EXIT } from './commands.js';
-import { ledgerPath, readKeyFile, requireLedgerFolder, sequencerKeyPath } from './node-dir.js';
+import { keyArgument, ledgerPath, readKeyFile, requireLedgerFolder, sequencerKeyPath } from './node-dir.js';
+import { resolveNodeMember } from './target.js';
 
 export interface NodeArgs {
   readonly listen: string;
@@ -15,6 +17,12 @@ export interface NodeArgs {
   readonly metricsListen: string | undefined;
   readonly maxBody: number | undefined;
   readonly logLevel: string | undefined;
+  /** Follow another node instead of sequencing: its URL, the key to pin, who signs the requests. */
+  readonly replica?: {
+    readonly from: string | undefined;
+    readonly key: string | undefined;
+    readonly as: string | undefined;
+  };
 }
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -41,9 +49,31 @@ export async function node(ctx: Ctx, dir: string, args: NodeArgs): Promise<numbe
       ErrorCode.INVALID_ARGUMENT,
       `--log-level takes ${LEVELS.join(', ')}, not ${JSON.stringify(args.logLevel)}`,
     );
-  requireLedgerFolder(dir);
+  let role: { sequencerKey: string } | { replica: ReplicaOptions };
+  if (args.replica === undefined) {
+    requireLedgerFolder(dir);
+    role = { sequencerKey: readKeyFile(sequencerKeyPath(dir)) };
+  } else {
+    const { from, key, as } = args.replica;
+    if (from === undefined || !/^https?:\/\//i.test(from))
+      fail(ErrorCode.INVALID_ARGUMENT, 'a replica node needs --from <URL of the node it follows>');
+    if (key === undefined)
+      fail(
+        ErrorCode.INVALID_ARGUMENT,
+        'a replica node needs --key <sequencer.pub>: the published key to pin',
+      );
+    const verifierKey = keyArgument(key);
+    mkdirSync(dir, { recursive: true });
+    role = {
+      replica: {
+        from,
+        verifierKey,
+        ...(as === undefined ? {} : { as: await resolveNodeMember(from, verifierKey, as) }),
+      },
+    };
+  }
   const running = await startNode(ledgerPath(dir), {
-    sequencerKey: readKeyFile(sequencerKeyPath(dir)),
+    ...role,
     host: listen.host,
     port: listen.port,
     public: args.public,

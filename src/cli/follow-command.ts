@@ -1,0 +1,78 @@
+/**
+ * `dirchain follow <dir> --from <url> --key <sequencer.pub>`: keeps a verified
+ * replica of a served ledger in <dir>/ledger (issue 32's follower), caught up
+ * once (`--once`) or following until SIGINT/SIGTERM.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fail } from '../cli-api.js';
+import { ErrorCode, follow, type MemberSigner } from '../index.js';
+import { type Ctx, EXIT } from './commands.js';
+import { dim, Progress } from './io.js';
+import { keyArgument, ledgerPath } from './node-dir.js';
+import { resolveNodeMember } from './target.js';
+
+export interface FollowArgs {
+  readonly from: string | undefined;
+  readonly key: string | undefined;
+  readonly as: string | undefined;
+  readonly once: boolean;
+}
+
+export async function followCommand(ctx: Ctx, dir: string, a: FollowArgs): Promise<number> {
+  if (a.from === undefined || !/^https?:\/\//i.test(a.from))
+    fail(ErrorCode.INVALID_ARGUMENT, 'follow needs --from <URL of a node or a served ledger>');
+  if (a.key === undefined)
+    fail(ErrorCode.INVALID_ARGUMENT, 'follow needs --key <sequencer.pub>: the published key to pin', {
+      hint: 'the sequencer.pub that dirchain init wrote; the server is never asked which key to trust',
+    });
+  const verifierKey = keyArgument(a.key);
+  const as: MemberSigner | undefined =
+    a.as === undefined ? undefined : await resolveNodeMember(a.from, verifierKey, a.as);
+  mkdirSync(dir, { recursive: true });
+  // The key the replica was made with, beside it (as init leaves sequencer.pub), once there is a replica.
+  const keepKey = () => {
+    if (!existsSync(join(dir, 'sequencer.pub')) && existsSync(join(ledgerPath(dir), 'CURRENT')))
+      writeFileSync(join(dir, 'sequencer.pub'), `${verifierKey}\n`);
+  };
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let bar: Progress | undefined;
+  let barTarget = -1;
+  try {
+    const report = await follow(ledgerPath(dir), a.from, {
+      verifierKey,
+      ...(as === undefined ? {} : { as }),
+      once: a.once,
+      signal: stop.signal,
+      onProgress: (p) => {
+        keepKey();
+        if (p.target !== barTarget) {
+          bar?.done();
+          bar = new Progress('following', p.target);
+          barTarget = p.target;
+        }
+        bar!.update(p.size);
+      },
+    });
+    bar?.done();
+    keepKey();
+    ctx.out(
+      ctx.json
+        ? JSON.stringify({ ok: true, ...report })
+        : `replica of ${report.origin} at tree size ${report.size} (block ${report.height}): ${report.blocks} blocks, ${report.entries} entries added`,
+    );
+    if (!ctx.json && a.once)
+      ctx.out(
+        dim(
+          `read it with: dirchain query ... ${dir}, or keep it current with dirchain node ${dir} --replica`,
+        ),
+      );
+    return EXIT.ok;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
