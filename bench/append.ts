@@ -63,9 +63,9 @@ import {
   signAccessLogBatch,
 } from './workload.js';
 
-const CONCURRENCY = 64;
+export const CONCURRENCY = 64;
 /** Events per batch in the batched form: a department gateway flushing its data-call log. */
-const EVENTS_PER_BATCH = 64;
+export const EVENTS_PER_BATCH = 64;
 const RAW_BATCH = 1000;
 /** The raw references' keys: 'E' + index, one LevelDB key per entry. */
 const RAW_ENTRY = 0x45;

@@ -54,7 +54,7 @@ const RAW_BATCH = 1000;
 /** The raw reference's keys: 'E' + index, one LevelDB key per entry. */
 const RAW_ENTRY = 0x45;
 /** Quick mode loads a 1/40 city (775 resources); its warm-up a 1/100 one. */
-const QUICK_FRACTION = 0.025;
+export const QUICK_FRACTION = 0.025;
 const QUICK_WARMUP_FRACTION = 0.01;
 const FULL_WARMUP_FRACTION = 0.1;
 const FULL_QUERIES = 2_000;
@@ -107,7 +107,7 @@ export interface RawRun {
   readonly diskBytes: number;
 }
 
-function latencies(samples: Float64Array): { p50Ms: number; p99Ms: number } {
+export function latencies(samples: Float64Array): { p50Ms: number; p99Ms: number } {
   const sorted = samples.slice().sort();
   return { p50Ms: percentileSorted(sorted, 50), p99Ms: percentileSorted(sorted, 99) };
 }
@@ -145,7 +145,7 @@ async function concurrently(
  * Loads `city` into a new ledger in a temp folder. Returns the run, the folder (the caller removes
  * it) and the entry bytes of every record after genesis, read back after the timed load.
  */
-async function loadCity(city: City): Promise<{ run: LoadRun; path: string; entries: Uint8Array[] }> {
+export async function loadCity(city: City): Promise<{ run: LoadRun; path: string; entries: Uint8Array[] }> {
   const path = await tempDir('city');
   const rss = new RssSampler();
   let ledger: Ledger | undefined;
@@ -377,7 +377,7 @@ async function rawLogsOfResource(db: DB, resource: string, limit: number): Promi
   return items;
 }
 
-interface QueryRun {
+export interface QueryRun {
   readonly queries: number;
   readonly seconds: number;
   readonly queriesPerSec: number;
@@ -387,7 +387,7 @@ interface QueryRun {
   readonly avgItems: number;
 }
 
-type Call = (i: number) => number | Promise<number>;
+export type Call = (i: number) => number | Promise<number>;
 
 interface QueryDef {
   readonly key: string;
@@ -398,7 +398,7 @@ interface QueryDef {
 }
 
 /** `n` queries one after another; each latency from the call to its result. */
-async function measure(n: number, call: Call): Promise<QueryRun> {
+export async function measure(n: number, call: Call): Promise<QueryRun> {
   const lat = new Float64Array(n);
   let items = 0;
   const start = performance.now();

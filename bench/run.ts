@@ -3,10 +3,12 @@
  * the results as JSON to bench/results/<timestamp>.json.
  *
  *   npm run bench                  full run (1M records per figure-1 run)
- *   npm run bench -- --quick       smoke run, under a minute
+ *   npm run bench -- --quick       smoke run, about a minute and a half
+ *   npm run bench -- --only=7      figure 7 alone: the node over loopback (client → child process)
  *   options: --n=<records> --runs=<count> --seed=<int> --only=<figure>[,<figure>…]
  *            --memory-n=<records> (figure 6's record count)
- *            --variants=<id>[,<id>…] (figure 1 only: e.g. A-ev,B-ev,batch for the batched path)
+ *            --variants=<id>[,<id>…] (figure 1: e.g. A-ev,B-ev,batch for the batched path;
+ *            figure 7: batch, single, queries)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -17,6 +19,7 @@ import { figureDirectory } from './directory.js';
 import type { BenchContext, FigureResult, Row } from './lib.js';
 import { figureMemory } from './memory.js';
 import { figureProofs } from './proofs.js';
+import { figureRemote } from './remote.js';
 import { figureReplication } from './replication.js';
 import { figureVerify } from './verify.js';
 
@@ -27,6 +30,7 @@ const FIGURES: ReadonlyArray<{ id: string; run: (ctx: BenchContext) => Promise<F
   { id: '4', run: figureReplication },
   { id: '5', run: figureDirectory },
   { id: '6', run: figureMemory },
+  { id: '7', run: figureRemote },
 ];
 
 function parseOptions(): {
@@ -124,9 +128,10 @@ export function formatTable(figures: readonly FigureResult[]): string {
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...lines.map(row),
     '',
-    'rate/s: records/s (figures 1, 2, 4, 6; figure 5 load rows), proofs/s (figure 3) or queries/s (figure 5 query ' +
-      "rows); × ref: ratio to the figure's reference (figure 1: A; figure 2: async Ed25519 verification; " +
-      'figure 3: the SHA-256 loop; figure 4: the local-folder audit; figure 5: its ref rows; figure 6: see its notes); × ref 2: a second reference ' +
+    'rate/s: records/s (figures 1, 2, 4, 6; figure 5 load rows; figure 7 append rows), proofs/s (figure 3) or queries/s ' +
+      "(figure 5 and 7 query rows); × ref: ratio to the figure's reference (figure 1: A; figure 2: async Ed25519 verification; " +
+      'figure 3: the SHA-256 loop; figure 4: the local-folder audit; figure 5: its ref rows; figure 6: see its notes; ' +
+      'figure 7: the in-process ref row above, same round); × ref 2: a second reference ' +
       '(figure 1: B, hypercore; figure 2: sync verification; figure 3: noble SHA-256 loop, pure-JS rows; ' +
       'figure 4: the raw HTTP fetch).',
   ];

@@ -21,8 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import * as messageSignatures from 'http-message-signatures';
 import { equalBytes, fromBase64, show, toBase64 } from '../crypto/bytes.js';
-import { verifyNoble } from '../crypto/ed25519.js';
-import { sha256Node } from '../crypto/node-crypto.js';
+import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
 import type { MemberSigner } from '../directory/submitter.js';
 import { MEMBER_ID_PATTERN } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
@@ -282,7 +281,8 @@ export async function verifyRequest(
             ? {
                 id: keyid,
                 algs: [ALG],
-                verify: async (data, signature) => verifyNoble(publicKey, data, signature),
+                // OpenSSL's Ed25519 (node:crypto): ~15x faster than the pure-JS one here.
+                verify: async (data, signature) => verifyNode(publicKey, data, signature),
               }
             : null,
         componentParser: (name, params, message, context) => {
