@@ -533,14 +533,16 @@ class NodeService {
    * with these bytes, if there is one. A retry is refused as a duplicate, or,
    * once its record is older than the clock-skew window or the state moved on,
    * by another rule: either way it was accepted once and gets that receipt.
-   * After E_DUPLICATE the first copy may still be on its way to disk (a retry
-   * that overtook its answer): the queued appends are waited for first.
+   * The first copy may still be on its way to disk (a retry that overtook its
+   * answer): then the queued appends are waited for, and it is looked up again.
    */
   async #original(entry: Uint8Array, refusal: unknown): Promise<Receipt | undefined> {
     if (!isDirchainError(refusal) || !RULE_REFUSAL(refusal.code)) return undefined;
     const leaf = nodeTreeHasher.leaf(entry);
     let index = this.#ledger.indexOfLeaf(leaf);
-    if (index === undefined && refusal.code === ErrorCode.DUPLICATE) {
+    if (index === undefined) {
+      // The first copy may be in a block not yet on disk, and a retry of a record that names a new
+      // id is refused by that id's rule (E_DUPLICATE_ID) before the duplicate check: wait for it.
       await this.#ledger.flush();
       index = this.#ledger.indexOfLeaf(leaf);
     }

@@ -10,7 +10,7 @@
  * byte for byte with the ones the replica computed. Killed at any point, it
  * resumes from its last durable block.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Chain, FormedBlock } from '../chain/chain.js';
@@ -113,9 +113,9 @@ export class Follower {
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     });
     // A folder LevelDB has written to (its CURRENT file) is a replica to continue; anything else gets one made.
-    const replica = existsSync(join(path, 'CURRENT'))
-      ? await openReplica(path, pinned)
-      : await createReplica(path, source, pinned);
+    let replica = existsSync(join(path, 'CURRENT')) ? await openReplica(path, pinned) : undefined;
+    // undefined also for a folder whose first sync was stopped before its genesis block was written.
+    replica ??= await createReplica(path, source, pinned);
     return new Follower(replica, source, pinned);
   }
 
@@ -149,8 +149,17 @@ export class Follower {
         await wait(pollMs, options.signal);
         continue;
       }
+      let added: { blocks: number; entries: number };
+      try {
+        added = await catchUp(replica, this.#source, target, this.#pinned, options);
+      } catch (e) {
+        // A fetch that failed midway: the replica holds every block before it; ask again later.
+        if (options.once || !isDirchainError(e, ErrorCode.REMOTE)) throw e;
+        pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
+        await wait(pollMs, options.signal);
+        continue;
+      }
       pollMs = options.pollMs ?? 1000;
-      const added = await catchUp(replica, this.#source, target, this.#pinned, options);
       blocks += added.blocks;
       entries += added.entries;
       if (options.once) break;
@@ -174,6 +183,8 @@ interface Replica {
   /** The last durable block's header and note. */
   header: BlockHeader;
   note: string;
+  /** The served tiles were compared with the replica's up to this tree size (from where this run began). */
+  tilesChecked?: number;
 }
 
 function pinnedKey(text: string): NoteVerifier {
@@ -193,9 +204,16 @@ function servedHeader(note: string, pinned: NoteVerifier): BlockHeader {
   return header;
 }
 
-async function openReplica(path: string, pinned: NoteVerifier): Promise<Replica> {
+/** The replica in `path`; undefined (the folder removed) when it holds nothing yet: a first sync stopped early. */
+async function openReplica(path: string, pinned: NoteVerifier): Promise<Replica | undefined> {
   const store = await LedgerStore.open(path, { create: false });
   try {
+    if ((await store.lastBlock()) === undefined && store.entryCount === 0) {
+      // Nothing was verified into it: start again from the served genesis block.
+      await store.close();
+      rmSync(path, { recursive: true, force: true });
+      return undefined;
+    }
     const start = await chainStart(store, path);
     if (start.params.sequencerKey !== formatKey(pinned)) {
       fail(
@@ -319,7 +337,10 @@ async function catchUp(
       if (header.height === target.height) break;
     }
   }
-  await compareTiles(store, source, from, chain.size);
+  // From where the last comparison stopped: a run whose comparison failed midway checks that range again.
+  replica.tilesChecked ??= from;
+  await compareTiles(store, source, replica.tilesChecked, chain.size);
+  replica.tilesChecked = chain.size;
   return { blocks, entries: chain.size - from };
 }
 

@@ -218,8 +218,12 @@ export class HttpBlockSource implements BlockSource {
   #bundle(n: number): Promise<Bundle> {
     let p = this.#bundles.get(n);
     if (p === undefined) {
-      p = this.#loadBundle(n);
-      p.catch(() => {}); // read-ahead failures surface when the bundle is awaited
+      const loading = this.#loadBundle(n);
+      p = loading;
+      // A read-ahead failure surfaces when the bundle is awaited, and is not kept: the next ask fetches again.
+      loading.catch(() => {
+        if (this.#bundles.get(n) === loading) this.#bundles.delete(n);
+      });
       this.#bundles.set(n, p);
     }
     return p;

@@ -110,6 +110,33 @@ describe('submissions', () => {
     expect(node.ledger.indexOfLeaf(nodeTreeHasher.leaf(entry))).toBe(first.body.index);
   });
 
+  it('a retry that races its first copy gets its receipt, also for a record that names a new id', async () => {
+    for (let n = 0; n < 10; n++) {
+      const record = node.ledger.sign(dept.signer, 'resource.register', {
+        id: `${dept.id}/race-${n}`,
+        owner: dept.id,
+        title: 't',
+        description: 'd',
+        theme: 't',
+        format: 'f',
+        updateCycle: 'u',
+        sourceSystem: 's',
+        fields: [{ name: 'a', level: 1 }],
+        level: 1,
+        sharing: 'conditional',
+        opening: 'o',
+      });
+      const [a, b] = await Promise.all([
+        post('dirchain/v1/records', record.bytes, 'application/octet-stream'),
+        new Promise((r) => setTimeout(r, 1)).then(() =>
+          post('dirchain/v1/records', record.bytes, 'application/octet-stream'),
+        ),
+      ]);
+      expect(a.status).toBe(200);
+      expect(b).toEqual(a);
+    }
+  });
+
   it('many records: one answer each, a refusal does not stop the others; atomic is all or nothing', async () => {
     const good = signedBy(dept, { n: 'many-1' });
     const foreign = signedBy(dept, { n: 'many-2' }, { origin: 'another.example/log' });

@@ -119,6 +119,45 @@ describe('follow', () => {
     expect(await sameAsOrigin(replica)).toBe(done.size);
   });
 
+  it('a first sync stopped before its genesis block was written starts again', async () => {
+    const replica = join(tmp.path, 'replica-empty');
+    await (await LedgerStore.open(replica, { create: true })).close();
+    const report = await follow(replica, node.url, { ...pinned(), once: true });
+    expect(report.size).toBe(node.ledger.head().size);
+    expect(await sameAsOrigin(replica)).toBe(report.size);
+  });
+
+  it('a fetch that fails midway is retried while following, not the end', async () => {
+    const replica = join(tmp.path, 'replica-flaky');
+    await follow(replica, node.url, { ...pinned(), once: true });
+    await appendSome(40, 'flaky');
+    let failed = 0;
+    const flaky = await lyingProxy((p) => {
+      if (p.startsWith('tile/entries/') && failed < 2) {
+        failed++;
+        return 'fail';
+      }
+      return undefined;
+    });
+    try {
+      const stop = new AbortController();
+      const want = node.ledger.head().size;
+      const report = await follow(replica, flaky.url, {
+        ...pinned(),
+        pollMs: 10,
+        signal: stop.signal,
+        onProgress: (p) => {
+          if (p.size >= want) stop.abort();
+        },
+      });
+      expect(failed).toBe(2);
+      expect(report.size).toBe(want);
+      expect(await sameAsOrigin(replica)).toBe(want);
+    } finally {
+      flaky.server.close();
+    }
+  });
+
   it('refuses a key other than the pinned one, and a signer key', async () => {
     const replica = join(tmp.path, 'replica-b');
     const other = generateKeyPair(ORIGIN);
@@ -184,13 +223,18 @@ describe('a replica node: follows and serves, and followers chain', () => {
 
 /** A proxy in front of the node that may change one answer. */
 async function lyingProxy(
-  change: (path: string, body: Buffer) => Buffer | undefined,
+  change: (path: string, body: Buffer) => Buffer | 'fail' | undefined,
 ): Promise<{ url: string; server: Server }> {
   const server = createServer(async (req, res) => {
     const upstream = await fetch(new URL(req.url!.slice(1), node.url));
     const body = Buffer.from(await upstream.arrayBuffer());
     const path = req.url!.slice(1);
     const changed = change(path, body) ?? body;
+    if (changed === 'fail') {
+      res.statusCode = 503;
+      res.end();
+      return;
+    }
     res.statusCode = upstream.status;
     res.end(changed);
   });
