@@ -364,13 +364,20 @@ export class RemoteLedger implements LedgerApi {
     const items = method === 'get' ? (result.item == null ? [] : [result.item]) : result.items;
     if (!Array.isArray(items) || items.length !== proofs.length)
       fail(ErrorCode.PROOF_INVALID, `the node answered ${method} with ${proofs.length} proofs for its items`);
-    const checked = items.map((item, i) => this.#checkItem(method, item, proofs[i]!, i, head));
+    const checked = items.map((item, i) => this.#checkItem(method, sent, item, proofs[i]!, i, head));
     if (method === 'get') return checked[0];
     return typeof result.cursor === 'string' ? { items: checked, cursor: result.cursor } : { items: checked };
   }
 
   /** The item, once its record is proved in `head`'s tree; a record item gets its record from the proof. */
-  #checkItem(method: QueryMethod, item: unknown, proof: ItemProof, i: number, head: Head): unknown {
+  #checkItem(
+    method: QueryMethod,
+    args: readonly unknown[],
+    item: unknown,
+    proof: ItemProof,
+    i: number,
+    head: Head,
+  ): unknown {
     const index = (item as { index?: unknown } | null)?.index;
     try {
       if (!isCount(index) || proof.index !== index || index >= head.size)
@@ -405,6 +412,7 @@ export class RemoteLedger implements LedgerApi {
           fail(ErrorCode.PROOF_INVALID, `its record is for ${record.origin}`);
       }
       if (!RECORD_METHODS.has(method)) return item;
+      answersTheQuery(method, args, record);
       const out: Record<string, unknown> = { index, ...(seal === undefined ? {} : { seal }), record };
       if (method === 'accessLogsOfResource') {
         const grant = (item as { grant?: unknown }).grant;
@@ -453,11 +461,19 @@ export class RemoteLedger implements LedgerApi {
       let retryAfter: string | null;
       try {
         const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#timeoutMs)]);
-        const res = await fetch(url, { method, headers, body: options.body as BodyInit | undefined, signal });
+        // Never followed: signed headers and bodies go to the node given, and nowhere else.
+        const res = await fetch(url, {
+          method,
+          headers,
+          body: options.body as BodyInit | undefined,
+          signal,
+          redirect: 'error',
+        });
         status = res.status;
         retryAfter = res.headers.get('retry-after');
-        text = await res.text();
+        text = await cappedText(res, url);
       } catch (e) {
+        if (isDirchainError(e)) throw e;
         if (this.#abort.signal.aborted)
           fail(ErrorCode.LEDGER_CLOSED, 'the client was closed during the request');
         if ((e as Error).name === 'TimeoutError')
@@ -516,6 +532,42 @@ function retryAfterMs(value: string | null): number | undefined {
 }
 
 /** The JSON in `text`; when it is not JSON, `otherwise`, or E_REMOTE without it. */
+/**
+ * A record item must be a record the query asks for, not merely one in the
+ * log: an access log of that grant, a record of that kind, a version of that
+ * resource (E_PROOF_INVALID otherwise).
+ */
+function answersTheQuery(method: QueryMethod, args: readonly unknown[], record: LedgerRecord): void {
+  const body = (record.body ?? {}) as { grant?: unknown; id?: unknown };
+  const wrong = (what: string) => fail(ErrorCode.PROOF_INVALID, `its record (${record.kind}) is not ${what}`);
+  if (method === 'accessLogs' && (record.kind !== 'access.log' || body.grant !== args[0]))
+    wrong(`an access log of grant ${String(args[0])}`);
+  if (method === 'accessLogsOfResource' && record.kind !== 'access.log') wrong('an access log');
+  if (method === 'recordsByKind' && record.kind !== args[0]) wrong(`of kind ${String(args[0])}`);
+  if (method === 'resourceHistory' && (!record.kind.startsWith('resource.') || body.id !== args[0]))
+    wrong(`a version of resource ${String(args[0])}`);
+}
+
+/** The largest answer read: a page of 1,000 items with their proofs is a few MB. */
+const MAX_ANSWER = 64 * 1024 * 1024;
+
+async function cappedText(res: Response, url: string): Promise<string> {
+  const reader = res.body?.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (let r = await reader?.read(); r !== undefined && !r.done; r = await reader!.read()) {
+    length += r.value.length;
+    if (length > MAX_ANSWER) {
+      await reader!.cancel();
+      fail(ErrorCode.REMOTE, `${url} answered more than ${MAX_ANSWER} bytes`, {
+        hint: 'no node answer is that large: do not trust this node',
+      });
+    }
+    chunks.push(r.value);
+  }
+  return Buffer.concat(chunks, length).toString('utf8');
+}
+
 function parseJson(text: string, path: string, reviver?: Reviver, otherwise?: null): unknown {
   try {
     return JSON.parse(text, reviver);

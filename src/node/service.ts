@@ -64,6 +64,12 @@ export interface NodeOptions extends LedgerOptions {
   readonly log?: NodeLog;
   /** Request nonces remembered at once (default 1,000,000). */
   readonly nonceCapacity?: number;
+  /**
+   * The `Host` values signed requests may name (`host:port`, as clients address
+   * the node, e.g. behind a proxy). Default: the address it listens on; on a
+   * wildcard address (0.0.0.0, ::) give them, or any host is taken (as with `*`).
+   */
+  readonly hosts?: readonly string[];
 }
 
 export interface RunningNode {
@@ -90,6 +96,9 @@ interface Reply {
   cache?: string;
   headers?: Record<string, string>;
 }
+
+/** A query request is a method name and a few arguments. */
+const MAX_QUERY_BODY = 64 * 1024;
 
 /** Fixed route names (metrics labels and logs never carry a raw path). */
 type Route =
@@ -218,6 +227,8 @@ class NodeService {
   readonly #clock: () => number;
   /** How far a request's `created` may be from the node's clock (ms). */
   readonly #window: number;
+  /** The Host values a signed request may name; undefined: any. */
+  #hosts: Set<string> | undefined;
   #metricsHere = true;
   #draining = false;
   /** Submissions taken and not yet answered. */
@@ -252,7 +263,8 @@ class NodeService {
     this.#window = requestWindow(ledger.params.policy.maxClockSkewMs);
     this.#nonces = new NonceStore({
       ...(options.nonceCapacity === undefined ? {} : { capacity: options.nonceCapacity }),
-      ttlMs: 2 * this.#window,
+      // A request may be `created` a window ahead of the clock and still be good a window later: keep its nonce past both.
+      ttlMs: 2 * this.#window + 1000,
     });
   }
 
@@ -264,6 +276,11 @@ class NodeService {
     });
     const host = options.host ?? '127.0.0.1';
     const url = await listenOn(server, host, options.port ?? 0);
+    // A request signed for another node (its @target-uri names that node's host) is not replayed here.
+    const own = new URL(url).host;
+    const wildcard = ['0.0.0.0', '::', '[::]'].includes(host);
+    if (!options.hosts?.includes('*') && (options.hosts !== undefined || !wildcard))
+      this.#hosts = new Set([...(options.hosts ?? []), ...(wildcard ? [] : [own])]);
     let metricsServer: Server | undefined;
     let metricsUrl: string | undefined;
     if (options.metricsListen !== undefined) {
@@ -400,7 +417,16 @@ class NodeService {
         if (!this.#public) await this.#authenticate(req, new Uint8Array(0));
         return this.#consistency(req);
       case 'query': {
-        const body = await this.#readBody(req, [JSON_TYPE]);
+        // Only a signed request's body is read, and a query's is small.
+        if (req.headers.signature === undefined || req.headers['signature-input'] === undefined)
+          fail(
+            ErrorCode.UNAUTHENTICATED,
+            'a query must be signed by a member (RFC 9421): no Signature header',
+            {
+              hint: 'see docs/http-api.md, "Request signatures"',
+            },
+          );
+        const body = await this.#readBody(req, [JSON_TYPE], MAX_QUERY_BODY);
         await this.#authenticate(req, body.bytes);
         return this.#query(body.bytes);
       }
@@ -418,6 +444,16 @@ class NodeService {
   }
 
   #verify(req: IncomingMessage, body: Uint8Array): Promise<unknown> {
+    const host = req.headers.host ?? '';
+    if (this.#hosts !== undefined && !this.#hosts.has(host)) {
+      fail(
+        ErrorCode.UNAUTHENTICATED,
+        `the request names host ${JSON.stringify(host.slice(0, 100))}, not this node`,
+        {
+          hint: `address this node as ${[...this.#hosts].join(' or ')}: a request signed for another node is not taken here`,
+        },
+      );
+    }
     return verifyRequest(
       {
         method: req.method ?? '',
@@ -658,6 +694,7 @@ class NodeService {
   async #readBody(
     req: IncomingMessage,
     types: readonly string[],
+    max = this.#maxBody,
   ): Promise<{ bytes: Uint8Array; type: string }> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (!types.includes(type)) {
@@ -666,8 +703,8 @@ class NodeService {
       });
     }
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
-    if (declared > this.#maxBody) {
-      fail(ErrorCode.TOO_LARGE, `the body is ${declared} bytes; this node reads at most ${this.#maxBody}`, {
+    if (declared > max) {
+      fail(ErrorCode.TOO_LARGE, `the body is ${declared} bytes; this node reads at most ${max} here`, {
         hint: 'split the submission (records/many takes any number of records in several requests)',
       });
     }
@@ -675,8 +712,8 @@ class NodeService {
     let length = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
       length += chunk.length;
-      if (length > this.#maxBody) {
-        fail(ErrorCode.TOO_LARGE, `the body is over ${this.#maxBody} bytes, the most this node reads`, {
+      if (length > max) {
+        fail(ErrorCode.TOO_LARGE, `the body is over ${max} bytes, the most this node reads here`, {
           hint: 'split the submission',
         });
       }

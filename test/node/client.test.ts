@@ -43,7 +43,13 @@ async function cityNode(a: Actors, options: { public?: boolean } = {}) {
     members: cityMembers(a),
   });
   await ledger.close();
-  const node = await startNode(dir.path, { sequencerKey: a.sequencer.signerKey, log, ...options });
+  // Some tests put a proxy in front (its own host): the node takes any host, as behind a reverse proxy.
+  const node = await startNode(dir.path, {
+    sequencerKey: a.sequencer.signerKey,
+    log,
+    hosts: ['*'],
+    ...options,
+  });
   return {
     node,
     close: async () => {

@@ -3,6 +3,7 @@
  * their receipts, idempotent retries, member-signed reads, and every kind of
  * bad input answered with its status and code while nothing is written.
  */
+import { request as httpRequest } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/crypto/bytes.js';
@@ -401,6 +402,29 @@ describe('reads need a member', () => {
       h['signature-input'] = h['signature-input']!.replace('"@method"', '"@method" "@authority"');
     });
     expect(moved.status).toBe(401);
+  });
+
+  it('a request signed for another node is refused, even with its Host', async () => {
+    const port = new URL(node.url).port;
+    const url = `http://replica.example:${port}/checkpoint`;
+    const headers = await signRequest({ method: 'GET', url }, dept.signer);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: Number(port),
+          path: '/checkpoint',
+          headers: { ...headers, host: `replica.example:${port}` },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(401);
   });
 
   it('proofs by index and by leaf hash verify against the pinned key', async () => {
