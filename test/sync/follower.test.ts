@@ -222,8 +222,11 @@ describe('a replica node: follows and serves, and followers chain', () => {
 });
 
 /** A proxy in front of the node that may change one answer. */
+/** What the proxy answers instead: other bytes, a failure, a status, a stall, a redirect. */
+type Lie = Buffer | 'fail' | 'stall' | { status: number; location?: string };
+
 async function lyingProxy(
-  change: (path: string, body: Buffer) => Buffer | 'fail' | undefined,
+  change: (path: string, body: Buffer) => Lie | undefined,
 ): Promise<{ url: string; server: Server }> {
   const server = createServer(async (req, res) => {
     const upstream = await fetch(new URL(req.url!.slice(1), node.url));
@@ -232,6 +235,17 @@ async function lyingProxy(
     const changed = change(path, body) ?? body;
     if (changed === 'fail') {
       res.statusCode = 503;
+      res.end();
+      return;
+    }
+    if (changed === 'stall') {
+      // Headers, then nothing: the follower's request timeout must end it.
+      res.writeHead(200, { 'content-length': String(body.length) });
+      res.write(body.subarray(0, 1));
+      return;
+    }
+    if (!Buffer.isBuffer(changed)) {
+      res.writeHead(changed.status, changed.location ? { location: changed.location } : {});
       res.end();
       return;
     }
@@ -252,14 +266,15 @@ describe('a server that lies is refused, the replica unchanged', () => {
 
   async function expectRefused(
     name: string,
-    change: (path: string, body: Buffer, from: number) => Buffer | undefined,
+    change: (path: string, body: Buffer, from: number) => Lie | undefined,
     codes: string[],
     message: RegExp,
   ) {
     const { path, size } = await caughtUpReplica(name);
     const proxy = await lyingProxy((p, b) => change(p, b, size));
     try {
-      const error = (await follow(path, proxy.url, { ...pinned(), once: true }).catch((e: unknown) => e)) as {
+      const options = { ...pinned(), once: true, timeoutMs: 1500 };
+      const error = (await follow(path, proxy.url, options).catch((e: unknown) => e)) as {
         code: string;
         message: string;
       };
@@ -320,6 +335,67 @@ describe('a server that lies is refused, the replica unchanged', () => {
       },
       [ErrorCode.LEDGER_CORRUPT],
       /served hash tile tile\/1\/000\S* differs from the replica's at hash 1/,
+    );
+  });
+
+  const entryBundle = (p: string) => /^tile\/entries\/\d{3}\.p\/\d+$/.test(p);
+
+  it('a truncated entry bundle', async () => {
+    await expectRefused(
+      'lie-truncated',
+      (p, b) => (entryBundle(p) ? b.subarray(0, Math.floor(b.length / 2)) : undefined),
+      [ErrorCode.DECODE, ErrorCode.LEDGER_CORRUPT],
+      /bundle|entries|truncated|length/i,
+    );
+  });
+
+  it('an entry bundle with more entries than its width', async () => {
+    await expectRefused(
+      'lie-oversized',
+      (p, b) => {
+        if (!entryBundle(p)) return undefined;
+        const extra = Buffer.alloc(2 + 3);
+        extra.writeUInt16BE(3, 0);
+        return Buffer.concat([b, extra]);
+      },
+      [ErrorCode.LEDGER_CORRUPT],
+      /entry bundle \d+ has \d+ entries, expected \d+/,
+    );
+  });
+
+  it('a hash tile wider than the checkpoint implies', async () => {
+    await expectRefused(
+      'lie-wide-tile',
+      (p, b) => (/^tile\/0\/\d{3}\.p\/\d+$/.test(p) ? Buffer.concat([b, b.subarray(0, 32)]) : undefined),
+      [ErrorCode.LEDGER_CORRUPT],
+      /hash tile 0\/\d+ has \d+ bytes, expected \d+/,
+    );
+  });
+
+  it('a 404 for a tile the checkpoint implies names its path', async () => {
+    await expectRefused(
+      'lie-404',
+      (p) => (/^tile\/0\//.test(p) ? { status: 404 } : undefined),
+      [ErrorCode.REMOTE],
+      /tile\/0\/\S+ answered HTTP 404/,
+    );
+  });
+
+  it('a stalled answer times out', async () => {
+    await expectRefused(
+      'lie-stall',
+      (p) => (entryBundle(p) ? 'stall' : undefined),
+      [ErrorCode.REMOTE],
+      /tile\/entries\/\S+/,
+    );
+  });
+
+  it('a redirect to another host is not followed', async () => {
+    await expectRefused(
+      'lie-redirect',
+      (p) => (entryBundle(p) ? { status: 302, location: `http://127.0.0.2:9/${p}` } : undefined),
+      [ErrorCode.REMOTE],
+      /tile\/entries\/\S+/,
     );
   });
 
