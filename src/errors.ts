@@ -95,6 +95,8 @@ export const ErrorCode = {
   REMOTE: 'E_REMOTE',
   /** A node request without a valid member signature (RFC 9421): missing, malformed, expired or by an unknown key. */
   UNAUTHENTICATED: 'E_UNAUTHENTICATED',
+  /** Two checkpoints signed by the log's key that cannot both be true: the log forked (kept as evidence). */
+  FORK: 'E_FORK',
   /** A signed node request whose nonce was already used: a replay. */
   REPLAYED: 'E_REPLAYED',
   /** The node cannot take this request now (shutting down, or a bounded queue is full); retry later. */

@@ -45,6 +45,7 @@ export {
 export { memberSigner } from './directory/member-signer.js';
 export { type BlockEntry, decodeBlockEntry, encodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 export {
+  BUNDLE_TYPES,
   type ConsistencyBundleJSON,
   consistencyBundleFromJSON,
   consistencyBundleToJSON,
@@ -70,6 +71,13 @@ export {
   parseBatchBody,
   type SignedBatch,
 } from './encoding/event.js';
+export {
+  FORK_TYPE,
+  type ForkEvidence,
+  type ForkEvidenceJSON,
+  forkEvidenceFromJSON,
+  forkEvidenceToJSON,
+} from './encoding/evidence.js';
 export type { Plain } from './encoding/msgpack.js';
 export {
   decodeRecord,

@@ -34,6 +34,7 @@ import {
 } from './encoding/bundle.js';
 import { type Checkpoint, parseCheckpoint } from './encoding/checkpoint.js';
 import { BATCH_KIND, decodeEvent, isEventEntry, type LedgerEvent, parseBatchBody } from './encoding/event.js';
+import { type ForkEvidence, forkEvidenceFromJSON } from './encoding/evidence.js';
 import { decodeRecord, type LedgerRecord, verifyRecordSignature } from './encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from './errors.js';
 import { type ConsistencyClaim, checkInclusion, type InclusionClaim, proofChecks } from './merkle/check.js';
@@ -178,7 +179,7 @@ export interface Check {
 
 export interface BundleReport {
   readonly ok: boolean;
-  readonly kind: 'inclusion' | 'consistency' | 'unknown';
+  readonly kind: 'inclusion' | 'consistency' | 'fork' | 'unknown';
   readonly checks: Check[];
 }
 
@@ -213,7 +214,7 @@ export function verifyBundle(
   const checks: Check[] = [];
   const witnesses = usablePolicy(policy, checks);
   let kind = 'unknown' as BundleReport['kind'];
-  let parsed: InclusionBundleBytes | ConsistencyBundleBytes | undefined;
+  let parsed: InclusionBundleBytes | ConsistencyBundleBytes | ForkEvidence | undefined;
   let verifiers: NoteVerifier[] = [];
   run(checks, 'trusted keys', () => {
     verifiers = parseKeys(keys);
@@ -223,15 +224,52 @@ export function verifyBundle(
   const formatOk = run(checks, 'bundle format', () => {
     const o = parseBundleObject(json);
     kind = bundleKind(o);
-    parsed = kind === 'inclusion' ? inclusionBundleFromJSON(o) : consistencyBundleFromJSON(o);
-    return `${kind} bundle`;
+    parsed =
+      kind === 'inclusion'
+        ? inclusionBundleFromJSON(o)
+        : kind === 'fork'
+          ? forkEvidenceFromJSON(o)
+          : consistencyBundleFromJSON(o);
+    return kind === 'fork' ? 'fork evidence' : `${kind} bundle`;
   });
   if (formatOk && parsed !== undefined) {
     if (kind === 'inclusion')
       checkInclusionBundle(parsed as InclusionBundleBytes, verifiers, witnesses, checks);
+    else if (kind === 'fork') checkForkEvidence(parsed as ForkEvidence, verifiers, checks);
     else checkConsistencyBundle(parsed as ConsistencyBundleBytes, verifiers, witnesses, checks);
   }
   return { ok: checks.every((c) => c.status !== 'fail'), kind, checks };
+}
+
+/**
+ * Fork evidence proves a fork when both checkpoints are signed by a trusted
+ * key for the same log, have the same tree size and different roots: an
+ * append-only log has one tree of each size. (Evidence of other sizes is not
+ * proof on its own: this format does not carry it.)
+ */
+function checkForkEvidence(e: ForkEvidence, verifiers: NoteVerifier[], checks: Check[]): void {
+  const opened: Array<Checkpoint | undefined> = [undefined, undefined];
+  for (const [i, note] of [e.checkpoint1, e.checkpoint2].entries()) {
+    run(checks, `checkpoint ${i + 1} signature`, () => {
+      const c = verifyCheckpoint(note, verifiers, { origin: e.origin });
+      opened[i] = c;
+      return `${c.origin} at size ${c.size}, signed by ${c.signers.join(', ')}`;
+    });
+  }
+  run(checks, 'one tree, two roots', () => {
+    const [a, b] = opened;
+    if (a === undefined || b === undefined)
+      fail(ErrorCode.CHECKPOINT_INVALID, 'both checkpoints must verify');
+    if (a.size !== b.size) {
+      fail(
+        ErrorCode.PROOF_INVALID,
+        `the checkpoints have sizes ${a.size} and ${b.size}: two signed roots prove a fork only at the same size`,
+      );
+    }
+    if (equalBytes(a.root, b.root))
+      fail(ErrorCode.PROOF_INVALID, `both checkpoints of size ${a.size} have the same root: no fork`);
+    return `the log signed two trees of size ${a.size} with different roots (${toHex(a.root).slice(0, 16)}… and ${toHex(b.root).slice(0, 16)}…): it forked`;
+  });
 }
 
 /** The policy to check witnesses by; a malformed one is a failed check (and asks for no witnesses). */
@@ -444,6 +482,7 @@ export type { Cosignature } from './crypto/cosignature.js';
 export { type NoteVerifier, openNote, parseNote } from './crypto/note.js';
 export { type BlockEntry, decodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 export {
+  BUNDLE_TYPES,
   type ConsistencyBundleJSON,
   consistencyBundleFromJSON,
   type InclusionBundleJSON,
@@ -463,5 +502,12 @@ export {
   type LedgerEvent,
   parseBatchBody,
 } from './encoding/event.js';
+export {
+  FORK_TYPE,
+  type ForkEvidence,
+  type ForkEvidenceJSON,
+  forkEvidenceFromJSON,
+  forkEvidenceToJSON,
+} from './encoding/evidence.js';
 export { decodeRecord, type LedgerRecord } from './encoding/record.js';
 export { DirchainError, ErrorCode, isDirchainError } from './errors.js';

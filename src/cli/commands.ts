@@ -31,7 +31,8 @@ export interface Ctx {
 }
 
 /** Exit codes: 0 success, 1 a check failed or records were refused, 2 usage error, 3 other error. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, error: 3 } as const;
+/** 4: the log forked (E_FORK): two signed checkpoints that cannot both be true, kept as evidence. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, error: 3, fork: 4 } as const;
 
 /** The sequencer's member id in genesis, and so the name of its key file. */
 const SEQUENCER_ID = 'sequencer';
@@ -170,7 +171,11 @@ export function verify(ctx: Ctx, file: string, keys: string[]): number {
       ctx.out(`${mark} ${c.name}: ${c.detail}`);
     }
     const failedCheck = report.checks.find((c) => c.status === 'fail');
-    ctx.out(report.ok ? green('verified') : red(`NOT verified: ${failedCheck?.name} failed`));
+    ctx.out(
+      report.ok
+        ? green(report.kind === 'fork' ? 'verified: the evidence proves the log forked' : 'verified')
+        : red(`NOT verified: ${failedCheck?.name} failed`),
+    );
   }
   return report.ok ? EXIT.ok : EXIT.failed;
 }

@@ -47,7 +47,8 @@ audit, query and the directory commands act on a running node instead of a folde
 --node URL (or DIRCHAIN_NODE), pinning its key with --node-key <sequencer.pub> (or
 DIRCHAIN_NODE_KEY) and signing as --as <member key file>. A flag wins over the variables;
 a folder and a node together are refused.
-Run dirchain <command> --help for details. Exit codes: 0 ok, 1 check failed, 2 usage, 3 error.`,
+Run dirchain <command> --help for details. Exit codes: 0 ok, 1 check failed, 2 usage, 3 error,
+4 the log forked (follow: two signed checkpoints that cannot both be true, kept as evidence).`,
   init: `usage: dirchain init <dir> --origin <name> [--admin <id>] [--json]
 
 Creates <dir>/ledger with a genesis record, a sequencer key named <name> and a
@@ -224,6 +225,7 @@ const OPERATIONAL: ReadonlySet<string> = new Set([
 
 function exitCodeOf(code: string): number {
   if (code === ErrorCode.INVALID_ARGUMENT) return EXIT.usage;
+  if (code === ErrorCode.FORK) return EXIT.fork;
   return OPERATIONAL.has(code) ? EXIT.error : EXIT.failed;
 }
 

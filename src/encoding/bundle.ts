@@ -21,6 +21,7 @@ import {
 import { ErrorCode, fail } from '../errors.js';
 
 export interface InclusionBundleJSON {
+  type?: 'dirchain-inclusion/v1';
   origin: string;
   index: number;
   size: number;
@@ -50,6 +51,7 @@ export interface AttributionBytes {
 }
 
 export interface ConsistencyBundleJSON {
+  type?: 'dirchain-consistency/v1';
   origin?: string;
   size1: number;
   size2: number;
@@ -107,6 +109,7 @@ export function inclusionBundleToJSON(b: InclusionBundleBytes): InclusionBundleJ
   checkCount(b.size, 'size');
   checkString(b.checkpoint, 'checkpoint');
   return {
+    type: BUNDLE_TYPES.inclusion,
     origin: b.origin,
     index: b.index,
     size: b.size,
@@ -154,6 +157,7 @@ export function consistencyBundleToJSON(b: ConsistencyBundleBytes): ConsistencyB
   if (b.checkpoint1 !== undefined) checkString(b.checkpoint1, 'checkpoint1');
   if (b.checkpoint2 !== undefined) checkString(b.checkpoint2, 'checkpoint2');
   return {
+    type: BUNDLE_TYPES.consistency,
     ...(b.origin === undefined ? {} : { origin: b.origin }),
     size1: b.size1,
     size2: b.size2,
@@ -211,10 +215,28 @@ function safeParse(text: string): unknown {
   }
 }
 
-export function bundleKind(o: Obj): 'inclusion' | 'consistency' {
+/** The `type` each published bundle carries, so one verifier takes any of them (fork evidence: evidence.ts). */
+export const BUNDLE_TYPES = {
+  inclusion: 'dirchain-inclusion/v1',
+  consistency: 'dirchain-consistency/v1',
+  fork: 'dirchain-fork/v1',
+} as const;
+
+/** What a bundle is: by its `type`, or for one written before bundles had a type, by its fields. */
+export function bundleKind(o: Obj): 'inclusion' | 'consistency' | 'fork' {
+  if (o.type !== undefined) {
+    const kind = (Object.keys(BUNDLE_TYPES) as Array<keyof typeof BUNDLE_TYPES>).find(
+      (k) => BUNDLE_TYPES[k] === o.type,
+    );
+    if (kind === undefined)
+      fail(ErrorCode.DECODE, `unknown bundle type ${show(o.type)}`, {
+        hint: `this verifier knows ${Object.values(BUNDLE_TYPES).join(', ')}`,
+      });
+    return kind;
+  }
   if ('inclusion' in o) return 'inclusion';
   if ('consistency' in o) return 'consistency';
-  return fail(ErrorCode.DECODE, 'bundle has neither an "inclusion" nor a "consistency" field');
+  return fail(ErrorCode.DECODE, 'bundle has neither a "type" nor an "inclusion" or "consistency" field');
 }
 
 export function inclusionBundleFromJSON(json: unknown): InclusionBundleBytes {

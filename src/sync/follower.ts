@@ -10,8 +10,8 @@
  * byte for byte with the ones the replica computed. Killed at any point, it
  * resumes from its last durable block.
  */
-import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Chain, FormedBlock } from '../chain/chain.js';
 import { blockWrite } from '../chain/chain.js';
@@ -25,6 +25,7 @@ import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import { formatVerifierKey, type NoteVerifier, openNote, parseVerifierKey } from '../crypto/note.js';
 import type { MemberSigner } from '../directory/submitter.js';
 import { type BlockHeader, parseBlockHeader } from '../encoding/checkpoint.js';
+import { type ForkEvidence, forkEvidenceToJSON } from '../encoding/evidence.js';
 import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { Frontier } from '../merkle/stored.js';
@@ -48,6 +49,8 @@ export interface FollowOptions {
   readonly onProgress?: (p: { size: number; height: number; target: number }) => void;
   /** Per request (default 30 s). */
   readonly timeoutMs?: number;
+  /** Where fork evidence is written (default: the folder that holds the replica folder). */
+  readonly evidenceDir?: string;
 }
 
 export interface FollowReport {
@@ -140,8 +143,10 @@ export class Follower {
     for (;;) {
       if (options.signal?.aborted) break;
       let target: BlockHeader;
+      let note: string;
       try {
-        target = servedHeader((await this.#source.refresh()).note, this.#pinned);
+        note = (await this.#source.refresh()).note;
+        target = servedHeader(note, this.#pinned);
       } catch (e) {
         // Network trouble while following: wait and ask again; with --once it is the answer.
         if (options.once || !isDirchainError(e, ErrorCode.REMOTE)) throw e;
@@ -151,7 +156,7 @@ export class Follower {
       }
       let added: { blocks: number; entries: number };
       try {
-        added = await catchUp(replica, this.#source, target, this.#pinned, options);
+        added = await catchUp(replica, this.#source, { header: target, note }, this.#pinned, options);
       } catch (e) {
         // A fetch that failed midway: the replica holds every block before it; ask again later.
         if (options.once || !isDirchainError(e, ErrorCode.REMOTE)) throw e;
@@ -176,6 +181,7 @@ export class Follower {
 }
 
 interface Replica {
+  readonly path: string;
   readonly store: LedgerStore;
   readonly chain: Chain;
   readonly state: State;
@@ -230,7 +236,7 @@ async function openReplica(path: string, pinned: NoteVerifier): Promise<Replica 
       time: start.header.time,
     });
     const genesis = decodeRecord(store.getEntry(0)!);
-    return { store, chain, state: start.state, genesis, header: start.header, note: start.note };
+    return { path, store, chain, state: start.state, genesis, header: start.header, note: start.note };
   } catch (e) {
     await store.close();
     throw e;
@@ -272,7 +278,7 @@ async function createReplica(path: string, source: HttpBlockSource, pinned: Note
     );
     chain.durable();
     state.setReplayFloor(0);
-    return { store, chain, state, genesis, header: formed.header, note };
+    return { path, store, chain, state, genesis, header: formed.header, note };
   } catch (e) {
     await store.close();
     throw e;
@@ -283,18 +289,38 @@ async function createReplica(path: string, source: HttpBlockSource, pinned: Note
 async function catchUp(
   replica: Replica,
   source: HttpBlockSource,
-  target: BlockHeader,
+  served: { header: BlockHeader; note: string },
   pinned: NoteVerifier,
-  options: Pick<FollowOptions, 'signal' | 'onProgress'> & { onBlock?: (block: FormedBlock) => void },
+  options: Pick<FollowOptions, 'signal' | 'onProgress' | 'evidenceDir'> & {
+    onBlock?: (block: FormedBlock) => void;
+  },
 ): Promise<{ blocks: number; entries: number }> {
   const { chain, store, genesis } = replica;
+  const target = served.header;
   const from = chain.size;
-  if (target.size < from || (target.size === from && !equalBytes(target.root, replica.header.root))) {
-    fail(
-      ErrorCode.CHECKPOINT_INVALID,
-      `the served checkpoint (size ${target.size}) does not extend the replica's (size ${from})`,
-      { hint: 'the server rolled back or forked the log: keep both checkpoints as evidence' },
-    );
+  if (target.size <= from) {
+    // The replica's own signed note of that size, if a block ends there: a different root is a fork.
+    const height = target.size === from ? replica.header.height : store.heightAtSize(target.size);
+    const own = height === undefined ? undefined : store.getBlock(height)?.note;
+    if (own !== undefined && !equalBytes(servedHeader(own, pinned).root, target.root)) {
+      const file = keepEvidence(options.evidenceDir ?? dirname(replica.path), {
+        origin: pinned.name,
+        checkpoint1: own,
+        checkpoint2: served.note,
+        source: source.base,
+        seenAt: new Date().toISOString(),
+      });
+      fail(ErrorCode.FORK, `the log forked: two signed trees of size ${target.size} have different roots`, {
+        hint: `both signed checkpoints are in ${file}: anyone verifies it offline with the published key (dirchain verify)`,
+      });
+    }
+    if (target.size < from) {
+      fail(
+        ErrorCode.CHECKPOINT_INVALID,
+        `the served checkpoint (size ${target.size}) is older than the replica's (size ${from})`,
+        { hint: 'the server is behind, or rolled the log back: follow another one' },
+      );
+    }
   }
   let blocks = 0;
   if (target.height > chain.tip.height) {
@@ -379,6 +405,14 @@ async function compareTiles(
       }
     }
   }
+}
+
+/** Writes fork evidence (encoding/evidence.ts) to a new file in `dir`; returns its path. */
+function keepEvidence(dir: string, e: ForkEvidence): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `fork-${e.seenAt!.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(forkEvidenceToJSON(e), null, 2)}\n`, { flag: 'wx' });
+  return file;
 }
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {

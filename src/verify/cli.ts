@@ -134,7 +134,11 @@ export async function verifyCommand(argv: readonly string[], io: CliIo): Promise
     for (const c of report.checks)
       io.out(`${{ pass: 'ok  ', fail: 'FAIL', skip: 'skip' }[c.status]} ${c.name}: ${c.detail}`);
     io.out(
-      report.ok ? 'verified' : `NOT verified: ${report.checks.find((c) => c.status === 'fail')?.name} failed`,
+      report.ok
+        ? report.kind === 'fork'
+          ? 'verified: the evidence proves the log forked'
+          : 'verified'
+        : `NOT verified: ${report.checks.find((c) => c.status === 'fail')?.name} failed`,
     );
   }
   return report.ok ? EXIT.ok : EXIT.failed;

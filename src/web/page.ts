@@ -75,7 +75,11 @@ function show(report: BundleReport): void {
   );
   const failed = report.checks.find((c) => c.status === 'fail');
   verdict.className = `verdict ${report.ok ? 'pass' : 'fail'}`;
-  verdict.textContent = report.ok ? 'verified' : `NOT verified: ${failed?.name} failed`;
+  verdict.textContent = report.ok
+    ? report.kind === 'fork'
+      ? 'verified: the evidence proves the log forked'
+      : 'verified'
+    : `NOT verified: ${failed?.name} failed`;
 }
 
 function verify(): void {

@@ -21,8 +21,8 @@ const PY_VERIFIER = path.join(repoRoot, 'test', 'e2e', 'independent_verify.py');
 const VECTORS = path.resolve(repoRoot, 'test/vectors');
 const ORIGIN = 'dirchain.example.gov/city';
 const VERIFIER_KEY = /^dirchain\.example\.gov\/city\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$/;
-const INCLUSION_FIELDS = ['checkpoint', 'inclusion', 'index', 'leaf', 'origin', 'root', 'size'];
-const CONSISTENCY_FIELDS = ['consistency', 'root1', 'root2', 'size1', 'size2'];
+const INCLUSION_FIELDS = ['checkpoint', 'inclusion', 'index', 'leaf', 'origin', 'root', 'size', 'type'];
+const CONSISTENCY_FIELDS = ['consistency', 'root1', 'root2', 'size1', 'size2', 'type'];
 /**
  * Kind of the test records. An application kind (`x.` prefix: any plain body, any
  * active member) so the records need no grant: a directory `access.log` body

@@ -14,6 +14,7 @@ import { verifyLedger } from '../../src/chain/verify.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { memberSigner } from '../../src/directory/member-signer.js';
 import { signRecord } from '../../src/encoding/record.js';
+import { createLedger } from '../../src/ledger/open.js';
 import { LedgerStore } from '../../src/storage/store.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
@@ -179,6 +180,35 @@ describe('dirchain follow', () => {
     expect(await sameAsOrigin(path.join(district, 'ledger'))).toBeGreaterThanOrEqual(report.size);
     expect((await verifyLedger(path.join(replica, 'ledger'))).ok).toBe(true);
   }, 120_000);
+
+  it('a forked server: follow exits 4 keeping the evidence, which dirchain verify proves', async () => {
+    // A second history of the same log: the same genesis record and key, started later.
+    const fork = path.join(tmp.path, 'fork');
+    const store = await LedgerStore.open(path.join(origin, 'ledger'), { create: false });
+    const genesisRecord = store.getEntry(0)!;
+    await store.close();
+    fs.mkdirSync(fork);
+    const forked = await createLedger(path.join(fork, 'ledger'), {
+      origin: ORIGIN,
+      sequencerKey: fs.readFileSync(path.join(origin, 'keys', 'sequencer.key'), 'utf8').trim(),
+      genesisRecord,
+      clock: () => Date.now() + 5000,
+    });
+    await forked.close();
+    const server = start(['serve', fork]);
+    const url = /(http:\/\/\S+)/.exec(await server.firstLine)![1]!;
+    const replica = path.join(tmp.path, 'replica');
+    const r = dirchain(['follow', replica, '--from', url, '--key', pub, '--once']);
+    server.child.kill('SIGTERM');
+    await server.exited;
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain('E_FORK');
+    const files = fs.readdirSync(replica).filter((f) => f.startsWith('fork-'));
+    expect(files.length).toBe(1);
+    const verified = dirchain(['verify', path.join(replica, files[0]!), '--key', pub]);
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.stdout).toContain('verified: the evidence proves the log forked');
+  }, 30_000);
 
   it('refuses a server whose checkpoint another key signed (exit 1, nothing made)', () => {
     const node = start(['serve', origin]);

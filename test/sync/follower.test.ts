@@ -5,20 +5,24 @@
  * that lies (a changed entry, a changed hash tile, a rolled-back or foreign
  * checkpoint) refused with the index or tile named and the replica unchanged.
  */
+
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLedger } from '../../src/chain/verify.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
+import { FORK_TYPE } from '../../src/encoding/evidence.js';
 import { ErrorCode } from '../../src/errors.js';
-import { openLedger } from '../../src/ledger/open.js';
+import { createLedger, openLedger } from '../../src/ledger/open.js';
 import { TILE_WIDTH, tilePath } from '../../src/merkle/tiles.js';
 import { createNodeLog } from '../../src/node/log.js';
 import { type RunningNode, startNode } from '../../src/node/service.js';
 import { signBatchAs } from '../../src/sequencer/sign-batch.js';
 import { LedgerStore } from '../../src/storage/store.js';
 import { follow } from '../../src/sync/follower.js';
+import { verifyBundle } from '../../src/verify.js';
 import { tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, ORIGIN, signedBy } from '../ledger/fixture.js';
 
@@ -397,6 +401,46 @@ describe('a server that lies is refused, the replica unchanged', () => {
       [ErrorCode.REMOTE],
       /tile\/entries\/\S+/,
     );
+  });
+
+  it('a checkpoint of the same size with another root is a fork: kept as evidence anyone verifies', async () => {
+    const { path } = await caughtUpReplica('lie-fork');
+    // The same log, started again with the same genesis record and key: a second history.
+    const forked = await createLedger(join(tmp.path, 'forked-origin'), {
+      origin: ORIGIN,
+      sequencerKey: city.sequencer.signerKey,
+      genesisRecord: node.ledger.getEntry(0),
+      clock: () => Date.now() + 5000,
+    });
+    const other = forked.checkpoint(2);
+    await forked.close();
+    const proxy = await lyingProxy((p) => (p === 'checkpoint' ? Buffer.from(other) : undefined));
+    const evidenceDir = join(tmp.path, 'evidence');
+    try {
+      const error = (await follow(path, proxy.url, { ...pinned(), once: true, evidenceDir }).catch(
+        (e: unknown) => e,
+      )) as {
+        code: string;
+        message: string;
+        hint: string;
+      };
+      expect(error.code).toBe(ErrorCode.FORK);
+      expect(error.message).toContain('size 2');
+      const file = readdirSync(evidenceDir).map((f) => join(evidenceDir, f));
+      expect(file.length).toBe(1);
+      expect(error.hint).toContain(file[0]!);
+      const evidence = JSON.parse(readFileSync(file[0]!, 'utf8')) as Record<string, unknown>;
+      expect(evidence.type).toBe(FORK_TYPE);
+      expect(evidence.checkpoint2).toBe(other);
+      const report = verifyBundle(evidence, [city.sequencer.verifierKey]);
+      expect(report.kind).toBe('fork');
+      expect(report.ok, JSON.stringify(report.checks)).toBe(true);
+      // Under another key it proves nothing.
+      expect(verifyBundle(evidence, [generateKeyPair(ORIGIN).verifierKey]).ok).toBe(false);
+      expect((await verifyLedger(path)).ok).toBe(true);
+    } finally {
+      proxy.server.close();
+    }
   });
 
   it('a rolled-back checkpoint', async () => {
