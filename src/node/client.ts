@@ -14,6 +14,7 @@ import { isBlockEntry } from '../encoding/block-entry.js';
 import { consistencyBundleFromJSON, inclusionBundleFromJSON } from '../encoding/bundle.js';
 import { blockHeaderOfNote } from '../encoding/checkpoint.js';
 import { decodeEvent, eventRecord, isEventEntry, parseBatchBody } from '../encoding/event.js';
+import { type ForkEvidenceJSON, forkEvidenceToJSON } from '../encoding/evidence.js';
 import type { Plain } from '../encoding/msgpack.js';
 import { decodeRecord, type LedgerRecord, MAX_ENTRY_BYTES } from '../encoding/record.js';
 import { DirchainError, ErrorCode, type ErrorCodeValue, fail, isDirchainError } from '../errors.js';
@@ -60,6 +61,12 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Milliseconds since epoch (tests). */
   clock?: () => number;
+  /**
+   * Told of fork evidence (`dirchain-fork/v1`) when the node serves a signed
+   * checkpoint of a size already seen with another root, before E_FORK is
+   * thrown: keep it (anyone verifies it offline with the published key).
+   */
+  onFork?: (evidence: ForkEvidenceJSON) => void;
 }
 
 const BACKOFF_FIRST_MS = 100;
@@ -115,6 +122,7 @@ export class RemoteLedger implements LedgerApi {
   readonly #retries: number;
   readonly #timeoutMs: number;
   readonly #clock: () => number;
+  readonly #onFork: ((evidence: ForkEvidenceJSON) => void) | undefined;
   readonly #abort = new AbortController();
   /** The largest verified checkpoint seen: every later one must be consistent with it. */
   #head: Head | undefined;
@@ -127,6 +135,7 @@ export class RemoteLedger implements LedgerApi {
     this.#retries = options.retries ?? 5;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#clock = options.clock ?? Date.now;
+    this.#onFork = options.onFork;
     if (!Number.isSafeInteger(this.#retries) || this.#retries < 0)
       fail(ErrorCode.INVALID_ARGUMENT, `retries must be a whole number ≥ 0, got ${String(options.retries)}`);
     if (!(this.#timeoutMs > 0)) fail(ErrorCode.INVALID_ARGUMENT, 'timeoutMs must be a positive number');
@@ -286,8 +295,20 @@ export class RemoteLedger implements LedgerApi {
         return seen;
       }
       if (seen.size === known.size) {
-        const fork = `two checkpoints of size ${size} have different roots: the log forked`;
-        if (!equalBytes(root, known.root)) fail(ErrorCode.CHECKPOINT_INVALID, fork);
+        if (!equalBytes(root, known.root)) {
+          this.#onFork?.(
+            forkEvidenceToJSON({
+              origin,
+              checkpoint1: known.checkpoint,
+              checkpoint2: note,
+              source: this.url,
+              seenAt: new Date(this.#clock()).toISOString(),
+            }),
+          );
+          fail(ErrorCode.FORK, `two checkpoints of size ${size} have different roots: the log forked`, {
+            hint: 'both signed notes are fork evidence (connect option onFork): do not trust this node',
+          });
+        }
         return seen;
       }
       const [older, newer] = seen.size < known.size ? [seen, known] : [known, seen];

@@ -19,6 +19,7 @@ import { connect, type RemoteLedger } from '../../src/node/client.js';
 import { createNodeLog } from '../../src/node/log.js';
 import { type RunningNode, startNode } from '../../src/node/service.js';
 import { signAs, signBatchAs } from '../../src/sequencer/sign-batch.js';
+import { verifyBundle } from '../../src/verify.js';
 import { leafHash } from '../../src/verify-node.js';
 import {
   type Actors,
@@ -533,9 +534,27 @@ describe('a node that lies', () => {
     );
     proxy.after = (x, ans) => (x.path === '/checkpoint' ? { ...ans, body: Buffer.from(fork) } : undefined);
     const f = await rejection(via.head());
-    expect(f.code).toBe('E_CHECKPOINT_INVALID');
+    expect(f.code).toBe('E_FORK');
     expect(f.message).toContain('forked');
     proxy.after = undefined;
+    // A client given onFork receives the evidence, which verifies offline as a fork.
+    const kept: unknown[] = [];
+    const watcher = await connect(proxy.url, {
+      verifierKey: a.sequencer.verifierKey,
+      as: a.health.as,
+      onFork: (e) => kept.push(e),
+    });
+    const now = await watcher.head();
+    const second = signNote(
+      formatBlockHeader({ ...now, prev: new Uint8Array(32), root: flipBit(now.root, 5) }),
+      [loadSigner(a.sequencer.signerKey)],
+    );
+    proxy.after = (x, ans) => (x.path === '/checkpoint' ? { ...ans, body: Buffer.from(second) } : undefined);
+    expect((await rejection(watcher.head())).code).toBe('E_FORK');
+    proxy.after = undefined;
+    expect(kept.length).toBe(1);
+    const report = verifyBundle(kept[0], [a.sequencer.verifierKey]);
+    expect([report.kind, report.ok]).toEqual(['fork', true]);
   });
 
   it('a flipped byte in a proof bundle is E_PROOF_INVALID naming the check that failed', async () => {
