@@ -97,6 +97,8 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'E_UNAUTHENTICATED',
   /** Two checkpoints signed by the log's key that cannot both be true: the log forked (kept as evidence). */
   FORK: 'E_FORK',
+  /** The log signed a block that its own rules refuse on replay (kept as evidence). */
+  INVALID_BLOCK: 'E_INVALID_BLOCK',
   /** A signed node request whose nonce was already used: a replay. */
   REPLAYED: 'E_REPLAYED',
   /** The node cannot take this request now (shutting down, or a bounded queue is full); retry later. */

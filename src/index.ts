@@ -77,6 +77,10 @@ export {
   type ForkEvidenceJSON,
   forkEvidenceFromJSON,
   forkEvidenceToJSON,
+  REPLAY_TYPE,
+  type ReplayEvidence,
+  replayEvidenceFromJSON,
+  replayEvidenceToJSON,
 } from './encoding/evidence.js';
 export type { Plain } from './encoding/msgpack.js';
 export {
@@ -148,6 +152,7 @@ export type { ResourceFilter } from './query/catalog.js';
 export type { DirectoryQuery, IndexedRecord, Page, PageOptions } from './query/query.js';
 export { signBatch } from './sequencer/sign-batch.js';
 export type { Durability } from './storage/store.js';
+export { checkReplayEvidence } from './sync/evidence-check.js';
 export { type FollowOptions, type FollowReport, follow } from './sync/follower.js';
 export { HttpBlockSource } from './sync/http-source.js';
 export {

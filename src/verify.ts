@@ -34,7 +34,12 @@ import {
 } from './encoding/bundle.js';
 import { type Checkpoint, parseCheckpoint } from './encoding/checkpoint.js';
 import { BATCH_KIND, decodeEvent, isEventEntry, type LedgerEvent, parseBatchBody } from './encoding/event.js';
-import { type ForkEvidence, forkEvidenceFromJSON } from './encoding/evidence.js';
+import {
+  type ForkEvidence,
+  forkEvidenceFromJSON,
+  type ReplayEvidence,
+  replayEvidenceFromJSON,
+} from './encoding/evidence.js';
 import { decodeRecord, type LedgerRecord, verifyRecordSignature } from './encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from './errors.js';
 import { type ConsistencyClaim, checkInclusion, type InclusionClaim, proofChecks } from './merkle/check.js';
@@ -179,7 +184,7 @@ export interface Check {
 
 export interface BundleReport {
   readonly ok: boolean;
-  readonly kind: 'inclusion' | 'consistency' | 'fork' | 'unknown';
+  readonly kind: 'inclusion' | 'consistency' | 'fork' | 'replay' | 'unknown';
   readonly checks: Check[];
 }
 
@@ -215,6 +220,7 @@ export function verifyBundle(
   const witnesses = usablePolicy(policy, checks);
   let kind = 'unknown' as BundleReport['kind'];
   let parsed: InclusionBundleBytes | ConsistencyBundleBytes | ForkEvidence | undefined;
+  let replay: ReplayEvidence | undefined;
   let verifiers: NoteVerifier[] = [];
   run(checks, 'trusted keys', () => {
     verifiers = parseKeys(keys);
@@ -224,6 +230,10 @@ export function verifyBundle(
   const formatOk = run(checks, 'bundle format', () => {
     const o = parseBundleObject(json);
     kind = bundleKind(o);
+    if (kind === 'replay') {
+      replay = replayEvidenceFromJSON(o);
+      return 'replay evidence';
+    }
     parsed =
       kind === 'inclusion'
         ? inclusionBundleFromJSON(o)
@@ -232,6 +242,19 @@ export function verifyBundle(
           : consistencyBundleFromJSON(o);
     return kind === 'fork' ? 'fork evidence' : `${kind} bundle`;
   });
+  if (formatOk && replay !== undefined) {
+    const e = replay;
+    run(checks, 'block note signature', () => {
+      const c = verifyCheckpoint(e.note, verifiers, { origin: e.origin });
+      return `block ${e.height} at size ${c.size}, signed by ${c.signers.join(', ')}`;
+    });
+    // The refusal needs the state before the block: no offline check can show it.
+    run(checks, 'replayed on a replica', () =>
+      fail(ErrorCode.INVALID_ARGUMENT, 'replay evidence is checked against a replica at the block before', {
+        hint: 'dirchain verify <file> --key <key> --replica <dir>',
+      }),
+    );
+  }
   if (formatOk && parsed !== undefined) {
     if (kind === 'inclusion')
       checkInclusionBundle(parsed as InclusionBundleBytes, verifiers, witnesses, checks);
@@ -508,6 +531,10 @@ export {
   type ForkEvidenceJSON,
   forkEvidenceFromJSON,
   forkEvidenceToJSON,
+  REPLAY_TYPE,
+  type ReplayEvidence,
+  replayEvidenceFromJSON,
+  replayEvidenceToJSON,
 } from './encoding/evidence.js';
 export { decodeRecord, type LedgerRecord } from './encoding/record.js';
 export { DirchainError, ErrorCode, isDirchainError } from './errors.js';

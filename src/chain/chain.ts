@@ -121,6 +121,20 @@ export class Chain {
     return this.#frontier.size + this.#entries.length;
   }
 
+  /**
+   * The root of the last block's tree with `leaves` (leaf hashes) appended:
+   * whether a signed note commits to some entries, without applying them.
+   */
+  rootWith(leaves: readonly Uint8Array[]): Uint8Array {
+    const tree = this.#frontier.clone();
+    const out: Uint8Array[] = [];
+    for (const leaf of leaves) {
+      tree.append(leaf, out);
+      out.length = 0;
+    }
+    return tree.root();
+  }
+
   /** Entries applied to the open block so far. */
   get pending(): number {
     return this.#entries.length;

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { fail, MEMBER_ID_PATTERN } from '../cli-api.js';
 import {
   auditLedger,
+  checkReplayEvidence,
   consistencyBundleToJSON,
   createLedger,
   DirchainError,
@@ -31,7 +32,7 @@ export interface Ctx {
 }
 
 /** Exit codes: 0 success, 1 a check failed or records were refused, 2 usage error, 3 other error. */
-/** 4: the log forked (E_FORK): two signed checkpoints that cannot both be true, kept as evidence. */
+/** 4: the log misbehaved (E_FORK, E_INVALID_BLOCK): what shows it is kept as evidence. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, error: 3, fork: 4 } as const;
 
 /** The sequencer's member id in genesis, and so the name of its key file. */
@@ -153,7 +154,7 @@ export async function prove(
   return EXIT.ok;
 }
 
-export function verify(ctx: Ctx, file: string, keys: string[]): number {
+export async function verify(ctx: Ctx, file: string, keys: string[], replica?: string): Promise<number> {
   if (!existsSync(file))
     fail(ErrorCode.INVALID_ARGUMENT, `no such file: ${file}`, {
       hint: 'check the path (relative to the current folder)',
@@ -162,7 +163,12 @@ export function verify(ctx: Ctx, file: string, keys: string[]): number {
     fail(ErrorCode.INVALID_ARGUMENT, 'give the sequencer verifier key with --key', {
       hint: 'it is in <dir>/sequencer.pub',
     });
-  const report = verifyBundle(readFileSync(file, 'utf8'), keys.map(keyArgument));
+  const text = readFileSync(file, 'utf8');
+  // Replay evidence needs the state before its block: a replica of the log up to there.
+  const report =
+    replica === undefined
+      ? verifyBundle(text, keys.map(keyArgument))
+      : await checkReplayEvidence(text, keys.map(keyArgument), ledgerPath(replica));
   if (ctx.json) {
     ctx.out(JSON.stringify(report));
   } else {
@@ -173,7 +179,13 @@ export function verify(ctx: Ctx, file: string, keys: string[]): number {
     const failedCheck = report.checks.find((c) => c.status === 'fail');
     ctx.out(
       report.ok
-        ? green(report.kind === 'fork' ? 'verified: the evidence proves the log forked' : 'verified')
+        ? green(
+            report.kind === 'fork'
+              ? 'verified: the evidence proves the log forked'
+              : report.kind === 'replay'
+                ? 'verified: the log signed a block its own rules refuse'
+                : 'verified',
+          )
         : red(`NOT verified: ${failedCheck?.name} failed`),
     );
   }

@@ -67,7 +67,7 @@ export async function followCommand(ctx: Ctx, dir: string, a: FollowArgs): Promi
     if (!ctx.json && a.once)
       ctx.out(
         dim(
-          `read it with: dirchain query ... ${dir}, or keep it current with dirchain node ${dir} --replica`,
+          `read it with: dirchain query ... ${dir}, or keep it current with dirchain node ${dir} --replica <url> --key <pub>`,
         ),
       );
     return EXIT.ok;

@@ -48,7 +48,8 @@ audit, query and the directory commands act on a running node instead of a folde
 DIRCHAIN_NODE_KEY) and signing as --as <member key file>. A flag wins over the variables;
 a folder and a node together are refused.
 Run dirchain <command> --help for details. Exit codes: 0 ok, 1 check failed, 2 usage, 3 error,
-4 the log forked (follow: two signed checkpoints that cannot both be true, kept as evidence).`,
+4 the log misbehaved (follow: two signed checkpoints that cannot both be true, or a signed block
+its rules refuse; the evidence is kept).`,
   init: `usage: dirchain init <dir> --origin <name> [--admin <id>] [--json]
 
 Creates <dir>/ledger with a genesis record, a sequencer key named <name> and a
@@ -95,8 +96,11 @@ the bundle it gives, once verified under --node-key.
 
 example: dirchain prove ./city --index 42 --json > bundle.json`,
   verify: `usage: dirchain verify <bundle.json> --key <verifier key or file> [--key ...] [--json]
+       dirchain verify <invalid-block.json> --key <key> --replica <dir>
 
-Checks a proof bundle offline against trusted sequencer keys and names the check that failed.
+Checks a proof bundle or fork evidence offline against trusted sequencer keys and names the
+check that failed. Replay evidence (a block the log signed that its rules refuse, kept by
+\`follow\`) is checked against a replica at the block before: --replica <dir>.
 
 example: dirchain verify bundle.json --key ./city/sequencer.pub`,
   rebuild: `usage: dirchain rebuild <dir> [--json]
@@ -152,7 +156,7 @@ blocks in flight and closes the folder.
                            proofs and queries stay members-only
 --metrics-listen HOST:PORT serve /metrics (Prometheus) there instead of on --listen
 --max-body BYTES           largest request body read (default 16 MiB)
---replica --from URL --key K [--as <member key file>]
+--replica URL --key K [--as <member key file>]
                            follow the node at URL (pinning key K) into <dir>
                            instead of sequencing, and answer every read from
                            the replica; submissions are refused (403)
@@ -169,7 +173,7 @@ Needs no private key. Killed at any point, it resumes from its last block.
 Without --once it keeps following (polling the checkpoint) until SIGINT/SIGTERM.
 --as signs the requests as a member (a node that is not --public asks it).
 The replica is a ledger folder: query, prove and audit read it once follow has
-exited; \`dirchain node <dir> --replica --from <url> --key K\` follows and serves it.
+exited; \`dirchain node <dir> --replica <url> --key K\` follows and serves it.
 
 example: dirchain follow ./health-replica --from http://bureau:8080/ --key city.pub --as health.key`,
   serve: `usage: dirchain serve <dir> [--listen HOST:PORT] [--json]
@@ -225,7 +229,7 @@ const OPERATIONAL: ReadonlySet<string> = new Set([
 
 function exitCodeOf(code: string): number {
   if (code === ErrorCode.INVALID_ARGUMENT) return EXIT.usage;
-  if (code === ErrorCode.FORK) return EXIT.fork;
+  if (code === ErrorCode.FORK || code === ErrorCode.INVALID_BLOCK) return EXIT.fork;
   return OPERATIONAL.has(code) ? EXIT.error : EXIT.failed;
 }
 
@@ -287,7 +291,7 @@ export async function main(argv: string[]): Promise<number> {
       'max-body': { type: 'string' },
       'log-level': { type: 'string' },
       once: { type: 'boolean', default: false },
-      replica: { type: 'boolean', default: false },
+      replica: { type: 'string' },
     },
   });
   const ctx: Ctx = { json: values.json === true, out: (s) => process.stdout.write(`${s}\n`) };
@@ -412,9 +416,9 @@ export async function main(argv: string[]): Promise<number> {
         metricsListen: values['metrics-listen'],
         maxBody: int(values['max-body'], 'max-body'),
         logLevel: values['log-level'],
-        ...(values.replica === true
-          ? { replica: { from: values.from, key: values.key?.[0] ?? values['node-key'], as: values.as } }
-          : {}),
+        ...(values.replica === undefined
+          ? {}
+          : { replica: { from: values.replica, key: values.key?.[0] ?? values['node-key'], as: values.as } }),
       });
     case 'rebuild':
       return rebuild(ctx, dir());

@@ -56,7 +56,7 @@ export async function node(ctx: Ctx, dir: string, args: NodeArgs): Promise<numbe
   } else {
     const { from, key, as } = args.replica;
     if (from === undefined || !/^https?:\/\//i.test(from))
-      fail(ErrorCode.INVALID_ARGUMENT, 'a replica node needs --from <URL of the node it follows>');
+      fail(ErrorCode.INVALID_ARGUMENT, 'a replica node needs --replica <URL of the node it follows>');
     if (key === undefined)
       fail(
         ErrorCode.INVALID_ARGUMENT,

@@ -25,7 +25,7 @@ import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import { formatVerifierKey, type NoteVerifier, openNote, parseVerifierKey } from '../crypto/note.js';
 import type { MemberSigner } from '../directory/submitter.js';
 import { type BlockHeader, parseBlockHeader } from '../encoding/checkpoint.js';
-import { type ForkEvidence, forkEvidenceToJSON } from '../encoding/evidence.js';
+import { type ForkEvidence, forkEvidenceToJSON, replayEvidenceToJSON } from '../encoding/evidence.js';
 import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { Frontier } from '../merkle/stored.js';
@@ -332,21 +332,34 @@ async function catchUp(
       const first = chain.size;
       let formed: FormedBlock;
       chain.begin(header.time);
+      // A refusal of what the note commits to is the log's; a served tile that lists another leaf is the server's.
+      const refused = async (e: unknown): Promise<never> => {
+        chain.abandon();
+        if (isDirchainError(e) && e.code !== ErrorCode.REMOTE)
+          await signedButRefused(replica, source, { header, note: block.note }, first, e, options);
+        throw named(e, header.height);
+      };
       try {
         await checkBlockRecords(source, undefined, chain, genesis, first, header.size, undefined);
-        if (source.tileMismatch !== undefined) {
-          const at = source.tileMismatch;
-          fail(
-            ErrorCode.LEDGER_CORRUPT,
-            `the served hash tile ${tilePath({ level: 0, n: Math.floor(at / TILE_WIDTH), width: tileWidthAt(0, Math.floor(at / TILE_WIDTH), target.size) })} does not list the leaf hash of entry ${at}`,
-            { index: at },
-          );
-        }
+      } catch (e) {
+        // refused() always throws: the evidence, or the refusal itself.
+        throw await refused(e);
+      }
+      if (source.tileMismatch !== undefined) {
+        chain.abandon();
+        const at = source.tileMismatch;
+        const n = Math.floor(at / TILE_WIDTH);
+        fail(
+          ErrorCode.LEDGER_CORRUPT,
+          `block ${header.height}: the served hash tile ${tilePath({ level: 0, n, width: tileWidthAt(0, n, target.size) })} does not list the leaf hash of entry ${at}`,
+          { index: at },
+        );
+      }
+      try {
         formed = chain.accept(block.note);
       } catch (e) {
-        // The replica keeps every block before this one; the caller stops (a resumed follow starts here).
-        chain.abandon();
-        throw named(e, header.height);
+        // refused() always throws: the evidence, or the refusal itself.
+        throw await refused(e);
       }
       try {
         await store.writeBlock(blockWrite(formed), 'sync');
@@ -405,6 +418,57 @@ async function compareTiles(
       }
     }
   }
+}
+
+/**
+ * A block whose replay failed: if its signed note commits to the entries
+ * served (their root is the note's), the log itself signed what its rules
+ * refuse, not the server changing it: kept as replay evidence and thrown as
+ * E_INVALID_BLOCK. Otherwise it returns, and the refusal stands (a server
+ * that changed entries is refused as such).
+ */
+async function signedButRefused(
+  replica: Replica,
+  source: HttpBlockSource,
+  block: { header: BlockHeader; note: string },
+  first: number,
+  refusal: DirchainError,
+  options: Pick<FollowOptions, 'evidenceDir'>,
+): Promise<void> {
+  const entries: Uint8Array[] = [];
+  try {
+    for await (const [, e] of source.entries(first, block.header.size)) entries.push(e);
+  } catch {
+    return;
+  }
+  const root = replica.chain.rootWith(entries.map((e) => hasher.leaf(e)));
+  if (entries.length !== block.header.size - first || !equalBytes(root, block.header.root)) return;
+  const seenAt = new Date().toISOString();
+  const file = join(
+    options.evidenceDir ?? dirname(replica.path),
+    `invalid-block-${seenAt.replace(/[:.]/g, '-')}.json`,
+  );
+  mkdirSync(dirname(file), { recursive: true });
+  const evidence = replayEvidenceToJSON({
+    origin: block.header.origin,
+    height: block.header.height,
+    note: block.note,
+    entries,
+    index: refusal.index ?? first,
+    code: refusal.code,
+    message: refusal.message,
+    source: source.base,
+    seenAt,
+  });
+  writeFileSync(file, `${JSON.stringify(evidence, null, 2)}\n`, { flag: 'wx' });
+  fail(
+    ErrorCode.INVALID_BLOCK,
+    `the log signed block ${block.header.height}, which its rules refuse at entry ${refusal.index ?? first}: ${refusal.code}`,
+    {
+      ...(refusal.index === undefined ? {} : { index: refusal.index }),
+      hint: `the signed note and the block's entries are in ${file}: check it against a replica at block ${block.header.height - 1} (dirchain verify ${file} --key <key> --replica <dir>)`,
+    },
+  );
 }
 
 /** Writes fork evidence (encoding/evidence.ts) to a new file in `dir`; returns its path. */

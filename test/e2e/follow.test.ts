@@ -155,7 +155,6 @@ describe('dirchain follow', () => {
       'node',
       path.join(tmp.path, 'department'),
       '--replica',
-      '--from',
       url,
       '--key',
       pub,
