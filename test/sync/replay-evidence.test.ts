@@ -4,6 +4,9 @@
  * (`checkReplayEvidence`); offline, `verifyBundle` checks the signature and
  * says a replica is needed.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeChain } from '../../src/chain/node-chain.js';
@@ -14,8 +17,13 @@ import { signNote } from '../../src/crypto/note.js';
 import { encodeBlockEntry } from '../../src/encoding/block-entry.js';
 import { formatBlockHeader } from '../../src/encoding/checkpoint.js';
 import { replayEvidenceToJSON } from '../../src/encoding/evidence.js';
+import { ErrorCode } from '../../src/errors.js';
+import { decodeEntryBundle, encodeEntryBundle } from '../../src/merkle/tiles.js';
+import { createNodeLog } from '../../src/node/log.js';
+import { startNode } from '../../src/node/service.js';
 import { LedgerStore } from '../../src/storage/store.js';
 import { checkReplayEvidence } from '../../src/sync/evidence-check.js';
+import { follow } from '../../src/sync/follower.js';
 import { verifyBundle } from '../../src/verify.js';
 import { tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, ORIGIN, signedBy } from '../ledger/fixture.js';
@@ -39,9 +47,16 @@ afterAll(() => dir?.cleanup());
 async function forgedBlock(
   records: Uint8Array[],
 ): Promise<{ note: string; entries: Uint8Array[]; height: number }> {
-  const store = await LedgerStore.openForReading(replica);
+  return forgedBlockOn(replica, records);
+}
+
+async function forgedBlockOn(
+  folder: string,
+  records: Uint8Array[],
+): Promise<{ note: string; entries: Uint8Array[]; height: number }> {
+  const store = await LedgerStore.openForReading(folder);
   try {
-    const start = await chainStart(store, replica);
+    const start = await chainStart(store, folder);
     const chain = nodeChain(start.params, start.state, start.frontier, {
       height: start.header.height,
       entry: start.tipEntry,
@@ -80,6 +95,73 @@ const evidence = (b: { note: string; entries: Uint8Array[]; height: number }) =>
     code: 'E_UNKNOWN_MEMBER',
     message: 'm',
   });
+
+describe('a follower served a block its rules refuse', () => {
+  it('stops with E_INVALID_BLOCK and keeps evidence that checks against its replica', async () => {
+    const origin = join(dir.path, 'origin');
+    await (await newLedger(origin, city)).close();
+    const node = await startNode(origin, {
+      sequencerKey: city.sequencer.signerKey,
+      public: true,
+      log: createNodeLog({ level: 'error', stream: { write: () => true } }),
+    });
+    const follower = join(dir.path, 'follower');
+    const evidenceDir = join(dir.path, 'evidence');
+    try {
+      await node.ledger.append(signedBy(city.departments[0]!, { n: 'real' }));
+      const { size, height } = await follow(follower, node.url, {
+        verifierKey: city.sequencer.verifierKey,
+        once: true,
+      });
+      // The next block, signed by the sequencer's key but holding a record of no member.
+      const forged = await forgedBlockOn(follower, [
+        signedBy(city.departments[0]!, { n: 'x' }, { author: 'nobody' }),
+      ]);
+      const entries = (n: number) => `tile/entries/000.p/${n}`;
+      const proxy = createServer(async (req, res) => {
+        const path = req.url!.slice(1);
+        const get = async (p: string) => Buffer.from(await (await fetch(new URL(p, node.url))).arrayBuffer());
+        let body: Buffer;
+        if (path === 'checkpoint') body = Buffer.from(forged.note);
+        else if (path === `dirchain/blocks/000.p/${height + 2}`)
+          body = Buffer.from(
+            encodeEntryBundle([
+              ...decodeEntryBundle(await get(`dirchain/blocks/000.p/${height + 1}`)),
+              Buffer.from(forged.note),
+            ]),
+          );
+        else if (path === entries(size + forged.entries.length))
+          body = Buffer.from(
+            encodeEntryBundle([...decodeEntryBundle(await get(entries(size))), ...forged.entries]),
+          );
+        else if (path === `tile/0/000.p/${size + forged.entries.length}`)
+          body = Buffer.concat([
+            await get(`tile/0/000.p/${size}`),
+            ...forged.entries.map((e) => Buffer.from(nodeTreeHasher.leaf(e))),
+          ]);
+        else body = await get(path);
+        res.end(body);
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/`;
+      const error = (await follow(follower, url, {
+        verifierKey: city.sequencer.verifierKey,
+        once: true,
+        evidenceDir,
+      }).catch((e: unknown) => e)) as { code: string; message: string };
+      proxy.close();
+      expect(error.code).toBe(ErrorCode.INVALID_BLOCK);
+      expect(error.message).toContain(`block ${height + 1}`);
+      const [file] = readdirSync(evidenceDir);
+      const json = JSON.parse(readFileSync(join(evidenceDir, file!), 'utf8')) as Record<string, unknown>;
+      expect(json.type).toBe('dirchain-replay/v1');
+      const report = await checkReplayEvidence(json, [city.sequencer.verifierKey], follower);
+      expect(report.ok, JSON.stringify(report.checks)).toBe(true);
+    } finally {
+      await node.close();
+    }
+  });
+});
 
 describe('replay evidence', () => {
   it('a signed block with a record its rules refuse is shown against the replica', async () => {
