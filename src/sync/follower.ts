@@ -49,7 +49,7 @@ export interface FollowOptions {
   readonly onProgress?: (p: { size: number; height: number; target: number }) => void;
   /** Per request (default 30 s). */
   readonly timeoutMs?: number;
-  /** Where fork evidence is written (default: the folder that holds the replica folder). */
+  /** Where fork and replay evidence is written (default: the folder that holds the replica folder). */
   readonly evidenceDir?: string;
 }
 
