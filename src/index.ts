@@ -163,6 +163,12 @@ export {
   type WitnessKeyPair,
 } from './sync/witness.js';
 export {
+  addCheckpointBody,
+  type RunningWitness,
+  startWitness,
+  type WitnessOptions,
+} from './sync/witness-server.js';
+export {
   type BundleReport,
   type Check,
   parseKeys,

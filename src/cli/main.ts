@@ -15,6 +15,7 @@ import { followCommand } from './follow-command.js';
 import { red } from './io.js';
 import { node, parseListen } from './node-command.js';
 import { type NodeArgs, type Place, placeOf } from './target.js';
+import { witnessCommand } from './witness-command.js';
 
 const HELP: Record<string, string> = {
   '': `dirchain: a signed, hash-chained ledger of a data directory
@@ -31,6 +32,7 @@ commands:
   verify <bundle.json> --key <key>   check a proof bundle offline
   audit <dir|url> [--key <key>]      re-verify a whole ledger [--report <out-dir>]
   follow <dir> --from <url> --key K  keep a verified replica of a served ledger [--once]
+  witness keygen|serve ...           a C2SP tlog-witness: cosigns checkpoints that only grew
   node <dir> [--listen HOST:PORT]    run the node: sequence submissions, serve tiles, proofs, queries over HTTP
   serve <dir> [--listen HOST:PORT]   serve a ledger no one is writing, read-only (C2SP tlog-tiles)
   rebuild <dir>                      rebuild state and indexes from the records
@@ -162,6 +164,18 @@ blocks in flight and closes the folder.
                            the replica; submissions are refused (403)
 
 example: dirchain node ./city --listen 127.0.0.1:8080`,
+  witness: `usage: dirchain witness keygen <name> [--out DIR] [--json]
+       dirchain witness serve --key <name>.key --log <origin>=<verifier key or file> [--log ...]
+                              [--listen HOST:PORT] [--state FILE] [--json]
+
+keygen writes <name>.key (mode 0600, never overwritten) and prints the witness's
+verifier key (name+hash+base64) to publish. serve answers C2SP tlog-witness
+POST /add-checkpoint: it cosigns (cosignature/v1) a checkpoint of a log it
+witnesses only after checking it extends the latest one it cosigned for that
+origin; that latest is written durably (--state, default <name>.state.json)
+before the answer. The first line printed is its URL.
+
+example: dirchain witness serve --key court.key --log city.example/dir=city.pub --listen 127.0.0.1:8090`,
   follow: `usage: dirchain follow <dir> --from <url> --key <sequencer.pub|key> [--as <member key file>]
                        [--once] [--json]
 
@@ -291,6 +305,9 @@ export async function main(argv: string[]): Promise<number> {
       'max-body': { type: 'string' },
       'log-level': { type: 'string' },
       once: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      log: { type: 'string', multiple: true },
+      state: { type: 'string' },
       replica: { type: 'string' },
     },
   });
@@ -402,6 +419,14 @@ export async function main(argv: string[]): Promise<number> {
       if (listen.port > 65535) usage('--port must be at most 65535');
       return serve(ctx, dir(), listen.host, listen.port);
     }
+    case 'witness':
+      return witnessCommand(ctx, positionals[0], positionals[1], {
+        out: values.out,
+        key: values.key?.[0],
+        logs: values.log ?? [],
+        listen: values.listen ?? '127.0.0.1:0',
+        state: values.state,
+      });
     case 'follow':
       return followCommand(ctx, dir(), {
         from: values.from,
