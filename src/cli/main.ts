@@ -158,6 +158,9 @@ blocks in flight and closes the folder.
                            proofs and queries stay members-only
 --metrics-listen HOST:PORT serve /metrics (Prometheus) there instead of on --listen
 --max-body BYTES           largest request body read (default 16 MiB)
+--witness <url>=<key>      ask this witness (C2SP tlog-witness) to cosign the latest
+                           checkpoint every 5 s; the cosigned one is served at
+                           /dirchain/v1/checkpoint/cosigned (repeat for more witnesses)
 --replica URL --key K [--as <member key file>]
                            follow the node at URL (pinning key K) into <dir>
                            instead of sequencing, and answer every read from
@@ -308,6 +311,7 @@ export async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       log: { type: 'string', multiple: true },
       state: { type: 'string' },
+      witness: { type: 'string', multiple: true },
       replica: { type: 'string' },
     },
   });
@@ -441,6 +445,7 @@ export async function main(argv: string[]): Promise<number> {
         metricsListen: values['metrics-listen'],
         maxBody: int(values['max-body'], 'max-body'),
         logLevel: values['log-level'],
+        witnesses: values.witness ?? [],
         ...(values.replica === undefined
           ? {}
           : { replica: { from: values.replica, key: values.key?.[0] ?? values['node-key'], as: values.as } }),

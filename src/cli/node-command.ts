@@ -17,6 +17,8 @@ export interface NodeArgs {
   readonly metricsListen: string | undefined;
   readonly maxBody: number | undefined;
   readonly logLevel: string | undefined;
+  /** Witnesses to ask for cosignatures: `<url>=<verifier key or file>` each. */
+  readonly witnesses?: readonly string[];
   /** Follow another node instead of sequencing: its URL, the key to pin, who signs the requests. */
   readonly replica?: {
     readonly from: string | undefined;
@@ -72,8 +74,18 @@ export async function node(ctx: Ctx, dir: string, args: NodeArgs): Promise<numbe
       },
     };
   }
+  const witnesses = (args.witnesses ?? []).map((w) => {
+    const at = w.indexOf('=');
+    if (at <= 0 || !/^https?:\/\//i.test(w))
+      fail(
+        ErrorCode.INVALID_ARGUMENT,
+        `--witness takes <url>=<verifier key or file>, not ${JSON.stringify(w)}`,
+      );
+    return { url: w.slice(0, at), verifierKey: keyArgument(w.slice(at + 1)) };
+  });
   const running = await startNode(ledgerPath(dir), {
     ...role,
+    ...(witnesses.length === 0 ? {} : { witnesses }),
     host: listen.host,
     port: listen.port,
     public: args.public,

@@ -39,6 +39,7 @@ import {
   QUERY_METHODS,
   statusOf,
 } from './wire.js';
+import { WitnessCollector, type WitnessTarget } from './witness-client.js';
 
 export interface NodeOptions extends LedgerOptions {
   /** The sequencer's signer key (`PRIVATE+KEY+...`): the node sequences. Not with `replica`. */
@@ -70,6 +71,10 @@ export interface NodeOptions extends LedgerOptions {
    * wildcard address (0.0.0.0, ::) give them, or any host is taken (as with `*`).
    */
   readonly hosts?: readonly string[];
+  /** Witnesses to ask for cosignatures of the latest checkpoint (C2SP tlog-witness), every `witnessIntervalMs`. */
+  readonly witnesses?: readonly WitnessTarget[];
+  /** Default 5,000 ms. */
+  readonly witnessIntervalMs?: number;
 }
 
 export interface RunningNode {
@@ -103,6 +108,7 @@ const MAX_QUERY_BODY = 64 * 1024;
 /** Fixed route names (metrics labels and logs never carry a raw path). */
 type Route =
   | 'checkpoint'
+  | 'cosigned'
   | 'tile'
   | 'blocks'
   | 'health'
@@ -118,6 +124,7 @@ type Route =
 
 function routeOf(path: string, metricsHere: boolean): Route {
   if (path === 'checkpoint') return 'checkpoint';
+  if (path === PATHS.cosigned) return 'cosigned';
   if (path.startsWith('tile/')) return 'tile';
   if (path.startsWith(BLOCKS_PATH)) return 'blocks';
   if (path === HEALTH_PATH) return 'health';
@@ -134,6 +141,7 @@ function routeOf(path: string, metricsHere: boolean): Route {
 
 const METHODS: Record<Route, readonly string[]> = {
   checkpoint: ['GET', 'HEAD'],
+  cosigned: ['GET', 'HEAD'],
   tile: ['GET', 'HEAD'],
   blocks: ['GET', 'HEAD'],
   health: ['GET', 'HEAD'],
@@ -230,6 +238,7 @@ class NodeService {
   /** The Host values a signed request may name; undefined: any. */
   #hosts: Set<string> | undefined;
   #metricsHere = true;
+  #witnesses: WitnessCollector | undefined;
   #draining = false;
   /** Submissions taken and not yet answered. */
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -293,6 +302,10 @@ class NodeService {
         throw e;
       }
     }
+    if (options.witnesses !== undefined && options.witnesses.length > 0 && options.replica === undefined) {
+      this.#witnesses = new WitnessCollector(this.#ledger, options.witnesses, this.#log);
+      this.#witnesses.start(options.witnessIntervalMs ?? 5000);
+    }
     const head = this.#ledger.head();
     this.#log.write('info', 'node started', {
       url,
@@ -321,6 +334,7 @@ class NodeService {
     try {
       await Promise.allSettled([...this.#inFlight]);
       await this.#ledger.flush();
+      await this.#witnesses?.stop();
     } finally {
       await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
       await this.#ledger.close();
@@ -399,6 +413,12 @@ class NodeService {
       case 'metrics': {
         const m = await this.#metrics.render();
         return { status: 200, type: m.contentType, body: m.body, cache: 'no-store' };
+      }
+      case 'cosigned': {
+        if (!this.#public) await this.#authenticate(req, new Uint8Array(0));
+        const note = this.#witnesses?.cosigned;
+        if (note === undefined) fail(ErrorCode.NOT_FOUND, 'no checkpoint has been cosigned yet');
+        return { status: 200, type: 'text/plain; charset=utf-8', body: note, cache: 'no-cache' };
       }
       case 'checkpoint':
       case 'tile':

@@ -22,6 +22,8 @@ export const PATHS = {
   consistency: `${API}proofs/consistency`,
   /** POST {"method","args"}: a directory query whose items carry inclusion proofs. */
   query: `${API}query`,
+  /** GET: the latest checkpoint with the witness cosignatures the node collected (404 before the first). */
+  cosigned: `${API}checkpoint/cosigned`,
   /** GET: 200 once the node accepts submissions, 503 while it starts or stops (no signature needed). */
   ready: `${API}ready`,
   /** GET: Prometheus text format (no signature needed; see --metrics-listen). */

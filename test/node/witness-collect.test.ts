@@ -1,0 +1,87 @@
+/**
+ * The node asks its witness (C2SP tlog-witness) to cosign its latest
+ * checkpoint on an interval and serves it, cosigned, beside /checkpoint;
+ * a witness that holds another size (409) is proven to from there.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNodeLog } from '../../src/node/log.js';
+import { type RunningNode, startNode } from '../../src/node/service.js';
+import { generateWitnessKey } from '../../src/sync/witness.js';
+import { type RunningWitness, startWitness } from '../../src/sync/witness-server.js';
+import { verifyCheckpoint } from '../../src/verify.js';
+import { tempDir } from '../helpers.js';
+import { type City, makeCity, newLedger, ORIGIN, signedBy } from '../ledger/fixture.js';
+
+let dir: ReturnType<typeof tempDir>;
+let city: City;
+let node: RunningNode;
+let witness: RunningWitness;
+const w = generateWitnessKey('witness.example.org/court');
+
+beforeAll(async () => {
+  dir = tempDir();
+  city = makeCity(1);
+  await (await newLedger(join(dir.path, 'ledger'), city)).close();
+  witness = await startWitness({
+    signerKey: w.signerKey,
+    logs: [{ origin: ORIGIN, verifierKeys: [city.sequencer.verifierKey] }],
+    statePath: join(dir.path, 'witness.json'),
+  });
+  node = await startNode(join(dir.path, 'ledger'), {
+    sequencerKey: city.sequencer.signerKey,
+    public: true,
+    witnesses: [{ url: witness.url, verifierKey: w.verifierKey }],
+    witnessIntervalMs: 30,
+    log: createNodeLog({ level: 'error', stream: { write: () => true } }),
+  });
+});
+
+afterAll(async () => {
+  await node?.close();
+  await witness?.close();
+  dir?.cleanup();
+});
+
+async function cosignedAt(size: number): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    const res = await fetch(new URL('dirchain/v1/checkpoint/cosigned', node.url));
+    const text = await res.text();
+    if (res.status === 200 && Number(text.split('\n')[1]) >= size) return text;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no cosigned checkpoint of size ${size}`);
+}
+
+describe('the node collects witness cosignatures', () => {
+  it('serves its checkpoint cosigned, and keeps up as the log grows (consistency proofs)', async () => {
+    const first = await cosignedAt(node.ledger.head().size);
+    const verify = (note: string) =>
+      verifyCheckpoint(note, [city.sequencer.verifierKey], { witnesses: [w.verifierKey], quorum: 1 });
+    expect(verify(first).cosigners.length).toBe(1);
+    for (let i = 0; i < 3; i++) await node.ledger.append(signedBy(city.departments[0]!, { i }));
+    const later = await cosignedAt(node.ledger.head().size);
+    expect(Number(later.split('\n')[1])).toBe(node.ledger.head().size);
+    expect(verify(later).cosigners.length).toBe(1);
+    // The plain /checkpoint is the same checkpoint, without the witness's line.
+    const plain = await (await fetch(new URL('checkpoint', node.url))).text();
+    expect(later.startsWith(plain)).toBe(true);
+  });
+
+  it('a restarted node, which knows nothing of the witness, is told its size (409) and proves from there', async () => {
+    await node.close();
+    node = await startNode(join(dir.path, 'ledger'), {
+      sequencerKey: city.sequencer.signerKey,
+      public: true,
+      witnesses: [{ url: witness.url, verifierKey: w.verifierKey }],
+      witnessIntervalMs: 30,
+      log: createNodeLog({ level: 'error', stream: { write: () => true } }),
+    });
+    await node.ledger.append(signedBy(city.departments[0]!, { again: 1 }));
+    const note = await cosignedAt(node.ledger.head().size);
+    expect(
+      verifyCheckpoint(note, [city.sequencer.verifierKey], { witnesses: [w.verifierKey], quorum: 1 })
+        .cosigners.length,
+    ).toBe(1);
+  });
+});
