@@ -17,6 +17,9 @@ export interface FollowArgs {
   readonly key: string | undefined;
   readonly as: string | undefined;
   readonly once: boolean;
+  /** Witness verifier keys (or files) whose cosignatures the followed checkpoints need, and how many. */
+  readonly witnesses: readonly string[];
+  readonly quorum: number | undefined;
 }
 
 export async function followCommand(ctx: Ctx, dir: string, a: FollowArgs): Promise<number> {
@@ -46,6 +49,9 @@ export async function followCommand(ctx: Ctx, dir: string, a: FollowArgs): Promi
       verifierKey,
       ...(as === undefined ? {} : { as }),
       once: a.once,
+      ...(a.witnesses.length === 0
+        ? {}
+        : { witnesses: a.witnesses.map(keyArgument), quorum: a.quorum ?? a.witnesses.length }),
       signal: stop.signal,
       onProgress: (p) => {
         keepKey();

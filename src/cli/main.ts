@@ -180,7 +180,7 @@ before the answer. The first line printed is its URL.
 
 example: dirchain witness serve --key court.key --log city.example/dir=city.pub --listen 127.0.0.1:8090`,
   follow: `usage: dirchain follow <dir> --from <url> --key <sequencer.pub|key> [--as <member key file>]
-                       [--once] [--json]
+                       [--witness <key> ... [--quorum N]] [--once] [--json]
 
 Keeps a verified replica of the ledger served at <url> (a node, \`dirchain serve\`,
 another replica) in <dir>/ledger, block by block: every record's signature and
@@ -189,6 +189,8 @@ under the pinned key, every served hash tile is compared with the replica's own.
 Needs no private key. Killed at any point, it resumes from its last block.
 Without --once it keeps following (polling the checkpoint) until SIGINT/SIGTERM.
 --as signs the requests as a member (a node that is not --public asks it).
+--witness K [--witness K2 ...] [--quorum N]: follow only checkpoints cosigned by N
+of these witnesses (default all), read from the node's cosigned checkpoint.
 The replica is a ledger folder: query, prove and audit read it once follow has
 exited; \`dirchain node <dir> --replica <url> --key K\` follows and serves it.
 
@@ -312,6 +314,7 @@ export async function main(argv: string[]): Promise<number> {
       log: { type: 'string', multiple: true },
       state: { type: 'string' },
       witness: { type: 'string', multiple: true },
+      quorum: { type: 'string' },
       replica: { type: 'string' },
     },
   });
@@ -437,6 +440,8 @@ export async function main(argv: string[]): Promise<number> {
         key: values.key?.[0] ?? values['node-key'],
         as: values.as,
         once: values.once === true,
+        witnesses: values.witness ?? [],
+        quorum: int(values.quorum, 'quorum'),
       });
     case 'node':
       return node(ctx, dir(), {

@@ -32,6 +32,7 @@ import { Frontier } from '../merkle/stored.js';
 import { TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidthAt } from '../merkle/tiles.js';
 import { GENESIS_KIND, paramsFromGenesis } from '../policy/genesis.js';
 import { LedgerStore, metaEntries, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
+import { verifyCosignatures } from '../verify.js';
 import { HttpBlockSource } from './http-source.js';
 
 export interface FollowOptions {
@@ -51,6 +52,13 @@ export interface FollowOptions {
   readonly timeoutMs?: number;
   /** Where fork and replay evidence is written (default: the folder that holds the replica folder). */
   readonly evidenceDir?: string;
+  /**
+   * Follow only checkpoints cosigned by `quorum` of these witnesses (C2SP
+   * tlog-cosignature), read from a node's `dirchain/v1/checkpoint/cosigned`:
+   * one the witnesses did not vouch for is E_QUORUM.
+   */
+  readonly witnesses?: readonly string[];
+  readonly quorum?: number;
 }
 
 export interface FollowReport {
@@ -108,12 +116,15 @@ export class Follower {
   static async open(
     path: string,
     url: string,
-    options: Pick<FollowOptions, 'verifierKey' | 'as' | 'timeoutMs'>,
+    options: Pick<FollowOptions, 'verifierKey' | 'as' | 'timeoutMs' | 'witnesses'>,
   ): Promise<Follower> {
     const pinned = pinnedKey(options.verifierKey);
     const source = new HttpBlockSource(url, {
       ...(options.as === undefined ? {} : { as: options.as }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.witnesses === undefined || options.witnesses.length === 0
+        ? {}
+        : { checkpointPath: 'dirchain/v1/checkpoint/cosigned' }),
     });
     // A folder LevelDB has written to (its CURRENT file) is a replica to continue; anything else gets one made.
     let replica = existsSync(join(path, 'CURRENT')) ? await openReplica(path, pinned) : undefined;
@@ -147,9 +158,16 @@ export class Follower {
       try {
         note = (await this.#source.refresh()).note;
         target = servedHeader(note, this.#pinned);
+        if (options.witnesses !== undefined && options.witnesses.length > 0)
+          verifyCosignatures(note, {
+            witnesses: options.witnesses,
+            quorum: options.quorum ?? options.witnesses.length,
+          });
       } catch (e) {
-        // Network trouble while following: wait and ask again; with --once it is the answer.
-        if (options.once || !isDirchainError(e, ErrorCode.REMOTE)) throw e;
+        // Network trouble, or a checkpoint not yet cosigned by enough witnesses: wait and ask again;
+        // with --once it is the answer.
+        if (options.once || !(isDirchainError(e, ErrorCode.REMOTE) || isDirchainError(e, ErrorCode.QUORUM)))
+          throw e;
         pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
         await wait(pollMs, options.signal);
         continue;

@@ -13,6 +13,7 @@
 import type { BlockSource } from '../chain/verify.js';
 import { equalBytes } from '../crypto/bytes.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
+import { parseNote } from '../crypto/note.js';
 import type { MemberSigner } from '../directory/submitter.js';
 import { blockHeaderOfNote } from '../encoding/checkpoint.js';
 import { ErrorCode, fail, isDirchainError } from '../errors.js';
@@ -92,6 +93,8 @@ export class HttpBlockSource implements BlockSource {
 
   readonly #as: MemberSigner | undefined;
   readonly #timeoutMs: number;
+  /** Where the checkpoint is read: `checkpoint`, or a node's cosigned one (`dirchain/v1/checkpoint/cosigned`). */
+  readonly #checkpointPath: string;
 
   /**
    * With `as`, every request is signed as that member (RFC 9421): a node that
@@ -99,9 +102,10 @@ export class HttpBlockSource implements BlockSource {
    * (default 30 s) is E_REMOTE; a redirect is never followed (the data must
    * come from the address given).
    */
-  constructor(url: string, options: { as?: MemberSigner; timeoutMs?: number } = {}) {
+  constructor(url: string, options: { as?: MemberSigner; timeoutMs?: number; checkpointPath?: string } = {}) {
     this.base = url.endsWith('/') ? url : `${url}/`;
     this.#as = options.as;
+    this.#checkpointPath = options.checkpointPath ?? 'checkpoint';
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -141,7 +145,7 @@ export class HttpBlockSource implements BlockSource {
   /** The served checkpoint: the newest block note. Fetched once; the replay stops there. */
   async lastBlock(): Promise<StoredBlock> {
     if (this.#checkpoint === undefined) {
-      const note = new TextDecoder().decode(await this.#fetch('checkpoint'));
+      const note = new TextDecoder().decode(await this.#fetch(this.#checkpointPath));
       const { header } = blockHeaderOfNote(note);
       this.#checkpoint = { height: header.height, note };
       this.#size = header.size;
@@ -185,7 +189,8 @@ export class HttpBlockSource implements BlockSource {
         if (height < from) continue;
         const note = new TextDecoder().decode(notes[i]!);
         // The replay checks the chain up to here; the checkpoint must be its end.
-        if (height === last.height && note !== last.note)
+        // The same signed text (a cosigned checkpoint carries more signature lines than the block's note).
+        if (height === last.height && parseNote(note).text !== parseNote(last.note).text)
           fail(ErrorCode.LEDGER_CORRUPT, `the served checkpoint is not the note of block ${height}`);
         yield { height, note };
       }

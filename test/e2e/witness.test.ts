@@ -88,6 +88,63 @@ describe('dirchain witness', () => {
       body: `old 0\n\n${note}`,
     });
     expect([again.status, await again.text()]).toEqual([409, `${size}\n`]);
+
+    // A node that asks this witness, and a follower that requires its cosignature.
+    const node = spawn(
+      process.execPath,
+      [
+        CLI,
+        'node',
+        path.join(tmp.path, 'city'),
+        '--public',
+        '--witness',
+        `${await second.url}=${verifierKey}`,
+      ],
+      { env, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    children.push(node);
+    const nodeUrl = await new Promise<string>((resolve) =>
+      createInterface({ input: node.stdout! }).once('line', resolve),
+    );
+    let cosigned = 0;
+    for (let i = 0; i < 300 && cosigned !== 200; i++) {
+      cosigned = (await fetch(new URL('dirchain/v1/checkpoint/cosigned', nodeUrl))).status;
+      if (cosigned !== 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(cosigned).toBe(200);
+    const followed = dirchain([
+      'follow',
+      path.join(tmp.path, 'replica'),
+      '--from',
+      nodeUrl,
+      '--key',
+      pub,
+      '--witness',
+      verifierKey,
+      '--once',
+    ]);
+    expect(followed.code, followed.stderr).toBe(0);
+    const stranger = dirchain([
+      'witness',
+      'keygen',
+      'witness.example.org/stranger',
+      '--out',
+      tmp.path,
+    ]).stdout.trim();
+    const refused = dirchain([
+      'follow',
+      path.join(tmp.path, 'replica'),
+      '--from',
+      nodeUrl,
+      '--key',
+      pub,
+      '--witness',
+      stranger,
+      '--once',
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('E_QUORUM');
+    node.kill('SIGTERM');
     second.child.kill('SIGTERM');
   }, 30_000);
 });

@@ -5,8 +5,10 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors.js';
 import { createNodeLog } from '../../src/node/log.js';
 import { type RunningNode, startNode } from '../../src/node/service.js';
+import { follow } from '../../src/sync/follower.js';
 import { generateWitnessKey } from '../../src/sync/witness.js';
 import { type RunningWitness, startWitness } from '../../src/sync/witness-server.js';
 import { verifyCheckpoint } from '../../src/verify.js';
@@ -66,6 +68,28 @@ describe('the node collects witness cosignatures', () => {
     // The plain /checkpoint is the same checkpoint, without the witness's line.
     const plain = await (await fetch(new URL('checkpoint', node.url))).text();
     expect(later.startsWith(plain)).toBe(true);
+  });
+
+  it('a follower that requires the witness follows cosigned checkpoints only', async () => {
+    const replica = join(dir.path, 'replica');
+    const size = node.ledger.head().size;
+    await cosignedAt(size);
+    const report = await follow(replica, node.url, {
+      verifierKey: city.sequencer.verifierKey,
+      witnesses: [w.verifierKey],
+      quorum: 1,
+      once: true,
+    });
+    expect(report.size).toBe(size);
+    const stranger = generateWitnessKey('witness.example.org/stranger');
+    await expect(
+      follow(join(dir.path, 'replica-2'), node.url, {
+        verifierKey: city.sequencer.verifierKey,
+        witnesses: [stranger.verifierKey],
+        quorum: 1,
+        once: true,
+      }),
+    ).rejects.toMatchObject({ code: ErrorCode.QUORUM });
   });
 
   it('a restarted node, which knows nothing of the witness, is told its size (409) and proves from there', async () => {
