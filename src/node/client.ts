@@ -31,7 +31,7 @@ import type {
 } from '../ledger/types.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
 import { signAs, signBatchAs } from '../sequencer/sign-batch.js';
-import { parseKeys, verifyBundle, verifyCheckpoint } from '../verify.js';
+import { parseKeys, verifyBundle, verifyCheckpoint, verifyCosignatures } from '../verify.js';
 import { verifyInclusion } from '../verify-node.js';
 import { signRequest } from './request-signature.js';
 import {
@@ -67,6 +67,14 @@ export interface ConnectOptions {
    * thrown: keep it (anyone verifies it offline with the published key).
    */
   onFork?: (evidence: ForkEvidenceJSON) => void;
+  /**
+   * Witness verifier keys: `head()` (and so `connect`) then reads the node's
+   * cosigned checkpoint and requires `quorum` of them (default all) to have
+   * cosigned it (E_QUORUM otherwise). Proofs and queries stay at the node's
+   * latest signed checkpoint, which must extend the cosigned one.
+   */
+  witnesses?: readonly string[];
+  quorum?: number;
 }
 
 const BACKOFF_FIRST_MS = 100;
@@ -123,6 +131,7 @@ export class RemoteLedger implements LedgerApi {
   readonly #timeoutMs: number;
   readonly #clock: () => number;
   readonly #onFork: ((evidence: ForkEvidenceJSON) => void) | undefined;
+  readonly #witnesses: { witnesses: readonly string[]; quorum: number } | undefined;
   readonly #abort = new AbortController();
   /** The largest verified checkpoint seen: every later one must be consistent with it. */
   #head: Head | undefined;
@@ -136,6 +145,10 @@ export class RemoteLedger implements LedgerApi {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#clock = options.clock ?? Date.now;
     this.#onFork = options.onFork;
+    this.#witnesses =
+      options.witnesses === undefined || options.witnesses.length === 0
+        ? undefined
+        : { witnesses: options.witnesses, quorum: options.quorum ?? options.witnesses.length };
     if (!Number.isSafeInteger(this.#retries) || this.#retries < 0)
       fail(ErrorCode.INVALID_ARGUMENT, `retries must be a whole number ≥ 0, got ${String(options.retries)}`);
     if (!(this.#timeoutMs > 0)) fail(ErrorCode.INVALID_ARGUMENT, 'timeoutMs must be a positive number');
@@ -212,6 +225,12 @@ export class RemoteLedger implements LedgerApi {
   }
 
   async head(): Promise<Head> {
+    if (this.#witnesses !== undefined) {
+      const cosigned = await this.#call('GET', PATHS.cosigned, { sign: true });
+      verifyCosignatures(cosigned, this.#witnesses);
+      // The cosigned checkpoint may lag the newest one seen: it must be a prefix of it (floor 0).
+      return this.#observe(cosigned, 0);
+    }
     const floor = this.#head?.size ?? 0;
     const note = await this.#call('GET', 'checkpoint', { sign: true });
     await this.#observe(note, floor);

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
+import { connect } from '../../src/node/client.js';
 import { createNodeLog } from '../../src/node/log.js';
 import { type RunningNode, startNode } from '../../src/node/service.js';
 import { follow } from '../../src/sync/follower.js';
@@ -88,6 +89,30 @@ describe('the node collects witness cosignatures', () => {
         witnesses: [stranger.verifierKey],
         quorum: 1,
         once: true,
+      }),
+    ).rejects.toMatchObject({ code: ErrorCode.QUORUM });
+  });
+
+  it('a client that requires the witness reads the cosigned head', async () => {
+    const size = node.ledger.head().size;
+    await cosignedAt(size);
+    const client = await connect(node.url, {
+      verifierKey: city.sequencer.verifierKey,
+      witnesses: [w.verifierKey],
+      quorum: 1,
+    });
+    const head = await client.head();
+    expect(head.size).toBe(size);
+    expect(
+      verifyCheckpoint(head.checkpoint, [city.sequencer.verifierKey], {
+        witnesses: [w.verifierKey],
+        quorum: 1,
+      }).cosigners.length,
+    ).toBe(1);
+    await expect(
+      connect(node.url, {
+        verifierKey: city.sequencer.verifierKey,
+        witnesses: [generateWitnessKey('witness.example.org/stranger').verifierKey],
       }),
     ).rejects.toMatchObject({ code: ErrorCode.QUORUM });
   });
