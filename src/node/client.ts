@@ -33,6 +33,7 @@ import { encodeEntryBundle } from '../merkle/tiles.js';
 import { signAs, signBatchAs } from '../sequencer/sign-batch.js';
 import { parseKeys, verifyBundle, verifyCheckpoint, verifyCosignatures } from '../verify.js';
 import { verifyInclusion } from '../verify-node.js';
+import { readCapped } from './http.js';
 import { signRequest } from './request-signature.js';
 import {
   BINARY_TYPE,
@@ -592,20 +593,12 @@ function answersTheQuery(method: QueryMethod, args: readonly unknown[], record: 
 const MAX_ANSWER = 64 * 1024 * 1024;
 
 async function cappedText(res: Response, url: string): Promise<string> {
-  const reader = res.body?.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (let r = await reader?.read(); r !== undefined && !r.done; r = await reader!.read()) {
-    length += r.value.length;
-    if (length > MAX_ANSWER) {
-      await reader!.cancel();
-      fail(ErrorCode.REMOTE, `${url} answered more than ${MAX_ANSWER} bytes`, {
-        hint: 'no node answer is that large: do not trust this node',
-      });
-    }
-    chunks.push(r.value);
-  }
-  return Buffer.concat(chunks, length).toString('utf8');
+  const body = await readCapped(res, MAX_ANSWER, () =>
+    fail(ErrorCode.REMOTE, `${url} answered more than ${MAX_ANSWER} bytes`, {
+      hint: 'no node answer is that large: do not trust this node',
+    }),
+  );
+  return body.toString('utf8');
 }
 
 function parseJson(text: string, path: string, reviver?: Reviver, otherwise?: null): unknown {

@@ -25,8 +25,8 @@ import {
   type ServerOptions,
   type ServerResponse,
 } from 'node:http';
-import type { Socket } from 'node:net';
-import { ErrorCode, isDirchainError } from '../errors.js';
+import type { AddressInfo, Socket } from 'node:net';
+import { ErrorCode, fail, isDirchainError } from '../errors.js';
 
 /** Limits of {@link createLimitedServer}; times in milliseconds, sizes in bytes. */
 export interface HttpLimits {
@@ -234,4 +234,46 @@ function errorDetail(e: unknown, request: string | undefined): string {
     at = at instanceof Error ? at.cause : undefined;
   }
   return lines.join('\n');
+}
+
+/**
+ * A fetched response's body, at most `max` bytes: past that the stream is
+ * cancelled and `tooLarge` throws (a lying server cannot fill memory).
+ * Errors of the stream itself (a stalled or cut connection) propagate.
+ */
+export async function readCapped(res: Response, max: number, tooLarge: () => never): Promise<Buffer> {
+  const reader = res.body?.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (let r = await reader?.read(); r !== undefined && !r.done; r = await reader!.read()) {
+    length += r.value.length;
+    if (length > max) {
+      await reader!.cancel();
+      tooLarge();
+    }
+    chunks.push(r.value);
+  }
+  return Buffer.concat(chunks, length);
+}
+
+/**
+ * Starts `server` listening and returns its base URL (a port of 0 picks a
+ * free one); an address that cannot be listened on is E_INVALID_ARGUMENT.
+ */
+export async function listenOn(server: Server, host: string, port: number): Promise<string> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    return fail(ErrorCode.INVALID_ARGUMENT, `cannot listen on ${host}:${port}: ${(e as Error).message}`, {
+      hint: 'pick another address, or port 0 for any free port',
+    });
+  }
+  const a = server.address() as AddressInfo;
+  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`;
 }

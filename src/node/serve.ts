@@ -18,7 +18,6 @@
  * The tile math is in merkle/tiles.ts; this file is only HTTP and storage reads.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { utf8 } from '../crypto/bytes.js';
 import { blockHeaderOfNote } from '../encoding/checkpoint.js';
 import { ErrorCode, fail } from '../errors.js';
@@ -31,7 +30,7 @@ import {
   tileWidthAt,
 } from '../merkle/tiles.js';
 import { LedgerStore, type StoredBlock } from '../storage/store.js';
-import { createLimitedServer, type ErrorLog, errorReply, type HttpLimits } from './http.js';
+import { createLimitedServer, type ErrorLog, errorReply, type HttpLimits, listenOn } from './http.js';
 
 /**
  * What serving reads: a LedgerStore (or anything shaped like one). Entry
@@ -197,25 +196,15 @@ export async function serveLedger(path: string, options: ServeOptions = {}): Pro
     log: options.log,
   });
   const host = options.host ?? '127.0.0.1';
+  let url: string;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => resolve());
-    });
+    url = await listenOn(server, host, options.port ?? 0);
   } catch (e) {
     await store.close();
-    fail(
-      ErrorCode.INVALID_ARGUMENT,
-      `cannot listen on ${host}:${options.port ?? 0}: ${(e as Error).message}`,
-      {
-        hint: 'pick another --port, or 0 for any free port',
-      },
-    );
+    throw e;
   }
-  const address = server.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${shownHost}:${address.port}/`,
+    url,
     origin: header.origin,
     size: header.size,
     server,

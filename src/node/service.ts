@@ -5,7 +5,6 @@
  * docs/http-api.md (shapes in node/wire.ts); the HTTP limits are node/http.ts's.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fromHex, utf8 } from '../crypto/bytes.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import type { BatchReceipt, Receipt } from '../directory/submitter.js';
@@ -19,7 +18,7 @@ import type { Head, LedgerOptions } from '../ledger/types.js';
 import { decodeEntryBundle } from '../merkle/tiles.js';
 import { DEFAULT_POLICY } from '../policy/genesis.js';
 import type { DirectoryQuery } from '../query/query.js';
-import { createLimitedServer, errorReply, type HttpLimits } from './http.js';
+import { createLimitedServer, errorReply, type HttpLimits, listenOn } from './http.js';
 import { createNodeLog, errorLogOf, type NodeLog } from './log.js';
 import { createNodeMetrics, type NodeMetrics } from './metrics.js';
 import { NonceStore, verifyRequest } from './request-signature.js';
@@ -855,24 +854,6 @@ function send(req: IncomingMessage, res: ServerResponse, r: Reply): Promise<void
     res.end(req.method === 'HEAD' ? undefined : body, () => resolve());
     res.once('close', () => resolve());
   });
-}
-
-async function listenOn(server: Server, host: string, port: number): Promise<string> {
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (e) {
-    return fail(ErrorCode.INVALID_ARGUMENT, `cannot listen on ${host}:${port}: ${(e as Error).message}`, {
-      hint: 'pick another address, or port 0 for any free port',
-    });
-  }
-  const a = server.address() as AddressInfo;
-  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`;
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -25,7 +25,7 @@ import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import { formatVerifierKey, type NoteVerifier, openNote, parseVerifierKey } from '../crypto/note.js';
 import type { MemberSigner } from '../directory/submitter.js';
 import { type BlockHeader, parseBlockHeader } from '../encoding/checkpoint.js';
-import { type ForkEvidence, forkEvidenceToJSON, replayEvidenceToJSON } from '../encoding/evidence.js';
+import { forkEvidenceToJSON, replayEvidenceToJSON } from '../encoding/evidence.js';
 import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { Frontier } from '../merkle/stored.js';
@@ -321,13 +321,19 @@ async function catchUp(
     const height = target.size === from ? replica.header.height : store.heightAtSize(target.size);
     const own = height === undefined ? undefined : store.getBlock(height)?.note;
     if (own !== undefined && !equalBytes(servedHeader(own, pinned).root, target.root)) {
-      const file = keepEvidence(options.evidenceDir ?? dirname(replica.path), {
-        origin: pinned.name,
-        checkpoint1: own,
-        checkpoint2: served.note,
-        source: source.base,
-        seenAt: new Date().toISOString(),
-      });
+      const seenAt = new Date().toISOString();
+      const file = keepEvidence(
+        options.evidenceDir ?? dirname(replica.path),
+        'fork',
+        seenAt,
+        forkEvidenceToJSON({
+          origin: pinned.name,
+          checkpoint1: own,
+          checkpoint2: served.note,
+          source: source.base,
+          seenAt,
+        }),
+      );
       fail(ErrorCode.FORK, `the log forked: two signed trees of size ${target.size} have different roots`, {
         hint: `both signed checkpoints are in ${file}: anyone verifies it offline with the published key (dirchain verify)`,
       });
@@ -462,23 +468,22 @@ async function signedButRefused(
   const root = replica.chain.rootWith(entries.map((e) => hasher.leaf(e)));
   if (entries.length !== block.header.size - first || !equalBytes(root, block.header.root)) return;
   const seenAt = new Date().toISOString();
-  const file = join(
+  const file = keepEvidence(
     options.evidenceDir ?? dirname(replica.path),
-    `invalid-block-${seenAt.replace(/[:.]/g, '-')}.json`,
-  );
-  mkdirSync(dirname(file), { recursive: true });
-  const evidence = replayEvidenceToJSON({
-    origin: block.header.origin,
-    height: block.header.height,
-    note: block.note,
-    entries,
-    index: refusal.index ?? first,
-    code: refusal.code,
-    message: refusal.message,
-    source: source.base,
+    'invalid-block',
     seenAt,
-  });
-  writeFileSync(file, `${JSON.stringify(evidence, null, 2)}\n`, { flag: 'wx' });
+    replayEvidenceToJSON({
+      origin: block.header.origin,
+      height: block.header.height,
+      note: block.note,
+      entries,
+      index: refusal.index ?? first,
+      code: refusal.code,
+      message: refusal.message,
+      source: source.base,
+      seenAt,
+    }),
+  );
   fail(
     ErrorCode.INVALID_BLOCK,
     `the log signed block ${block.header.height}, which its rules refuse at entry ${refusal.index ?? first}: ${refusal.code}`,
@@ -489,11 +494,11 @@ async function signedButRefused(
   );
 }
 
-/** Writes fork evidence (encoding/evidence.ts) to a new file in `dir`; returns its path. */
-function keepEvidence(dir: string, e: ForkEvidence): string {
+/** Writes evidence (encoding/evidence.ts) to a new file `<kind>-<time>.json` in `dir`; returns its path. */
+function keepEvidence(dir: string, kind: string, seenAt: string, json: object): string {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `fork-${e.seenAt!.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(forkEvidenceToJSON(e), null, 2)}\n`, { flag: 'wx' });
+  const file = join(dir, `${kind}-${seenAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`, { flag: 'wx' });
   return file;
 }
 

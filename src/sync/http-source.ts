@@ -26,6 +26,7 @@ import {
   tilePath,
   tileWidthAt,
 } from '../merkle/tiles.js';
+import { readCapped } from '../node/http.js';
 import { signRequest } from '../node/request-signature.js';
 import type { StoredBlock } from '../storage/store.js';
 
@@ -34,34 +35,19 @@ const hasher = nodeTreeHasher;
 const MAX_BODY = TILE_WIDTH * (2 + 0xffff);
 
 /** A response body, cut off (E_REMOTE) past MAX_BODY or when the request's time runs out. */
-async function readCapped(res: Response, url: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let length = 0;
+async function readBody(res: Response, url: string): Promise<Uint8Array> {
   try {
-    const reader = res.body?.getReader();
-    for (let r = await reader?.read(); r !== undefined && !r.done; r = await reader!.read()) {
-      const chunk = r.value;
-      length += chunk.length;
-      if (length > MAX_BODY) {
-        await reader!.cancel();
-        fail(ErrorCode.REMOTE, `${url} sent more than ${MAX_BODY} bytes, more than any tile or bundle holds`);
-      }
-      chunks.push(chunk);
-    }
+    return await readCapped(res, MAX_BODY, () =>
+      fail(ErrorCode.REMOTE, `${url} sent more than ${MAX_BODY} bytes, more than any tile or bundle holds`),
+    );
   } catch (e) {
     if (isDirchainError(e)) throw e;
     return fail(ErrorCode.REMOTE, `reading ${url} failed: ${(e as Error).message}`, {
       hint: 'the server stalled or closed the connection: try again later',
     });
   }
-  const body = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    body.set(c, at);
-    at += c.length;
-  }
-  return body;
 }
+
 /** Entry bundles fetched ahead of the replay, so the network and the CPU overlap. */
 const READ_AHEAD = 4;
 
@@ -136,7 +122,7 @@ export class HttpBlockSource implements BlockSource {
         hint: 'the server is not serving this ledger (or not all of it)',
       });
     }
-    const body = await readCapped(res, url);
+    const body = await readBody(res, url);
     this.stats.requests++;
     this.stats.bytes += body.length;
     return body;

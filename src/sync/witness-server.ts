@@ -15,7 +15,6 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { equalBytes, fromBase64, toBase64, utf8 } from '../crypto/bytes.js';
 import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
@@ -24,7 +23,7 @@ import { type NoteVerifier, openNote, parseNote, parseVerifierKey } from '../cry
 import { parseCheckpoint } from '../encoding/checkpoint.js';
 import { ErrorCode, fail, isDirchainError } from '../errors.js';
 import { checkConsistency } from '../merkle/check.js';
-import { createLimitedServer } from '../node/http.js';
+import { createLimitedServer, listenOn } from '../node/http.js';
 import { cosignCheckpoint } from './witness.js';
 
 export interface WitnessOptions {
@@ -105,14 +104,9 @@ export async function startWitness(options: WitnessOptions): Promise<RunningWitn
     },
     { limits: { headersTimeout: 10_000, requestTimeout: 10_000 } },
   );
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const a = server.address() as AddressInfo;
+  const url = await listenOn(server, options.host ?? '127.0.0.1', options.port ?? 0);
   return {
-    url: `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`,
+    url,
     server,
     close: () =>
       new Promise<void>((resolve) => {
