@@ -266,9 +266,11 @@ export function verifyBundle(
 
 /**
  * Fork evidence proves a fork when both checkpoints are signed by a trusted
- * key for the same log, have the same tree size and different roots: an
- * append-only log has one tree of each size. (Evidence of other sizes is not
- * proof on its own: this format does not carry it.)
+ * key for the same log and cannot both be true: of the same size with
+ * different roots (an append-only log has one tree of each size), or of
+ * different sizes with a divergence, leaf i of each tree proven under its
+ * signed root and the two leaves different (the smaller tree is then no
+ * prefix of the larger, RFC 9162 §2.1.4).
  */
 function checkForkEvidence(e: ForkEvidence, verifiers: NoteVerifier[], checks: Check[]): void {
   const opened: Array<Checkpoint | undefined> = [undefined, undefined];
@@ -279,19 +281,47 @@ function checkForkEvidence(e: ForkEvidence, verifiers: NoteVerifier[], checks: C
       return `${c.origin} at size ${c.size}, signed by ${c.signers.join(', ')}`;
     });
   }
-  run(checks, 'one tree, two roots', () => {
-    const [a, b] = opened;
-    if (a === undefined || b === undefined)
-      fail(ErrorCode.CHECKPOINT_INVALID, 'both checkpoints must verify');
-    if (a.size !== b.size) {
+  const [a, b] = opened;
+  if (a === undefined || b === undefined) {
+    run(checks, 'two trees that cannot both be true', () =>
+      fail(ErrorCode.CHECKPOINT_INVALID, 'both checkpoints must verify'),
+    );
+    return;
+  }
+  if (e.divergence === undefined) {
+    run(checks, 'one tree, two roots', () => {
+      if (a.size !== b.size) {
+        fail(
+          ErrorCode.PROOF_INVALID,
+          `the checkpoints have sizes ${a.size} and ${b.size}: two signed roots prove a fork only at the same size, or with a divergence (a leaf proven different in each tree)`,
+        );
+      }
+      if (equalBytes(a.root, b.root))
+        fail(ErrorCode.PROOF_INVALID, `both checkpoints of size ${a.size} have the same root: no fork`);
+      return `the log signed two trees of size ${a.size} with different roots (${toHex(a.root).slice(0, 16)}… and ${toHex(b.root).slice(0, 16)}…): it forked`;
+    });
+    return;
+  }
+  const d = e.divergence;
+  run(checks, 'two trees, one leaf, two values', () => {
+    if (d.index >= Math.min(a.size, b.size))
       fail(
         ErrorCode.PROOF_INVALID,
-        `the checkpoints have sizes ${a.size} and ${b.size}: two signed roots prove a fork only at the same size`,
+        `divergence index ${d.index} is not below both tree sizes (${a.size}, ${b.size})`,
       );
+    if (equalBytes(d.leaf1, d.leaf2))
+      fail(ErrorCode.PROOF_INVALID, `both trees hold the same leaf at ${d.index}: no divergence there`);
+    for (const [n, c, leaf, proof] of [
+      [1, a, d.leaf1, d.proof1],
+      [2, b, d.leaf2, d.proof2],
+    ] as const) {
+      if (!checkInclusion(hasher, d.index, c.size, leaf, proof, c.root))
+        fail(
+          ErrorCode.PROOF_INVALID,
+          `leaf ${d.index}'s inclusion proof does not verify under checkpoint ${n} (size ${c.size})`,
+        );
     }
-    if (equalBytes(a.root, b.root))
-      fail(ErrorCode.PROOF_INVALID, `both checkpoints of size ${a.size} have the same root: no fork`);
-    return `the log signed two trees of size ${a.size} with different roots (${toHex(a.root).slice(0, 16)}… and ${toHex(b.root).slice(0, 16)}…): it forked`;
+    return `the log signed trees of sizes ${a.size} and ${b.size} that hold different entries at index ${d.index} (leaf hashes ${toHex(d.leaf1).slice(0, 16)}… and ${toHex(d.leaf2).slice(0, 16)}…): it forked`;
   });
 }
 

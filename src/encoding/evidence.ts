@@ -2,13 +2,18 @@
  * Fork evidence, a published format like the proof bundles: two checkpoints,
  * each signed by the log's key, that cannot both be true. Anyone holding the
  * published key checks it offline (`verifyBundle`, `dirchain verify`,
- * `dist/verify.js`, the browser page): one signed tree of a size cannot have
- * two roots.
+ * `dist/verify.js`, the browser page). Of the same size, two roots are the
+ * proof: one signed tree of a size cannot have two roots. Of different sizes,
+ * `divergence` is: leaf `index` of each tree with its inclusion proof under
+ * that checkpoint's root, the two leaves different, so the smaller tree is not
+ * a prefix of the larger (RFC 9162 §2.1.4).
  *
- *   {"type":"dirchain-fork/v1","origin","checkpoint1","checkpoint2","source"?,"seenAt"?}
+ *   {"type":"dirchain-fork/v1","origin","checkpoint1","checkpoint2",
+ *    "divergence"?:{"index","leaf1","proof1":[…],"leaf2","proof2":[…]},"source"?,"seenAt"?}
  *
- * `source` (where checkpoint2 was served) and `seenAt` (ISO 8601) are what the
- * finder recorded; they are not checked. Pure: no I/O.
+ * Leaf hashes and proof hashes are base64. `source` (where checkpoint2 was
+ * served) and `seenAt` (ISO 8601) are what the finder recorded; they are not
+ * checked. Pure: no I/O.
  */
 import { fromBase64, show, toBase64 } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
@@ -21,20 +26,50 @@ export interface ForkEvidence {
   readonly checkpoint1: string;
   /** The signed note that contradicts it. */
   readonly checkpoint2: string;
+  /** Where two trees of different sizes disagree (needed when the sizes differ). */
+  readonly divergence?: Divergence;
   readonly source?: string;
   readonly seenAt?: string;
 }
 
-export interface ForkEvidenceJSON extends ForkEvidence {
+/** Leaf `index` of tree 1 and of tree 2, each with its RFC 9162 inclusion proof in that tree. */
+export interface Divergence {
+  readonly index: number;
+  readonly leaf1: Uint8Array;
+  readonly proof1: readonly Uint8Array[];
+  readonly leaf2: Uint8Array;
+  readonly proof2: readonly Uint8Array[];
+}
+
+export interface ForkEvidenceJSON extends Omit<ForkEvidence, 'divergence'> {
   readonly type: typeof FORK_TYPE;
+  readonly divergence?: {
+    readonly index: number;
+    readonly leaf1: string;
+    readonly proof1: readonly string[];
+    readonly leaf2: string;
+    readonly proof2: readonly string[];
+  };
 }
 
 export function forkEvidenceToJSON(e: ForkEvidence): ForkEvidenceJSON {
+  const d = e.divergence;
   return {
     type: FORK_TYPE,
     origin: e.origin,
     checkpoint1: e.checkpoint1,
     checkpoint2: e.checkpoint2,
+    ...(d === undefined
+      ? {}
+      : {
+          divergence: {
+            index: d.index,
+            leaf1: toBase64(d.leaf1),
+            proof1: d.proof1.map(toBase64),
+            leaf2: toBase64(d.leaf2),
+            proof2: d.proof2.map(toBase64),
+          },
+        }),
     ...(e.source === undefined ? {} : { source: e.source }),
     ...(e.seenAt === undefined ? {} : { seenAt: e.seenAt }),
   };
@@ -51,12 +86,42 @@ export function forkEvidenceFromJSON(o: Record<string, unknown>): ForkEvidence {
   };
   const source = text('source', true);
   const seenAt = text('seenAt', true);
+  const divergence = o.divergence === undefined ? undefined : divergenceFromJSON(o.divergence);
   return {
     origin: text('origin')!,
     checkpoint1: text('checkpoint1')!,
     checkpoint2: text('checkpoint2')!,
+    ...(divergence === undefined ? {} : { divergence }),
     ...(source === undefined ? {} : { source }),
     ...(seenAt === undefined ? {} : { seenAt }),
+  };
+}
+
+function divergenceFromJSON(v: unknown): Divergence {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    fail(ErrorCode.DECODE, 'fork evidence field "divergence" must be an object');
+  const o = v as Record<string, unknown>;
+  const bytes = (x: unknown, what: string): Uint8Array => {
+    if (typeof x !== 'string') fail(ErrorCode.DECODE, `fork evidence ${what} must be base64`);
+    try {
+      return fromBase64(x);
+    } catch {
+      return fail(ErrorCode.DECODE, `fork evidence ${what} is not valid base64`);
+    }
+  };
+  const list = (name: string): Uint8Array[] => {
+    const l = o[name];
+    if (!Array.isArray(l)) fail(ErrorCode.DECODE, `fork evidence divergence.${name} must be a list`);
+    return Array.from(l as unknown[], (x, i) => bytes(x, `divergence.${name}[${i}]`));
+  };
+  if (!Number.isSafeInteger(o.index) || (o.index as number) < 0)
+    fail(ErrorCode.DECODE, 'fork evidence divergence.index must be a non-negative integer');
+  return {
+    index: o.index as number,
+    leaf1: bytes(o.leaf1, 'divergence.leaf1'),
+    proof1: list('proof1'),
+    leaf2: bytes(o.leaf2, 'divergence.leaf2'),
+    proof2: list('proof2'),
   };
 }
 

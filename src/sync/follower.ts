@@ -28,8 +28,11 @@ import { type BlockHeader, parseBlockHeader } from '../encoding/checkpoint.js';
 import { forkEvidenceToJSON, replayEvidenceToJSON } from '../encoding/evidence.js';
 import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
-import { Frontier } from '../merkle/stored.js';
-import { TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidthAt } from '../merkle/tiles.js';
+import { checkConsistency, checkInclusion } from '../merkle/check.js';
+import { whereTreesDiffer } from '../merkle/divergence.js';
+import { proveConsistency, proveInclusion } from '../merkle/prove.js';
+import { Frontier, storedHashIndex } from '../merkle/stored.js';
+import { TILE_HEIGHT, TILE_WIDTH, tileForIndex, tilePath, tileWidthAt } from '../merkle/tiles.js';
 import { GENESIS_KIND, paramsFromGenesis } from '../policy/genesis.js';
 import { LedgerStore, metaEntries, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
 import { verifyCosignatures } from '../verify.js';
@@ -346,6 +349,7 @@ async function catchUp(
       );
     }
   }
+  if (target.size > from) await checkExtends(replica, source, served, pinned, options);
   let blocks = 0;
   if (target.height > chain.tip.height) {
     for await (const block of source.blocks(chain.tip.height + 1)) {
@@ -405,6 +409,80 @@ async function catchUp(
   await compareTiles(store, source, replica.tilesChecked, chain.size);
   replica.tilesChecked = chain.size;
   return { blocks, entries: chain.size - from };
+}
+
+/**
+ * That the served tree extends the replica's (RFC 9162 §2.1.4.2), by a
+ * consistency proof made from the served hash tiles, before any block is
+ * replayed. When it does not, either the log forked before the replica's size
+ * (a leaf the two signed trees disagree on, each proven under its root, is
+ * kept as fork evidence: E_FORK) or the server's tiles are not the signed tree
+ * (E_LEDGER_CORRUPT naming the tile).
+ */
+async function checkExtends(
+  replica: Replica,
+  source: HttpBlockSource,
+  served: { header: BlockHeader; note: string },
+  pinned: NoteVerifier,
+  options: Pick<FollowOptions, 'evidenceDir'>,
+): Promise<void> {
+  const own = replica.header;
+  const target = served.header;
+  const theirs = source.hashReader(target.size);
+  const proof = await proveConsistency(hasher, theirs, own.size, target.size);
+  if (checkConsistency(hasher, own.size, target.size, own.root, target.root, proof)) return;
+  const changedTile = (level: number, n: number, why: string): never => {
+    const { tile } = tileForIndex(storedHashIndex(level, n));
+    const path = tilePath({ ...tile, width: tileWidthAt(tile.level, tile.n, target.size) });
+    return fail(ErrorCode.LEDGER_CORRUPT, `the served hash tile ${path} is not the signed tree's: ${why}`, {
+      index: n * 2 ** level,
+      hint: 'the server serves tiles that are not the signed tree: do not trust its proofs',
+    });
+  };
+  const at = await whereTreesDiffer(replica.store, theirs, own.size);
+  // Their first leaves are the replica's: the replay below checks the rest against the signed note, and names a changed tile.
+  if (at === undefined) return;
+  if (at.level > 0)
+    changedTile(
+      at.level,
+      at.n,
+      `its hash of leaves ${at.n * 2 ** at.level}.. is not the hash of its two halves`,
+    );
+  const index = at.n;
+  const [[leaf1], [leaf2]] = await Promise.all([
+    replica.store.readHashes([storedHashIndex(0, index)]),
+    theirs.readHashes([storedHashIndex(0, index)]),
+  ]);
+  const proof2 = await proveInclusion(hasher, theirs, index, target.size);
+  if (!checkInclusion(hasher, index, target.size, leaf2!, proof2, target.root))
+    changedTile(
+      0,
+      index,
+      `leaf ${index} differs from the replica's, and is not in the signed tree of size ${target.size}`,
+    );
+  const proof1 = await proveInclusion(hasher, replica.store, index, own.size);
+  const seenAt = new Date().toISOString();
+  const file = keepEvidence(
+    options.evidenceDir ?? dirname(replica.path),
+    'fork',
+    seenAt,
+    forkEvidenceToJSON({
+      origin: pinned.name,
+      checkpoint1: replica.note,
+      checkpoint2: served.note,
+      divergence: { index, leaf1: leaf1!, proof1, leaf2: leaf2!, proof2 },
+      source: source.base,
+      seenAt,
+    }),
+  );
+  fail(
+    ErrorCode.FORK,
+    `the log forked: the signed trees of sizes ${own.size} and ${target.size} hold different entries at index ${index}`,
+    {
+      index,
+      hint: `both signed checkpoints and the two inclusion proofs are in ${file}: anyone verifies it offline with the published key (dirchain verify)`,
+    },
+  );
 }
 
 /**

@@ -17,6 +17,8 @@ import { parseNote } from '../crypto/note.js';
 import type { MemberSigner } from '../directory/submitter.js';
 import { blockHeaderOfNote } from '../encoding/checkpoint.js';
 import { ErrorCode, fail, isDirchainError } from '../errors.js';
+import { tileHashReader } from '../merkle/divergence.js';
+import type { HashReader } from '../merkle/prove.js';
 import {
   decodeEntryBundle,
   ENTRIES_LEVEL,
@@ -98,6 +100,19 @@ export class HttpBlockSource implements BlockSource {
   /** A served tile's bytes as they are (a follower compares them with its own). */
   tile(path: string): Promise<Uint8Array> {
     return this.#fetch(path);
+  }
+
+  /** The stored hashes of the served tree of `size` leaves, read from its hash tiles (each fetched once). */
+  hashReader(size: number): HashReader {
+    return tileHashReader(hasher, size, async (t, path) => {
+      const data = await this.#fetch(path);
+      if (data.length !== t.width * 32)
+        fail(
+          ErrorCode.LEDGER_CORRUPT,
+          `hash tile ${path.slice('tile/'.length)} has ${data.length} bytes, expected ${t.width * 32}`,
+        );
+      return data;
+    });
   }
 
   async #fetch(path: string): Promise<Uint8Array> {

@@ -18,6 +18,7 @@ import { ErrorCode } from '../../src/errors.js';
 import { createLedger, openLedger } from '../../src/ledger/open.js';
 import { TILE_WIDTH, tilePath } from '../../src/merkle/tiles.js';
 import { createNodeLog } from '../../src/node/log.js';
+import { serveLedger } from '../../src/node/serve.js';
 import { type RunningNode, startNode } from '../../src/node/service.js';
 import { signBatchAs } from '../../src/sequencer/sign-batch.js';
 import { LedgerStore } from '../../src/storage/store.js';
@@ -338,7 +339,8 @@ describe('a server that lies is refused, the replica unchanged', () => {
         return copy;
       },
       [ErrorCode.LEDGER_CORRUPT],
-      /served hash tile tile\/1\/000\S* differs from the replica's at hash 1/,
+      // Caught by the consistency check from the replica's checkpoint, or by the comparison after the replay.
+      /served hash tile tile\/1\/000\S* (differs from the replica's at hash 1|is not the signed tree's: its hash of leaves 256\.\. )/,
     );
   });
 
@@ -372,7 +374,7 @@ describe('a server that lies is refused, the replica unchanged', () => {
       'lie-wide-tile',
       (p, b) => (/^tile\/0\/\d{3}\.p\/\d+$/.test(p) ? Buffer.concat([b, b.subarray(0, 32)]) : undefined),
       [ErrorCode.LEDGER_CORRUPT],
-      /hash tile 0\/\d+ has \d+ bytes, expected \d+/,
+      /hash tile 0\/\d+(\.p\/\d+)? has \d+ bytes, expected \d+/,
     );
   });
 
@@ -440,6 +442,89 @@ describe('a server that lies is refused, the replica unchanged', () => {
       expect((await verifyLedger(path)).ok).toBe(true);
     } finally {
       proxy.server.close();
+    }
+  });
+
+  it('a larger checkpoint of another history is a fork: the leaf where they part is kept, proven in both trees', async () => {
+    // History A: the replica follows it to size m. History B: the same genesis and key, other records, more of them.
+    const base = join(tmp.path, 'fork-sizes');
+    const a = await newLedger(join(base, 'a'), city, { block: { maxRecords: 7 } });
+    const b = await createLedger(join(base, 'b'), {
+      origin: ORIGIN,
+      sequencerKey: city.sequencer.signerKey,
+      genesisRecord: a.getEntry(0),
+      block: { maxRecords: 7 },
+    });
+    const d = city.departments;
+    const shared = Array.from({ length: 30 }, (_, i) => signedBy(d[i % d.length]!, { shared: i }));
+    for (const r of shared) await a.append(r);
+    for (const r of shared) await b.append(r);
+    for (let i = 0; i < 12; i++) await a.append(signedBy(d[i % d.length]!, { history: 'a', i }));
+    for (let i = 0; i < 300; i++) await b.append(signedBy(d[i % d.length]!, { history: 'b', i }));
+    const sizeA = a.head().size;
+    await Promise.all([a.close(), b.close()]);
+    // They part where the entries first differ: a block entry records its block's time, so before the 30 shared records end.
+    const [sa, sb] = await Promise.all([
+      LedgerStore.open(join(base, 'a'), { create: false }),
+      LedgerStore.open(join(base, 'b'), { create: false }),
+    ]);
+    let parted = -1;
+    try {
+      const ea: Uint8Array[] = [];
+      for await (const [, e] of sa.entries(0, sizeA)) ea.push(e);
+      let i = 0;
+      for await (const [, e] of sb.entries(0, sizeA)) {
+        if (parted < 0 && !Buffer.from(e).equals(Buffer.from(ea[i]!))) parted = i;
+        i++;
+      }
+    } finally {
+      await Promise.all([sa.close(), sb.close()]);
+    }
+    const aServed = await serveLedger(join(base, 'a'));
+    const bServed = await serveLedger(join(base, 'b'));
+    const evidenceDir = join(base, 'evidence');
+    const replica = join(base, 'replica');
+    try {
+      const first = await follow(replica, aServed.url, { ...pinned(), once: true });
+      expect(parted).toBeGreaterThan(0);
+      const error = (await follow(replica, bServed.url, { ...pinned(), once: true, evidenceDir }).catch(
+        (e: unknown) => e,
+      )) as { code: string; message: string; hint: string; index: number };
+      expect(error.code).toBe(ErrorCode.FORK);
+      const later = bServed.size;
+      expect(error.message).toContain(`sizes ${first.size} and ${later}`);
+      expect(error.index).toBe(parted);
+      const [file] = readdirSync(evidenceDir).map((f) => join(evidenceDir, f));
+      expect(error.hint).toContain(file!);
+      const evidence = JSON.parse(readFileSync(file!, 'utf8')) as Record<string, unknown>;
+      const report = verifyBundle(evidence, [city.sequencer.verifierKey]);
+      expect(report.kind).toBe('fork');
+      expect(report.ok, JSON.stringify(report.checks)).toBe(true);
+      expect(report.checks.at(-1)!.detail).toContain(`different entries at index ${parted}`);
+      // Any change to the divergence is caught; so is another key.
+      const div = evidence.divergence as { leaf2: string; proof2: string[]; index: number };
+      const flip = (b64: string) => {
+        const x = Buffer.from(b64, 'base64');
+        x[0] = x[0]! ^ 1;
+        return x.toString('base64');
+      };
+      for (const changed of [
+        { ...div, leaf2: flip(div.leaf2) },
+        { ...div, proof2: [flip(div.proof2[0]!), ...div.proof2.slice(1)] },
+        { ...div, index: div.index + 1 },
+      ]) {
+        expect(verifyBundle({ ...evidence, divergence: changed }, [city.sequencer.verifierKey]).ok).toBe(
+          false,
+        );
+      }
+      expect(verifyBundle(evidence, [generateKeyPair(ORIGIN).verifierKey]).ok).toBe(false);
+      // The replica is untouched: still history A at its size.
+      expect((await verifyLedger(replica)).ok).toBe(true);
+      const reopened = await openLedger(replica);
+      expect(reopened.head().size).toBe(first.size);
+      await reopened.close();
+    } finally {
+      await Promise.all([aServed.close(), bServed.close()]);
     }
   });
 
