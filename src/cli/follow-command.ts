@@ -23,8 +23,16 @@ export interface FollowArgs {
 }
 
 export async function followCommand(ctx: Ctx, dir: string, a: FollowArgs): Promise<number> {
-  if (a.from === undefined || !/^https?:\/\//i.test(a.from))
-    fail(ErrorCode.INVALID_ARGUMENT, 'follow needs --from <URL of a node or a served ledger>');
+  if (a.from === undefined)
+    fail(
+      ErrorCode.INVALID_ARGUMENT,
+      'follow needs --from <URL of a node or a served ledger, or a ledger folder>',
+    );
+  // A folder (a copy of a ledger folder) is read without HTTP and checked the same way.
+  const remote = /^https?:\/\//i.test(a.from);
+  if (!remote && a.as !== undefined)
+    fail(ErrorCode.INVALID_ARGUMENT, '--as signs requests to a node: it does not apply to --from <folder>');
+  const from = remote ? a.from : ledgerPath(a.from);
   if (a.key === undefined)
     fail(ErrorCode.INVALID_ARGUMENT, 'follow needs --key <sequencer.pub>: the published key to pin', {
       hint: 'the sequencer.pub that dirchain init wrote; the server is never asked which key to trust',
@@ -45,7 +53,7 @@ export async function followCommand(ctx: Ctx, dir: string, a: FollowArgs): Promi
   let bar: Progress | undefined;
   let barTarget = -1;
   try {
-    const report = await follow(ledgerPath(dir), a.from, {
+    const report = await follow(ledgerPath(dir), from, {
       verifierKey,
       ...(as === undefined ? {} : { as }),
       once: a.once,

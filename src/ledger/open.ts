@@ -230,6 +230,7 @@ export async function openReplica(
       stop: async () => {
         stop.abort();
         await running?.catch(() => {});
+        await follower.closeSource();
       },
     });
     running = follower.run({
@@ -244,7 +245,7 @@ export async function openReplica(
     running.catch(() => {});
     return { ledger, following: running };
   } catch (e) {
-    await store.close();
+    await follower.close();
     throw e;
   }
 }

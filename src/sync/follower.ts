@@ -37,6 +37,7 @@ import { GENESIS_KIND, paramsFromGenesis } from '../policy/genesis.js';
 import { LedgerStore, metaEntries, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
 import { verifyCosignatures } from '../verify.js';
 import { HttpBlockSource } from './http-source.js';
+import { isLocalSource, type LocalSource, openLocalSource } from './local-source.js';
 
 export interface FollowOptions {
   /** The published sequencer verifier key to pin (`<origin>+<hash>+<base64>`). */
@@ -88,7 +89,7 @@ export async function follow(path: string, url: string, options: FollowOptions):
   try {
     return await follower.run(options);
   } finally {
-    await follower.store.close();
+    await follower.close();
   }
 }
 
@@ -105,35 +106,67 @@ export class Follower {
   readonly #replica: Replica;
   readonly #source: HttpBlockSource;
   readonly #pinned: NoteVerifier;
+  readonly #local: LocalSource | undefined;
 
-  private constructor(replica: Replica, source: HttpBlockSource, pinned: NoteVerifier) {
+  private constructor(
+    replica: Replica,
+    source: HttpBlockSource,
+    pinned: NoteVerifier,
+    local: LocalSource | undefined,
+  ) {
     this.#replica = replica;
     this.store = replica.store;
     this.chain = replica.chain;
     this.state = replica.state;
     this.#source = source;
     this.#pinned = pinned;
+    this.#local = local;
   }
 
-  /** Opens the replica at `path`, or makes one from the served genesis block. */
+  /**
+   * Opens the replica at `path`, or makes one from the served genesis block.
+   * `from` is a server's address, or a ledger folder on this machine (read
+   * without HTTP, checked the same way: sync/local-source.ts).
+   */
   static async open(
     path: string,
-    url: string,
+    from: string,
     options: Pick<FollowOptions, 'verifierKey' | 'as' | 'timeoutMs' | 'witnesses'>,
   ): Promise<Follower> {
     const pinned = pinnedKey(options.verifierKey);
-    const source = new HttpBlockSource(url, {
-      ...(options.as === undefined ? {} : { as: options.as }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      ...(options.witnesses === undefined || options.witnesses.length === 0
-        ? {}
-        : { checkpointPath: 'dirchain/v1/checkpoint/cosigned' }),
-    });
-    // A folder LevelDB has written to (its CURRENT file) is a replica to continue; anything else gets one made.
-    let replica = existsSync(join(path, 'CURRENT')) ? await openReplica(path, pinned) : undefined;
-    // undefined also for a folder whose first sync was stopped before its genesis block was written.
-    replica ??= await createReplica(path, source, pinned);
-    return new Follower(replica, source, pinned);
+    const local = isLocalSource(from) ? await openLocalSource(from) : undefined;
+    try {
+      const source = new HttpBlockSource(from, {
+        ...(options.as === undefined ? {} : { as: options.as }),
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+        ...(options.witnesses === undefined || options.witnesses.length === 0
+          ? {}
+          : { checkpointPath: 'dirchain/v1/checkpoint/cosigned' }),
+        ...(local === undefined ? {} : { get: local.get }),
+      });
+      // A folder LevelDB has written to (its CURRENT file) is a replica to continue; anything else gets one made.
+      let replica = existsSync(join(path, 'CURRENT')) ? await openReplica(path, pinned) : undefined;
+      // undefined also for a folder whose first sync was stopped before its genesis block was written.
+      replica ??= await createReplica(path, source, pinned);
+      return new Follower(replica, source, pinned, local);
+    } catch (e) {
+      await local?.close();
+      throw e;
+    }
+  }
+
+  /** Closes the replica and the source. */
+  async close(): Promise<void> {
+    try {
+      await this.store.close();
+    } finally {
+      await this.closeSource();
+    }
+  }
+
+  /** Releases the source (a local source folder's lock); the replica stays open. */
+  async closeSource(): Promise<void> {
+    await this.#local?.close();
   }
 
   /** The last durable block's header and note. */

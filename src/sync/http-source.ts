@@ -83,15 +83,27 @@ export class HttpBlockSource implements BlockSource {
   readonly #timeoutMs: number;
   /** Where the checkpoint is read: `checkpoint`, or a node's cosigned one (`dirchain/v1/checkpoint/cosigned`). */
   readonly #checkpointPath: string;
+  /** Reads a path without HTTP (a ledger folder on this machine, sync/local-source.ts). */
+  readonly #get: ((path: string) => Promise<Uint8Array>) | undefined;
 
   /**
    * With `as`, every request is signed as that member (RFC 9421): a node that
    * is not `--public` asks it. A request that takes longer than `timeoutMs`
    * (default 30 s) is E_REMOTE; a redirect is never followed (the data must
-   * come from the address given).
+   * come from the address given). With `get`, paths are read through it
+   * instead of HTTP, and `url` only names the source.
    */
-  constructor(url: string, options: { as?: MemberSigner; timeoutMs?: number; checkpointPath?: string } = {}) {
+  constructor(
+    url: string,
+    options: {
+      as?: MemberSigner;
+      timeoutMs?: number;
+      checkpointPath?: string;
+      get?: (path: string) => Promise<Uint8Array>;
+    } = {},
+  ) {
     this.base = url.endsWith('/') ? url : `${url}/`;
+    this.#get = options.get;
     this.#as = options.as;
     this.#checkpointPath = options.checkpointPath ?? 'checkpoint';
     this.#timeoutMs = options.timeoutMs ?? 30_000;
@@ -116,6 +128,12 @@ export class HttpBlockSource implements BlockSource {
   }
 
   async #fetch(path: string): Promise<Uint8Array> {
+    if (this.#get !== undefined) {
+      const body = await this.#get(path);
+      this.stats.requests++;
+      this.stats.bytes += body.length;
+      return body;
+    }
     const url = new URL(path, this.base).toString();
     let res: Response;
     try {

@@ -24,7 +24,7 @@ import { signBatchAs } from '../../src/sequencer/sign-batch.js';
 import { LedgerStore } from '../../src/storage/store.js';
 import { follow } from '../../src/sync/follower.js';
 import { verifyBundle } from '../../src/verify.js';
-import { tempDir } from '../helpers.js';
+import { rewriteStoredEntry, tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, ORIGIN, signedBy } from '../ledger/fixture.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -130,6 +130,39 @@ describe('follow', () => {
     const report = await follow(replica, node.url, { ...pinned(), once: true });
     expect(report.size).toBe(node.ledger.head().size);
     expect(await sameAsOrigin(replica)).toBe(report.size);
+  });
+
+  it('follows a ledger folder on this machine (a copy) without HTTP, checking it as a server', async () => {
+    const copy = join(tmp.path, 'folder-copy');
+    const made = await newLedger(copy, city, { block: { maxRecords: 9 } });
+    for (let i = 0; i < 40; i++) await made.append(signedBy(city.departments[i % 4]!, { copy: i }));
+    const size = made.head().size;
+    const note = made.head().checkpoint;
+    await made.close();
+    const replica = join(tmp.path, 'replica-of-folder');
+    const report = await follow(replica, copy, { ...pinned(), once: true });
+    expect(report.size).toBe(size);
+    const opened = await openLedger(replica);
+    expect(opened.head().checkpoint).toBe(note);
+    await opened.close();
+    // Both folders closed again: the copy opens, unchanged.
+    const again = await openLedger(copy);
+    expect(again.head().checkpoint).toBe(note);
+    await again.close();
+    // A changed entry in the folder is refused as from a server, naming its index.
+    const { ClassicLevel } = await import('classic-level');
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(copy, { keyEncoding: 'view', valueEncoding: 'view' });
+    await rewriteStoredEntry(db, 20, (e) => {
+      const x = Uint8Array.from(e);
+      x[x.length - 1] = x[x.length - 1]! ^ 1;
+      return x;
+    });
+    await db.close();
+    const error = await follow(join(tmp.path, 'replica-of-bad-folder'), copy, {
+      ...pinned(),
+      once: true,
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ index: 20 });
   });
 
   it('a fetch that fails midway is retried while following, not the end', async () => {
