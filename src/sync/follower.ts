@@ -73,6 +73,8 @@ export interface FollowReport {
   /** Blocks and entries this call added. */
   readonly blocks: number;
   readonly entries: number;
+  /** What this call read from the source: requests (or folder reads) and body bytes. */
+  readonly fetched: { readonly requests: number; readonly bytes: number };
 }
 
 const hasher = nodeTreeHasher;
@@ -230,6 +232,7 @@ export class Follower {
       height: replica.chain.tip.height,
       blocks,
       entries,
+      fetched: { requests: this.#source.stats.requests, bytes: this.#source.stats.bytes },
     };
   }
 }
@@ -535,7 +538,10 @@ async function compareTiles(
     const count = Math.floor(size / span);
     if (count === 0) return;
     const firstTile = Math.floor(Math.floor(from / span) / TILE_WIDTH);
-    for (let n = firstTile; n * TILE_WIDTH < count; n++) {
+    // Level 0: the entry reads checked every served leaf hash from `from` on (tileMismatch), at this
+    // size; only the tile holding `from` also lists leaves before it, which they did not read.
+    const lastTile = level === 0 ? (from % TILE_WIDTH === 0 ? firstTile - 1 : firstTile) : Infinity;
+    for (let n = firstTile; n * TILE_WIDTH < count && n <= lastTile; n++) {
       const width = tileWidthAt(level, n, size);
       const path = tilePath({ level, n, width });
       const served = await source.tile(path);
