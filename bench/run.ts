@@ -130,7 +130,7 @@ export function formatTable(figures: readonly FigureResult[]): string {
     '',
     'rate/s: records/s (figures 1, 2, 4, 6; figure 5 load rows; figure 7 append rows), proofs/s (figure 3) or queries/s ' +
       "(figure 5 and 7 query rows); × ref: ratio to the figure's reference (figure 1: A; figure 2: async Ed25519 verification; " +
-      'figure 3: the SHA-256 loop; figure 4: the local-folder audit; figure 5: its ref rows; figure 6: see its notes; ' +
+      'figure 3: the SHA-256 loop; figure 4: the same follower from the local folder; figure 5: its ref rows; figure 6: see its notes; ' +
       'figure 7: the in-process ref row above, same round); × ref 2: a second reference ' +
       '(figure 1: B, hypercore; figure 2: sync verification; figure 3: noble SHA-256 loop, pure-JS rows; ' +
       'figure 4: the raw HTTP fetch).',
