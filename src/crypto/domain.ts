@@ -14,3 +14,16 @@ export const RECORD_SIGNATURE_CONTEXT = 'dirchain/record/v1\n';
 
 /** Ed25519 message prefix for an approval (admin quorum, countersignature) over nested terms bytes. */
 export const APPROVAL_SIGNATURE_CONTEXT = 'dirchain/approval/v1\n';
+
+/**
+ * The verifiable status map (src/state/map.ts): a key is the hash of an
+ * entity's (type, id), a value is hashed before it enters a leaf, and leaf,
+ * inner and empty nodes are hashed under three distinct prefixes, so no node
+ * of one kind can be read as another (a leaf as an inner node, an empty branch
+ * as either).
+ */
+export const STATE_KEY_CONTEXT = 'dirchain/state/key/v1\n';
+export const STATE_VALUE_CONTEXT = 'dirchain/state/value/v1\n';
+export const STATE_LEAF_CONTEXT = 'dirchain/state/leaf/v1\n';
+export const STATE_INNER_CONTEXT = 'dirchain/state/inner/v1\n';
+export const STATE_EMPTY_CONTEXT = 'dirchain/state/empty/v1\n';
