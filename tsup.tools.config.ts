@@ -11,7 +11,13 @@ export default defineConfig([
   // ('dirchain', 'dirchain/verify'), which Node resolves to dist/ through the
   // package's exports map, exactly as an app that installed dirchain would.
   {
-    entry: { city: 'examples/city.ts', audit: 'examples/audit.ts', departments: 'examples/departments.ts' },
+    entry: {
+      city: 'examples/city.ts',
+      audit: 'examples/audit.ts',
+      departments: 'examples/departments.ts',
+      replicate: 'examples/replicate.ts',
+      fork: 'examples/fork.ts',
+    },
     outDir: 'dist-examples',
     format: ['esm'],
     target: 'node20',

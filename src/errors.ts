@@ -91,7 +91,7 @@ export const ErrorCode = {
   LEDGER_FORMAT: 'E_LEDGER_FORMAT',
   /** The storage layer failed; the ledger stopped accepting writes to stay consistent. */
   STORAGE: 'E_STORAGE',
-  /** A served ledger could not be fetched: network error, or an HTTP status other than 200. */
+  /** A served ledger or an object store could not be reached, or refused the request (network error, an HTTP status other than 200, an S3 error code). */
   REMOTE: 'E_REMOTE',
   /** A node request without a valid member signature (RFC 9421): missing, malformed, expired or by an unknown key. */
   UNAUTHENTICATED: 'E_UNAUTHENTICATED',

@@ -22,7 +22,7 @@ export {
   verifyLedger,
   verifyLedgerSource,
 } from './chain/verify.js';
-export type { Cosignature } from './crypto/cosignature.js';
+export type { Cosignature, WitnessKeyType, WitnessVerifier } from './crypto/cosignature.js';
 export { generateKeyPair, type KeyPair, loadSigner, loadVerifier } from './crypto/keys.js';
 export {
   formatVerifierKey,
@@ -155,11 +155,19 @@ export type { Durability } from './storage/store.js';
 export { checkReplayEvidence } from './sync/evidence-check.js';
 export { type FollowOptions, type FollowReport, follow } from './sync/follower.js';
 export { HttpBlockSource } from './sync/http-source.js';
+export { type PublishOptions, type PublishReport, publish } from './sync/publish.js';
+export {
+  type VerifyLogOptions,
+  type VerifyLogProgress,
+  type VerifyLogReport,
+  verifyLog,
+} from './sync/verify-log.js';
 export {
   type CosignOptions,
   cosignCheckpoint,
   generateWitnessKey,
   loadWitnessVerifier,
+  type WitnessKeyOptions,
   type WitnessKeyPair,
 } from './sync/witness.js';
 export {

@@ -18,7 +18,14 @@ import {
   toBase64,
   toHex,
 } from './crypto/bytes.js';
-import { type Cosignature, checkCosignatures, parseWitnessKey, witnessPolicy } from './crypto/cosignature.js';
+import {
+  type Cosignature,
+  checkCosignatures,
+  checkWitnessVerifier,
+  parseWitnessKey,
+  type WitnessVerifier,
+  witnessPolicy,
+} from './crypto/cosignature.js';
 import { checkLength, PUBLIC_KEY_LENGTH, verifyNoble } from './crypto/ed25519.js';
 import { checkVerifier, type NoteVerifier, openNote, parseVerifierKey } from './crypto/note.js';
 import { sha256Noble } from './crypto/sha256.js';
@@ -81,9 +88,16 @@ export function parseKeys(keys: ReadonlyArray<string | NoteVerifier>): NoteVerif
   return parseKeyList(keys, 'keys', (k) => parseVerifierKey(sha256Noble, k));
 }
 
-/** Parses witness verifier keys (C2SP tlog-cosignature/v1, key type 0x04). */
-export function parseWitnessKeys(keys: ReadonlyArray<string | NoteVerifier>): NoteVerifier[] {
-  return parseKeyList(keys, 'witness keys', (k) => parseWitnessKey(sha256Noble, k));
+/**
+ * Parses witness verifier keys (C2SP tlog-cosignature): Ed25519 cosignature/v1
+ * (key type 0x04) and ML-DSA-44 (key type 0x06). A key given as an object may say
+ * its `type`; without one, its length does (32 bytes Ed25519, 1312 ML-DSA-44).
+ */
+export function parseWitnessKeys(keys: ReadonlyArray<string | NoteVerifier>): WitnessVerifier[] {
+  checkArray(keys, 'witness keys');
+  return Array.from(keys, (k, i) =>
+    typeof k === 'string' ? parseWitnessKey(sha256Noble, k) : checkWitnessVerifier(k, `witness keys[${i}]`),
+  );
 }
 
 /** Throws E_INVALID_ARGUMENT unless `policy` is an object with, if given, a key list and a whole quorum. */
@@ -115,7 +129,13 @@ export function verifyCosignatures(note: string, policy: WitnessPolicy): Cosigna
   checkWitnessPolicy(policy, 'witness policy');
   if (policy.witnesses === undefined && (policy.quorum ?? 0) > 0)
     fail(ErrorCode.INVALID_ARGUMENT, `witness quorum ${policy.quorum} needs witness keys`);
-  return checkCosignatures(note, parseWitnessKeys(policy.witnesses ?? []), policy.quorum, verifyNoble);
+  return checkCosignatures(
+    note,
+    parseWitnessKeys(policy.witnesses ?? []),
+    policy.quorum,
+    verifyNoble,
+    parseCheckpoint,
+  );
 }
 
 /**
@@ -531,7 +551,7 @@ function checkConsistencyBundle(
 }
 
 export { fromBase64, fromHex, toBase64, toHex } from './crypto/bytes.js';
-export type { Cosignature } from './crypto/cosignature.js';
+export type { Cosignature, WitnessKeyType, WitnessVerifier } from './crypto/cosignature.js';
 export { type NoteVerifier, openNote, parseNote } from './crypto/note.js';
 export { type BlockEntry, decodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 export {

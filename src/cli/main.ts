@@ -14,7 +14,9 @@ import { errorJSON, writeError } from './error-output.js';
 import { followCommand } from './follow-command.js';
 import { red } from './io.js';
 import { node, parseListen } from './node-command.js';
+import { publishCommand } from './publish-command.js';
 import { type NodeArgs, type Place, placeOf } from './target.js';
+import { verifyLogCommand } from './verify-log-command.js';
 import { witnessCommand } from './witness-command.js';
 
 const HELP: Record<string, string> = {
@@ -32,9 +34,11 @@ commands:
   verify <bundle.json> --key <key>   check a proof bundle offline
   audit <dir|url> [--key <key>]      re-verify a whole ledger [--report <out-dir>]
   follow <dir> --from <url> --key K  keep a verified replica of a served ledger [--once]
+  verify-log <url> --key K           check any C2SP tlog-tiles log: checkpoint, every entry and tile
   witness keygen|serve ...           a C2SP tlog-witness: cosigns checkpoints that only grew
   node <dir> [--listen HOST:PORT]    run the node: sequence submissions, serve tiles, proofs, queries over HTTP
   serve <dir> [--listen HOST:PORT]   serve a ledger no one is writing, read-only (C2SP tlog-tiles)
+  publish <dir|url> --to s3://b/p    upload its tiles to object storage (or --to <folder>), checkpoint last
   rebuild <dir>                      rebuild state and indexes from the records
   member <action> <dir> ...          add, suspend, reinstate, remove members; roles; rotate keys; keygen
   resource <action> <dir> ...        register, update, retire directory resources
@@ -51,7 +55,7 @@ DIRCHAIN_NODE_KEY) and signing as --as <member key file>. A flag wins over the v
 a folder and a node together are refused.
 Run dirchain <command> --help for details. Exit codes: 0 ok, 1 check failed, 2 usage, 3 error,
 4 the log misbehaved (follow: two signed checkpoints that cannot both be true, or a signed block
-its rules refuse; the evidence is kept).`,
+its rules refuse; the evidence is kept. verify-log: a tree that does not contain the saved checkpoint).`,
   init: `usage: dirchain init <dir> --origin <name> [--admin <id>] [--json]
 
 Creates <dir>/ledger with a genesis record, a sequencer key named <name> and a
@@ -160,23 +164,30 @@ blocks in flight and closes the folder.
 --max-body BYTES           largest request body read (default 16 MiB)
 --witness <url>=<key>      ask this witness (C2SP tlog-witness) to cosign the latest
                            checkpoint every 5 s; the cosigned one is served at
-                           /dirchain/v1/checkpoint/cosigned (repeat for more witnesses)
+                           /dirchain/v1/checkpoint/cosigned (repeat for more witnesses;
+                           <key>: an Ed25519 or ML-DSA-44 witness key)
 --replica URL --key K [--as <member key file>]
                            follow the node at URL (pinning key K) into <dir>
                            instead of sequencing, and answer every read from
                            the replica; submissions are refused (403)
+  --witness <key> ... [--quorum N]
+                           (a replica) follow only checkpoints cosigned by N of
+                           these witnesses (default all), and serve the last one
+                           at /dirchain/v1/checkpoint/cosigned for its followers
 
 example: dirchain node ./city --listen 127.0.0.1:8080`,
-  witness: `usage: dirchain witness keygen <name> [--out DIR] [--json]
+  witness: `usage: dirchain witness keygen <name> [--type ed25519|ml-dsa-44] [--out DIR] [--json]
        dirchain witness serve --key <name>.key --log <origin>=<verifier key or file> [--log ...]
                               [--listen HOST:PORT] [--state FILE] [--json]
 
 keygen writes <name>.key (mode 0600, never overwritten) and prints the witness's
-verifier key (name+hash+base64) to publish. serve answers C2SP tlog-witness
-POST /add-checkpoint: it cosigns (cosignature/v1) a checkpoint of a log it
-witnesses only after checking it extends the latest one it cosigned for that
-origin; that latest is written durably (--state, default <name>.state.json)
-before the answer. The first line printed is its URL.
+verifier key (name+hash+base64) to publish. --type is the cosignature type (C2SP
+tlog-cosignature): ed25519 (cosignature/v1, the default) or ml-dsa-44 (post-quantum,
+what the spec recommends for new witnesses; a name of at most 255 bytes).
+serve answers C2SP tlog-witness POST /add-checkpoint: it cosigns, with its key's
+type, a checkpoint of a log it witnesses only after checking it extends the
+latest one it cosigned for that origin; that latest is written durably (--state,
+default <name>.state.json) before the answer. The first line printed is its URL.
 
 example: dirchain witness serve --key court.key --log city.example/dir=city.pub --listen 127.0.0.1:8090`,
   follow: `usage: dirchain follow <dir> --from <url> --key <sequencer.pub|key> [--as <member key file>]
@@ -189,12 +200,72 @@ under the pinned key, every served hash tile is compared with the replica's own.
 Needs no private key. Killed at any point, it resumes from its last block.
 Without --once it keeps following (polling the checkpoint) until SIGINT/SIGTERM.
 --as signs the requests as a member (a node that is not --public asks it).
+--from <folder> (a copy of a dirchain folder, e.g. a backup; no process may have
+it open) is read without HTTP and checked the same way.
 --witness K [--witness K2 ...] [--quorum N]: follow only checkpoints cosigned by N
-of these witnesses (default all), read from the node's cosigned checkpoint.
+of these witnesses (default all; Ed25519 or ML-DSA-44 witness keys), read from the
+node's cosigned checkpoint.
 The replica is a ledger folder: query, prove and audit read it once follow has
 exited; \`dirchain node <dir> --replica <url> --key K\` follows and serves it.
 
 example: dirchain follow ./health-replica --from http://bureau:8080/ --key city.pub --as health.key`,
+  'verify-log': `usage: dirchain verify-log <url> --key <verifier key or file> [--origin <origin>]
+                           [--checkpoint <file>] [--json]
+
+Verifies any C2SP tlog-tiles log whose checkpoints are signed with an Ed25519 note
+key: a dirchain ledger served by serve or node, or a log other software writes.
+  - <url>/checkpoint is signed by --key (other signatures are ignored) and names
+    the origin --origin (default: the key's name);
+  - every entry bundle the checkpoint implies is hashed into its level-0 tile,
+    every hash tile at every level is recomputed and compared byte for byte,
+    and the tree's root is the checkpoint's.
+Entries are read as bytes: what a dirchain ledger's records mean (signatures,
+rules, blocks) is what audit <url> and follow check. Redirects are not followed;
+each request has 30 s.
+
+--checkpoint <file>  a signed checkpoint of this log saved earlier. If the file
+                     exists, it must verify under --key with the same origin, and
+                     the log's tree must contain it (its first entries hash to its
+                     root): a log that rewrote its history is refused, and so is a
+                     served checkpoint older than the saved one. Once the log
+                     verifies, the file is replaced (atomically) by the checkpoint
+                     just verified; a file that does not exist yet is made then.
+
+Exit codes: 0 verified. 1 a check failed: the checkpoint's signature or origin, an
+entry or tile (named with its path and the first entry index affected), a served
+checkpoint older than the saved one. 3 the log could not be read (unreachable, an
+HTTP status other than 200, a body larger than the resource, no answer in time).
+4 the tree does not contain the saved checkpoint: the log forked.
+
+example: dirchain verify-log https://log.example.org/tevere/ --key log.vkey --checkpoint tevere.checkpoint`,
+  publish: `usage: dirchain publish <dir|url> --to s3://<bucket>/<prefix> [--endpoint URL] [--region R]
+                        [--key <sequencer.pub|key>] [--as <member key file>] [--json]
+       dirchain publish <dir|url> --to <folder> [--key ...] [--json]
+
+Uploads the ledger as static C2SP tlog-tiles objects, the paths \`serve\` answers:
+checkpoint, tile/<L>/<N>[.p/<W>], tile/entries/<N>[.p/<W>], dirchain/blocks/<N>[.p/<W>],
+with serve's Content-Type and Cache-Control (full tiles immutable, partial ones and
+the checkpoint no-cache). Incremental: the checkpoint already at the target says what
+is there; only the tiles and bundles completed or widened since are uploaded, then
+the checkpoint, last, so a reader never sees a checkpoint whose tiles are missing.
+Nothing is deleted. A checkpoint at the target must be this log's and a prefix of the
+source's: a rollback or a fork over it is refused.
+A follower then needs only the bucket's HTTP address (anonymous GETs allowed) or a
+static file server over the folder: dirchain follow <dir> --from <that URL> --key K.
+
+<dir|url>     the ledger folder (read, never changed; not while a node holds it), or
+              the URL of a node or \`serve\` (then --key is required, and --as signs
+              the reads for a node that is not --public)
+--to          s3://bucket/prefix on any S3-compatible store, or a folder
+--endpoint    the store's URL (MinIO, Ceph, R2, s3rver ...), addressed path-style;
+              default AWS S3
+--region      default AWS_REGION, else us-east-1
+Credentials come from the AWS SDK's chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,
+AWS_PROFILE, ... Exit codes: 0 published, 1 refused (a checkpoint that does not verify,
+or the target is ahead of the source), 3 the store or source failed, 4 the target holds
+a tree the source's log contradicts (a fork).
+
+example: dirchain publish ./city --to s3://ledgers/city --endpoint http://127.0.0.1:9000`,
   serve: `usage: dirchain serve <dir> [--listen HOST:PORT] [--json]
 
 Serves the ledger read-only over HTTP until interrupted (the folder stays locked):
@@ -313,9 +384,12 @@ export async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       log: { type: 'string', multiple: true },
       state: { type: 'string' },
+      type: { type: 'string' },
       witness: { type: 'string', multiple: true },
       quorum: { type: 'string' },
       replica: { type: 'string' },
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
     },
   });
   const ctx: Ctx = { json: values.json === true, out: (s) => process.stdout.write(`${s}\n`) };
@@ -429,6 +503,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'witness':
       return witnessCommand(ctx, positionals[0], positionals[1], {
         out: values.out,
+        type: values.type,
         key: values.key?.[0],
         logs: values.log ?? [],
         listen: values.listen ?? '127.0.0.1:0',
@@ -443,6 +518,12 @@ export async function main(argv: string[]): Promise<number> {
         witnesses: values.witness ?? [],
         quorum: int(values.quorum, 'quorum'),
       });
+    case 'verify-log':
+      return verifyLogCommand(ctx, positionals[0], {
+        keys: values.key ?? [],
+        origin: values.origin,
+        checkpoint: values.checkpoint,
+      });
     case 'node':
       return node(ctx, dir(), {
         listen: values.listen ?? '127.0.0.1:0',
@@ -451,9 +532,19 @@ export async function main(argv: string[]): Promise<number> {
         maxBody: int(values['max-body'], 'max-body'),
         logLevel: values['log-level'],
         witnesses: values.witness ?? [],
+        ...(values.quorum === undefined ? {} : { quorum: int(values.quorum, 'quorum') }),
         ...(values.replica === undefined
           ? {}
           : { replica: { from: values.replica, key: values.key?.[0] ?? values['node-key'], as: values.as } }),
+      });
+    case 'publish':
+      if (values.node !== undefined) usage('give the node as <url>, not --node');
+      return publishCommand(ctx, positionals[0] ?? values.dir ?? process.env.DIRCHAIN_DIR, {
+        to: values.to,
+        endpoint: values.endpoint,
+        region: values.region,
+        key: values.key?.[0] ?? values['node-key'],
+        as: values.as,
       });
     case 'rebuild':
       return rebuild(ctx, dir());

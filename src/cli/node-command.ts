@@ -17,8 +17,12 @@ export interface NodeArgs {
   readonly metricsListen: string | undefined;
   readonly maxBody: number | undefined;
   readonly logLevel: string | undefined;
-  /** Witnesses to ask for cosignatures: `<url>=<verifier key or file>` each. */
+  /**
+   * A sequencer node: witnesses to ask for cosignatures, `<url>=<verifier key or file>` each.
+   * A replica: witness keys whose cosignatures the followed checkpoints need (`quorum` of them).
+   */
   readonly witnesses?: readonly string[];
+  readonly quorum?: number;
   /** Follow another node instead of sequencing: its URL, the key to pin, who signs the requests. */
   readonly replica?: {
     readonly from: string | undefined;
@@ -53,6 +57,11 @@ export async function node(ctx: Ctx, dir: string, args: NodeArgs): Promise<numbe
     );
   let role: { sequencerKey: string } | { replica: ReplicaOptions };
   if (args.replica === undefined) {
+    if (args.quorum !== undefined)
+      fail(
+        ErrorCode.INVALID_ARGUMENT,
+        '--quorum is for a replica (--replica) that follows witnessed checkpoints',
+      );
     requireLedgerFolder(dir);
     role = { sequencerKey: readKeyFile(sequencerKeyPath(dir)) };
   } else {
@@ -65,16 +74,25 @@ export async function node(ctx: Ctx, dir: string, args: NodeArgs): Promise<numbe
         'a replica node needs --key <sequencer.pub>: the published key to pin',
       );
     const verifierKey = keyArgument(key);
+    const required = (args.witnesses ?? []).map((w) => {
+      if (/^https?:\/\//i.test(w))
+        fail(
+          ErrorCode.INVALID_ARGUMENT,
+          'a replica asks no witness: --witness <key> names one whose cosignatures the followed checkpoints need',
+        );
+      return keyArgument(w);
+    });
     mkdirSync(dir, { recursive: true });
     role = {
       replica: {
         from,
         verifierKey,
         ...(as === undefined ? {} : { as: await resolveNodeMember(from, verifierKey, as) }),
+        ...(required.length === 0 ? {} : { witnesses: required, quorum: args.quorum ?? required.length }),
       },
     };
   }
-  const witnesses = (args.witnesses ?? []).map((w) => {
+  const witnesses = (args.replica === undefined ? (args.witnesses ?? []) : []).map((w) => {
     const at = w.indexOf('=');
     if (at <= 0 || !/^https?:\/\//i.test(w))
       fail(

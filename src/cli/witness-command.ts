@@ -1,5 +1,5 @@
 /**
- * `dirchain witness keygen <name> [--out DIR]` and `dirchain witness serve
+ * `dirchain witness keygen <name> [--type ed25519|ml-dsa-44] [--out DIR]` and `dirchain witness serve
  * --listen HOST:PORT --key <name>.key --log <origin>=<verifier key> … [--state FILE]`:
  * a C2SP tlog-witness (src/sync/witness-server.ts).
  */
@@ -13,6 +13,8 @@ import { keyArgument, readKeyFile } from './node-dir.js';
 
 export interface WitnessArgs {
   readonly out: string | undefined;
+  /** keygen: `ed25519` (cosignature/v1, the default) or `ml-dsa-44`. */
+  readonly type: string | undefined;
   readonly key: string | undefined;
   readonly logs: readonly string[];
   readonly listen: string;
@@ -28,19 +30,24 @@ export async function witnessCommand(
   if (action === 'keygen') {
     if (name === undefined)
       fail(ErrorCode.INVALID_ARGUMENT, 'witness keygen needs a name, e.g. witness.example.org/court');
-    const key = generateWitnessKey(name);
+    const type = a.type ?? 'ed25519';
+    if (type !== 'ed25519' && type !== 'ml-dsa-44')
+      fail(ErrorCode.INVALID_ARGUMENT, `--type takes ed25519 or ml-dsa-44, not ${JSON.stringify(type)}`);
+    const key = generateWitnessKey(name, { type });
     const file = join(a.out ?? '.', `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.key`);
     if (existsSync(file))
       fail(ErrorCode.INVALID_ARGUMENT, `${file} exists: a witness key is never overwritten`);
     writeFileSync(file, `${key.signerKey}\n`, { mode: 0o600, flag: 'wx' });
     chmodSync(file, 0o600);
-    ctx.out(ctx.json ? JSON.stringify({ file, verifierKey: key.verifierKey }) : key.verifierKey);
+    ctx.out(ctx.json ? JSON.stringify({ file, type, verifierKey: key.verifierKey }) : key.verifierKey);
     return EXIT.ok;
   }
   if (action !== 'serve')
     fail(ErrorCode.INVALID_ARGUMENT, 'witness takes keygen or serve', {
       hint: 'run dirchain witness --help',
     });
+  if (a.type !== undefined)
+    fail(ErrorCode.INVALID_ARGUMENT, '--type is for witness keygen: serve reads it from the key');
   if (a.key === undefined)
     fail(ErrorCode.INVALID_ARGUMENT, 'witness serve needs --key <name>.key (from witness keygen)');
   if (a.logs.length === 0)

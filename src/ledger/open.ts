@@ -195,6 +195,13 @@ export interface ReplicaOptions {
   readonly pollMs?: number;
   /** Per request (default 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * Follow only checkpoints cosigned by `quorum` (default all) of these
+   * witness keys (the upstream node's cosigned checkpoint); the replica then
+   * serves the last of them, cosignatures and all, to its own followers.
+   */
+  readonly witnesses?: readonly string[];
+  readonly quorum?: number;
 }
 
 /**
@@ -208,7 +215,7 @@ export interface ReplicaOptions {
 export async function openReplica(
   path: string,
   options: ReplicaOptions,
-): Promise<{ ledger: Ledger; following: Promise<FollowReport> }> {
+): Promise<{ ledger: Ledger; following: Promise<FollowReport>; cosigned: () => string | undefined }> {
   const follower = await Follower.open(path, options.from, options);
   const { store, state } = follower;
   try {
@@ -236,6 +243,8 @@ export async function openReplica(
     running = follower.run({
       signal: stop.signal,
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      ...(options.witnesses === undefined ? {} : { witnesses: options.witnesses }),
+      ...(options.quorum === undefined ? {} : { quorum: options.quorum }),
       onBlock: (block) => {
         ledger!.advance(block.header, block.note);
         for (const c of block.changes) if (c.type === 'resource') catalog.upsert(c.entity);
@@ -243,7 +252,7 @@ export async function openReplica(
     });
     // Settled by whoever awaits `following`; never an unhandled rejection when no one does.
     running.catch(() => {});
-    return { ledger, following: running };
+    return { ledger, following: running, cosigned: () => follower.cosigned };
   } catch (e) {
     await follower.close();
     throw e;

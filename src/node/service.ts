@@ -4,6 +4,7 @@
  * and answers proofs and directory queries to members. The format is
  * docs/http-api.md (shapes in node/wire.ts); the HTTP limits are node/http.ts's.
  */
+
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { fromHex, utf8 } from '../crypto/bytes.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
@@ -18,6 +19,7 @@ import type { Head, LedgerOptions } from '../ledger/types.js';
 import { decodeEntryBundle } from '../merkle/tiles.js';
 import { DEFAULT_POLICY } from '../policy/genesis.js';
 import type { DirectoryQuery } from '../query/query.js';
+import { parseWitnessKeys } from '../verify.js';
 import { createLimitedServer, errorReply, type HttpLimits, listenOn } from './http.js';
 import { createNodeLog, errorLogOf, type NodeLog } from './log.js';
 import { createNodeMetrics, type NodeMetrics } from './metrics.js';
@@ -197,10 +199,13 @@ export async function startNode(path: string, options: NodeOptions): Promise<Run
       ErrorCode.INVALID_ARGUMENT,
       'a node takes the sequencer key, or replica options to follow another node',
     );
+  // A witness key that cannot be read is the operator's mistake: refused now, not logged every round.
+  if (options.witnesses !== undefined) parseWitnessKeys(options.witnesses.map((w) => w.verifierKey));
   let ledger: Ledger;
   let following: Promise<unknown> | undefined;
+  let relayed: (() => string | undefined) | undefined;
   if (options.replica !== undefined) {
-    ({ ledger, following } = await openReplica(path, options.replica));
+    ({ ledger, following, cosigned: relayed } = await openReplica(path, options.replica));
     following.then(
       (r) => log.write('info', 'follower stopped', { report: r }),
       (e: unknown) =>
@@ -215,7 +220,7 @@ export async function startNode(path: string, options: NodeOptions): Promise<Run
       },
     });
   }
-  const service = new NodeService(ledger, options, log, metrics, following);
+  const service = new NodeService(ledger, options, log, metrics, following, relayed);
   try {
     return await service.listen(options);
   } catch (e) {
@@ -238,6 +243,8 @@ class NodeService {
   #hosts: Set<string> | undefined;
   #metricsHere = true;
   #witnesses: WitnessCollector | undefined;
+  /** A replica following witnessed checkpoints: the last one it caught up to, which it serves as cosigned. */
+  readonly #relayed: (() => string | undefined) | undefined;
   #draining = false;
   /** Submissions taken and not yet answered. */
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -251,7 +258,9 @@ class NodeService {
     log: NodeLog,
     metrics: NodeMetrics,
     following: Promise<unknown> | undefined,
+    relayed?: () => string | undefined,
   ) {
+    this.#relayed = relayed;
     this.#ledger = ledger;
     following?.then(
       () => {
@@ -415,8 +424,11 @@ class NodeService {
       }
       case 'cosigned': {
         if (!this.#public) await this.#authenticate(req, new Uint8Array(0));
-        const note = this.#witnesses?.cosigned;
-        if (note === undefined) fail(ErrorCode.NOT_FOUND, 'no checkpoint has been cosigned yet');
+        const note = this.#witnesses?.cosigned ?? this.#relayed?.();
+        if (note === undefined)
+          fail(ErrorCode.NOT_FOUND, 'no checkpoint has been cosigned yet', {
+            hint: 'a node serves cosigned checkpoints when it asks witnesses, or, as a replica, follows witnessed ones',
+          });
         return { status: 200, type: 'text/plain; charset=utf-8', body: note, cache: 'no-cache' };
       }
       case 'checkpoint':

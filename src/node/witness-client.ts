@@ -4,16 +4,24 @@
  * every witness) with a consistency proof from the size each witness last
  * cosigned, and keeps the checkpoint with the cosignatures it got. A witness
  * that answers 409 tells the size it holds; the node proves from there.
+ * Witnesses of either cosignature type (Ed25519 cosignature/v1, ML-DSA-44
+ * subtree/v1) are asked alike; a line is kept only if it verifies under the
+ * witness's key.
  */
 import { toBase64 } from '../crypto/bytes.js';
+import { ErrorCode, fail } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { verifyCosignatures } from '../verify.js';
+import { readCapped } from './http.js';
 import type { NodeLog } from './log.js';
+
+/** Largest add-checkpoint answer read: a few cosignature lines (an ML-DSA-44 one is about 3.3 KB). */
+const MAX_ANSWER = 64 * 1024;
 
 export interface WitnessTarget {
   /** The witness's base URL (its add-checkpoint is `<url>add-checkpoint`). */
   readonly url: string;
-  /** Its verifier key (`name+hash+base64`, cosignature/v1). */
+  /** Its verifier key (`name+hash+base64(type || key)`: 0x04 Ed25519 cosignature/v1 or 0x06 ML-DSA-44). */
   readonly verifierKey: string;
 }
 
@@ -78,7 +86,11 @@ export class WitnessCollector {
           body,
           signal: AbortSignal.timeout(10_000),
         });
-        const text = await res.text();
+        const text = (
+          await readCapped(res, MAX_ANSWER, () =>
+            fail(ErrorCode.TOO_LARGE, `the witness's answer is over ${MAX_ANSWER} bytes`),
+          )
+        ).toString('utf8');
         if (res.status === 409 && /^\d+\n$/.test(text)) {
           // The witness holds another size: prove from there.
           this.#known.set(w.url, Number(text));

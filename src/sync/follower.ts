@@ -10,7 +10,7 @@
  * byte for byte with the ones the replica computed. Killed at any point, it
  * resumes from its last durable block.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Chain, FormedBlock } from '../chain/chain.js';
@@ -36,6 +36,7 @@ import { TILE_HEIGHT, TILE_WIDTH, tileForIndex, tilePath, tileWidthAt } from '..
 import { GENESIS_KIND, paramsFromGenesis } from '../policy/genesis.js';
 import { LedgerStore, metaEntries, replayFloorMeta, STORAGE_FORMAT } from '../storage/store.js';
 import { verifyCosignatures } from '../verify.js';
+import { keepEvidence } from './evidence-file.js';
 import { HttpBlockSource } from './http-source.js';
 import { isLocalSource, type LocalSource, openLocalSource } from './local-source.js';
 
@@ -112,6 +113,7 @@ export class Follower {
   readonly #source: HttpBlockSource;
   readonly #pinned: NoteVerifier;
   readonly #local: LocalSource | undefined;
+  #cosigned: string | undefined;
 
   private constructor(
     replica: Replica,
@@ -174,6 +176,15 @@ export class Follower {
     await this.#local?.close();
   }
 
+  /**
+   * Following witnessed checkpoints: the last one the replica caught up to,
+   * with its cosignatures (a replica node serves it, so followers chained
+   * behind it can require the witnesses too).
+   */
+  get cosigned(): string | undefined {
+    return this.#cosigned;
+  }
+
   /** The last durable block's header and note. */
   get head(): { header: BlockHeader; note: string } {
     return { header: this.#replica.header, note: this.#replica.note };
@@ -226,6 +237,12 @@ export class Follower {
       pollMs = options.pollMs ?? 1000;
       blocks += added.blocks;
       entries += added.entries;
+      if (
+        options.witnesses !== undefined &&
+        options.witnesses.length > 0 &&
+        replica.chain.size === target.size
+      )
+        this.#cosigned = note;
       if (options.once) break;
       if (added.blocks === 0) await wait(pollMs, options.signal);
     }
@@ -644,14 +661,6 @@ async function signedButRefused(
       hint: `the signed note and the block's entries are in ${file}: check it against a replica at block ${block.header.height - 1} (dirchain verify ${file} --key <key> --replica <dir>)`,
     },
   );
-}
-
-/** Writes evidence (encoding/evidence.ts) to a new file `<kind>-<time>.json` in `dir`; returns its path. */
-function keepEvidence(dir: string, kind: string, seenAt: string, json: object): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${kind}-${seenAt.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`, { flag: 'wx' });
-  return file;
 }
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {

@@ -2,7 +2,8 @@
  * A witness as C2SP tlog-witness specifies it (https://c2sp.org/tlog-witness):
  * `POST /add-checkpoint` with an old size line, up to 63 consistency proof
  * lines, an empty line and a checkpoint; the answer is this witness's
- * cosignature line (C2SP tlog-cosignature, Ed25519 `cosignature/v1`) once the
+ * cosignature line (C2SP tlog-cosignature: Ed25519 `cosignature/v1` or ML-DSA-44
+ * `subtree/v1`, start 0 and end the checkpoint's size, as its key is) once the
  * checkpoint is checked against the latest one it cosigned for that origin and
  * that new latest is durable. Check and persist run one request at a time, so
  * two requests cannot roll the recorded size back (the spec's race).
@@ -17,17 +18,20 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, w
 import type { IncomingMessage, Server } from 'node:http';
 import { dirname } from 'node:path';
 import { equalBytes, fromBase64, toBase64, utf8 } from '../crypto/bytes.js';
-import { sha256Node, verifyNode } from '../crypto/node-crypto.js';
+import { sha256Node } from '../crypto/node-crypto.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
-import { type NoteVerifier, openNote, parseNote, parseVerifierKey } from '../crypto/note.js';
+import { type NoteVerifier, parseNote, parseVerifierKey } from '../crypto/note.js';
 import { parseCheckpoint } from '../encoding/checkpoint.js';
+import { forkEvidenceToJSON } from '../encoding/evidence.js';
 import { ErrorCode, fail, isDirchainError } from '../errors.js';
 import { checkConsistency } from '../merkle/check.js';
 import { createLimitedServer, listenOn } from '../node/http.js';
-import { cosignCheckpoint } from './witness.js';
+import { verifyCheckpoint } from '../verify.js';
+import { keepEvidence } from './evidence-file.js';
+import { cosignWith, loadWitnessSigner, type WitnessSigner } from './witness.js';
 
 export interface WitnessOptions {
-  /** The witness's signer key (`generateWitnessKey`'s `signerKey`). */
+  /** The witness's signer key (`generateWitnessKey`'s `signerKey`), Ed25519 or ML-DSA-44. */
   readonly signerKey: string;
   /** The logs it witnesses: each origin's verifier keys (C2SP note verifier key text). */
   readonly logs: ReadonlyArray<{ readonly origin: string; readonly verifierKeys: readonly string[] }>;
@@ -37,6 +41,12 @@ export interface WitnessOptions {
   readonly port?: number;
   /** POSIX seconds for the cosignature (tests); default now. */
   readonly clock?: () => number;
+  /**
+   * Where refused checkpoints that the log validly signed are kept (default:
+   * the folder of `statePath`): fork evidence for another root at the size
+   * already cosigned, a record of the failing proof otherwise.
+   */
+  readonly evidenceDir?: string;
 }
 
 export interface RunningWitness {
@@ -48,6 +58,8 @@ export interface RunningWitness {
 interface Recorded {
   size: number;
   root: string;
+  /** The signed checkpoint cosigned last, as the log sent it (absent in a state file of an older witness). */
+  note?: string;
 }
 
 const MAX_PROOF_LINES = 63;
@@ -64,6 +76,8 @@ class Refusal {
 
 /** Starts a witness HTTP server (C2SP tlog-witness add-checkpoint). */
 export async function startWitness(options: WitnessOptions): Promise<RunningWitness> {
+  // Parsed and checked once: a bad key file stops the start, not the first request.
+  const signer = loadWitnessSigner(options.signerKey);
   const logs = new Map<string, NoteVerifier[]>();
   for (const l of options.logs)
     logs.set(
@@ -93,7 +107,7 @@ export async function startWitness(options: WitnessOptions): Promise<RunningWitn
       } catch (e) {
         return answer(e instanceof Refusal ? e.status : 400, `${(e as Error).message ?? e}\n`);
       }
-      const result = turn.then(() => addCheckpoint(body, logs, state, options));
+      const result = turn.then(() => addCheckpoint(body, logs, state, signer, options));
       turn = result.catch(() => {});
       try {
         answer(200, await result);
@@ -132,6 +146,7 @@ async function addCheckpoint(
   body: string,
   logs: Map<string, NoteVerifier[]>,
   state: Record<string, Recorded>,
+  signer: WitnessSigner,
   options: WitnessOptions,
 ): Promise<string> {
   const blank = body.indexOf('\n\n');
@@ -167,7 +182,8 @@ async function addCheckpoint(
   if (keys === undefined) throw new Refusal(404, `this witness does not witness ${origin}`);
   let checkpoint: ReturnType<typeof parseCheckpoint>;
   try {
-    checkpoint = parseCheckpoint(openNote(note, keys, verifyNode).text);
+    // Signed by a key trusted for this origin and named after it, as cosigning asks.
+    checkpoint = verifyCheckpoint(note, keys);
   } catch {
     throw new Refusal(403, `no valid signature by a key trusted for ${origin}`);
   }
@@ -185,21 +201,61 @@ async function addCheckpoint(
   } else {
     const oldRoot = fromBase64(recorded!.root);
     if (old === checkpoint.size) {
-      if (!equalBytes(oldRoot, checkpoint.root) || proof.length > 0)
-        throw new Refusal(422, `another root for size ${old}, the size already cosigned`);
+      if (!equalBytes(oldRoot, checkpoint.root)) {
+        // Two checkpoints the log signed, one size, two roots: proof of a fork anyone can check.
+        const kept =
+          recorded!.note === undefined
+            ? undefined
+            : keepEvidence(evidenceDirOf(options), 'fork', new Date().toISOString(), {
+                ...forkEvidenceToJSON({
+                  origin,
+                  checkpoint1: recorded!.note,
+                  checkpoint2: note,
+                  seenAt: new Date().toISOString(),
+                }),
+              });
+        throw new Refusal(
+          422,
+          `another root for size ${old}, the size already cosigned: the log forked${kept === undefined ? '' : ` (evidence kept in ${kept})`}`,
+        );
+      }
+      if (proof.length > 0)
+        throw new Refusal(422, `a consistency proof from size ${old} to itself must be empty`);
     } else if (!checkConsistency(hasher, old, checkpoint.size, oldRoot, checkpoint.root, proof)) {
-      throw new Refusal(422, `the consistency proof from ${old} to ${checkpoint.size} does not verify`);
+      // Not proof of a fork on its own (whoever asked chose the proof), but worth keeping: both signed
+      // checkpoints and the proof, for whoever holds the log's tiles to settle.
+      const seenAt = new Date().toISOString();
+      const kept = keepEvidence(evidenceDirOf(options), 'refused', seenAt, {
+        type: REFUSED_TYPE,
+        origin,
+        cosigned: recorded!.note ?? null,
+        cosignedSize: old,
+        cosignedRoot: recorded!.root,
+        refused: note,
+        proof: proof.map(toBase64),
+        reason: 'consistency proof does not verify',
+        seenAt,
+      });
+      throw new Refusal(
+        422,
+        `the consistency proof from ${old} to ${checkpoint.size} does not verify (kept in ${kept})`,
+      );
     }
   }
-  state[origin] = { size: checkpoint.size, root: toBase64(checkpoint.root) };
+  state[origin] = { size: checkpoint.size, root: toBase64(checkpoint.root), note };
   persist(options.statePath, state);
-  const cosigned = cosignCheckpoint(note, options.signerKey, {
-    logKeys: keys,
-    ...(options.clock === undefined ? {} : { time: options.clock() }),
-  });
-  // This witness's line is the last one cosignCheckpoint adds.
+  // The log's signature was checked above; the checkpoint is the one it signed.
+  const cosigned = cosignWith(note, checkpoint, signer, options.clock?.());
+  // This witness's line is the last one cosignWith adds.
   const lines = cosigned.trimEnd().split('\n');
   return `${lines.at(-1)}\n`;
+}
+
+/** A witness's record of a validly signed checkpoint it refused for a failing consistency proof. */
+export const REFUSED_TYPE = 'dirchain-witness-refused/v1';
+
+function evidenceDirOf(options: WitnessOptions): string {
+  return options.evidenceDir ?? dirname(options.statePath);
 }
 
 /** Written to a new file, synced, renamed over the old one, the folder synced: a crash leaves one or the other. */

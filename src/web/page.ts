@@ -38,7 +38,10 @@ function addLines(area: HTMLTextAreaElement, more: string[]): void {
   area.value = [...have, ...more.filter((l) => !have.includes(l))].join('\n');
 }
 
-/** Puts a dropped or opened file where it belongs: a bundle, log keys (type 1) or witness keys (type 4). */
+/** Witness key types (C2SP tlog-cosignature): Ed25519 cosignature/v1 and ML-DSA-44. */
+const isWitnessType = (t: number | undefined): boolean => t === 0x04 || t === 0x06;
+
+/** Puts a dropped or opened file where it belongs: a bundle, log keys (type 1) or witness keys (types 4 and 6). */
 function place(text: string): void {
   if (text.trimStart().startsWith('{')) {
     bundleText.value = text;
@@ -47,11 +50,11 @@ function place(text: string): void {
   const keys = lines(text);
   addLines(
     keysText,
-    keys.filter((k) => keyType(k) !== 0x04),
+    keys.filter((k) => !isWitnessType(keyType(k))),
   );
   addLines(
     witnessesText,
-    keys.filter((k) => keyType(k) === 0x04),
+    keys.filter((k) => isWitnessType(keyType(k))),
   );
 }
 

@@ -93,6 +93,58 @@ describe('the node collects witness cosignatures', () => {
     ).rejects.toMatchObject({ code: ErrorCode.QUORUM });
   });
 
+  it('a replica that follows witnessed checkpoints serves them cosigned: followers chained behind it require the witness too', async () => {
+    const size = node.ledger.head().size;
+    await cosignedAt(size);
+    const department = await startNode(join(dir.path, 'department'), {
+      replica: {
+        from: node.url,
+        verifierKey: city.sequencer.verifierKey,
+        witnesses: [w.verifierKey],
+        quorum: 1,
+        pollMs: 20,
+      },
+      public: true,
+      log: createNodeLog({ level: 'error', stream: { write: () => true } }),
+    });
+    try {
+      let relayed: Response | undefined;
+      for (let i = 0; i < 300; i++) {
+        relayed = await fetch(new URL('dirchain/v1/checkpoint/cosigned', department.url));
+        if (relayed.status === 200) break;
+        await relayed.body?.cancel();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const note = await relayed!.text();
+      expect(relayed!.status).toBe(200);
+      expect(
+        verifyCheckpoint(note, [city.sequencer.verifierKey], { witnesses: [w.verifierKey], quorum: 1 }).size,
+      ).toBeGreaterThanOrEqual(size);
+      const district = await follow(join(dir.path, 'district'), department.url, {
+        verifierKey: city.sequencer.verifierKey,
+        witnesses: [w.verifierKey],
+        quorum: 1,
+        once: true,
+      });
+      expect(district.size).toBeGreaterThanOrEqual(size);
+    } finally {
+      await department.close();
+    }
+    // A replica that follows without witnesses has nothing cosigned to serve.
+    const plain = await startNode(join(dir.path, 'department-plain'), {
+      replica: { from: node.url, verifierKey: city.sequencer.verifierKey, pollMs: 20 },
+      public: true,
+      log: createNodeLog({ level: 'error', stream: { write: () => true } }),
+    });
+    try {
+      const res = await fetch(new URL('dirchain/v1/checkpoint/cosigned', plain.url));
+      expect(res.status).toBe(404);
+      await res.body?.cancel();
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('a client that requires the witness reads the cosigned head', async () => {
     const size = node.ledger.head().size;
     await cosignedAt(size);

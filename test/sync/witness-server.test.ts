@@ -4,6 +4,7 @@
  * type, the cosignature verifying with verifyCheckpoint's witness policy, and
  * the recorded checkpoint surviving a restart.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, loadSigner } from '../../src/crypto/keys.js';
@@ -12,8 +13,13 @@ import { formatCheckpoint } from '../../src/encoding/checkpoint.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { createLedger } from '../../src/ledger/open.js';
 import { generateWitnessKey } from '../../src/sync/witness.js';
-import { addCheckpointBody, type RunningWitness, startWitness } from '../../src/sync/witness-server.js';
-import { verifyCheckpoint } from '../../src/verify.js';
+import {
+  addCheckpointBody,
+  REFUSED_TYPE,
+  type RunningWitness,
+  startWitness,
+} from '../../src/sync/witness-server.js';
+import { verifyBundle, verifyCheckpoint } from '../../src/verify.js';
 import { tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, ORIGIN, signedBy } from '../ledger/fixture.js';
 
@@ -81,15 +87,39 @@ describe('add-checkpoint (C2SP tlog-witness)', () => {
     expect([r.status, r.type, r.text]).toEqual([409, 'text/x.tlog.size', '2\n']);
   });
 
-  it('422 for another root at the size already cosigned', async () => {
-    expect((await add(addCheckpointBody(2, [], forkAt2))).status).toBe(422);
+  it('422 for another root at the size already cosigned, keeping both signed checkpoints as fork evidence', async () => {
+    const before = new Set(readdirSync(dir.path));
+    const r = await add(addCheckpointBody(2, [], forkAt2));
+    expect(r.status).toBe(422);
+    expect(r.text).toContain('the log forked');
+    const kept = readdirSync(dir.path).filter((f) => !before.has(f));
+    expect(kept).toEqual([expect.stringMatching(/^fork-.*\.json$/)]);
+    const evidence = JSON.parse(readFileSync(join(dir.path, kept[0]!), 'utf8')) as Record<string, unknown>;
+    expect(evidence.checkpoint1).toBe(a.checkpoint(2));
+    expect(evidence.checkpoint2).toBe(forkAt2);
+    const report = verifyBundle(evidence, [city.sequencer.verifierKey]);
+    expect(report.ok, JSON.stringify(report.checks)).toBe(true);
+    expect(report.kind).toBe('fork');
   });
 
   it('200 with a consistency proof; 422 when the proof does not verify', async () => {
     const [, four] = sizes();
     const proof = (await a.proveConsistency(2, four!)).consistency;
     const bad = proof.map((h, i) => (i === 0 ? Uint8Array.from(h, (x, j) => (j === 0 ? x ^ 1 : x)) : h));
+    const before = new Set(readdirSync(dir.path));
     expect((await add(addCheckpointBody(2, bad, a.checkpoint(four)))).status).toBe(422);
+    // Kept for the operator (not proof on its own): both signed checkpoints and the proof as sent.
+    const kept = readdirSync(dir.path).filter((f) => !before.has(f));
+    expect(kept).toEqual([expect.stringMatching(/^refused-.*\.json$/)]);
+    const record = JSON.parse(readFileSync(join(dir.path, kept[0]!), 'utf8')) as Record<string, unknown>;
+    expect(record).toMatchObject({
+      type: REFUSED_TYPE,
+      origin: ORIGIN,
+      cosigned: a.checkpoint(2),
+      cosignedSize: 2,
+      refused: a.checkpoint(four),
+      proof: bad.map((h) => Buffer.from(h).toString('base64')),
+    });
     expect((await add(addCheckpointBody(2, proof, a.checkpoint(four)))).status).toBe(200);
     expect((await add(addCheckpointBody(2, proof, a.checkpoint(four)))).text).toBe(`${four}\n`);
   });
