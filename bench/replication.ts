@@ -9,6 +9,9 @@
  *   fetch   a raw fetch of every resource the follower fetches (checkpoint,
  *           block-note bundles, entry bundles, hash tiles), nothing decoded,
  *           verified or stored: the transport ceiling.
+ * And a fresh follower from the object store: the ledger published (untimed)
+ * to s3rver, a real S3-compatible server in a child process, and followed
+ * from the bucket's HTTP address alone.
  *
  * The ledger is built once (untimed, pre-signed batches of 64 events). The
  * served folder is locked by the node, so each round starts a node, runs
@@ -25,6 +28,7 @@ import { blockHeaderOfNote } from '../src/encoding/checkpoint.js';
 import { loadSigner } from '../src/index.js';
 import { ENTRIES_LEVEL, TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidthAt } from '../src/merkle/tiles.js';
 import { follow } from '../src/sync/follower.js';
+import { publish } from '../src/sync/publish.js';
 import { buildBatchLedger } from './feed.js';
 import {
   type BenchContext,
@@ -52,11 +56,12 @@ const FETCH_IN_FLIGHT = 8;
 /** How long the server may take to print its URL before the figure gives up. */
 const SERVER_START_MS = 60_000;
 
-type VariantId = 'fetch' | 'http' | 'local';
-const ORDER: readonly VariantId[] = ['fetch', 'http', 'local'];
+type VariantId = 'fetch' | 'http' | 's3' | 'local';
+const ORDER: readonly VariantId[] = ['fetch', 'http', 's3', 'local'];
 const LABELS: Record<VariantId, string> = {
   fetch: 'ref 2: raw HTTP fetch of the same tiles, no verify',
   http: 'follower: replica from a node over loopback HTTP',
+  s3: 'follower: replica from the object store (s3rver)',
   local: 'ref: the same follower from the local folder, no HTTP',
 };
 
@@ -154,6 +159,64 @@ class NodeProcess {
   }
 }
 
+/** s3rver in a child process (scripts/s3rver-child.mjs), with one bucket; its HTTP address read from stdout. */
+class S3Process {
+  readonly endpoint: string;
+  readonly #child: ChildProcess;
+  readonly #kill: () => void;
+
+  private constructor(child: ChildProcess, endpoint: string, kill: () => void) {
+    this.#child = child;
+    this.endpoint = endpoint;
+    this.#kill = kill;
+  }
+
+  static async start(dir: string, bucket: string): Promise<S3Process> {
+    const script = fileURLToPath(new URL('../scripts/s3rver-child.mjs', import.meta.url));
+    const child = spawn(process.execPath, [script, dir, bucket], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const kill = (): void => {
+      child.kill('SIGKILL');
+      process.off('exit', kill);
+    };
+    process.on('exit', kill);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('s3rver printed no port in 20 s')), 20_000);
+        child.once('exit', (code) => reject(new Error(`s3rver exited (code ${code}): ${stderr.trim()}`)));
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          const m = JSON.parse(line) as { port?: number };
+          if (m.port !== undefined) {
+            clearTimeout(timer);
+            resolve(m.port);
+          }
+        });
+      });
+      return new S3Process(child, `http://127.0.0.1:${port}`, kill);
+    } catch (e) {
+      kill();
+      throw e;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise<void>((r) => this.#child.once('exit', () => r()));
+    this.#child.kill('SIGTERM');
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+    this.#kill();
+  }
+}
+
+/** s3rver's one account (its README). */
+const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const BUCKET = 'ledgers';
+
 /** Every path the follower fetches, in its order: checkpoint, block bundles, entry bundles + tiles, upper tiles. */
 function servedPaths(size: number, height: number): string[] {
   const paths = ['checkpoint'];
@@ -248,6 +311,7 @@ async function runFollow(
 async function runRound(
   dir: string,
   scratch: string,
+  bucketUrl: string,
   trustedKey: string,
   entries: number,
   log: (line: string) => void,
@@ -275,7 +339,9 @@ async function runRound(
     );
   const local = await runFollow(join(dir, 'ledger'), trustedKey, entries, scratch);
   collectGarbage();
-  const rounds = { fetch: fetched, http, local };
+  const s3 = await runFollow(bucketUrl, trustedKey, entries, scratch);
+  collectGarbage();
+  const rounds = { fetch: fetched, http, s3, local };
   for (const v of ORDER)
     log(`  ${label} ${v.padEnd(5)} ${Math.round(rounds[v].recordsPerSec).toLocaleString('en-US')} records/s`);
   return rounds;
@@ -303,6 +369,8 @@ export async function figureReplication(ctx: BenchContext): Promise<FigureResult
   const warmDir = await tempDir('replication-warm');
   const dir = await tempDir('replication');
   const scratch = await tempDir('replication-replica');
+  const s3Dir = await tempDir('replication-s3');
+  let s3: S3Process | undefined;
   try {
     ctx.log(`figure 4: building a ledger of ${n.toLocaleString('en-US')} events (and a warm-up one)...`);
     const warm = await build(warmDir, ctx.seed, warmN);
@@ -313,13 +381,44 @@ export async function figureReplication(ctx: BenchContext): Promise<FigureResult
         `${(diskBytes / MB).toFixed(0)} MB on disk`,
     );
     collectGarbage();
-    const warmup = await runRound(warmDir, scratch, trustedKey, warm.entries, ctx.log, 'warm-up');
+    // Both ledgers published once (untimed) to one s3rver process, under their own prefixes.
+    // (The SDK's notice that its 2027 releases need Node 22 is not the figure's business; the lock file pins it.)
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    s3 = await S3Process.start(s3Dir, BUCKET);
+    const published: Record<string, number> = {};
+    for (const [prefix, from] of [
+      ['warm', warmDir],
+      ['big', dir],
+    ] as const) {
+      const t = performance.now();
+      const report = await publish(join(from, 'ledger'), `s3://${BUCKET}/${prefix}`, {
+        endpoint: s3.endpoint,
+        credentials: S3_CREDENTIALS,
+        region: 'us-east-1',
+      });
+      published[prefix] = (performance.now() - t) / 1000;
+      ctx.log(
+        `  published ${prefix}: ${report.uploaded.toLocaleString('en-US')} objects in ${published[prefix]!.toFixed(1)} s`,
+      );
+    }
+    const endpoint = s3.endpoint;
+    const bucketUrl = (prefix: string) => `${endpoint}/${BUCKET}/${prefix}/`;
+    const warmup = await runRound(
+      warmDir,
+      scratch,
+      bucketUrl('warm'),
+      trustedKey,
+      warm.entries,
+      ctx.log,
+      'warm-up',
+    );
     await removeDir(warmDir);
-    const runs: Record<VariantId, RunResult[]> = { fetch: [], http: [], local: [] };
+    const runs: Record<VariantId, RunResult[]> = { fetch: [], http: [], s3: [], local: [] };
     for (let r = 0; r < ctx.runs; r++) {
       const round = await runRound(
         dir,
         scratch,
+        bucketUrl('big'),
         trustedKey,
         built.entries,
         ctx.log,
@@ -355,6 +454,9 @@ export async function figureReplication(ctx: BenchContext): Promise<FigureResult
         'tiles (4 bundles read ahead) and the upper tiles, replays every entry through the state machine (every ' +
         'note, record and seal signature, event, policy verdict, root, block link, tile) and writes each block ' +
         'durably (sync), as the sequencer does.',
+      'object store: the ledger published once (untimed, `publish(folder, "s3://ledgers/big", { endpoint })`) to ' +
+        's3rver, an S3-compatible server in a child process on 127.0.0.1 (it stores each object as a file), and ' +
+        "followed from the bucket's HTTP address alone, as from the node.",
       '× ref = median over rounds of (rate ÷ the same follower making a replica from the ledger folder itself, ' +
         'read through the code that serves it, no HTTP, in the same round); × ref 2 = likewise ÷ the raw fetch of ' +
         `the same resources (${FETCH_IN_FLIGHT} in flight, bodies read, nothing decoded, verified or stored): the ` +
@@ -374,11 +476,14 @@ export async function figureReplication(ctx: BenchContext): Promise<FigureResult
         build: built,
         warmup,
         runs,
+        publishSeconds: published,
       },
     };
   } finally {
+    await s3?.stop();
     await removeDir(warmDir);
     await removeDir(dir);
     await removeDir(scratch);
+    await removeDir(s3Dir);
   }
 }

@@ -204,16 +204,23 @@ export interface MapProof {
   readonly leaf?: { readonly key: Uint8Array; readonly value: Uint8Array };
 }
 
-/** The proof for `key` in the map `read` holds. */
-export function proveMap(h: MapHasher, read: MapReader, key: Uint8Array): MapProof {
+/**
+ * The proof for `key` in the map `read` holds (the current version in
+ * memory or on disk, or a past version read from disk: each read awaited).
+ */
+export async function proveMap(
+  h: MapHasher,
+  read: (pos: Uint8Array) => MapNode | undefined | Promise<MapNode | undefined>,
+  key: Uint8Array,
+): Promise<MapProof> {
   const siblings: Uint8Array[] = [];
   let depth = 0;
-  let node = read(position(key, 0));
+  let node = await read(position(key, 0));
   while (node?.kind === 'inner') {
     if (depth >= 255) fail(ErrorCode.LEDGER_CORRUPT, 'the status map has a path deeper than 255 inner nodes');
-    siblings.push(nodeHash(h, read(childPosition(key, depth, 1 - bitAt(key, depth)))));
+    siblings.push(nodeHash(h, await read(childPosition(key, depth, 1 - bitAt(key, depth)))));
     depth++;
-    node = read(position(key, depth));
+    node = await read(position(key, depth));
   }
   return node === undefined ? { siblings } : { siblings, leaf: { key: node.key, value: node.value } };
 }

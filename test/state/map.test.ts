@@ -111,14 +111,14 @@ describe('status map', () => {
     expect(updateMap(h, map.read, [])).toEqual({ root, writes: [] });
   });
 
-  it('every proof checks and says what the map holds, for keys in it and keys not in it', () => {
-    fc.assert(
-      fc.property(batches, fc.array(ids, { minLength: 1, maxLength: 20 }), (bs, asked) => {
+  it('every proof checks and says what the map holds, for keys in it and keys not in it', async () => {
+    await fc.assert(
+      fc.asyncProperty(batches, fc.array(ids, { minLength: 1, maxLength: 20 }), async (bs, asked) => {
         const { map, pairs, roots } = play(bs);
         const root = roots.at(-1)!;
         for (const id of [...asked, ...bs.flat().map(([i]) => i)]) {
           const key = keyOf(id);
-          const got = checkMapProof(h, root, key, proveMap(h, map.read, key));
+          const got = checkMapProof(h, root, key, await proveMap(h, map.read, key));
           const want = pairs.get(toHex(key));
           expect(got).toEqual(want === undefined ? { present: false } : { present: true, value: want });
         }
@@ -127,13 +127,13 @@ describe('status map', () => {
     );
   });
 
-  it('a proof changed anywhere fails, or still tells the truth', () => {
-    fc.assert(
-      fc.property(batches, ids, fc.nat(), fc.nat(255), (bs, id, where, bit) => {
+  it('a proof changed anywhere fails, or still tells the truth', async () => {
+    await fc.assert(
+      fc.asyncProperty(batches, ids, fc.nat(), fc.nat(255), async (bs, id, where, bit) => {
         const { map, pairs, roots } = play(bs);
         const root = roots.at(-1)!;
         const key = keyOf(id);
-        const proof = proveMap(h, map.read, key);
+        const proof = await proveMap(h, map.read, key);
         const truth = pairs.get(toHex(key));
         // Every 32-byte field, one bit flipped: a sibling, the leaf's key, the leaf's value.
         const fields: Uint8Array[] = [...proof.siblings];
@@ -178,21 +178,21 @@ describe('status map', () => {
     );
   });
 
-  it('presence and absence cannot stand in for each other', () => {
-    fc.assert(
-      fc.property(batches, ids, ids, (bs, a, b) => {
+  it('presence and absence cannot stand in for each other', async () => {
+    await fc.assert(
+      fc.asyncProperty(batches, ids, ids, async (bs, a, b) => {
         const { map, pairs, roots } = play(bs);
         const root = roots.at(-1)!;
         const ka = keyOf(a);
         const kb = keyOf(b);
         // A's proof, asked about B: it tells the truth about B or fails.
-        const got = checkMapProof(h, root, kb, proveMap(h, map.read, ka));
+        const got = checkMapProof(h, root, kb, await proveMap(h, map.read, ka));
         const truthB = pairs.get(toHex(kb));
         if (got !== undefined)
           expect(got).toEqual(truthB === undefined ? { present: false } : { present: true, value: truthB });
         // A key in the map never has a verifying proof of absence: not the empty branch at any depth, nor another leaf.
         if (pairs.has(toHex(ka))) {
-          const own = proveMap(h, map.read, ka);
+          const own = await proveMap(h, map.read, ka);
           for (let depth = 0; depth <= own.siblings.length; depth++) {
             const siblings = own.siblings.slice(0, depth);
             expect(checkMapProof(h, root, ka, { siblings })).toBeUndefined();
@@ -208,13 +208,13 @@ describe('status map', () => {
     );
   });
 
-  it('an inner node cannot be shown as a leaf, nor a leaf as an inner node', () => {
+  it('an inner node cannot be shown as a leaf, nor a leaf as an inner node', async () => {
     const { map, pairs, roots } = play([Array.from({ length: 200 }, (_, i) => [i, 0] as [number, number])]);
     const root = roots[0]!;
     let tried = 0;
     for (const k of pairs.keys()) {
       const key = Buffer.from(k, 'hex');
-      const proof = proveMap(h, map.read, key);
+      const proof = await proveMap(h, map.read, key);
       const d = proof.siblings.length;
       if (d < 2) continue;
       // The inner node one level up is inner(children): present its children as a "leaf".
@@ -233,13 +233,13 @@ describe('status map', () => {
     expect(tried).toBeGreaterThan(100);
   });
 
-  it('a proof made at an earlier root does not pass under a later one where the value changed', () => {
-    fc.assert(
-      fc.property(batches, ids, (bs, id) => {
+  it('a proof made at an earlier root does not pass under a later one where the value changed', async () => {
+    await fc.assert(
+      fc.asyncProperty(batches, ids, async (bs, id) => {
         const key = keyOf(id);
         const { snapshots, roots } = play([...bs, [[id, 9]]]);
         for (let i = 0; i < roots.length - 1; i++) {
-          const old = proveMap(h, snapshots[i]!, key);
+          const old = await proveMap(h, snapshots[i]!, key);
           const before = checkMapProof(h, roots[i]!, key, old);
           expect(before).toBeDefined();
           const later = checkMapProof(h, roots.at(-1)!, key, old);

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 
-const CHILD = join(import.meta.dirname, 's3rver-child.mjs');
+const CHILD = join(import.meta.dirname, '../../scripts/s3rver-child.mjs');
 /** s3rver's one account (its README): any other access key is InvalidAccessKeyId. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 

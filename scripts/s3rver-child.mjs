@@ -1,6 +1,6 @@
 /**
  * s3rver (a real S3-compatible server, npm `s3rver`) as a process of its own,
- * for the publish tests (test/sync/s3-server.ts starts it).
+ * for the publish tests (test/sync/s3-server.ts) and figure 4 (bench/replication.ts).
  *
  *   node s3rver-child.mjs <data folder> <bucket>
  *

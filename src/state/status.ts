@@ -1,0 +1,244 @@
+/**
+ * What the status map commits to for each entity: a status value, canonical
+ * MessagePack, with what a verifier needs to judge it and to find the
+ * entities it depends on. One array per type, its first two elements the
+ * type and id (so a value names its key):
+ *
+ *   member    ["member", id, status, index]
+ *   resource  ["resource", id, status, version, index, owner]
+ *   scenario  ["scenario", id, "registered", index]
+ *   request   ["request", id, status, index, consumer, provider, resource, grant|nil]
+ *   grant     ["grant", id, status, index, provider, consumer, resource, validFrom, validTo, revokedAt|nil]
+ *
+ * `index` is the log index of the record that set the value; times are
+ * milliseconds since the epoch (block times). Pure: no I/O.
+ *
+ * `judgeGrant` says what a grant's status is at a time, as the access rules
+ * and `activeGrants` judge it: active only inside [validFrom, validTo), not
+ * revoked by then, on a resource not retired, for a consumer that is active.
+ */
+import { checkCanonical } from '../encoding/canonical.js';
+import { pack, unpackChecked } from '../encoding/msgpack.js';
+import { ErrorCode, fail } from '../errors.js';
+import type { Change } from '../policy/entities.js';
+
+export type StatusValue =
+  | { readonly type: 'member'; readonly id: string; readonly status: string; readonly index: number }
+  | {
+      readonly type: 'resource';
+      readonly id: string;
+      readonly status: string;
+      readonly version: number;
+      readonly index: number;
+      readonly owner: string;
+    }
+  | { readonly type: 'scenario'; readonly id: string; readonly status: 'registered'; readonly index: number }
+  | {
+      readonly type: 'request';
+      readonly id: string;
+      readonly status: string;
+      readonly index: number;
+      readonly consumer: string;
+      readonly provider: string;
+      readonly resource: string;
+      readonly grant: string | null;
+    }
+  | {
+      readonly type: 'grant';
+      readonly id: string;
+      readonly status: string;
+      readonly index: number;
+      readonly provider: string;
+      readonly consumer: string;
+      readonly resource: string;
+      readonly validFrom: number;
+      readonly validTo: number;
+      readonly revokedAt: number | null;
+    };
+
+/** The status value of an entity as a block leaves it. */
+export function statusOf(change: Change): StatusValue {
+  switch (change.type) {
+    case 'member': {
+      const e = change.entity;
+      return { type: 'member', id: e.id, status: e.status, index: e.index };
+    }
+    case 'resource': {
+      const e = change.entity;
+      return {
+        type: 'resource',
+        id: e.id,
+        status: e.status,
+        version: e.version,
+        index: e.index,
+        owner: e.owner,
+      };
+    }
+    case 'scenario':
+      return { type: 'scenario', id: change.entity.id, status: 'registered', index: change.entity.index };
+    case 'request': {
+      const e = change.entity;
+      return {
+        type: 'request',
+        id: e.id,
+        status: e.status,
+        index: e.index,
+        consumer: e.consumer,
+        provider: e.provider,
+        resource: e.resource,
+        grant: e.grant,
+      };
+    }
+    case 'grant': {
+      const e = change.entity;
+      return {
+        type: 'grant',
+        id: e.id,
+        status: e.status,
+        index: e.index,
+        provider: e.provider,
+        consumer: e.consumer,
+        resource: e.resource,
+        validFrom: e.validFrom,
+        validTo: e.validTo,
+        revokedAt: e.revokedAt,
+      };
+    }
+  }
+}
+
+export function encodeStatus(v: StatusValue): Uint8Array {
+  switch (v.type) {
+    case 'member':
+      return pack([v.type, v.id, v.status, v.index]);
+    case 'resource':
+      return pack([v.type, v.id, v.status, v.version, v.index, v.owner]);
+    case 'scenario':
+      return pack([v.type, v.id, v.status, v.index]);
+    case 'request':
+      return pack([v.type, v.id, v.status, v.index, v.consumer, v.provider, v.resource, v.grant]);
+    case 'grant':
+      return pack([
+        v.type,
+        v.id,
+        v.status,
+        v.index,
+        v.provider,
+        v.consumer,
+        v.resource,
+        v.validFrom,
+        v.validTo,
+        v.revokedAt,
+      ]);
+  }
+}
+
+const LENGTHS: Record<StatusValue['type'], number> = {
+  member: 4,
+  resource: 6,
+  scenario: 4,
+  request: 8,
+  grant: 10,
+};
+
+/** Strictly decodes a status value: canonical MessagePack, the fields of its type, nothing else. */
+export function decodeStatus(bytes: Uint8Array): StatusValue {
+  if (!(bytes instanceof Uint8Array)) fail(ErrorCode.DECODE, 'a status value must be bytes');
+  let a: unknown;
+  try {
+    checkCanonical(bytes, 'status value');
+    a = unpackChecked(bytes);
+  } catch (e) {
+    // One code for any bytes that are not a status value, whatever the MessagePack layer called it.
+    return fail(ErrorCode.DECODE, `a status value is not canonical MessagePack: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(a) || typeof a[0] !== 'string' || !(a[0] in LENGTHS))
+    fail(ErrorCode.DECODE, 'a status value is an array starting with its type');
+  const type = a[0] as StatusValue['type'];
+  if (a.length !== LENGTHS[type])
+    fail(ErrorCode.DECODE, `a ${type} status value has ${LENGTHS[type]} fields, not ${a.length}`);
+  const str = (i: number, what: string): string => {
+    if (typeof a[i] !== 'string') fail(ErrorCode.DECODE, `status value ${what} must be a string`);
+    return a[i] as string;
+  };
+  const num = (i: number, what: string): number => {
+    if (!Number.isSafeInteger(a[i]) || (a[i] as number) < 0)
+      fail(ErrorCode.DECODE, `status value ${what} must be an integer ≥ 0`);
+    return a[i] as number;
+  };
+  const id = str(1, 'id');
+  switch (type) {
+    case 'member':
+      return { type, id, status: str(2, 'status'), index: num(3, 'index') };
+    case 'resource':
+      return {
+        type,
+        id,
+        status: str(2, 'status'),
+        version: num(3, 'version'),
+        index: num(4, 'index'),
+        owner: str(5, 'owner'),
+      };
+    case 'scenario':
+      if (a[2] !== 'registered') fail(ErrorCode.DECODE, 'a scenario status value says "registered"');
+      return { type, id, status: 'registered', index: num(3, 'index') };
+    case 'request':
+      if (a[7] !== null) str(7, 'grant');
+      return {
+        type,
+        id,
+        status: str(2, 'status'),
+        index: num(3, 'index'),
+        consumer: str(4, 'consumer'),
+        provider: str(5, 'provider'),
+        resource: str(6, 'resource'),
+        grant: a[7] as string | null,
+      };
+    case 'grant':
+      if (a[9] !== null) num(9, 'revokedAt');
+      return {
+        type,
+        id,
+        status: str(2, 'status'),
+        index: num(3, 'index'),
+        provider: str(4, 'provider'),
+        consumer: str(5, 'consumer'),
+        resource: str(6, 'resource'),
+        validFrom: num(7, 'validFrom'),
+        validTo: num(8, 'validTo'),
+        revokedAt: a[9] as number | null,
+      };
+  }
+}
+
+/** What a grant is at a time: the first reason it is not active, or active. */
+export type GrantStatus =
+  | 'active'
+  | 'revoked'
+  | 'not-yet-valid'
+  | 'expired'
+  | 'retired'
+  | 'suspended'
+  | 'absent';
+
+/**
+ * Judges a grant at `at` (ms) from its status value and those of its resource
+ * and consumer (undefined: not in the map), as `activeGrants` does.
+ */
+export function judgeGrant(
+  grant: StatusValue | undefined,
+  resource: StatusValue | undefined,
+  consumer: StatusValue | undefined,
+  at: number,
+): GrantStatus {
+  if (grant === undefined) return 'absent';
+  if (grant.type !== 'grant') fail(ErrorCode.INVALID_ARGUMENT, `a ${grant.type} is not a grant`);
+  if (grant.status === 'revoked' && (grant.revokedAt === null || grant.revokedAt <= at)) return 'revoked';
+  if (at < grant.validFrom) return 'not-yet-valid';
+  if (at >= grant.validTo) return 'expired';
+  if (resource?.type !== 'resource' || resource.id !== grant.resource || resource.status !== 'active')
+    return 'retired';
+  if (consumer?.type !== 'member' || consumer.id !== grant.consumer || consumer.status !== 'active')
+    return 'suspended';
+  return 'active';
+}
