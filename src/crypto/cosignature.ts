@@ -25,18 +25,16 @@
 
 import { ml_dsa44 } from '@noble/post-quantum/ml-dsa.js';
 import { ErrorCode, fail } from '../errors.js';
-import {
-  checkBytes,
-  checkObject,
-  checkString,
-  concatBytes,
-  fromBase64,
-  show,
-  typeOf,
-  utf8,
-} from './bytes.js';
+import { checkBytes, checkObject, checkString, concatBytes, show, typeOf, utf8 } from './bytes.js';
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, type Verify } from './ed25519.js';
-import { isValidKeyName, type NoteVerifier, noteKeyHash, parseNote, parseTypedVerifierKey } from './note.js';
+import {
+  isValidKeyName,
+  type NoteVerifier,
+  noteKeyHash,
+  parseKeyParts,
+  parseNote,
+  parseTypedVerifierKey,
+} from './note.js';
 import type { Sha256 } from './sha256.js';
 
 /** Signature type byte of Ed25519 cosignature/v1 keys. */
@@ -216,27 +214,12 @@ export function witnessKeyParts(
   what: string,
 ): { name: string; keyHash: number; alg: number; key: Uint8Array } {
   checkString(text, what);
-  let t = text.trim();
-  if (t.startsWith('PRIVATE+KEY+')) t = t.slice('PRIVATE+KEY+'.length);
-  // Names and hashes never contain '+', base64 may: split at the first two only.
-  const a = t.indexOf('+');
-  const b = a < 0 ? -1 : t.indexOf('+', a + 1);
-  if (a < 0 || b < 0)
-    fail(ErrorCode.KEY_INVALID, `${what} must look like name+hash+base64key`, {
-      hint: 'copy the key exactly as it was printed when it was made',
-    });
-  const [name, hex, b64] = [t.slice(0, a), t.slice(a + 1, b), t.slice(b + 1)];
-  if (!isValidKeyName(name)) fail(ErrorCode.KEY_INVALID, `${what}: invalid key name ${JSON.stringify(name)}`);
-  if (!/^[0-9a-f]{8}$/.test(hex))
-    fail(ErrorCode.KEY_INVALID, `${what}: key hash must be 8 lowercase hex digits`);
-  let raw: Uint8Array;
-  try {
-    raw = fromBase64(b64);
-  } catch {
-    return fail(ErrorCode.KEY_INVALID, `${what}: key is not valid base64`);
-  }
-  if (raw.length < 1) fail(ErrorCode.KEY_INVALID, `${what}: key is empty`);
-  return { name, keyHash: Number.parseInt(hex, 16), alg: raw[0]!, key: raw.slice(1) };
+  const t = text.trim();
+  const { name, hash, alg, key } = parseKeyParts(
+    t.startsWith('PRIVATE+KEY+') ? t.slice('PRIVATE+KEY+'.length) : t,
+    what,
+  );
+  return { name, keyHash: hash, alg, key: key.slice() };
 }
 
 /**

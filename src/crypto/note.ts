@@ -101,7 +101,7 @@ export function formatSignerKey(
   return `PRIVATE+KEY+${name}+${hashHex(hash)}+${toBase64(concatBytes(Uint8Array.of(ALG_ED25519), seed))}`;
 }
 
-function parseKeyParts(
+export function parseKeyParts(
   text: string,
   what: string,
 ): { name: string; hash: number; alg: number; key: Uint8Array } {

@@ -25,7 +25,7 @@ import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import { formatVerifierKey, type NoteVerifier, openNote, parseVerifierKey } from '../crypto/note.js';
 import type { MemberSigner } from '../directory/submitter.js';
 import { type BlockHeader, parseBlockHeader } from '../encoding/checkpoint.js';
-import { forkEvidenceToJSON, replayEvidenceToJSON } from '../encoding/evidence.js';
+import { type Divergence, forkEvidenceToJSON, replayEvidenceToJSON } from '../encoding/evidence.js';
 import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
 import { checkConsistency, checkInclusion } from '../merkle/check.js';
@@ -380,19 +380,7 @@ async function catchUp(
     const height = target.size === from ? replica.header.height : store.heightAtSize(target.size);
     const own = height === undefined ? undefined : store.getBlock(height)?.note;
     if (own !== undefined && !equalBytes(servedHeader(own, pinned).root, target.root)) {
-      const seenAt = new Date().toISOString();
-      const file = keepEvidence(
-        options.evidenceDir ?? dirname(replica.path),
-        'fork',
-        seenAt,
-        forkEvidenceToJSON({
-          origin: pinned.name,
-          checkpoint1: own,
-          checkpoint2: served.note,
-          source: source.base,
-          seenAt,
-        }),
-      );
+      const file = keepFork(replica, source, pinned, options, own, served.note);
       fail(ErrorCode.FORK, `the log forked: two signed trees of size ${target.size} have different roots`, {
         hint: `both signed checkpoints are in ${file}: anyone verifies it offline with the published key (dirchain verify)`,
       });
@@ -549,20 +537,13 @@ async function checkExtends(
       `leaf ${index} differs from the replica's, and is not in the signed tree of size ${target.size}`,
     );
   const proof1 = await proveInclusion(hasher, replica.store, index, own.size);
-  const seenAt = new Date().toISOString();
-  const file = keepEvidence(
-    options.evidenceDir ?? dirname(replica.path),
-    'fork',
-    seenAt,
-    forkEvidenceToJSON({
-      origin: pinned.name,
-      checkpoint1: replica.note,
-      checkpoint2: served.note,
-      divergence: { index, leaf1: leaf1!, proof1, leaf2: leaf2!, proof2 },
-      source: source.base,
-      seenAt,
-    }),
-  );
+  const file = keepFork(replica, source, pinned, options, replica.note, served.note, {
+    index,
+    leaf1: leaf1!,
+    proof1,
+    leaf2: leaf2!,
+    proof2,
+  });
   fail(
     ErrorCode.FORK,
     `the log forked: the signed trees of sizes ${own.size} and ${target.size} hold different entries at index ${index}`,
@@ -570,6 +551,32 @@ async function checkExtends(
       index,
       hint: `both signed checkpoints and the two inclusion proofs are in ${file}: anyone verifies it offline with the published key (dirchain verify)`,
     },
+  );
+}
+
+/** Keeps fork evidence (the replica's signed note, the served one, and where they part) beside the replica. */
+function keepFork(
+  replica: Replica,
+  source: HttpBlockSource,
+  pinned: NoteVerifier,
+  options: Pick<FollowOptions, 'evidenceDir'>,
+  checkpoint1: string,
+  checkpoint2: string,
+  divergence?: Divergence,
+): string {
+  const seenAt = new Date().toISOString();
+  return keepEvidence(
+    options.evidenceDir ?? dirname(replica.path),
+    'fork',
+    seenAt,
+    forkEvidenceToJSON({
+      origin: pinned.name,
+      checkpoint1,
+      checkpoint2,
+      ...(divergence === undefined ? {} : { divergence }),
+      source: source.base,
+      seenAt,
+    }),
   );
 }
 
