@@ -111,6 +111,11 @@ export class Chain {
     return this.#tip;
   }
 
+  /** The status map root after the last block formed (signed or accepted), durable or not. */
+  get mapRoot(): Uint8Array {
+    return this.#state.map.root();
+  }
+
   /** The state as the entries applied so far leave it (staged included). */
   get view(): StateView {
     return this.#state;
@@ -192,7 +197,8 @@ export class Chain {
       height: this.#tip.height + 1,
       time: this.#openTime(),
       prev: this.#prev(),
-      state: null,
+      // The status map after the block: its entities' changes set, in the block's own batch.
+      state: this.#state.map.stage(this.#state.staged()),
     });
   }
 
@@ -210,7 +216,7 @@ export class Chain {
             ? `has time ${got.time}, not the block's ${this.#time}`
             : !equalBytes(got.prev, this.#prev())
               ? `does not link to block ${height - 1}`
-              : 'does not match the block';
+              : 'commits to another status map root than its records make';
       fail(ErrorCode.LEDGER_CORRUPT, `the block entry of block ${height} (entry ${index}) ${what}`, {
         index,
       });
@@ -311,6 +317,7 @@ export class Chain {
   /** Drops the open block: its entries and staged changes are forgotten, the chain is as it was before `begin`. */
   abandon(): void {
     this.#state.discard();
+    this.#state.map.discard();
     this.#transition.rollback(undefined);
     this.#entries.length = 0;
     this.#leaves.length = 0;
@@ -371,6 +378,7 @@ export class Chain {
     hashes: Uint8Array,
   ): FormedBlock {
     const writes = this.#state.writes();
+    writes.push(...this.#state.map.seal(header.height));
     const floor = this.#state.replayFloor();
     if (floor !== undefined) writes.push(replayFloorEntry(floor, header.size));
     const changes = this.#state.seal();

@@ -13,11 +13,14 @@ import { DirchainError, ErrorCode, fail } from '../errors.js';
 import { paramsFromGenesis } from '../policy/genesis.js';
 import { INDEX_TABLE } from '../storage/index-table.js';
 import { STATE_TABLE } from '../storage/state-table.js';
+import { MAP_HISTORY_TABLE, MAP_TABLE } from '../storage/status-map-table.js';
 import { LedgerStore } from '../storage/store.js';
 import { nodeChain } from './node-chain.js';
 import { State } from './state.js';
 
 const hasher = nodeTreeHasher;
+/** The tables a rebuild clears and writes again. */
+const REBUILT = new Set([STATE_TABLE, INDEX_TABLE, MAP_TABLE, MAP_HISTORY_TABLE]);
 
 export interface RebuildReport {
   readonly records: number;
@@ -31,6 +34,8 @@ export async function rebuildState(path: string): Promise<RebuildReport> {
     await store.putMeta({ rebuilding: 'state' });
     await store.clearPrefix(Uint8Array.of(STATE_TABLE));
     await store.clearPrefix(Uint8Array.of(INDEX_TABLE));
+    await store.clearPrefix(Uint8Array.of(MAP_TABLE));
+    await store.clearPrefix(Uint8Array.of(MAP_HISTORY_TABLE));
     // Each block's state is written before the next is replayed, so reads see it.
     const state = new State((k) => store.getRaw(k), []);
     const genesisEntry = store.getEntry(0);
@@ -64,8 +69,8 @@ export async function rebuildState(path: string): Promise<RebuildReport> {
       if (chain.size !== header.size)
         fail(ErrorCode.LEDGER_CORRUPT, `record ${chain.size} is missing`, { index: chain.size });
       const formed = chain.accept(block.note);
-      // State and indexes only: the replay floor and the rest of the meta are the sequencer's.
-      const writes = formed.writes.filter(([k]) => k[0] === STATE_TABLE || k[0] === INDEX_TABLE);
+      // State, indexes and the status map only: the replay floor and the rest of the meta are the sequencer's.
+      const writes = formed.writes.filter(([k]) => REBUILT.has(k[0]!));
       entries += writes.length;
       await store.putRaw(writes, 'buffered');
       chain.durable();

@@ -70,6 +70,17 @@ export async function chainStart(store: LedgerStore, path: string): Promise<Chai
     });
   }
   const tipEntry = checkedBlockEntry(store, header, path);
+  // The status map on disk must be the one the last block entry commits to.
+  const mapRoot = decodeBlockEntry(store.getEntry(header.size - 1)!).state;
+  if (mapRoot === null || !equalBytes(state.map.root(), mapRoot)) {
+    fail(ErrorCode.LEDGER_CORRUPT, `the stored status map is not the one block ${header.height} commits to`, {
+      index: header.size - 1,
+      hint:
+        mapRoot === null
+          ? 'the ledger was written without a status map: verify it'
+          : 'rebuild the state (rebuildState) from the records',
+    });
+  }
   const floor = store.replayFloor(header.size);
   if (floor !== undefined) state.setReplayFloor(floor);
   const frontier = new Frontier(hasher, header.size, subtrees);

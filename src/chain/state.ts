@@ -19,6 +19,7 @@ import type {
 } from '../policy/entities.js';
 import { indexKey, indexValue } from '../storage/index-table.js';
 import { decodeEntity, encodeEntity, entityKey, leafId, leafKey, leafKeyOf } from '../storage/state-table.js';
+import { MapState } from './map-state.js';
 
 const CACHE_LIMIT = 50_000;
 
@@ -67,8 +68,12 @@ export class State implements StateView {
   readonly #latest = new Map<string, number>();
   #newest = Number.NEGATIVE_INFINITY;
 
+  /** The status map, over the same backing store. */
+  readonly map: MapState;
+
   constructor(backing: Backing, members: Iterable<MemberEntity>) {
     this.#backing = backing;
+    this.map = new MapState(backing);
     for (const m of members) this.#members.set(m.id, m);
   }
 
@@ -232,12 +237,14 @@ export class State implements StateView {
   commitPending(): void {
     const layer = this.#pending.shift();
     if (layer !== undefined) this.#apply(layer.staged);
+    this.map.commitPending();
   }
 
   /** A write failed: forget every block not yet durable (the ledger stops; reopen to continue). */
   discardAll(): void {
     this.#pending = [];
     this.discard();
+    this.map.discardAll();
   }
 
   #apply(staged: Map<string, Change>): void {

@@ -18,6 +18,7 @@ import { storedHashCount } from '../merkle/stored.js';
 import { GENESIS_KIND, type LedgerParams, paramsFromGenesis } from '../policy/genesis.js';
 import { INDEX_TABLE } from '../storage/index-table.js';
 import { LEAF_CODE, leafKey, STATE_TABLE } from '../storage/state-table.js';
+import { MAP_TABLE } from '../storage/status-map-table.js';
 import { LedgerStore, type StoredBlock } from '../storage/store.js';
 import { atIndex } from './apply.js';
 import type { Chain, FormedBlock } from './chain.js';
@@ -131,7 +132,12 @@ async function replayLedger(
   // Leaf keys (one per record) are read from the store and checked record by record,
   // so memory stays flat in the log length; entities are few and kept to compare.
   const state = new State(
-    (k) => (k[1] === LEAF_CODE ? (store ? store.getRaw(k) : leaves.get(toHex(k))) : replayed.get(toHex(k))),
+    (k) =>
+      k[0] === STATE_TABLE && k[1] === LEAF_CODE
+        ? store
+          ? store.getRaw(k)
+          : leaves.get(toHex(k))
+        : replayed.get(toHex(k)),
     [],
   );
   let indexWrites = 0;
@@ -175,7 +181,8 @@ async function replayLedger(
       const formed = chain.accept(block.note);
       if (store) checkStoredHashes(store, formed);
       for (const [k, v] of formed.writes) {
-        if (k[0] === STATE_TABLE && k[1] !== LEAF_CODE) replayed.set(toHex(k), v);
+        // Entities and the status map's current nodes, as replaying makes them (the block entries hold its roots).
+        if ((k[0] === STATE_TABLE && k[1] !== LEAF_CODE) || k[0] === MAP_TABLE) replayed.set(toHex(k), v);
         else if (k[0] === STATE_TABLE) {
           if (!store) leaves.set(toHex(k), v);
         } else if (store && k[0] === INDEX_TABLE) {
@@ -287,8 +294,8 @@ async function openGenesis(source: BlockSource, trusted: readonly string[] | und
 }
 
 /**
- * Every stored state entry must be exactly what replaying the records produced,
- * and nothing more; there is one leaf entry per record (each checked as its
+ * Every stored state entry and status map node must be exactly what replaying
+ * the records produced, and nothing more; there is one leaf entry per record (each checked as its
  * record was replayed).
  */
 async function compareState(
@@ -311,8 +318,18 @@ async function compareState(
       fail(ErrorCode.LEDGER_CORRUPT, `stored state of ${what} differs from replaying the records`);
     entities++;
   }
-  if (entities !== replayed.size)
-    fail(ErrorCode.LEDGER_CORRUPT, `stored state is missing ${replayed.size - entities} entries`);
+  // The status map's current nodes: exactly those replaying made (its roots are checked in the block entries).
+  let nodes = 0;
+  for await (const [k, v] of store.scan(Uint8Array.of(MAP_TABLE))) {
+    const expected = replayed.get(toHex(k));
+    if (expected === undefined || !equalBytes(expected, v))
+      fail(ErrorCode.LEDGER_CORRUPT, 'a stored status map node differs from replaying the records', {
+        hint: 'rebuild the state (rebuildState) from the records',
+      });
+    nodes++;
+  }
+  if (entities + nodes !== replayed.size)
+    fail(ErrorCode.LEDGER_CORRUPT, `stored state is missing ${replayed.size - entities - nodes} entries`);
   if (leaves !== signedRecords)
     fail(
       ErrorCode.LEDGER_CORRUPT,

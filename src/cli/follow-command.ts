@@ -37,6 +37,14 @@ export async function followCommand(ctx: Ctx, dir: string, a: FollowArgs): Promi
     fail(ErrorCode.INVALID_ARGUMENT, 'follow needs --key <sequencer.pub>: the published key to pin', {
       hint: 'the sequencer.pub that dirchain init wrote; the server is never asked which key to trust',
     });
+  if (a.quorum !== undefined && a.witnesses.length === 0)
+    fail(
+      ErrorCode.INVALID_ARGUMENT,
+      '--quorum counts cosignatures of the witnesses given: give --witness <key>',
+      {
+        hint: 'without --witness, follow requires no cosignature at all',
+      },
+    );
   const verifierKey = keyArgument(a.key);
   const as: MemberSigner | undefined =
     a.as === undefined ? undefined : await resolveNodeMember(a.from, verifierKey, a.as);

@@ -74,6 +74,12 @@ export async function node(ctx: Ctx, dir: string, args: NodeArgs): Promise<numbe
         'a replica node needs --key <sequencer.pub>: the published key to pin',
       );
     const verifierKey = keyArgument(key);
+    if (args.quorum !== undefined && (args.witnesses ?? []).length === 0)
+      fail(
+        ErrorCode.INVALID_ARGUMENT,
+        '--quorum counts cosignatures of the witnesses given: give --witness <key>',
+        { hint: 'without --witness, the replica requires no cosignature at all' },
+      );
     const required = (args.witnesses ?? []).map((w) => {
       if (/^https?:\/\//i.test(w))
         fail(

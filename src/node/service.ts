@@ -7,6 +7,7 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { fromHex, utf8 } from '../crypto/bytes.js';
+import { witnessPolicy } from '../crypto/cosignature.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import type { BatchReceipt, Receipt } from '../directory/submitter.js';
 import { attributionToJSON, consistencyBundleToJSON, inclusionBundleToJSON } from '../encoding/bundle.js';
@@ -201,6 +202,9 @@ export async function startNode(path: string, options: NodeOptions): Promise<Run
     );
   // A witness key that cannot be read is the operator's mistake: refused now, not logged every round.
   if (options.witnesses !== undefined) parseWitnessKeys(options.witnesses.map((w) => w.verifierKey));
+  // Likewise a replica's (and a quorum it could never meet), not met by a follower that stops at once.
+  if (options.replica?.witnesses !== undefined || options.replica?.quorum !== undefined)
+    witnessPolicy(parseWitnessKeys(options.replica.witnesses ?? []), options.replica.quorum);
   let ledger: Ledger;
   let following: Promise<unknown> | undefined;
   let relayed: (() => string | undefined) | undefined;

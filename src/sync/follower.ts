@@ -138,9 +138,22 @@ export class Follower {
   static async open(
     path: string,
     from: string,
-    options: Pick<FollowOptions, 'verifierKey' | 'as' | 'timeoutMs' | 'witnesses'>,
+    options: Pick<FollowOptions, 'verifierKey' | 'as' | 'timeoutMs' | 'witnesses' | 'quorum'>,
   ): Promise<Follower> {
     const pinned = pinnedKey(options.verifierKey);
+    const witnessed = options.witnesses !== undefined && options.witnesses.length > 0;
+    if (options.quorum !== undefined && !witnessed)
+      fail(ErrorCode.INVALID_ARGUMENT, 'a witness quorum needs the witness keys it counts', {
+        hint: 'give witnesses with the quorum, or no quorum',
+      });
+    if (witnessed && isLocalSource(from))
+      fail(
+        ErrorCode.INVALID_ARGUMENT,
+        `${from} is a folder: it holds no cosigned checkpoint to require witnesses of`,
+        {
+          hint: 'follow a node that collects cosignatures, or a folder without witnesses',
+        },
+      );
     const local = isLocalSource(from) ? await openLocalSource(from) : undefined;
     try {
       const source = new HttpBlockSource(from, {
@@ -393,6 +406,15 @@ async function catchUp(
       );
     }
   }
+  if (target.size > from && target.height <= chain.tip.height) {
+    // A larger tree in a block the replica holds: the log signed two notes for that block.
+    const held = servedHeader(store.getBlock(target.height)!.note, pinned);
+    fail(
+      ErrorCode.CHECKPOINT_INVALID,
+      `the served checkpoint ends block ${target.height} at size ${target.size}; the replica's block ${target.height}, signed by the same key, ends at size ${held.size}`,
+      { hint: 'the log signed two notes for one block: keep both, and follow another server' },
+    );
+  }
   if (target.size > from) await checkExtends(replica, source, served, pinned, options);
   let blocks = 0;
   // Verified blocks not yet written: written together, one fsync for the group, as the sequencer
@@ -474,8 +496,9 @@ async function catchUp(
       }
     }
   } catch (e) {
-    // Stopped by a failed fetch or a refusal: the blocks verified before it are kept (a failed write kept none).
-    await flush().catch(() => {});
+    // Stopped by a failed fetch or a refusal: the blocks verified before it are kept. A failed write
+    // is the error then: the chain holds blocks the disk does not, and must not be retried from.
+    await flush();
     throw e;
   }
   // Stopped by `signal`: likewise.

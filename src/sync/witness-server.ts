@@ -17,7 +17,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
 import { dirname } from 'node:path';
-import { equalBytes, fromBase64, toBase64, utf8 } from '../crypto/bytes.js';
+import { equalBytes, fromBase64, toBase64, toHex, utf8 } from '../crypto/bytes.js';
 import { sha256Node } from '../crypto/node-crypto.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import { type NoteVerifier, parseNote, parseVerifierKey } from '../crypto/note.js';
@@ -203,29 +203,26 @@ async function addCheckpoint(
     if (old === checkpoint.size) {
       if (!equalBytes(oldRoot, checkpoint.root)) {
         // Two checkpoints the log signed, one size, two roots: proof of a fork anyone can check.
-        const kept =
-          recorded!.note === undefined
-            ? undefined
-            : keepEvidence(evidenceDirOf(options), 'fork', new Date().toISOString(), {
-                ...forkEvidenceToJSON({
-                  origin,
-                  checkpoint1: recorded!.note,
-                  checkpoint2: note,
-                  seenAt: new Date().toISOString(),
-                }),
-              });
-        throw new Refusal(
-          422,
-          `another root for size ${old}, the size already cosigned: the log forked${kept === undefined ? '' : ` (evidence kept in ${kept})`}`,
-        );
+        if (recorded!.note !== undefined)
+          keepOnce(
+            options,
+            'fork',
+            note,
+            forkEvidenceToJSON({
+              origin,
+              checkpoint1: recorded!.note,
+              checkpoint2: note,
+              seenAt: new Date().toISOString(),
+            }),
+          );
+        throw new Refusal(422, `another root for size ${old}, the size already cosigned: the log forked`);
       }
       if (proof.length > 0)
         throw new Refusal(422, `a consistency proof from size ${old} to itself must be empty`);
     } else if (!checkConsistency(hasher, old, checkpoint.size, oldRoot, checkpoint.root, proof)) {
       // Not proof of a fork on its own (whoever asked chose the proof), but worth keeping: both signed
       // checkpoints and the proof, for whoever holds the log's tiles to settle.
-      const seenAt = new Date().toISOString();
-      const kept = keepEvidence(evidenceDirOf(options), 'refused', seenAt, {
+      keepOnce(options, 'refused', note, {
         type: REFUSED_TYPE,
         origin,
         cosigned: recorded!.note ?? null,
@@ -234,12 +231,9 @@ async function addCheckpoint(
         refused: note,
         proof: proof.map(toBase64),
         reason: 'consistency proof does not verify',
-        seenAt,
+        seenAt: new Date().toISOString(),
       });
-      throw new Refusal(
-        422,
-        `the consistency proof from ${old} to ${checkpoint.size} does not verify (kept in ${kept})`,
-      );
+      throw new Refusal(422, `the consistency proof from ${old} to ${checkpoint.size} does not verify`);
     }
   }
   state[origin] = { size: checkpoint.size, root: toBase64(checkpoint.root), note };
@@ -254,8 +248,21 @@ async function addCheckpoint(
 /** A witness's record of a validly signed checkpoint it refused for a failing consistency proof. */
 export const REFUSED_TYPE = 'dirchain-witness-refused/v1';
 
-function evidenceDirOf(options: WitnessOptions): string {
-  return options.evidenceDir ?? dirname(options.statePath);
+/**
+ * Keeps what a refused checkpoint shows, once per checkpoint: the file is named by its size and
+ * the hash of its signed text, so one sent again (anyone may send add-checkpoint) adds no file.
+ * The answer names no file: paths on this machine are not the sender's business.
+ */
+function keepOnce(options: WitnessOptions, kind: string, note: string, json: object): void {
+  const { text } = parseNote(note);
+  const name = `${parseCheckpoint(text).size}-${toHex(sha256Node(utf8(text))).slice(0, 16)}`;
+  try {
+    keepEvidence(options.evidenceDir ?? dirname(options.statePath), kind, name, json);
+  } catch (e) {
+    // Kept already (EEXIST), or the disk refused: the checkpoint is refused all the same (422), and said so.
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+      process.emitWarning(`the witness could not keep ${kind} evidence: ${(e as Error).message}`);
+  }
 }
 
 /** Written to a new file, synced, renamed over the old one, the folder synced: a crash leaves one or the other. */

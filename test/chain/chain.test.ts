@@ -104,7 +104,7 @@ describe('Chain.accept', () => {
     const chain = replayed(1);
     const tip = chain.tip;
     const time = tip.time + 1;
-    const entry = encodeBlockEntry({ height: tip.height + 1, time, prev: tip.entry!, state: null });
+    const entry = encodeBlockEntry({ height: tip.height + 1, time, prev: tip.entry!, state: chain.mapRoot });
     chain.begin(time);
     expect(chain.apply(entry, hasher.leaf(entry))).toBeUndefined();
     const note = signNote(
@@ -138,7 +138,26 @@ describe('a reopened sequencer links to the block entry it checked', () => {
     });
     await rewriteStoredEntry(db, size - 1, (e) => {
       const changed = e.slice();
-      changed[e.length - 2]! ^= 1; // inside prev: still a well-formed block entry
+      changed[e.length - 36]! ^= 1; // inside prev (the 34 bytes after it are the status map root): still well-formed
+      return changed;
+    });
+    await db.close();
+    await expect(openLedger(dir.path, { sequencerKey: city.sequencer.signerKey })).rejects.toMatchObject({
+      code: 'E_LEDGER_CORRUPT',
+      index: size - 1,
+    });
+  });
+
+  it('refuses to open when the status map root in the last block entry was changed on disk', async () => {
+    const { size } = ledger.head();
+    await ledger.close();
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir.path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    });
+    await rewriteStoredEntry(db, size - 1, (e) => {
+      const changed = e.slice();
+      changed[e.length - 2]! ^= 1; // inside the status map root
       return changed;
     });
     await db.close();

@@ -2,11 +2,17 @@ import { cpSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { blockWrite } from '../../src/chain/chain.js';
+import { nodeChain } from '../../src/chain/node-chain.js';
+import { chainStart } from '../../src/chain/resume.js';
 import { verifyLedger } from '../../src/chain/verify.js';
+import { loadSigner } from '../../src/crypto/keys.js';
+import { nodeTreeHasher } from '../../src/crypto/node-tree-hasher.js';
 import { isBlockEntry } from '../../src/encoding/block-entry.js';
 import { openLedger } from '../../src/ledger/open.js';
 import { storedHashCount } from '../../src/merkle/stored.js';
 import { numberKey, pageKey, TABLE } from '../../src/storage/keys.js';
+import { LedgerStore } from '../../src/storage/store.js';
 import { rewriteStoredEntry, tempDir } from '../helpers.js';
 import { type City, makeCity, newLedger, signedBy } from '../ledger/fixture.js';
 
@@ -82,6 +88,43 @@ describe('verifyLedger', () => {
     expect(r.blocks).toBeGreaterThan(N / 32);
     expect([size, blockEntries.size]).toEqual([N + 1 + r.blocks, r.blocks]);
     expect(progress.at(-1)).toBe(size);
+  });
+
+  it('names the first block whose logged status map root is not the one its records make', async () => {
+    // The sequencer's key signs a block whose block entry carries another map root: planted by wrapping
+    // the chain's map update, so the note, the link and the tree are all as a sequencer would make them.
+    const store = await LedgerStore.open(dir.path, { create: false });
+    let planted: number;
+    try {
+      const start = await chainStart(store, dir.path);
+      const chain = nodeChain(start.params, start.state, start.frontier, {
+        height: start.header.height,
+        entry: start.tipEntry,
+        time: start.header.time,
+      });
+      const map = start.state.map;
+      const stage = map.stage.bind(map);
+      map.stage = (changes) => {
+        const root = Uint8Array.from(stage(changes));
+        root[0] = root[0]! ^ 1;
+        return root;
+      };
+      chain.begin(start.header.time + 1);
+      const record = signedBy(city.departments[0]!, { planted: true });
+      expect(chain.apply(record, nodeTreeHasher.leaf(record))).not.toBeInstanceOf(Error);
+      const formed = chain.sign(loadSigner(city.sequencer.signerKey));
+      planted = formed.header.height;
+      await store.writeBlock(blockWrite(formed), 'sync');
+    } finally {
+      await store.close();
+    }
+    const report = await verifyLedger(dir.path, { trustedKeys: [city.sequencer.verifierKey] });
+    expect(report.ok).toBe(false);
+    expect(report.blocks).toBe(planted);
+    expect(report.error).toMatchObject({ code: 'E_LEDGER_CORRUPT', height: planted });
+    expect(report.error!.message).toMatch(new RegExp(`block entry of block ${planted} .*status map root`));
+    // And the folder no longer opens: its stored map is not the one the last block entry commits to.
+    await expect(openLedger(dir.path)).rejects.toMatchObject({ code: 'E_LEDGER_CORRUPT' });
   });
 
   it('refuses a ledger whose sequencer key is not the trusted one', async () => {

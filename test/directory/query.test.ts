@@ -212,7 +212,8 @@ describe('materialised state', () => {
   async function snapshot(path: string): Promise<Map<string, string>> {
     const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
     const out = new Map<string, string>();
-    for await (const [k, v] of db.iterator({ gte: Uint8Array.of(0x49), lt: Uint8Array.of(0x55) }))
+    // Indexes ('I') to state ('T'), and the status map's nodes, current ('V') and every version ('W').
+    for await (const [k, v] of db.iterator({ gte: Uint8Array.of(0x49), lt: Uint8Array.of(0x58) }))
       out.set(toHex(k), toHex(v));
     await db.close();
     return out;
@@ -224,6 +225,8 @@ describe('materialised state', () => {
     await ledger.close();
     const stored = await snapshot(dir.path);
     expect(stored.size).toBeGreaterThan(100);
+    expect([...stored.keys()].filter((k) => k.startsWith('56')).length).toBeGreaterThan(50);
+    expect([...stored.keys()].filter((k) => k.startsWith('57')).length).toBeGreaterThan(50);
     const report = await rebuildState(dir.path);
     expect(report.records).toBe(size);
     const rebuilt = await snapshot(dir.path);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/audit/report.js';
 import { repoRoot, rewriteStoredEntry, tempDir } from '../helpers.js';
 import { serveAsStored } from '../node/lying-server.js';
+import { dirchain as dirchainAsync } from './cli-child.js';
 
 const CLI = path.join(repoRoot, 'dist', 'cli.js');
 const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
@@ -26,23 +27,6 @@ function dirchain(args: readonly string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** As `dirchain`, without blocking this process (which may be serving the ledger the command reads). */
-function dirchainAsync(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
 }
 
 /** Appends NDJSON records (one per line) to the test ledger with `dirchain append`, as the bureau. */
@@ -163,7 +147,8 @@ describe('dirchain serve + dirchain audit <url>', () => {
     // a server that lies serves it as stored, and the audit names the record.
     const liar = await serveAsStored(path.join(copy, 'ledger'));
     const out = path.join(tmp.path, 'report-bad');
-    const r = await dirchainAsync(['audit', liar.url, '--key', keyFile, '--report', out]);
+    // Without blocking this process, which serves the ledger the command reads.
+    const r = await dirchainAsync(['audit', liar.url, '--key', keyFile, '--report', out], { env });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('ledger NOT verified');
     expect(r.stdout).toContain('first bad record index: 100');

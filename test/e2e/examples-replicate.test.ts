@@ -4,42 +4,20 @@
  * replicas, a witness, followers, dist/verify.js) on 127.0.0.1. Needs the build
  * (`npm test` does it).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLedger } from '../../src/ledger/open.js';
 import { verifyCheckpoint } from '../../src/verify.js';
 import { repoRoot, tempDir } from '../helpers.js';
+import { type ChildResult, runScript } from './cli-child.js';
 
-/** Runs a built example to its end (killed after `timeoutMs`); its output and exit code. */
-function runExample(
-  name: string,
-  args: readonly string[],
-  timeoutMs: number,
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+/** Runs a built example to its end (stopped after `timeoutMs`); its output and exit code. */
+function runExample(name: string, args: readonly string[], timeoutMs: number): Promise<ChildResult> {
   const built = join(repoRoot, 'dist-examples', `${name}.js`);
   expect(existsSync(built), 'run `npm run build` first (npm test does)').toBe(true);
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  delete env.DIRCHAIN_DIR;
-  delete env.DIRCHAIN_NODE;
-  const child = spawn(process.execPath, [built, ...args], { cwd: repoRoot, env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  // SIGTERM first: the example then stops the processes it started.
-  const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-  return new Promise((resolve) =>
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    }),
-  );
+  // SIGTERM: the example then stops the processes it started.
+  return runScript(built, args, { cwd: repoRoot, timeoutMs, killSignal: 'SIGTERM' });
 }
 
 describe('examples/replicate.ts (a sequencer, a witness and two chained followers)', () => {

@@ -209,6 +209,28 @@ describe('dirchain follow', () => {
     expect(verified.stdout).toContain('verified: the evidence proves the log forked');
   }, 30_000);
 
+  it('--quorum without --witness is a usage error (exit 2), never a follow that requires no witness', () => {
+    const nowhere = 'http://127.0.0.1:9/';
+    const replica = path.join(tmp.path, 'no-witness');
+    const followed = dirchain([
+      'follow',
+      replica,
+      '--from',
+      nowhere,
+      '--key',
+      pub,
+      '--quorum',
+      '1',
+      '--once',
+    ]);
+    expect(followed.code, followed.stderr).toBe(2);
+    expect(followed.stderr).toContain('--witness');
+    const node = dirchain(['node', replica, '--replica', nowhere, '--key', pub, '--quorum', '1']);
+    expect(node.code, node.stderr).toBe(2);
+    expect(node.stderr).toContain('--witness');
+    expect(fs.existsSync(path.join(replica, 'ledger'))).toBe(false);
+  });
+
   it('refuses a server whose checkpoint another key signed (exit 1, nothing made)', () => {
     const node = start(['serve', origin]);
     return node.firstLine.then(async (line) => {

@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, tempDir } from '../helpers.js';
+import { tempDir } from '../helpers.js';
 import { type RunningS3, startS3, startStaticServer } from '../sync/s3-server.js';
+import { CLI, cliEnv, dirchain as runCli } from './cli-child.js';
 
-const CLI = path.join(repoRoot, 'dist', 'cli.js');
 const ORIGIN = 'dirchain.example.gov/e2e-publish';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -23,28 +23,7 @@ let records = 0;
 
 /** Runs the CLI to its exit (asynchronously: s3rver's event lines keep flowing meanwhile). */
 function dirchain(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`dirchain ${args.join(' ')} did not exit within 60 s: ${stderr}`));
-    }, 60_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+  return runCli(args, { env: { ...env, ...extraEnv } });
 }
 
 async function appendRecords(n: number): Promise<void> {
@@ -83,9 +62,7 @@ async function checkpointOf(dir: string): Promise<string> {
 beforeAll(async () => {
   tmp = tempDir();
   s3 = await startS3(path.join(tmp.path, 's3'));
-  env = { ...process.env, ...s3.env, NO_COLOR: '1' };
-  delete env.DIRCHAIN_DIR;
-  delete env.DIRCHAIN_NODE;
+  env = cliEnv(s3.env);
   delete env.AWS_PROFILE;
   origin = path.join(tmp.path, 'origin');
   const init = await dirchain(['init', origin, '--origin', ORIGIN]);

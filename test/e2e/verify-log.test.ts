@@ -2,21 +2,20 @@
  * End-to-end: `dirchain verify-log` as a real process against tlog-tiles logs
  * served over HTTP on 127.0.0.1: logs written by test/sync/foreign-log.ts and
  * by Go (test/fixtures/foreign-log-go) behind a plain static file server
- * (Python's http.server where python3 is installed, else a node:http one),
+ * (python3's http.server where installed, else a node:http one),
  * and a dirchain ledger behind `dirchain serve`. Needs dist/cli.js.
  */
-import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, tempDir } from '../helpers.js';
-import { ForeignKey, ForeignLog, StaticServer, seededBytes } from '../sync/foreign-log.js';
+import { ForeignKey, ForeignLog, seededBytes } from '../sync/foreign-log.js';
+import { type StaticServer, startStaticServer } from '../sync/s3-server.js';
+import { CLI, cliEnv, dirchain } from './cli-child.js';
 
-const CLI = path.join(repoRoot, 'dist', 'cli.js');
-const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-delete env.DIRCHAIN_DIR;
-delete env.DIRCHAIN_NODE;
+const env = cliEnv();
 const ORIGIN = 'log.example.org/e2e';
 const KEY_NAME = 'log.example.org/e2e-key';
 const GO_FIXTURE = path.join(repoRoot, 'test/fixtures/foreign-log-go');
@@ -25,47 +24,11 @@ let tmp: ReturnType<typeof tempDir>;
 const children: ChildProcessWithoutNullStreams[] = [];
 const servers: StaticServer[] = [];
 
-/** `dirchain ...` without blocking this process (which may be the server the command reads). */
-function dirchain(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-const hasPython = spawnSync('python3', ['--version']).status === 0;
-
-/** Serves `dir` with `python3 -m http.server` (or, without python3, a node:http static server). */
+/** Serves `dir` with a plain static file server (python3's http.server where installed, else node:http). */
 async function staticServer(dir: string): Promise<string> {
-  if (!hasPython) {
-    const s = await StaticServer.start(dir);
-    servers.push(s);
-    return s.url;
-  }
-  const child = spawn(
-    'python3',
-    ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir],
-    {
-      env,
-    },
-  );
-  children.push(child);
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`http.server exited ${code}`)));
-  });
-  const port = /port (\d+)/.exec(line)?.[1];
-  if (port === undefined) throw new Error(`unexpected http.server output: ${line}`);
-  return `http://127.0.0.1:${port}/`;
+  const s = await startStaticServer(dir);
+  servers.push(s);
+  return s.url;
 }
 
 /** `dirchain serve <folder>`, resolving with its URL. */
@@ -126,7 +89,7 @@ describe('a log written by the independent writer, behind a static file server',
     expect([help.code, help.stdout.includes('usage: dirchain verify-log <url> --key')]).toEqual([0, true]);
     expect((await dirchain(['verify-log', url])).code).toBe(2);
     expect((await dirchain(['verify-log', 'log.example.org', '--key', vkey])).code).toBe(2);
-    const gone = await StaticServer.start(tmp.path);
+    const gone = await startStaticServer(tmp.path, 'node');
     const goneUrl = gone.url;
     await gone.close();
     const r = await dirchain(['verify-log', goneUrl, '--key', vkey, '--origin', ORIGIN]);

@@ -145,6 +145,28 @@ describe('the node collects witness cosignatures', () => {
     }
   });
 
+  it('a replica given a witness key it cannot read, or a quorum it can never meet, does not start', async () => {
+    const cases = [
+      {
+        witnesses: ['witness.example.org/court+00000000+bm90IGEga2V5'],
+        quorum: 1,
+        code: ErrorCode.KEY_INVALID,
+      },
+      { witnesses: [w.verifierKey], quorum: 2, code: ErrorCode.INVALID_ARGUMENT },
+      { quorum: 1, code: ErrorCode.INVALID_ARGUMENT },
+    ];
+    for (const [i, { code, ...policy }] of cases.entries()) {
+      const started = await startNode(join(dir.path, `department-bad-${i}`), {
+        replica: { from: node.url, verifierKey: city.sequencer.verifierKey, ...policy, pollMs: 20 },
+        public: true,
+        log: createNodeLog({ level: 'error', stream: { write: () => true } }),
+      }).catch((e: unknown) => e);
+      // Started anyway: a node that serves while its follower stopped at its first round.
+      if (typeof (started as RunningNode).close === 'function') await (started as RunningNode).close();
+      expect(started, `case ${i}`).toMatchObject({ code });
+    }
+  });
+
   it('a client that requires the witness reads the cosigned head', async () => {
     const size = node.ledger.head().size;
     await cosignedAt(size);

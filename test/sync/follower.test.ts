@@ -165,6 +165,19 @@ describe('follow', () => {
     expect(error).toMatchObject({ index: 20 });
   });
 
+  it('refuses a quorum without witness keys, and witnesses for a folder (it holds no cosigned checkpoint)', async () => {
+    await expect(
+      follow(join(tmp.path, 'replica-quorum'), node.url, { ...pinned(), once: true, quorum: 1 }),
+    ).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
+    await expect(
+      follow(join(tmp.path, 'replica-witness-folder'), join(tmp.path, 'folder-copy'), {
+        ...pinned(),
+        once: true,
+        witnesses: [generateKeyPair('w.example/x').verifierKey],
+      }),
+    ).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
+  });
+
   it('a fetch that fails midway is retried while following, not the end', async () => {
     const replica = join(tmp.path, 'replica-flaky');
     await follow(replica, node.url, { ...pinned(), once: true });

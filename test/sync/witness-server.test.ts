@@ -4,7 +4,7 @@
  * type, the cosignature verifying with verifyCheckpoint's witness policy, and
  * the recorded checkpoint surviving a restart.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, loadSigner } from '../../src/crypto/keys.js';
@@ -157,6 +157,33 @@ describe('add-checkpoint (C2SP tlog-witness)', () => {
     expect((await add(addCheckpointBody(0, [new Uint8Array(32)], sign(3, new Uint8Array(32))))).status).toBe(
       422,
     );
+  });
+
+  it('a refused checkpoint sent again and again (anyone may send) is kept once, and the answer names no file', async () => {
+    const folder = join(dir.path, 'flood');
+    mkdirSync(folder);
+    const flooded = await startWitness({ ...options(), statePath: join(folder, 'state.json') });
+    try {
+      expect((await add(addCheckpointBody(0, [], a.checkpoint(2)), flooded)).status).toBe(200);
+      const [, four] = sizes();
+      const proof = (await a.proveConsistency(2, four!)).consistency;
+      const bad = proof.map((h) => Uint8Array.from(h, (x) => x ^ 1));
+      const refused = await Promise.all(
+        Array.from({ length: 25 }, () => add(addCheckpointBody(2, bad, a.checkpoint(four!)), flooded)),
+      );
+      const forks = await Promise.all(
+        Array.from({ length: 25 }, () => add(addCheckpointBody(2, [], forkAt2), flooded)),
+      );
+      expect(refused.map((r) => r.status)).toEqual(refused.map(() => 422));
+      expect(forks.map((r) => r.status)).toEqual(forks.map(() => 422));
+      for (const r of [...refused, ...forks]) expect(r.text).not.toContain(dir.path);
+      const files = readdirSync(folder).filter((f) => f !== 'state.json');
+      expect(files.filter((f) => f.startsWith('refused-'))).toHaveLength(1);
+      expect(files.filter((f) => f.startsWith('fork-'))).toHaveLength(1);
+      expect(files).toHaveLength(2);
+    } finally {
+      await flooded.close();
+    }
   });
 
   it('the latest cosigned checkpoint is durable: a restarted witness answers 409 with it', async () => {

@@ -1,0 +1,123 @@
+/**
+ * The status map as a chain forms blocks (src/state/map.ts): at the end of
+ * each block, the entities the block changed are set to their status values
+ * and the new root goes into the block entry; the nodes written go into the
+ * block's own LevelDB batch (storage/status-map-table.ts). Like the entity
+ * state, formed blocks not yet durable stay in pending layers that the next
+ * block reads through, and a failed write drops them.
+ *
+ * Access-log events change no entity, so a block of them costs the map
+ * nothing: the root is carried over and no node is read or written.
+ */
+import { toHex } from '../crypto/bytes.js';
+import { sha256Node } from '../crypto/node-crypto.js';
+import type { Change } from '../policy/entities.js';
+import { type MapHasher, type MapNode, mapHasher, nodeHash, updateMap } from '../state/map.js';
+import { encodeStatus, statusOf } from '../state/status.js';
+import { decodeMapNode, mapNodeKey, mapNodeWrites } from '../storage/status-map-table.js';
+
+export const statusMapHasher: MapHasher = mapHasher(sha256Node);
+
+/** Committed nodes decoded and kept; the upper levels are read by every update. */
+const CACHE_LIMIT = 100_000;
+
+interface Layer {
+  readonly nodes: Map<string, MapNode>;
+  readonly writes: ReadonlyArray<readonly [Uint8Array, MapNode]>;
+  readonly root: Uint8Array;
+}
+
+export class MapState {
+  readonly #h = statusMapHasher;
+  readonly #backing: (key: Uint8Array) => Uint8Array | undefined;
+  readonly #cache = new Map<string, MapNode | null>();
+  #pending: Layer[] = [];
+  #staged: Layer | undefined;
+  /** The root of the last durable block's map (read from the store at first use). */
+  #committedRoot: Uint8Array | undefined;
+
+  constructor(backing: (key: Uint8Array) => Uint8Array | undefined) {
+    this.#backing = backing;
+  }
+
+  readonly #read = (pos: Uint8Array): MapNode | undefined => {
+    const id = toHex(pos);
+    const staged = this.#staged?.nodes.get(id);
+    if (staged !== undefined) return staged;
+    for (let i = this.#pending.length - 1; i >= 0; i--) {
+      const n = this.#pending[i]!.nodes.get(id);
+      if (n !== undefined) return n;
+    }
+    const cached = this.#cache.get(id);
+    if (cached !== undefined) return cached ?? undefined;
+    const bytes = this.#backing(mapNodeKey(pos));
+    const node = bytes === undefined ? undefined : decodeMapNode(bytes);
+    this.#remember(id, node ?? null);
+    return node;
+  };
+
+  /** The root as of the last formed block (durable or not). */
+  root(): Uint8Array {
+    const last = this.#pending.at(-1);
+    if (last !== undefined) return last.root;
+    this.#committedRoot ??= nodeHash(this.#h, this.#read(Uint8Array.of(0)));
+    return this.#committedRoot;
+  }
+
+  /**
+   * Sets the entities a block changed to their status values: the root the
+   * block's entry commits to. Calling it again for the same block starts over.
+   */
+  stage(changes: Iterable<Change>): Uint8Array {
+    this.#staged = undefined;
+    const updates = [];
+    for (const c of changes) {
+      const v = statusOf(c);
+      updates.push({ key: this.#h.key(v.type, v.id), value: this.#h.value(encodeStatus(v)) });
+    }
+    if (updates.length === 0) {
+      const root = this.root();
+      this.#staged = { nodes: new Map(), writes: [], root };
+      return root;
+    }
+    const { root, writes } = updateMap(this.#h, this.#read, updates);
+    const nodes = new Map<string, MapNode>();
+    for (const [pos, node] of writes) nodes.set(toHex(pos), node);
+    this.#staged = { nodes, writes, root };
+    return root;
+  }
+
+  /** The staged block is formed as block `height`: the puts its batch carries; it becomes a pending layer. */
+  seal(height: number): Array<[Uint8Array, Uint8Array]> {
+    const layer = this.#staged;
+    this.#staged = undefined;
+    if (layer === undefined) return [];
+    this.#pending.push(layer);
+    return mapNodeWrites(layer.writes, height);
+  }
+
+  /** The oldest formed block is durable: its nodes are the store's now. */
+  commitPending(): void {
+    const layer = this.#pending.shift();
+    if (layer === undefined) return;
+    for (const [id, node] of layer.nodes) this.#remember(id, node);
+    this.#committedRoot = layer.root;
+  }
+
+  /** Drops the open block's staged nodes. */
+  discard(): void {
+    this.#staged = undefined;
+  }
+
+  /** A write failed: forget every block not yet durable. */
+  discardAll(): void {
+    this.#pending = [];
+    this.#staged = undefined;
+  }
+
+  #remember(id: string, node: MapNode | null): void {
+    this.#cache.delete(id);
+    this.#cache.set(id, node);
+    if (this.#cache.size > CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!);
+  }
+}
