@@ -151,6 +151,15 @@ export {
 export type { ResourceFilter } from './query/catalog.js';
 export type { DirectoryQuery, IndexedRecord, Page, PageOptions } from './query/query.js';
 export { signBatch } from './sequencer/sign-batch.js';
+export { type GrantStatus, judgeGrant, type StatusValue } from './state/status.js';
+export {
+  STATUS_TYPE,
+  type StatusBundle,
+  type StatusItem,
+  type StatusResult,
+  statusBundleFromJSON,
+  statusBundleToJSON,
+} from './state/status-proof.js';
 export type { Durability } from './storage/store.js';
 export { checkReplayEvidence } from './sync/evidence-check.js';
 export { type FollowOptions, type FollowReport, follow } from './sync/follower.js';
@@ -179,6 +188,7 @@ export {
 export {
   type BundleReport,
   type Check,
+  checkStatus,
   parseKeys,
   verifyBundle,
   verifyCheckpoint,

@@ -50,6 +50,13 @@ import {
 import { decodeRecord, type LedgerRecord, verifyRecordSignature } from './encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from './errors.js';
 import { type ConsistencyClaim, checkInclusion, type InclusionClaim, proofChecks } from './merkle/check.js';
+import { mapHasher } from './state/map.js';
+import {
+  checkStatusBundle,
+  type StatusBundle,
+  type StatusResult,
+  statusBundleFromJSON,
+} from './state/status-proof.js';
 
 const hasher = treeHasher(sha256Noble);
 const checks = proofChecks(hasher);
@@ -204,7 +211,7 @@ export interface Check {
 
 export interface BundleReport {
   readonly ok: boolean;
-  readonly kind: 'inclusion' | 'consistency' | 'fork' | 'replay' | 'unknown';
+  readonly kind: 'inclusion' | 'consistency' | 'fork' | 'replay' | 'status' | 'unknown';
   readonly checks: Check[];
 }
 
@@ -241,6 +248,7 @@ export function verifyBundle(
   let kind = 'unknown' as BundleReport['kind'];
   let parsed: InclusionBundleBytes | ConsistencyBundleBytes | ForkEvidence | undefined;
   let replay: ReplayEvidence | undefined;
+  let status: StatusBundle | undefined;
   let verifiers: NoteVerifier[] = [];
   run(checks, 'trusted keys', () => {
     verifiers = parseKeys(keys);
@@ -253,6 +261,10 @@ export function verifyBundle(
     if (kind === 'replay') {
       replay = replayEvidenceFromJSON(o);
       return 'replay evidence';
+    }
+    if (kind === 'status') {
+      status = statusBundleFromJSON(o);
+      return 'status bundle';
     }
     parsed =
       kind === 'inclusion'
@@ -275,6 +287,19 @@ export function verifyBundle(
       }),
     );
   }
+  if (formatOk && status !== undefined) {
+    const b = status;
+    let cp: ReturnType<typeof verifyCheckpoint> | undefined;
+    run(checks, 'checkpoint signature', () => {
+      cp = verifyCheckpoint(b.checkpoint, verifiers, { origin: b.origin, ...witnesses });
+      return `${cp.origin} at size ${cp.size}, signed by ${cp.signers.join(', ')}`;
+    });
+    run(checks, 'status at the checkpoint', () => {
+      if (cp === undefined) fail(ErrorCode.CHECKPOINT_INVALID, 'the checkpoint must verify');
+      const r = checkStatusBundle(b, cp, hasher, mapHasherNoble);
+      return `${r.type} ${JSON.stringify(r.id)} is ${r.status} as of size ${r.asOf.size} (block ${r.asOf.height}, ${isoTime(r.asOf.time)})${r.index === undefined ? '' : `, set by record ${r.index}`}`;
+    });
+  }
   if (formatOk && parsed !== undefined) {
     if (kind === 'inclusion')
       checkInclusionBundle(parsed as InclusionBundleBytes, verifiers, witnesses, checks);
@@ -283,6 +308,32 @@ export function verifyBundle(
   }
   return { ok: checks.every((c) => c.status !== 'fail'), kind, checks };
 }
+
+/**
+ * What a status bundle (`dirchain-status/v1`, `ledger.proveStatus`) shows:
+ * the status of its entity at its checkpoint, checked against the trusted
+ * keys (and witnesses, when a policy is given). A grant's status is judged
+ * at the checkpoint's block time, as the access rules judge it. Throws a
+ * typed error (E_BAD_SIGNATURE, E_CHECKPOINT_INVALID, E_PROOF_INVALID,
+ * E_DECODE) naming what failed.
+ *
+ *   const s = checkStatus(bundle, [cityKey]);   // { status: 'active', asOf: { size, height, time }, … }
+ */
+export function checkStatus(
+  json: unknown,
+  keys: ReadonlyArray<string | NoteVerifier>,
+  policy: WitnessPolicy = {},
+): StatusResult {
+  const b = statusBundleFromJSON(parseBundleObject(json));
+  const cp = verifyCheckpoint(b.checkpoint, parseKeys(keys), {
+    origin: b.origin,
+    ...(policy.witnesses === undefined ? {} : { witnesses: policy.witnesses }),
+    ...(policy.quorum === undefined ? {} : { quorum: policy.quorum }),
+  });
+  return checkStatusBundle(b, cp, hasher, mapHasherNoble);
+}
+
+const mapHasherNoble = mapHasher(sha256Noble);
 
 /**
  * Fork evidence proves a fork when both checkpoints are signed by a trusted
@@ -588,3 +639,11 @@ export {
 } from './encoding/evidence.js';
 export { decodeRecord, type LedgerRecord } from './encoding/record.js';
 export { DirchainError, ErrorCode, isDirchainError } from './errors.js';
+export { type GrantStatus, judgeGrant, type StatusValue } from './state/status.js';
+export {
+  STATUS_TYPE,
+  type StatusBundle,
+  type StatusResult,
+  statusBundleFromJSON,
+  statusBundleToJSON,
+} from './state/status-proof.js';

@@ -13,7 +13,7 @@ import { toHex } from '../crypto/bytes.js';
 import { sha256Node } from '../crypto/node-crypto.js';
 import type { Change } from '../policy/entities.js';
 import { type MapHasher, type MapNode, mapHasher, nodeHash, updateMap } from '../state/map.js';
-import { encodeStatus, statusOf } from '../state/status.js';
+import { encodeStatus, type StatusValue } from '../state/status.js';
 import { decodeMapNode, mapNodeKey, mapNodeWrites } from '../storage/status-map-table.js';
 
 export const statusMapHasher: MapHasher = mapHasher(sha256Node);
@@ -73,7 +73,8 @@ export class MapState {
     const updates = [];
     for (const c of changes) {
       const v = statusOf(c);
-      updates.push({ key: this.#h.key(v.type, v.id), value: this.#h.value(encodeStatus(v)) });
+      const data = encodeStatus(v);
+      updates.push({ key: this.#h.key(v.type, v.id), value: this.#h.value(data), data });
     }
     if (updates.length === 0) {
       const root = this.root();
@@ -119,5 +120,56 @@ export class MapState {
     this.#cache.delete(id);
     this.#cache.set(id, node);
     if (this.#cache.size > CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!);
+  }
+}
+
+/** The status value of an entity as a block leaves it. */
+export function statusOf(change: Change): StatusValue {
+  switch (change.type) {
+    case 'member': {
+      const e = change.entity;
+      return { type: 'member', id: e.id, status: e.status, index: e.index };
+    }
+    case 'resource': {
+      const e = change.entity;
+      return {
+        type: 'resource',
+        id: e.id,
+        status: e.status,
+        version: e.version,
+        index: e.index,
+        owner: e.owner,
+      };
+    }
+    case 'scenario':
+      return { type: 'scenario', id: change.entity.id, status: 'registered', index: change.entity.index };
+    case 'request': {
+      const e = change.entity;
+      return {
+        type: 'request',
+        id: e.id,
+        status: e.status,
+        index: e.index,
+        consumer: e.consumer,
+        provider: e.provider,
+        resource: e.resource,
+        grant: e.grant,
+      };
+    }
+    case 'grant': {
+      const e = change.entity;
+      return {
+        type: 'grant',
+        id: e.id,
+        status: e.status,
+        index: e.index,
+        provider: e.provider,
+        consumer: e.consumer,
+        resource: e.resource,
+        validFrom: e.validFrom,
+        validTo: e.validTo,
+        revokedAt: e.revokedAt,
+      };
+    }
   }
 }

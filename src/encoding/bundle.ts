@@ -221,10 +221,11 @@ export const BUNDLE_TYPES = {
   consistency: 'dirchain-consistency/v1',
   fork: 'dirchain-fork/v1',
   replay: 'dirchain-replay/v1',
+  status: 'dirchain-status/v1',
 } as const;
 
 /** What a bundle is: by its `type`, or for one written before bundles had a type, by its fields. */
-export function bundleKind(o: Obj): 'inclusion' | 'consistency' | 'fork' | 'replay' {
+export function bundleKind(o: Obj): keyof typeof BUNDLE_TYPES {
   if (o.type !== undefined) {
     const kind = (Object.keys(BUNDLE_TYPES) as Array<keyof typeof BUNDLE_TYPES>).find(
       (k) => BUNDLE_TYPES[k] === o.type,

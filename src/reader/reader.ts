@@ -5,6 +5,7 @@
  * an error, never a wrong proof.
  */
 import { equalBytes } from '../crypto/bytes.js';
+import { sha256Node } from '../crypto/node-crypto.js';
 import { nodeTreeHasher } from '../crypto/node-tree-hasher.js';
 import { type BlockHeader, blockHeaderOfNote } from '../encoding/checkpoint.js';
 import { decodeEvent, isEventEntry, parseBatchBody } from '../encoding/event.js';
@@ -18,11 +19,18 @@ import { storedHashIndex } from '../merkle/stored.js';
 import { SubtreeCache } from '../merkle/subtree-cache.js';
 import type { StateView } from '../policy/entities.js';
 import { recordAt } from '../query/query.js';
+import { mapHasher, position as positionOfLeaf, proveMap } from '../state/map.js';
+import { decodeStatus } from '../state/status.js';
+import { checkStatusBundle, type StatusBundle, type StatusItem } from '../state/status-proof.js';
 import { leafKey } from '../storage/state-table.js';
+import { mapNodeAt } from '../storage/status-map-table.js';
 import type { LedgerStore } from '../storage/store.js';
 import type { Attribution, ConsistencyBundle, Head, InclusionBundle } from './types.js';
 
 const hasher = nodeTreeHasher;
+const statusMapHasher = mapHasher(sha256Node);
+/** The entity types the status map holds. */
+const STATUS_TYPES = new Set(['member', 'resource', 'scenario', 'request', 'grant']);
 
 export class Reader {
   readonly #store: LedgerStore;
@@ -212,6 +220,72 @@ export class Reader {
    * signature is what makes both roots trustworthy (the proof ties root1 to it).
    * `checkpoint1` is included when `size1` ends a block too.
    */
+  /**
+   * A status bundle (`dirchain-status/v1`, docs/formats.md): the status of
+   * entity (`type`, `id`) at the checkpoint of tree size `size` (a block
+   * boundary; default the head), proven from the status map root in that
+   * block's entry. For a grant in the map it also carries its resource and
+   * consumer, which its status depends on. `checkStatus` in `dirchain/verify`
+   * checks it offline. Checked here before it is returned: damaged storage
+   * is an error, never a wrong proof.
+   */
+  async proveStatus(type: string, id: string, size = this.#head.size): Promise<StatusBundle> {
+    if (!STATUS_TYPES.has(type))
+      fail(
+        ErrorCode.INVALID_ARGUMENT,
+        `type must be one of ${[...STATUS_TYPES].join(', ')}, not ${JSON.stringify(type)}`,
+      );
+    if (typeof id !== 'string' || id === '')
+      fail(ErrorCode.INVALID_ARGUMENT, 'id must be a non-empty string');
+    const checkpoint = this.checkpoint(size);
+    const height = this.#store.heightAtSize(size)!;
+    const blockEntry = this.getEntry(size - 1);
+    const inclusion = await proveInclusion(hasher, this.#store, size - 1, size, this.#proofCache);
+    const read = (pos: Uint8Array) => mapNodeAt(this.#store, pos, height);
+    const item = async (t: string, i: string): Promise<StatusItem> => {
+      const key = statusMapHasher.key(t, i);
+      const proof = await proveMap(statusMapHasher, read, key);
+      const own = proof.leaf !== undefined && equalBytes(proof.leaf.key, key);
+      let value: Uint8Array | null = null;
+      if (own) {
+        const leaf = await read(positionOfLeaf(key, proof.siblings.length));
+        if (leaf?.kind !== 'leaf' || leaf.data === undefined)
+          fail(
+            ErrorCode.LEDGER_CORRUPT,
+            `the status value of ${t} ${JSON.stringify(i)} is missing from storage`,
+          );
+        value = leaf.data;
+      }
+      return { type: t, id: i, value, proof };
+    };
+    const items = [await item(type, id)];
+    const first = items[0]!.value === null ? undefined : decodeStatus(items[0]!.value);
+    if (first?.type === 'grant')
+      items.push(await item('resource', first.resource), await item('member', first.consumer));
+    const bundle: StatusBundle = {
+      origin: this.#head.origin,
+      size,
+      checkpoint,
+      blockEntry,
+      inclusion,
+      items,
+    };
+    const { root } = blockHeaderOfNote(checkpoint).header;
+    try {
+      checkStatusBundle(bundle, { size, root }, hasher, statusMapHasher);
+    } catch (e) {
+      fail(
+        ErrorCode.LEDGER_CORRUPT,
+        `the stored status map does not prove ${type} ${JSON.stringify(id)} at size ${size}`,
+        {
+          hint: 'the folder was damaged on disk: audit it, and restore it from a replica or a backup',
+          cause: e,
+        },
+      );
+    }
+    return bundle;
+  }
+
   async proveConsistency(size1: number, size2 = this.#head.size): Promise<ConsistencyBundle> {
     const checkpoint2 = this.checkpoint(size2);
     if (!Number.isSafeInteger(size1) || size1 < 1) {

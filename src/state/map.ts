@@ -61,7 +61,13 @@ export function mapHasher(sha256: Sha256): MapHasher {
 
 /** A stored node: a leaf (its key and value hash) or an inner node (its hash). */
 export type MapNode =
-  | { readonly kind: 'leaf'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | {
+      readonly kind: 'leaf';
+      readonly key: Uint8Array;
+      readonly value: Uint8Array;
+      /** The value itself (what `value` hashes), kept beside the leaf so a proof can carry it; not hashed into the tree. */
+      readonly data?: Uint8Array;
+    }
   | { readonly kind: 'inner'; readonly hash: Uint8Array };
 
 /**
@@ -106,6 +112,8 @@ export interface MapUpdate {
   readonly key: Uint8Array;
   /** The value hash to set. */
   readonly value: Uint8Array;
+  /** The value it hashes, kept in the leaf (see MapNode). */
+  readonly data?: Uint8Array;
 }
 
 /**
@@ -169,9 +177,12 @@ function update(
     // An empty branch or a leaf: the new subtree holds the items, and the old leaf unless one replaces it.
     let all = items;
     if (existing !== undefined && !items.some((u) => equalBytes(u.key, existing.key))) {
-      all = [...items, { key: existing.key, value: existing.value }].sort((a, b) =>
-        compareBytes(a.key, b.key),
-      );
+      const kept = {
+        key: existing.key,
+        value: existing.value,
+        ...(existing.data === undefined ? {} : { data: existing.data }),
+      };
+      all = [...items, kept].sort((a, b) => compareBytes(a.key, b.key));
     }
     node = fresh(h, depth, all, writes);
   }
@@ -186,7 +197,10 @@ function fresh(
   items: readonly MapUpdate[],
   writes: Array<[Uint8Array, MapNode]>,
 ): MapNode {
-  if (items.length === 1) return { kind: 'leaf', key: items[0]!.key, value: items[0]!.value };
+  if (items.length === 1) {
+    const { key, value, data } = items[0]!;
+    return data === undefined ? { kind: 'leaf', key, value } : { kind: 'leaf', key, value, data };
+  }
   if (depth >= 255) fail(ErrorCode.INTERNAL, 'two status map keys share 255 bits');
   const hashes = splitAt(items, depth).map((side) => {
     if (side.length === 0) return h.empty;

@@ -20,7 +20,6 @@
 import { checkCanonical } from '../encoding/canonical.js';
 import { pack, unpackChecked } from '../encoding/msgpack.js';
 import { ErrorCode, fail } from '../errors.js';
-import type { Change } from '../policy/entities.js';
 
 export type StatusValue =
   | { readonly type: 'member'; readonly id: string; readonly status: string; readonly index: number }
@@ -55,57 +54,6 @@ export type StatusValue =
       readonly validTo: number;
       readonly revokedAt: number | null;
     };
-
-/** The status value of an entity as a block leaves it. */
-export function statusOf(change: Change): StatusValue {
-  switch (change.type) {
-    case 'member': {
-      const e = change.entity;
-      return { type: 'member', id: e.id, status: e.status, index: e.index };
-    }
-    case 'resource': {
-      const e = change.entity;
-      return {
-        type: 'resource',
-        id: e.id,
-        status: e.status,
-        version: e.version,
-        index: e.index,
-        owner: e.owner,
-      };
-    }
-    case 'scenario':
-      return { type: 'scenario', id: change.entity.id, status: 'registered', index: change.entity.index };
-    case 'request': {
-      const e = change.entity;
-      return {
-        type: 'request',
-        id: e.id,
-        status: e.status,
-        index: e.index,
-        consumer: e.consumer,
-        provider: e.provider,
-        resource: e.resource,
-        grant: e.grant,
-      };
-    }
-    case 'grant': {
-      const e = change.entity;
-      return {
-        type: 'grant',
-        id: e.id,
-        status: e.status,
-        index: e.index,
-        provider: e.provider,
-        consumer: e.consumer,
-        resource: e.resource,
-        validFrom: e.validFrom,
-        validTo: e.validTo,
-        revokedAt: e.revokedAt,
-      };
-    }
-  }
-}
 
 export function encodeStatus(v: StatusValue): Uint8Array {
   switch (v.type) {

@@ -10,8 +10,9 @@
  *
  * A position is its depth byte and the first bytes of the path (map.ts
  * `position`); its length follows from its first byte, so 'W' keys of one
- * position sort by height. A node is one byte of kind, then the leaf's key
- * and value hash (0x00, 64 bytes) or the inner node's hash (0x01, 32 bytes).
+ * position sort by height. A node is one byte of kind, then the leaf's key,
+ * value hash and status value (0x00, 64 bytes and the value) or the inner
+ * node's hash (0x01, 32 bytes).
  * Both tables are written in the block's own LevelDB batch.
  */
 import { readU64, writeU64 } from '../encoding/u64.js';
@@ -48,10 +49,11 @@ export function historyHeightOf(key: Uint8Array, pos: Uint8Array): number | unde
 
 export function encodeMapNode(node: MapNode): Uint8Array {
   if (node.kind === 'leaf') {
-    const out = new Uint8Array(65);
+    const out = new Uint8Array(65 + (node.data?.length ?? 0));
     out[0] = LEAF;
     out.set(node.key, 1);
     out.set(node.value, 33);
+    if (node.data !== undefined) out.set(node.data, 65);
     return out;
   }
   const out = new Uint8Array(33);
@@ -61,12 +63,12 @@ export function encodeMapNode(node: MapNode): Uint8Array {
 }
 
 export function decodeMapNode(bytes: Uint8Array): MapNode {
-  if (bytes.length === 65 && bytes[0] === LEAF)
-    return {
-      kind: 'leaf',
-      key: Uint8Array.from(bytes.subarray(1, 33)),
-      value: Uint8Array.from(bytes.subarray(33)),
-    };
+  if (bytes.length >= 65 && bytes[0] === LEAF) {
+    const key = Uint8Array.from(bytes.subarray(1, 33));
+    const value = Uint8Array.from(bytes.subarray(33, 65));
+    if (bytes.length === 65) return { kind: 'leaf', key, value };
+    return { kind: 'leaf', key, value, data: Uint8Array.from(bytes.subarray(65)) };
+  }
   // Copies into plain Uint8Arrays (LevelDB may hand out Buffers over a shared pool).
   if (bytes.length === 33 && bytes[0] === INNER)
     return { kind: 'inner', hash: Uint8Array.from(bytes.subarray(1)) };

@@ -33,7 +33,8 @@ describe('examples/replicate.ts (a sequencer, a witness and two chained follower
         out.match(/^ +batch +\d+: +[\d,]+ appended, the last as record \d+ \(block \d+\)/gm),
       ).toHaveLength(16);
       expect(out).toMatch(/all 4,000 appended: the sequencer is at size [\d,]+, block \d+$/m);
-      // B was killed between its genesis block and the sequencer's head, and resumed no lower.
+      // B was killed behind the sequencer's head (at its genesis block or past it: it writes verified
+      // blocks in groups), and resumed no lower.
       const killed =
         /follower B SIGKILLed partway, at size ([\d,]+) while the sequencer was at ([\d,]+) \(it exited by SIGKILL\)/.exec(
           out,
@@ -41,7 +42,7 @@ describe('examples/replicate.ts (a sequencer, a witness and two chained follower
       expect(killed, out).not.toBeNull();
       const num = (s: string) => Number(s.replace(/,/g, ''));
       const [killedAt, nodeAt] = [num(killed![1]!), num(killed![2]!)];
-      expect(killedAt).toBeGreaterThan(2);
+      expect(killedAt).toBeGreaterThanOrEqual(2);
       expect(killedAt).toBeLessThan(nodeAt);
       const resumed =
         /follower B restarted on the same folder, serving in [\d.]+ s at \S+: it is at size ([\d,]+)/.exec(

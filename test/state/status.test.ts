@@ -5,16 +5,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { statusOf } from '../../src/chain/map-state.js';
 import { pack } from '../../src/encoding/msgpack.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { Change } from '../../src/policy/entities.js';
-import {
-  decodeStatus,
-  encodeStatus,
-  judgeGrant,
-  type StatusValue,
-  statusOf,
-} from '../../src/state/status.js';
+import { decodeStatus, encodeStatus, judgeGrant, type StatusValue } from '../../src/state/status.js';
 
 const id = fc.string({ minLength: 1, maxLength: 12 });
 const n = fc.nat({ max: 2 ** 40 });
