@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { isLedgerUrl } from '../cli-api.js';
 import { DirchainError, ErrorCode, isDirchainError } from '../index.js';
 import { append, MAX_LINE_BYTES } from './append.js';
-import { audit, type Ctx, checkpoint, EXIT, init, prove, rebuild, serve, verify } from './commands.js';
+import { audit, type Ctx, checkpoint, EXIT, init, prove, proveStatus, rebuild, serve, verify } from './commands.js';
 import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } from './directory-commands.js';
 import { errorJSON, writeError } from './error-output.js';
 import { followCommand } from './follow-command.js';
@@ -31,6 +31,7 @@ commands:
   checkpoint <dir>                   print the latest signed checkpoint
   prove <dir> --index I [--size N]   inclusion proof bundle
   prove <dir> --from M [--to N]      consistency proof bundle
+  prove-status <dir> --grant G       status bundle: a grant (or --type T --id X) at a checkpoint
   verify <bundle.json> --key <key>   check a proof bundle offline
   audit <dir|url> [--key <key>]      re-verify a whole ledger [--report <out-dir>]
   follow <dir> --from <url> --key K  keep a verified replica of a served ledger [--once]
@@ -101,6 +102,17 @@ N must be a tree size at which a block ends (default: the latest). From a node,
 the bundle it gives, once verified under --node-key.
 
 example: dirchain prove ./city --index 42 --json > bundle.json`,
+  'prove-status': `usage: dirchain prove-status <dir> --grant G [--size N] [--json]
+       dirchain prove-status <dir> --type member|resource|scenario|request|grant --id X [--size N] [--json]
+
+A status bundle (dirchain-status/v1): the entity's status at the checkpoint of tree
+size N (a block boundary; default the latest), proven from the status map root in
+that block's entry; a grant's carries its resource and consumer. The bundle goes
+to stdout; without --json, what it shows to stderr (a grant judged at the block's
+time: active, revoked, expired, not-yet-valid, retired, suspended, or absent).
+dirchain verify, dist/verify.js and the browser page check it with the published key.
+
+example: dirchain prove-status ./city --grant g-17 --json > g-17.status.json`,
   verify: `usage: dirchain verify <bundle.json> --key <verifier key or file> [--key ...] [--json]
        dirchain verify <invalid-block.json> --key <key> --replica <dir>
 
@@ -546,6 +558,19 @@ export async function main(argv: string[]): Promise<number> {
         key: values.key?.[0] ?? values['node-key'],
         as: values.as,
       });
+    case 'prove-status': {
+      if (values.node !== undefined) usage('prove-status reads a ledger folder: give <dir>, not --node');
+      const grant = values.grant as string | undefined;
+      const type = grant !== undefined ? 'grant' : (values.type as string | undefined);
+      const id = grant ?? (values.id as string | undefined);
+      if (type === undefined || id === undefined || (grant !== undefined && values.type !== undefined))
+        usage('prove-status needs --grant G, or --type T --id X');
+      return proveStatus(ctx, dir(), {
+        type,
+        id,
+        ...(values.size === undefined ? {} : { size: int(values.size, 'size')! }),
+      });
+    }
     case 'rebuild':
       return rebuild(ctx, dir());
     default:

@@ -55,6 +55,7 @@ let page: Page;
 let seqKey: string;
 let otherKey: string;
 let good: Record<string, unknown>;
+let status: Record<string, unknown>;
 const requests: string[] = [];
 const consoleErrors: string[] = [];
 
@@ -81,6 +82,7 @@ beforeAll(async () => {
     path.join(dir, 'keys', 'bureau.key'),
   ]);
   good = JSON.parse(dirchain(['prove', dir, '--index', '5', '--json']));
+  status = JSON.parse(dirchain(['prove-status', dir, '--type', 'member', '--id', 'bureau', '--json']));
 
   context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(tmp, 'profile-')), {
     executablePath: CHROMIUM,
@@ -157,6 +159,19 @@ describe('browser verifier page (dist/verifier.html, headless Chromium, file://)
     expect(failed.length).toBe(1);
     expect(failed[0]!.text).toContain('E_PROOF_INVALID');
     await screenshot('verifier-tampered.png');
+  });
+
+  it('verifies a status bundle (dirchain prove-status) and says what it shows; a changed value fails', async () => {
+    const r = await check(status, seqKey);
+    expect(r.verdict).toBe('verified');
+    expect(r.checks.map((c) => c.text).join('\n')).toMatch(/member "bureau" is active as of size \d+/);
+    const items = structuredClone(status.items) as Array<{ value: string }>;
+    const value = Buffer.from(items[0]!.value, 'base64');
+    value[value.length - 1]! ^= 1;
+    items[0]!.value = value.toString('base64');
+    const bad = await check({ ...status, items }, seqKey);
+    expect(bad.verdict).toMatch(/^NOT verified: status at the checkpoint failed/);
+    expect(bad.checks.find((c) => c.status === 'fail')!.text).toContain('E_PROOF_INVALID');
   });
 
   it('fails the checkpoint check under a wrong key', async () => {
