@@ -8,7 +8,18 @@ import { parseArgs } from 'node:util';
 import { isLedgerUrl } from '../cli-api.js';
 import { DirchainError, ErrorCode, isDirchainError } from '../index.js';
 import { append, MAX_LINE_BYTES } from './append.js';
-import { audit, type Ctx, checkpoint, EXIT, init, prove, proveStatus, rebuild, serve, verify } from './commands.js';
+import {
+  audit,
+  type Ctx,
+  checkpoint,
+  EXIT,
+  init,
+  prove,
+  proveStatus,
+  rebuild,
+  serve,
+  verify,
+} from './commands.js';
 import { type DirectoryArgs, directoryCommand, directoryHelp, queryCommand } from './directory-commands.js';
 import { errorJSON, writeError } from './error-output.js';
 import { followCommand } from './follow-command.js';
