@@ -161,15 +161,19 @@ export async function prove(
  */
 export async function proveStatus(
   ctx: Ctx,
-  dir: string,
+  place: Place,
   o: { type: string; id: string; size?: number },
+  node: NodeArgs = {},
 ): Promise<number> {
-  const ledger = await openReader(dir);
+  const target = await openTarget(place, node, openReader, 'prove-status');
   try {
-    const bundle = statusBundleToJSON(await ledger.proveStatus(o.type, o.id, o.size ?? ledger.head().size));
+    const bundle = statusBundleToJSON(await target.api.proveStatus(o.type, o.id, o.size));
     if (ctx.json) ctx.out(JSON.stringify(bundle));
     else {
-      const key = readFileSync(join(dir, 'sequencer.pub'), 'utf8').trim();
+      const key =
+        'node' in place
+          ? keyArgument(node.nodeKey!)
+          : readFileSync(join(place.folder, 'sequencer.pub'), 'utf8').trim();
       const r = checkStatus(bundle, [key]);
       ctx.out(JSON.stringify(bundle, null, 2));
       process.stderr.write(
@@ -178,7 +182,7 @@ export async function proveStatus(
       );
     }
   } finally {
-    await ledger.close();
+    await target.close();
   }
   return EXIT.ok;
 }

@@ -115,6 +115,7 @@ the bundle it gives, once verified under --node-key.
 example: dirchain prove ./city --index 42 --json > bundle.json`,
   'prove-status': `usage: dirchain prove-status <dir> --grant G [--size N] [--json]
        dirchain prove-status <dir> --type member|resource|scenario|request|grant --id X [--size N] [--json]
+       dirchain prove-status --node URL --node-key <key> --as <member key file> (--grant G | --type T --id X) ...
 
 A status bundle (dirchain-status/v1): the entity's status at the checkpoint of tree
 size N (a block boundary; default the latest), proven from the status map root in
@@ -570,17 +571,17 @@ export async function main(argv: string[]): Promise<number> {
         as: values.as,
       });
     case 'prove-status': {
-      if (values.node !== undefined) usage('prove-status reads a ledger folder: give <dir>, not --node');
       const grant = values.grant as string | undefined;
       const type = grant !== undefined ? 'grant' : (values.type as string | undefined);
       const id = grant ?? (values.id as string | undefined);
       if (type === undefined || id === undefined || (grant !== undefined && values.type !== undefined))
         usage('prove-status needs --grant G, or --type T --id X');
-      return proveStatus(ctx, dir(), {
-        type,
-        id,
-        ...(values.size === undefined ? {} : { size: int(values.size, 'size')! }),
-      });
+      return proveStatus(
+        ctx,
+        where(),
+        { type, id, ...(values.size === undefined ? {} : { size: int(values.size, 'size')! }) },
+        nodeArgs,
+      );
     }
     case 'rebuild':
       return rebuild(ctx, dir());

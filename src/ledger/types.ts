@@ -10,6 +10,7 @@ import type { MemberSpec, PolicyParams } from '../policy/genesis.js';
 import type { DirectoryQuery } from '../query/query.js';
 import type { ConsistencyBundle, Head, InclusionBundle } from '../reader/types.js';
 import type { AppendManyOptions, SequencerOptions } from '../sequencer/sequencer.js';
+import type { StatusBundle } from '../state/status-proof.js';
 
 export type { BatchReceipt, MemberSigner, Receipt } from '../directory/submitter.js';
 export type { Attribution, ConsistencyBundle, Head, InclusionBundle } from '../reader/types.js';
@@ -101,6 +102,8 @@ export interface LedgerApi {
   checkpoint(size?: number): Awaitable<string>;
   proveInclusion(index: number, size?: number): Promise<InclusionBundle>;
   proveConsistency(size1: number, size2?: number): Promise<ConsistencyBundle>;
+  /** A status bundle: the status of (`type`, `id`) at the checkpoint of `size` (default the head). */
+  proveStatus(type: string, id: string, size?: number): Promise<StatusBundle>;
   readonly query: LedgerQueries;
   close(): Promise<void>;
 }

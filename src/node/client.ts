@@ -31,6 +31,7 @@ import type {
 } from '../ledger/types.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
 import { signAs, signBatchAs } from '../sequencer/sign-batch.js';
+import { type StatusBundle, statusBundleFromJSON } from '../state/status-proof.js';
 import { parseKeys, verifyBundle, verifyCheckpoint, verifyCosignatures } from '../verify.js';
 import { verifyInclusion } from '../verify-node.js';
 import { readCapped } from './http.js';
@@ -266,6 +267,32 @@ export class RemoteLedger implements LedgerApi {
     const asked = b.origin === this.origin && b.index === index && (size === undefined || b.size === size);
     if (!asked)
       fail(ErrorCode.PROOF_INVALID, `asked for record ${index}, got record ${b.index} at size ${b.size}`);
+    await this.#observe(b.checkpoint, floor);
+    return b;
+  }
+
+  /**
+   * The status of (`type`, `id`) at the checkpoint of `size` (default the
+   * node's latest), as a status bundle checked here under the pinned key
+   * before it is returned (`checkStatus` says what it shows).
+   */
+  async proveStatus(type: string, id: string, size?: number): Promise<StatusBundle> {
+    const floor = size === undefined ? this.#known().size : 0;
+    const query = `type=${encodeURIComponent(type)}&id=${encodeURIComponent(id)}${size === undefined ? '' : `&size=${size}`}`;
+    const json = await this.#json('GET', `${PATHS.status}?${query}`, { sign: true });
+    this.#mustVerify(json, `status bundle of ${type} ${JSON.stringify(id)}`);
+    const b = statusBundleFromJSON(json as Record<string, unknown>);
+    const first = b.items[0]!;
+    if (
+      b.origin !== this.origin ||
+      first.type !== type ||
+      first.id !== id ||
+      (size !== undefined && b.size !== size)
+    )
+      fail(
+        ErrorCode.PROOF_INVALID,
+        `asked for the status of ${type} ${JSON.stringify(id)}, got ${first.type} ${JSON.stringify(first.id)} at size ${b.size}`,
+      );
     await this.#observe(b.checkpoint, floor);
     return b;
   }

@@ -20,6 +20,7 @@ import type { Head, LedgerOptions } from '../ledger/types.js';
 import { decodeEntryBundle } from '../merkle/tiles.js';
 import { DEFAULT_POLICY } from '../policy/genesis.js';
 import type { DirectoryQuery } from '../query/query.js';
+import { statusBundleToJSON } from '../state/status-proof.js';
 import { parseWitnessKeys } from '../verify.js';
 import { createLimitedServer, errorReply, type HttpLimits, listenOn } from './http.js';
 import { createNodeLog, errorLogOf, type NodeLog } from './log.js';
@@ -121,6 +122,7 @@ type Route =
   | 'batch'
   | 'inclusion'
   | 'consistency'
+  | 'status'
   | 'query'
   | 'unknown';
 
@@ -137,6 +139,7 @@ function routeOf(path: string, metricsHere: boolean): Route {
   if (path === PATHS.batch) return 'batch';
   if (path === PATHS.inclusion) return 'inclusion';
   if (path === PATHS.consistency) return 'consistency';
+  if (path === PATHS.status) return 'status';
   if (path === PATHS.query) return 'query';
   return 'unknown';
 }
@@ -154,6 +157,7 @@ const METHODS: Record<Route, readonly string[]> = {
   batch: ['POST'],
   inclusion: ['GET'],
   consistency: ['GET'],
+  status: ['GET'],
   query: ['POST'],
   unknown: [],
 };
@@ -447,6 +451,10 @@ class NodeService {
       case 'inclusion':
         await this.#authenticate(req, new Uint8Array(0));
         return this.#inclusion(req);
+      case 'status':
+        // A status value names parties and purposes' ids: members only, as proofs of records are.
+        await this.#authenticate(req, new Uint8Array(0));
+        return this.#status(req);
       case 'consistency':
         // On a public node anyone may follow the head, which takes consistency proofs (they are hashes only).
         if (!this.#public) await this.#authenticate(req, new Uint8Array(0));
@@ -642,6 +650,15 @@ class NodeService {
       index = requiredCount(params, 'index');
     }
     return json(200, inclusionBundleToJSON(await this.#ledger.proveInclusion(index, size)));
+  }
+
+  async #status(req: IncomingMessage): Promise<Reply> {
+    const params = searchOf(req);
+    const size = optionalCount(params, 'size') ?? this.#ledger.head().size;
+    const type = params.get('type');
+    const id = params.get('id');
+    if (type === null || id === null) fail(ErrorCode.INVALID_ARGUMENT, 'give type and id');
+    return json(200, statusBundleToJSON(await this.#ledger.proveStatus(type, id, size)));
   }
 
   async #consistency(req: IncomingMessage): Promise<Reply> {

@@ -20,6 +20,8 @@ export const PATHS = {
   inclusion: `${API}proofs/inclusion`,
   /** GET ?size1=A[&size2=B]: a consistency bundle. */
   consistency: `${API}proofs/consistency`,
+  /** GET ?type=T&id=X[&size=S]: a status bundle (dirchain-status/v1). */
+  status: `${API}proofs/status`,
   /** POST {"method","args"}: a directory query whose items carry inclusion proofs. */
   query: `${API}query`,
   /** GET: the latest checkpoint with the witness cosignatures the node collected (404 before the first). */

@@ -19,7 +19,8 @@ import { connect, type RemoteLedger } from '../../src/node/client.js';
 import { createNodeLog } from '../../src/node/log.js';
 import { type RunningNode, startNode } from '../../src/node/service.js';
 import { signAs, signBatchAs } from '../../src/sequencer/sign-batch.js';
-import { verifyBundle } from '../../src/verify.js';
+import { statusBundleToJSON } from '../../src/state/status-proof.js';
+import { checkStatus, verifyBundle } from '../../src/verify.js';
 import { leafHash } from '../../src/verify-node.js';
 import {
   type Actors,
@@ -479,6 +480,22 @@ describe('directory and queries', () => {
     expect((await rejection(Promise.resolve().then(() => client.checkpoint(older + 1)))).code).toBe(
       'E_NOT_FOUND',
     );
+  });
+});
+
+describe('status proofs from a node', () => {
+  it('proveStatus gives a status bundle checked under the pinned key; a stranger is refused', async () => {
+    const b = await client.proveStatus('member', 'health');
+    const r = checkStatus(statusBundleToJSON(b), [a.sequencer.verifierKey]);
+    expect(r).toMatchObject({ type: 'member', id: 'health', status: 'active', asOf: { size: b.size } });
+    expect(
+      checkStatus(statusBundleToJSON(await client.proveStatus('grant', 'no-such')), [a.sequencer.verifierKey])
+        .status,
+    ).toBe('absent');
+    await expect(client.proveStatus('access', 'x')).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+    const anonymous = await fetch(new URL('dirchain/v1/proofs/status?type=member&id=health', node.url));
+    expect(anonymous.status).toBe(401);
+    await anonymous.body?.cancel();
   });
 });
 
