@@ -1,5 +1,6 @@
 /**
- * The auditor's script: is this record in the log I trust?
+ * The auditor's script: is this record in the log I trust? Or, given a status
+ * bundle (`dirchain prove-status --size N`): was grant G active at my checkpoint?
  *
  *   node dist-examples/audit.js <trusted-checkpoint.txt> <bundle.json> <sequencer.pub | key> [consistency.json]
  *
@@ -12,7 +13,14 @@
  * Exit 0 verified, 1 not verified, 2 usage.
  */
 import { readFileSync } from 'node:fs';
-import { decodeRecord, fromBase64, toBase64, verifyBundle, verifyCheckpoint } from 'dirchain/verify';
+import {
+  checkStatus,
+  decodeRecord,
+  fromBase64,
+  toBase64,
+  verifyBundle,
+  verifyCheckpoint,
+} from 'dirchain/verify';
 
 const [trustedFile, bundleFile, keyArg, consistencyFile] = process.argv.slice(2);
 if (keyArg === undefined) {
@@ -39,7 +47,32 @@ const report = verifyBundle(text, [key]);
 for (const c of report.checks)
   console.log(`${c.status === 'pass' ? 'ok  ' : c.status.toUpperCase()} ${c.name}: ${c.detail}`);
 if (!report.ok) notVerified(`${report.checks.find((c) => c.status === 'fail')?.name} failed`);
-if (report.kind !== 'inclusion') notVerified('expected an inclusion bundle (dirchain prove --index)');
+if (report.kind === 'status') {
+  // A status speaks for its own checkpoint only: it must be the one I trust.
+  const status = checkStatus(text, [key]);
+  const at = verifyCheckpoint((JSON.parse(text) as { checkpoint: string }).checkpoint, [key]);
+  if (at.origin !== trusted.origin) notVerified(`bundle is for ${at.origin}, you trust ${trusted.origin}`);
+  if (at.size !== trusted.size)
+    notVerified(
+      `the status is proven at size ${at.size}, not at your checkpoint (${trusted.size}): ` +
+        `ask for it there (dirchain prove-status <dir> --type ${status.type} --id ${status.id} --size ${trusted.size})`,
+    );
+  if (toBase64(at.root) !== toBase64(trusted.root))
+    notVerified(
+      `FORK: two signed checkpoints of size ${trusted.size} with different roots; keep both as evidence`,
+    );
+  const when = new Date(status.asOf.time).toISOString();
+  console.log(
+    `verified: at your checkpoint (size ${trusted.size}, block ${status.asOf.height}, ${when}) ${status.type} ` +
+      `${status.id} was ${status.status}` +
+      (status.type === 'grant' && status.status === 'active' ? ': it was active then' : ''),
+  );
+  process.exit(0);
+}
+if (report.kind !== 'inclusion')
+  notVerified(
+    'expected an inclusion bundle (dirchain prove --index) or a status bundle (dirchain prove-status)',
+  );
 const bundle = JSON.parse(text) as {
   origin: string;
   index: number;

@@ -167,6 +167,38 @@ describe('examples/audit.ts (the auditor’s script)', () => {
       dirchain(['prove', city, '--from', '2', '--to', String(newer), '--json']),
     );
     save('fork-newer.json', dirchain(['prove', at('fork'), '--index', '3', '--json']));
+    save(
+      'status-older.json',
+      dirchain([
+        'prove-status',
+        city,
+        '--type',
+        'member',
+        '--id',
+        'bureau',
+        '--size',
+        String(older),
+        '--json',
+      ]),
+    );
+    save(
+      'status-newer.json',
+      dirchain(['prove-status', city, '--type', 'member', '--id', 'bureau', '--json']),
+    );
+  });
+
+  it('answers a status question at the trusted checkpoint, and refuses a status at another', () => {
+    const r = run(audit, [at('trusted-older.txt'), at('status-older.json'), key()]);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^verified: at your checkpoint \\(size ${older}, block 1, .*\\) member bureau was active$`,
+        'm',
+      ),
+    );
+    const other = run(audit, [at('trusted-older.txt'), at('status-newer.json'), key()]);
+    expect(other.code).toBe(1);
+    expect(other.stdout).toContain(`--size ${older}`);
   });
   afterAll(() => tmp.cleanup());
 
