@@ -9,6 +9,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DirchainError, ErrorCode, fail, isDirchainError } from '../errors.js';
+import { readCapped } from '../node/http.js';
 
 export interface TargetOptions {
   /** An S3-compatible endpoint (`http://127.0.0.1:9000`); addressed path-style. Default: AWS S3. */
@@ -108,14 +109,20 @@ async function s3Target(spec: { bucket: string; prefix: string }, options: Targe
     read: async (path) => {
       try {
         const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + path }));
-        if ((r.ContentLength ?? 0) > MAX_SMALL_OBJECT) {
-          await r.Body?.transformToWebStream().cancel();
+        const tooLarge = (): never =>
           fail(
             ErrorCode.CHECKPOINT_INVALID,
             `s3://${bucket}/${prefix}${path} is too large to be a checkpoint`,
           );
+        if ((r.ContentLength ?? 0) > MAX_SMALL_OBJECT) {
+          await r.Body?.transformToWebStream().cancel();
+          tooLarge();
         }
-        return (await r.Body?.transformToByteArray()) ?? new Uint8Array();
+        if (r.Body === undefined) return new Uint8Array();
+        // Capped as it is read too: a store may answer without a Content-Length.
+        return new Uint8Array(
+          await readCapped(new Response(r.Body.transformToWebStream()), MAX_SMALL_OBJECT, tooLarge),
+        );
       } catch (e) {
         if (isDirchainError(e)) throw e;
         if ((e as { name?: string }).name === 'NoSuchKey') return undefined;
@@ -216,6 +223,13 @@ function folderTarget(path: string): Target {
           await handle.close();
         }
         await rename(tmp, file);
+        // The rename durable before the next object (the checkpoint last): a power loss keeps that order.
+        const folder = await open(dirname(file), 'r');
+        try {
+          await folder.sync();
+        } finally {
+          await folder.close();
+        }
       } catch (e) {
         await rm(tmp, { force: true });
         failed(e, `writing ${file}`);
