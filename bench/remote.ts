@@ -1,35 +1,6 @@
-/**
- * Figure 7: the node over loopback. A real `dirchain node` child process (the CLI bundled
- * beside the runner, from the same source) against the same work done in this process, on
- * the same bytes, in the same run:
- *
- *   appendBatch  figure 1's batched form (64 events per signed batch, 64 callers each awaiting
- *                its own batch): `connect(url).appendBatch(seal, events)` vs `ledger.appendBatch`
- *                on a fresh in-process ledger with the same genesis and options
- *   append       figure 1's single signed records (64 callers): `client.append(bytes)` vs
- *                `ledger.append(bytes)` (both verify every author signature)
- *   queries      figure 5's city, loaded once into a node folder: `searchResources({ department })`,
- *                `activeGrants(consumer, T)` and `grantsOfResource(resource)`, one at a time,
- *                through the client (request signed as a department, every item's inclusion
- *                proof and the answer's checkpoint verified) vs `ledger.query.*` in this process
- *                on the same folder (closed before the node opens it: one process per folder)
- *
- * Each run of an append variant gets a fresh folder; before the timed records an untimed
- * prefix of other records (same kind, another seed) goes through the same path, so the node's
- * admission workers, its JIT and its connections are warm as the in-process ledger's are.
- * Rounds are round-robin (local, remote, local, remote); every ratio is remote ÷ local of the
- * same round. The node's and this process's CPU time over each timed section are recorded
- * (the node from /proc/<pid>/stat): on two cores the client competes with the node.
- *
- * Profiling: DIRCHAIN_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds flags to
- * the node child (it writes its profile when it stops, at the end of each run).
- */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { sha256Node } from '../src/crypto/node-crypto.js';
 import { formatVerifierKey } from '../src/crypto/note.js';
 import {
@@ -43,6 +14,7 @@ import {
   type RemoteLedger,
 } from '../src/index.js';
 import { CONCURRENCY, EVENTS_PER_BATCH } from './append.js';
+import { type BenchChild, benchCli, nodeFolder, startChild } from './child.js';
 import { type Call, latencies, loadCity, measure, QUICK_FRACTION, type QueryRun } from './directory.js';
 import { BatchStream, callersAwaitingEach } from './feed.js';
 import {
@@ -98,18 +70,14 @@ const USER_HZ = 100;
 
 // ---- the node child process -------------------------------------------------------------------
 
-/** `dirchain node <dir> --json` as a child process: started, its URL read, its CPU read, stopped. */
+/** `dirchain node <dir> --json` as a child process (bench/child.ts): started, its URL read, its CPU read, stopped. */
 class NodeProcess {
   readonly url: string;
-  readonly #child: ChildProcess;
-  readonly #exited: Promise<number | null>;
-  readonly #killOnExit: () => void;
+  readonly #child: BenchChild;
 
-  private constructor(child: ChildProcess, url: string, exited: Promise<number | null>, kill: () => void) {
+  private constructor(child: BenchChild) {
     this.#child = child;
-    this.url = url;
-    this.#exited = exited;
-    this.#killOnExit = kill;
+    this.url = child.first.url as string;
   }
 
   static flags(): string[] {
@@ -118,60 +86,10 @@ class NodeProcess {
   }
 
   static async start(dir: string): Promise<NodeProcess> {
-    // Bundled beside run.js by tsup.bench.config.ts, from the same source as the bench.
-    const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
-    if (!existsSync(cli))
-      throw new Error(`figure 7 needs the CLI at ${cli}: run the bench with \`npm run bench\``);
-    const child = spawn(process.execPath, [...NodeProcess.flags(), cli, 'node', dir, '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    // The node must not outlive the bench (an uncaught error, SIGINT/SIGTERM): as figure 4's server.
-    const onSignal = (signal: NodeJS.Signals): void => {
-      child.kill('SIGKILL');
-      process.kill(process.pid, signal);
-    };
-    const killOnExit = (): void => {
-      child.kill('SIGKILL');
-      process.off('exit', killOnExit);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    };
-    process.on('exit', killOnExit);
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    // Its logs (JSON lines, info and up): kept short, for an error message.
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      stderr = (stderr + d).slice(-4000);
-    });
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`dirchain node printed no URL in ${NODE_START_MS / 1000} s`)),
-          NODE_START_MS,
-        );
-        const lines = createInterface({ input: child.stdout! });
-        lines.once('line', (line) => {
-          clearTimeout(timer);
-          try {
-            resolve((JSON.parse(line) as { url: string }).url);
-          } catch {
-            reject(new Error(`dirchain node printed ${JSON.stringify(line)}, not its JSON address line`));
-          }
-        });
-        void exited.then((code) => {
-          clearTimeout(timer);
-          reject(new Error(`dirchain node exited (code ${code}) before printing its URL: ${stderr.trim()}`));
-        });
-      });
-      return new NodeProcess(child, url, exited, killOnExit);
-    } catch (e) {
-      killOnExit();
-      await exited;
-      throw e;
-    }
+    const cli = benchCli('figure 7');
+    return new NodeProcess(
+      await startChild('dirchain node', [...NodeProcess.flags(), cli, 'node', dir, '--json'], NODE_START_MS),
+    );
   }
 
   /** CPU seconds the node has used so far (all its threads: main, admission workers, LevelDB, libuv). */
@@ -198,19 +116,9 @@ class NodeProcess {
 
   /** SIGTERM (the node finishes its blocks and closes the folder), SIGKILL if it has not gone in 20 s. */
   async stop(): Promise<void> {
-    this.#child.kill('SIGTERM');
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 20_000);
-    const code = await this.#exited;
-    clearTimeout(timer);
-    this.#killOnExit();
+    const code = await this.#child.stop(20_000);
     if (code !== 0) throw new Error(`dirchain node exited with code ${code} when stopped`);
   }
-}
-
-/** Lays out a CLI node folder around a closed ledger folder: `<dir>/ledger`, `<dir>/keys/sequencer.key`. */
-async function nodeFolder(dir: string, sequencerKey: string): Promise<void> {
-  await mkdir(join(dir, 'keys'), { recursive: true });
-  await writeFile(join(dir, 'keys', 'sequencer.key'), `${sequencerKey}\n`, { mode: 0o600 });
 }
 
 const cpuNow = (): number => {

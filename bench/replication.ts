@@ -1,26 +1,4 @@
-/**
- * Figure 4: replication catch-up. A fresh follower (`follow(dir, url, { once })`)
- * makes a verified replica of a whole ledger from a real `dirchain node` child
- * process over loopback HTTP: every block note, record and seal signature,
- * event, policy verdict, root and tile checked, every block written durably
- * (issue 32's follower). References, same ledger, same round:
- *   local   the same follower code making a replica from the ledger folder
- *           itself, no HTTP (`follow(dir, folder)`): verify and store;
- *   fetch   a raw fetch of every resource the follower fetches (checkpoint,
- *           block-note bundles, entry bundles, hash tiles), nothing decoded,
- *           verified or stored: the transport ceiling.
- * And a fresh follower from the object store: the ledger published (untimed)
- * to s3rver, a real S3-compatible server in a child process, and followed
- * from the bucket's HTTP address alone.
- *
- * The ledger is built once (untimed, pre-signed batches of 64 events). The
- * served folder is locked by the node, so each round starts a node, runs
- * fetch and http, stops it, then runs local.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { sha256Node } from '../src/crypto/node-crypto.js';
 import { formatVerifierKey } from '../src/crypto/note.js';
@@ -29,6 +7,7 @@ import { loadSigner } from '../src/index.js';
 import { ENTRIES_LEVEL, TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidthAt } from '../src/merkle/tiles.js';
 import { follow } from '../src/sync/follower.js';
 import { publish } from '../src/sync/publish.js';
+import { benchCli, nodeFolder, startChild } from './child.js';
 import { buildBatchLedger } from './feed.js';
 import {
   type BenchContext,
@@ -76,141 +55,43 @@ interface RunResult {
   readonly peakRssMiB: number;
 }
 
-/** `dirchain node <dir> --public` as a child process: started, its URL read, stopped. */
-class NodeProcess {
-  readonly url: string;
-  readonly #child: ChildProcess;
-  readonly #exited: Promise<number | null>;
-  readonly #killOnExit: () => void;
-
-  private constructor(child: ChildProcess, url: string, exited: Promise<number | null>, kill: () => void) {
-    this.#child = child;
-    this.url = url;
-    this.#exited = exited;
-    this.#killOnExit = kill;
-  }
-
-  static async start(dir: string): Promise<NodeProcess> {
-    // Bundled beside run.js by tsup.bench.config.ts, from the same source as the bench.
-    const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
-    if (!existsSync(cli))
-      throw new Error(`figure 4 needs the CLI at ${cli}: run the bench with \`npm run bench\``);
-    const args = [cli, 'node', dir, '--listen', '127.0.0.1:0', '--public', '--log-level', 'error', '--json'];
-    const child = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    // If the bench dies without reaching stop() (an uncaught error, or SIGINT/SIGTERM, which end
-    // node without 'exit' handlers unless caught), the server must not outlive it.
-    const onSignal = (signal: NodeJS.Signals): void => {
-      child.kill('SIGKILL');
-      process.kill(process.pid, signal); // the default action again: this listener is gone
-    };
-    const killOnExit = (): void => {
-      child.kill('SIGKILL');
-      process.off('exit', killOnExit);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    };
-    process.on('exit', killOnExit);
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      stderr += d;
-    });
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`dirchain node printed no URL in ${SERVER_START_MS / 1000} s`)),
-          SERVER_START_MS,
-        );
-        const lines = createInterface({ input: child.stdout! });
-        lines.once('line', (line) => {
-          clearTimeout(timer);
-          try {
-            resolve((JSON.parse(line) as { url: string }).url);
-          } catch {
-            reject(new Error(`dirchain node printed ${JSON.stringify(line)}, not its JSON address line`));
-          }
-        });
-        void exited.then((code) => {
-          clearTimeout(timer);
-          reject(new Error(`dirchain node exited (code ${code}) before printing its URL: ${stderr.trim()}`));
-        });
-      });
-      return new NodeProcess(child, url, exited, killOnExit);
-    } catch (e) {
-      killOnExit();
-      await exited;
-      throw e;
-    }
-  }
-
-  /** SIGTERM (the server closes its store), SIGKILL if it has not gone in 10 s. */
-  async stop(): Promise<void> {
-    this.#child.kill('SIGTERM');
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
-    const code = await this.#exited;
-    clearTimeout(timer);
-    this.#killOnExit(); // no-op kill of an exited child; removes the listeners
-    if (code !== 0) throw new Error(`dirchain node exited with code ${code} when stopped`);
-  }
+/** `dirchain node <dir> --public` as a child process (bench/child.ts): started, its URL read, stopped. */
+async function startNodeChild(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const args = [
+    benchCli('figure 4'),
+    'node',
+    dir,
+    '--listen',
+    '127.0.0.1:0',
+    '--public',
+    '--log-level',
+    'error',
+    '--json',
+  ];
+  const child = await startChild('dirchain node', args, SERVER_START_MS);
+  return {
+    url: child.first.url as string,
+    // SIGTERM (the node closes its store), SIGKILL if it has not gone in 10 s.
+    stop: async () => {
+      const code = await child.stop(10_000);
+      if (code !== 0) throw new Error(`dirchain node exited with code ${code} when stopped`);
+    },
+  };
 }
 
-/** s3rver in a child process (scripts/s3rver-child.mjs), with one bucket; its HTTP address read from stdout. */
-class S3Process {
-  readonly endpoint: string;
-  readonly #child: ChildProcess;
-  readonly #kill: () => void;
-
-  private constructor(child: ChildProcess, endpoint: string, kill: () => void) {
-    this.#child = child;
-    this.endpoint = endpoint;
-    this.#kill = kill;
-  }
-
-  static async start(dir: string, bucket: string): Promise<S3Process> {
-    const script = fileURLToPath(new URL('../scripts/s3rver-child.mjs', import.meta.url));
-    const child = spawn(process.execPath, [script, dir, bucket], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const kill = (): void => {
-      child.kill('SIGKILL');
-      process.off('exit', kill);
-    };
-    process.on('exit', kill);
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      stderr = (stderr + d).slice(-4000);
-    });
-    try {
-      const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('s3rver printed no port in 20 s')), 20_000);
-        child.once('exit', (code) => reject(new Error(`s3rver exited (code ${code}): ${stderr.trim()}`)));
-        createInterface({ input: child.stdout! }).on('line', (line) => {
-          const m = JSON.parse(line) as { port?: number };
-          if (m.port !== undefined) {
-            clearTimeout(timer);
-            resolve(m.port);
-          }
-        });
-      });
-      return new S3Process(child, `http://127.0.0.1:${port}`, kill);
-    } catch (e) {
-      kill();
-      throw e;
-    }
-  }
-
-  async stop(): Promise<void> {
-    const exited = new Promise<void>((r) => this.#child.once('exit', () => r()));
-    this.#child.kill('SIGTERM');
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-    this.#kill();
-  }
+/** s3rver in a child process (scripts/s3rver-child.mjs), with one bucket; its address read from stdout. */
+async function startS3Child(
+  dir: string,
+  bucket: string,
+): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const script = fileURLToPath(new URL('../scripts/s3rver-child.mjs', import.meta.url));
+  const child = await startChild('s3rver', [script, dir, bucket], 20_000);
+  return {
+    endpoint: `http://127.0.0.1:${child.first.port as number}`,
+    stop: async () => {
+      await child.stop(10_000);
+    },
+  };
 }
 
 /** s3rver's one account (its README). */
@@ -317,7 +198,7 @@ async function runRound(
   log: (line: string) => void,
   label: string,
 ): Promise<Record<VariantId, RunResult>> {
-  const server = await NodeProcess.start(dir);
+  const server = await startNodeChild(dir);
   let fetched: RunResult;
   let http: RunResult;
   try {
@@ -356,8 +237,7 @@ async function build(
   // Events plus one seal per 64 events plus genesis: ask for that many entries.
   const built = await buildBatchLedger(join(dir, 'ledger'), seed, n + Math.ceil(n / 64) + 1);
   // `dirchain node` reads the sequencer key where `dirchain init` leaves it.
-  mkdirSync(join(dir, 'keys'), { recursive: true });
-  writeFileSync(join(dir, 'keys', 'sequencer.key'), `${makeDirectory(seed).sequencerKey}\n`, { mode: 0o600 });
+  await nodeFolder(dir, makeDirectory(seed).sequencerKey);
   return built;
 }
 
@@ -370,7 +250,7 @@ export async function figureReplication(ctx: BenchContext): Promise<FigureResult
   const dir = await tempDir('replication');
   const scratch = await tempDir('replication-replica');
   const s3Dir = await tempDir('replication-s3');
-  let s3: S3Process | undefined;
+  let s3: Awaited<ReturnType<typeof startS3Child>> | undefined;
   try {
     ctx.log(`figure 4: building a ledger of ${n.toLocaleString('en-US')} events (and a warm-up one)...`);
     const warm = await build(warmDir, ctx.seed, warmN);
@@ -384,7 +264,7 @@ export async function figureReplication(ctx: BenchContext): Promise<FigureResult
     // Both ledgers published once (untimed) to one s3rver process, under their own prefixes.
     // (The SDK's notice that its 2027 releases need Node 22 is not the figure's business; the lock file pins it.)
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    s3 = await S3Process.start(s3Dir, BUCKET);
+    s3 = await startS3Child(s3Dir, BUCKET);
     const published: Record<string, number> = {};
     for (const [prefix, from] of [
       ['warm', warmDir],
