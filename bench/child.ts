@@ -21,7 +21,11 @@ export interface BenchChild {
 }
 
 /** Starts `node <args>` and waits (at most `startMs`) for its first stdout line, a JSON object. */
-export async function startChild(what: string, args: readonly string[], startMs = 60_000): Promise<BenchChild> {
+export async function startChild(
+  what: string,
+  args: readonly string[],
+  startMs = 60_000,
+): Promise<BenchChild> {
   const child: ChildProcess = spawn(process.execPath, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const onSignal = (signal: NodeJS.Signals): void => {
     child.kill('SIGKILL');
@@ -45,7 +49,10 @@ export async function startChild(what: string, args: readonly string[], startMs 
   });
   try {
     const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${what} printed nothing in ${startMs / 1000} s`)), startMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${what} printed nothing in ${startMs / 1000} s`)),
+        startMs,
+      );
       // The interface keeps reading (and dropping) later lines, so the pipe never fills.
       createInterface({ input: child.stdout! }).once('line', (line) => {
         clearTimeout(timer);
@@ -82,7 +89,8 @@ export async function startChild(what: string, args: readonly string[], startMs 
 /** The CLI bundled beside run.js by tsup.bench.config.ts, from the same source as the bench. */
 export function benchCli(figure: string): string {
   const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
-  if (!existsSync(cli)) throw new Error(`${figure} needs the CLI at ${cli}: run the bench with \`npm run bench\``);
+  if (!existsSync(cli))
+    throw new Error(`${figure} needs the CLI at ${cli}: run the bench with \`npm run bench\``);
   return cli;
 }
 
@@ -91,4 +99,3 @@ export async function nodeFolder(dir: string, sequencerKey: string): Promise<voi
   await mkdir(join(dir, 'keys'), { recursive: true });
   await writeFile(join(dir, 'keys', 'sequencer.key'), `${sequencerKey}\n`, { mode: 0o600 });
 }
-
