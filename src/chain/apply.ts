@@ -106,7 +106,7 @@ export class Transition {
     const leafHash = leafAt === 0 && leaf.length === 32 ? leaf : leaf.subarray(leafAt, leafAt + 32);
     const verdict = evaluate(this.#ctx, this.#state, record, index, time, leafHash);
     if (verdict instanceof DirchainError) return verdict;
-    this.#state.stage(verdict.changes, verdict.indexes);
+    this.#state.stage(verdict.changes, verdict.indexes, index);
     this.#state.stageLeaf(leafHash, index, record);
     if (record.kind === BATCH_KIND) {
       this.#batch = { seal: record, body: parseBatchBody(record.body), count: 0, leaves: [] };
@@ -150,7 +150,7 @@ export class Transition {
       known.checked === true,
     );
     if (verdict instanceof DirchainError) return verdict;
-    this.#state.stage(verdict.changes, verdict.indexes);
+    this.#state.stage(verdict.changes, verdict.indexes, index);
     batch.count++;
     if (batch.count === batch.body.count) {
       this.#batch = undefined;

@@ -11,10 +11,10 @@
  */
 import { toHex } from '../crypto/bytes.js';
 import { sha256Node } from '../crypto/node-crypto.js';
-import type { Change } from '../policy/entities.js';
 import { type MapHasher, type MapNode, mapHasher, nodeHash, updateMap } from '../state/map.js';
 import { encodeStatus, type StatusValue } from '../state/status.js';
 import { decodeMapNode, mapNodeKey, mapNodeWrites } from '../storage/status-map-table.js';
+import type { StagedChange } from './state.js';
 
 export const statusMapHasher: MapHasher = mapHasher(sha256Node);
 
@@ -68,7 +68,7 @@ export class MapState {
    * Sets the entities a block changed to their status values: the root the
    * block's entry commits to. Calling it again for the same block starts over.
    */
-  stage(changes: Iterable<Change>): Uint8Array {
+  stage(changes: Iterable<StagedChange>): Uint8Array {
     this.#staged = undefined;
     const updates = [];
     for (const c of changes) {
@@ -123,12 +123,17 @@ export class MapState {
   }
 }
 
-/** The status value of an entity as a block leaves it. */
-export function statusOf(change: Change): StatusValue {
+/**
+ * The status value of an entity as a block leaves it; its index is the
+ * record that last changed the entity (a grant's revocation, a member's
+ * suspension), or the entity's own index when the change came without one.
+ */
+export function statusOf(change: StagedChange): StatusValue {
+  const index = change.at ?? change.entity.index;
   switch (change.type) {
     case 'member': {
       const e = change.entity;
-      return { type: 'member', id: e.id, status: e.status, index: e.index };
+      return { type: 'member', id: e.id, status: e.status, index };
     }
     case 'resource': {
       const e = change.entity;
@@ -137,19 +142,19 @@ export function statusOf(change: Change): StatusValue {
         id: e.id,
         status: e.status,
         version: e.version,
-        index: e.index,
+        index,
         owner: e.owner,
       };
     }
     case 'scenario':
-      return { type: 'scenario', id: change.entity.id, status: 'registered', index: change.entity.index };
+      return { type: 'scenario', id: change.entity.id, status: 'registered', index };
     case 'request': {
       const e = change.entity;
       return {
         type: 'request',
         id: e.id,
         status: e.status,
-        index: e.index,
+        index,
         consumer: e.consumer,
         provider: e.provider,
         resource: e.resource,
@@ -162,7 +167,7 @@ export function statusOf(change: Change): StatusValue {
         type: 'grant',
         id: e.id,
         status: e.status,
-        index: e.index,
+        index,
         provider: e.provider,
         consumer: e.consumer,
         resource: e.resource,

@@ -25,6 +25,9 @@ const CACHE_LIMIT = 50_000;
 
 export type Backing = (key: Uint8Array) => Uint8Array | undefined;
 
+/** An entity change with the index of the record that made it (when the stager knew it). */
+export type StagedChange = Change & { readonly at?: number };
+
 /** What replay protection reads of a record besides its leaf hash. */
 export interface Stamped {
   readonly author: string;
@@ -175,12 +178,16 @@ export class State implements StateView {
     );
   }
 
-  /** Stages an accepted record's effects so later records in the block see them. */
-  stage(changes: readonly Change[], indexes: readonly IndexEntry[]): void {
+  /**
+   * Stages an accepted record's effects so later records in the block see
+   * them; `at` is the record's index, which the status map names as the
+   * record that set each entity's status.
+   */
+  stage(changes: readonly Change[], indexes: readonly IndexEntry[], at?: number): void {
     for (const c of changes) {
       const key = `${c.type}:${c.entity.id}`;
       this.#journal.push([key, this.#staged.get(key)]);
-      this.#staged.set(key, c);
+      this.#staged.set(key, at === undefined ? c : ({ ...c, at } as StagedChange));
     }
     this.#indexes.push(...indexes);
   }
@@ -200,8 +207,8 @@ export class State implements StateView {
     this.#indexes.length = to.indexes;
   }
 
-  /** The staged changes, in staging order. */
-  staged(): Iterable<Change> {
+  /** The staged changes, in staging order, with the index of the record that made each. */
+  staged(): Iterable<StagedChange> {
     return this.#staged.values();
   }
 

@@ -50,6 +50,7 @@ import {
   QUERY_METHODS,
   type QueryMethod,
   reviveBytes,
+  statusAgrees,
 } from './wire.js';
 
 export interface ConnectOptions {
@@ -433,8 +434,38 @@ export class RemoteLedger implements LedgerApi {
     if (!Array.isArray(items) || items.length !== proofs.length)
       fail(ErrorCode.PROOF_INVALID, `the node answered ${method} with ${proofs.length} proofs for its items`);
     const checked = items.map((item, i) => this.#checkItem(method, sent, item, proofs[i]!, i, head));
-    if (method === 'get') return checked[0];
+    if (method === 'get') {
+      this.#checkCurrent(sent[0], sent[1], checked[0], answer.status, head);
+      return checked[0];
+    }
     return typeof result.cursor === 'string' ? { items: checked, cursor: result.cursor } : { items: checked };
+  }
+
+  /**
+   * A `get` answer's status proof: at the answer's own checkpoint, for the
+   * entity asked about, committing to the entity given (or to its absence).
+   * Without it an inclusion proof would show only that the entity's record
+   * was written once, not that nothing changed it since.
+   */
+  #checkCurrent(type: unknown, id: unknown, item: unknown, status: unknown, head: Head): void {
+    const what = `${String(type)} ${JSON.stringify(id)}`;
+    if (typeof status !== 'object' || status === null)
+      fail(ErrorCode.PROOF_INVALID, `the node answered get ${what} without its status proof`);
+    this.#mustVerify(status, `the status proof of ${what}`);
+    const b = statusBundleFromJSON(status as Record<string, unknown>);
+    const first = b.items[0]!;
+    if (b.size !== head.size || b.checkpoint !== head.checkpoint || first.type !== type || first.id !== id)
+      fail(
+        ErrorCode.PROOF_INVALID,
+        `the status proof with get ${what} at size ${head.size} is of ${first.type} ${JSON.stringify(first.id)} at size ${b.size}`,
+      );
+    if (!statusAgrees(item, first.value))
+      fail(
+        ErrorCode.PROOF_INVALID,
+        item == null
+          ? `the node says there is no ${what}, yet its status proof at size ${head.size} shows one`
+          : `the node's ${what} is not the one the status map holds at size ${head.size}: a stale or changed answer`,
+      );
   }
 
   /** The item, once its record is proved in `head`'s tree; a record item gets its record from the proof. */

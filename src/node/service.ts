@@ -18,6 +18,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { openLedger, openReplica, type ReplicaOptions } from '../ledger/open.js';
 import type { Head, LedgerOptions } from '../ledger/types.js';
 import { decodeEntryBundle } from '../merkle/tiles.js';
+import type { EntityType } from '../policy/entities.js';
 import { DEFAULT_POLICY } from '../policy/genesis.js';
 import type { DirectoryQuery } from '../query/query.js';
 import { statusBundleToJSON } from '../state/status-proof.js';
@@ -40,6 +41,7 @@ import {
   jsonWithBytes,
   PATHS,
   QUERY_METHODS,
+  statusAgrees,
   statusOf,
 } from './wire.js';
 import { WitnessCollector, type WitnessTarget } from './witness-client.js';
@@ -685,19 +687,16 @@ class NodeService {
     const query = this.#ledger.query as unknown as Record<string, (...a: unknown[]) => unknown>;
     // JSON has no undefined: null is an argument left out (a filter or page options).
     const given = args.map((a: unknown) => (a === null ? undefined : a));
+    if (method === 'get') return this.#get(given[0], given[1]);
     const result = (await query[method]!.apply(this.#ledger.query as DirectoryQuery, given)) as unknown;
-    const items =
-      method === 'get' ? (result === undefined ? [] : [result]) : (result as { items: unknown[] }).items;
+    const items = (result as { items: unknown[] }).items;
     const head = await this.#headCovering(items);
     const proofs = await Promise.all(items.map((item) => this.#itemProof(item, head.size)));
     // A record item goes as its index (and seal, grant): the client reads the record from its proof's leaf.
-    const shown =
-      method === 'get'
-        ? { item: result ?? null }
-        : {
-            ...(result as object),
-            items: items.map((i) => (RECORD_ITEMS.has(method) ? withoutRecord(i) : i)),
-          };
+    const shown = {
+      ...(result as object),
+      items: items.map((i) => (RECORD_ITEMS.has(method) ? withoutRecord(i) : i)),
+    };
     // Only member entities hold bytes (keys): the other answers need no replacer.
     return json(
       200,
@@ -705,6 +704,40 @@ class NodeService {
       'no-store',
       items.some(holdsBytes),
     );
+  }
+
+  /**
+   * One entity, with its record's inclusion proof and its status proof at the
+   * same checkpoint (docs/http-api.md "Queries"): the proof shows the entity
+   * is current there, or absent. The state a query reads is durable a moment
+   * before the head advances to its block, so an answer whose status proof
+   * disagrees with the entity read is tried again until they meet.
+   */
+  async #get(type: unknown, id: unknown): Promise<Reply> {
+    const deadline = performance.now() + 5000;
+    for (;;) {
+      const item = this.#ledger.query.get(type as EntityType, id as string) as { index: number } | undefined;
+      const items = item === undefined ? [] : [item];
+      const head = await this.#headCovering(items);
+      const status = await this.#ledger.proveStatus(type as string, id as string, head.size);
+      if (statusAgrees(item, status.items[0]!.value)) {
+        const proofs = await Promise.all(items.map((i) => this.#itemProof(i, head.size)));
+        return json(
+          200,
+          {
+            checkpoint: head.checkpoint,
+            result: { item: item ?? null },
+            proofs,
+            status: statusBundleToJSON(status),
+          },
+          'no-store',
+          items.some(holdsBytes),
+        );
+      }
+      if (performance.now() > deadline)
+        fail(ErrorCode.UNAVAILABLE, `the status of ${type} ${JSON.stringify(id)} did not settle`);
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import { fromBase64, toBase64 } from '../crypto/bytes.js';
 import { type DirchainError, ErrorCode, type ErrorCodeValue, fail } from '../errors.js';
+import { decodeStatus } from '../state/status.js';
 
 /** Where the node's own API lives; the C2SP tlog-tiles paths stay at the root as `serve` has them. */
 export const API = 'dirchain/v1/';
@@ -181,6 +182,27 @@ export interface QueryAnswer {
   /** A page (`{items, cursor?}`) or, for `get`, `{item}` (null when there is none). */
   readonly result: unknown;
   readonly proofs: readonly ItemProof[];
+  /** For `get`: the entity's status bundle (`dirchain-status/v1`) at the same checkpoint. */
+  readonly status?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Whether an entity as a query read it is the one a status proof commits to
+ * (the value's bytes, or null: not in the map): absent in both, or every
+ * field the value and the entity share equal, and the record that set the
+ * value not older than the entity's own.
+ */
+export function statusAgrees(item: unknown, value: Uint8Array | null): boolean {
+  if (item === undefined || item === null) return value === null;
+  if (value === null) return false;
+  const v = decodeStatus(value) as unknown as Record<string, unknown>;
+  const e = item as Record<string, unknown>;
+  if (v.id !== e.id || typeof e.index !== 'number' || (v.index as number) < e.index) return false;
+  for (const [field, want] of Object.entries(v)) {
+    if (field === 'type' || field === 'index' || !(field in e)) continue;
+    if ((e[field] ?? null) !== want) return false;
+  }
+  return true;
 }
 
 /** Decodes a list of base64 strings, naming the field on failure (E_DECODE). */

@@ -19,9 +19,8 @@ import { storedHashIndex } from '../merkle/stored.js';
 import { SubtreeCache } from '../merkle/subtree-cache.js';
 import type { StateView } from '../policy/entities.js';
 import { recordAt } from '../query/query.js';
-import { mapHasher, position as positionOfLeaf, proveMap } from '../state/map.js';
-import { decodeStatus } from '../state/status.js';
-import { checkStatusBundle, type StatusBundle, type StatusItem } from '../state/status-proof.js';
+import { mapHasher } from '../state/map.js';
+import { checkStatusBundle, proveStatusItems, type StatusBundle } from '../state/status-proof.js';
 import { leafKey } from '../storage/state-table.js';
 import { mapNodeAt } from '../storage/status-map-table.js';
 import type { LedgerStore } from '../storage/store.js';
@@ -241,27 +240,12 @@ export class Reader {
     const height = this.#store.heightAtSize(size)!;
     const blockEntry = this.getEntry(size - 1);
     const inclusion = await proveInclusion(hasher, this.#store, size - 1, size, this.#proofCache);
-    const read = (pos: Uint8Array) => mapNodeAt(this.#store, pos, height);
-    const item = async (t: string, i: string): Promise<StatusItem> => {
-      const key = statusMapHasher.key(t, i);
-      const proof = await proveMap(statusMapHasher, read, key);
-      const own = proof.leaf !== undefined && equalBytes(proof.leaf.key, key);
-      let value: Uint8Array | null = null;
-      if (own) {
-        const leaf = await read(positionOfLeaf(key, proof.siblings.length));
-        if (leaf?.kind !== 'leaf' || leaf.data === undefined)
-          fail(
-            ErrorCode.LEDGER_CORRUPT,
-            `the status value of ${t} ${JSON.stringify(i)} is missing from storage`,
-          );
-        value = leaf.data;
-      }
-      return { type: t, id: i, value, proof };
-    };
-    const items = [await item(type, id)];
-    const first = items[0]!.value === null ? undefined : decodeStatus(items[0]!.value);
-    if (first?.type === 'grant')
-      items.push(await item('resource', first.resource), await item('member', first.consumer));
+    const items = await proveStatusItems(
+      statusMapHasher,
+      (pos) => mapNodeAt(this.#store, pos, height),
+      type,
+      id,
+    );
     const bundle: StatusBundle = {
       origin: this.#head.origin,
       size,

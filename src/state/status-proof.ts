@@ -18,7 +18,7 @@ import type { TreeHasher } from '../crypto/tree-hasher.js';
 import { decodeBlockEntry, isBlockEntry } from '../encoding/block-entry.js';
 import { ErrorCode, fail } from '../errors.js';
 import { checkInclusion } from '../merkle/check.js';
-import { checkMapProof, type MapHasher, type MapProof } from './map.js';
+import { checkMapProof, type MapHasher, type MapNode, type MapProof, position, proveMap } from './map.js';
 import { decodeStatus, judgeGrant, type StatusValue } from './status.js';
 
 export const STATUS_TYPE = 'dirchain-status/v1';
@@ -117,6 +117,35 @@ export function statusBundleFromJSON(o: Record<string, unknown>): StatusBundle {
     inclusion: list(o.inclusion, 'inclusion').map((s, k) => bytes(s, `inclusion[${k}]`)),
     items,
   };
+}
+
+/**
+ * The items of a status bundle for (type, id) in the map `read` holds: the
+ * entity's map proof with its status value, and for a grant those of its
+ * resource and its consumer. Throws E_LEDGER_CORRUPT when a leaf's status
+ * value is missing (a damaged store).
+ */
+export async function proveStatusItems(
+  h: MapHasher,
+  read: (pos: Uint8Array) => MapNode | undefined | Promise<MapNode | undefined>,
+  type: string,
+  id: string,
+): Promise<StatusItem[]> {
+  const item = async (t: string, i: string): Promise<StatusItem> => {
+    const key = h.key(t, i);
+    const proof = await proveMap(h, read, key);
+    if (proof.leaf === undefined || !equalBytes(proof.leaf.key, key))
+      return { type: t, id: i, value: null, proof };
+    const leaf = await read(position(key, proof.siblings.length));
+    if (leaf?.kind !== 'leaf' || leaf.data === undefined)
+      fail(ErrorCode.LEDGER_CORRUPT, `the status value of ${t} ${JSON.stringify(i)} is missing from storage`);
+    return { type: t, id: i, value: leaf.data, proof };
+  };
+  const items = [await item(type, id)];
+  const first = items[0]!.value === null ? undefined : decodeStatus(items[0]!.value);
+  if (first?.type === 'grant')
+    items.push(await item('resource', first.resource), await item('member', first.consumer));
+  return items;
 }
 
 /** What a status bundle shows. */

@@ -10,8 +10,9 @@
  *   request   ["request", id, status, index, consumer, provider, resource, grant|nil]
  *   grant     ["grant", id, status, index, provider, consumer, resource, validFrom, validTo, revokedAt|nil]
  *
- * `index` is the log index of the record that set the value; times are
- * milliseconds since the epoch (block times). Pure: no I/O.
+ * `index` is the log index of the record that set the value (the last one
+ * that changed the entity: a grant's revocation, a member's suspension);
+ * times are milliseconds since the epoch (block times). Pure: no I/O.
  *
  * `judgeGrant` says what a grant's status is at a time, as the access rules
  * and `activeGrants` judge it: active only inside [validFrom, validTo), not

@@ -640,6 +640,67 @@ describe('a node that lies', () => {
   });
 });
 
+describe('a get answer and the status map', () => {
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let via: RemoteLedger;
+  beforeAll(async () => {
+    proxy = await startProxy(node.url);
+    via = await connect(proxy.url, { verifierKey: a.sequencer.verifierKey, as: a.bureau.as });
+  });
+  afterAll(() => proxy.close());
+  const onGet = (change: (json: Record<string, unknown>) => void) => (x: Exchange, ans: Answer) =>
+    x.path === '/dirchain/v1/query' ? rewrite(ans, change) : undefined;
+
+  it('carries the status proof of the entity, or of its absence, at the same checkpoint', async () => {
+    proxy.after = undefined;
+    const bodies: Array<Record<string, unknown>> = [];
+    proxy.after = onGet((json) => {
+      bodies.push(structuredClone(json));
+    });
+    expect(await via.query.get('grant', 'g-2')).toEqual(ledger.query.get('grant', 'g-2'));
+    expect(await via.query.get('grant', 'g-none')).toBeUndefined();
+    proxy.after = undefined;
+    const [present, absent] = bodies;
+    expect(checkStatus(present!.status, [a.sequencer.verifierKey])).toMatchObject({ status: 'revoked' });
+    expect((present!.status as { checkpoint: string }).checkpoint).toBe(present!.checkpoint);
+    expect(checkStatus(absent!.status, [a.sequencer.verifierKey])).toMatchObject({ status: 'absent' });
+  });
+
+  it('a stale, hidden or invented entity, or a missing or foreign status proof, is E_PROOF_INVALID', async () => {
+    // The grant as it was before its revocation: its record's inclusion proof still holds.
+    proxy.after = onGet((json) => {
+      Object.assign((json.result as { item: Record<string, unknown> }).item, {
+        status: 'active',
+        revokedAt: null,
+        revokedBy: null,
+      });
+    });
+    const stale = await rejection(via.query.get('grant', 'g-2'));
+    expect(stale.code).toBe('E_PROOF_INVALID');
+    expect(stale.message).toContain('a stale or changed answer');
+    proxy.after = onGet((json) => {
+      (json.result as { item: unknown }).item = null;
+      json.proofs = [];
+    });
+    const hidden = await rejection(via.query.get('grant', 'g-2'));
+    expect(hidden.code).toBe('E_PROOF_INVALID');
+    expect(hidden.message).toContain('says there is no grant "g-2"');
+    proxy.after = onGet((json) => {
+      delete json.status;
+    });
+    expect((await rejection(via.query.get('grant', 'g-2'))).message).toContain('without its status proof');
+    const other = statusBundleToJSON(await ledger.proveStatus('grant', 'g-1'));
+    proxy.after = onGet((json) => {
+      json.status = other;
+    });
+    const foreign = await rejection(via.query.get('grant', 'g-2'));
+    expect(foreign.code).toBe('E_PROOF_INVALID');
+    expect(foreign.message).toContain('is of grant "g-1"');
+    proxy.after = undefined;
+    expect((await via.query.get('grant', 'g-2'))?.status).toBe('revoked');
+  });
+});
+
 describe('close', () => {
   it('later calls are E_LEDGER_CLOSED', async () => {
     const c = await connect(node.url, { verifierKey: a.sequencer.verifierKey, as: a.bureau.as });

@@ -84,7 +84,14 @@ describe('status bundles', () => {
       asOf: { size: head.size, height: head.height },
     });
     expect(active.index).toBe(ledger.query.get('grant', 'g-1')!.index);
-    expect(checkStatus(await json('grant', 'g-3'), [key]).status).toBe('revoked');
+    // The record a status names is the one that set it: g-3's revocation, not its issue.
+    const revoked = checkStatus(await json('grant', 'g-3'), [key]);
+    expect(revoked.status).toBe('revoked');
+    const revocation = (await ledger.query.recordsByKind('grant.revoke')).items.find(
+      (r) => (r.record.body as { id?: string }).id === 'g-3',
+    )!;
+    expect(revoked.index).toBe(revocation.index);
+    expect(revoked.index).toBeGreaterThan(ledger.query.get('grant', 'g-3')!.index);
     expect(checkStatus(await json('grant', 'g-short'), [key]).status).toBe('expired');
     expect(checkStatus(await json('grant', 'g-old'), [key]).status).toBe('retired');
     expect(checkStatus(await json('grant', 'g-none'), [key])).toMatchObject({ status: 'absent' });
