@@ -17,6 +17,7 @@
  *            reads: the storage work without decoding, filtering or object building
  */
 import { ClassicLevel } from 'classic-level';
+import { statusMapWork } from '../src/chain/map-state.js';
 import { isBlockEntry } from '../src/encoding/block-entry.js';
 import { type Ledger, openLedger, type ResourceFilter } from '../src/index.js';
 import { BUNDLE_WIDTH, pieceHolding } from '../src/storage/bundles.js';
@@ -77,6 +78,11 @@ export interface PhaseRun {
   readonly recordsPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** The status map's update time in this phase (src/chain/map-state.ts statusMapWork), ms. */
+  readonly mapMs: number;
+  /** Keys the map set in this phase, and the blocks that set any. */
+  readonly mapKeys: number;
+  readonly mapBlocks: number;
 }
 
 export interface LoadRun {
@@ -162,16 +168,31 @@ export async function loadCity(city: City): Promise<{ run: LoadRun; path: string
       records: number;
       seconds: number;
       lat: Float64Array;
+      map: { ms: number; keys: number; blocks: number };
     }> = [];
     for (const phase of cityPhases(city)) {
       const before = l.head();
+      const map0 = { ...statusMapWork };
       const { seconds, lat } = await concurrently(phase.count, (i) => phase.op(l, i), phase.name);
       const after = l.head();
+      const map = {
+        ms: statusMapWork.ms - map0.ms,
+        keys: statusMapWork.keys - map0.keys,
+        blocks: statusMapWork.blocks - map0.blocks,
+      };
       // Each new block ends with a block entry: the rest of the new entries are the phase's records.
       const appended = after.size - before.size - (after.height - before.height);
       if (appended !== phase.count)
         throw new Error(`${phase.name}: ${appended} records appended, expected ${phase.count}`);
-      phases.push({ name: phase.name, from: before.size, to: after.size, records: appended, seconds, lat });
+      phases.push({
+        name: phase.name,
+        from: before.size,
+        to: after.size,
+        records: appended,
+        seconds,
+        lat,
+        map,
+      });
       rss.sample();
     }
     const peakRssMiB = rss.stop();
@@ -197,6 +218,9 @@ export async function loadCity(city: City): Promise<{ run: LoadRun; path: string
         seconds: p.seconds,
         recordsPerSec: p.records / p.seconds,
         ...latencies(p.lat),
+        mapMs: p.map.ms,
+        mapKeys: p.map.keys,
+        mapBlocks: p.map.blocks,
       };
     });
     const records = entries.length;

@@ -21,6 +21,7 @@ import { figureMemory } from './memory.js';
 import { figureProofs } from './proofs.js';
 import { figureRemote } from './remote.js';
 import { figureReplication } from './replication.js';
+import { figureStatus } from './status.js';
 import { figureVerify } from './verify.js';
 
 const FIGURES: ReadonlyArray<{ id: string; run: (ctx: BenchContext) => Promise<FigureResult> }> = [
@@ -31,6 +32,7 @@ const FIGURES: ReadonlyArray<{ id: string; run: (ctx: BenchContext) => Promise<F
   { id: '5', run: figureDirectory },
   { id: '6', run: figureMemory },
   { id: '7', run: figureRemote },
+  { id: '8', run: figureStatus },
 ];
 
 function parseOptions(): {

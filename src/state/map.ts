@@ -50,11 +50,32 @@ export function mapHasher(sha256: Sha256): MapHasher {
   const valuePrefix = utf8(STATE_VALUE_CONTEXT);
   const leafPrefix = utf8(STATE_LEAF_CONTEXT);
   const innerPrefix = utf8(STATE_INNER_CONTEXT);
+  // Leaves and inner nodes hash their context and two hashes: written into one buffer each,
+  // kept, rather than concatenated anew (the map hashes a dozen nodes per key it sets).
+  const pairOf = (prefix: Uint8Array) => {
+    const buf = new Uint8Array(prefix.length + 2 * HASH);
+    buf.set(prefix);
+    return (a: Uint8Array, b: Uint8Array): Uint8Array => {
+      buf.set(a, prefix.length);
+      buf.set(b, prefix.length + HASH);
+      return sha256(buf);
+    };
+  };
+  const leaf = pairOf(leafPrefix);
+  const inner = pairOf(innerPrefix);
   return {
     key: (type, id) => sha256(concatBytes(keyPrefix, pack([type, id]))),
     value: (bytes) => sha256(concatBytes(valuePrefix, bytes)),
-    leaf: (key, valueHash) => sha256(concatBytes(leafPrefix, key, valueHash)),
-    inner: (left, right) => sha256(concatBytes(innerPrefix, left, right)),
+    leaf: (key, valueHash) => {
+      if (key.length !== HASH || valueHash.length !== HASH)
+        fail(ErrorCode.INVALID_ARGUMENT, 'a status map leaf hashes a 32-byte key and value hash');
+      return leaf(key, valueHash);
+    },
+    inner: (left, right) => {
+      if (left.length !== HASH || right.length !== HASH)
+        fail(ErrorCode.INVALID_ARGUMENT, 'a status map inner node hashes two 32-byte hashes');
+      return inner(left, right);
+    },
     empty: sha256(utf8(STATE_EMPTY_CONTEXT)),
   };
 }
@@ -295,4 +316,82 @@ function hexOf(b: Uint8Array): string {
   let s = '';
   for (const x of b) s += x.toString(16).padStart(2, '0');
   return s;
+}
+
+/**
+ * The binary form of a map proof for `key` (docs/formats.md "Status map"):
+ *
+ *   end       1 byte: 0 an empty branch, 1 the key's own leaf, 2 another key's leaf
+ *   depth     1 byte: the number of siblings
+ *   empties   ⌈depth/8⌉ bytes: bit d (most significant first) set when sibling d is the
+ *             empty branch, which is then left out (deep in a sparse path most are)
+ *   siblings  32 bytes each, the others, root side first
+ *   leaf      end 1: its value hash (32 bytes); end 2: its key and value hash (64 bytes)
+ *
+ * One encoding per proof: a sibling equal to the empty branch must be flagged, unused
+ * bits are zero, and nothing follows.
+ */
+export function encodeMapProof(h: MapHasher, key: Uint8Array, proof: MapProof): Uint8Array {
+  const depth = proof.siblings.length;
+  if (depth > 255) fail(ErrorCode.INVALID_ARGUMENT, `a map proof has at most 255 siblings, not ${depth}`);
+  const own = proof.leaf !== undefined && equalBytes(proof.leaf.key, key);
+  const end = proof.leaf === undefined ? 0 : own ? 1 : 2;
+  const flags = Math.ceil(depth / 8);
+  const kept = proof.siblings.filter((s) => !equalBytes(s, h.empty));
+  const out = new Uint8Array(2 + flags + HASH * kept.length + (end === 0 ? 0 : end === 1 ? HASH : 2 * HASH));
+  out[0] = end;
+  out[1] = depth;
+  let at = 2 + flags;
+  proof.siblings.forEach((s, d) => {
+    if (equalBytes(s, h.empty)) out[2 + (d >> 3)]! |= 0x80 >> (d & 7);
+    else {
+      out.set(s, at);
+      at += HASH;
+    }
+  });
+  if (end === 2) {
+    out.set(proof.leaf!.key, at);
+    at += HASH;
+  }
+  if (end !== 0) out.set(proof.leaf!.value, at);
+  return out;
+}
+
+/** Reads the binary form of a map proof for `key`; anything but the one encoding is E_DECODE. */
+export function decodeMapProof(h: MapHasher, key: Uint8Array, bytes: Uint8Array): MapProof {
+  const bad = (why: string): never => fail(ErrorCode.DECODE, `map proof: ${why}`);
+  if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES)
+    fail(ErrorCode.INVALID_ARGUMENT, 'a map proof is read for a 32-byte key');
+  if (!(bytes instanceof Uint8Array) || bytes.length < 2) bad('shorter than its 2-byte header');
+  const end = bytes[0]!;
+  const depth = bytes[1]!;
+  if (end > 2) bad(`unknown end kind ${end}`);
+  const flags = Math.ceil(depth / 8);
+  if (bytes.length < 2 + flags) bad('shorter than its empty-sibling flags');
+  if (depth % 8 !== 0 && (bytes[1 + flags]! & (0xff >> (depth % 8))) !== 0) bad('an unused flag bit is set');
+  let at = 2 + flags;
+  const take = (): Uint8Array => {
+    if (at + HASH > bytes.length) bad(`ends inside a hash at byte ${at}`);
+    const v = bytes.slice(at, at + HASH);
+    at += HASH;
+    return v;
+  };
+  const siblings: Uint8Array[] = [];
+  for (let d = 0; d < depth; d++) {
+    if ((bytes[2 + (d >> 3)]! & (0x80 >> (d & 7))) !== 0) siblings.push(h.empty);
+    else {
+      const s = take();
+      if (equalBytes(s, h.empty)) bad(`sibling ${d} is the empty branch without its flag`);
+      siblings.push(s);
+    }
+  }
+  let leaf: MapProof['leaf'];
+  if (end === 1) leaf = { key: Uint8Array.from(key), value: take() };
+  else if (end === 2) {
+    const other = take();
+    if (equalBytes(other, key)) bad("another key's leaf names the key itself");
+    leaf = { key: other, value: take() };
+  }
+  if (at !== bytes.length) bad(`${bytes.length - at} bytes follow the proof`);
+  return leaf === undefined ? { siblings } : { siblings, leaf };
 }

@@ -12,7 +12,11 @@
  * `position`); its length follows from its first byte, so 'W' keys of one
  * position sort by height. A node is one byte of kind, then the leaf's key,
  * value hash and status value (0x00, 64 bytes and the value) or the inner
- * node's hash (0x01, 32 bytes).
+ * node's hash (0x01, 32 bytes). A 'V' value is the node followed by the
+ * height that wrote it (8 bytes, big-endian): a read at a past height takes
+ * it as is when it is no newer, and scans the history only for the positions
+ * changed since. Positions are never removed (map.ts), so a position with no
+ * 'V' node held nothing at any height.
  * Both tables are written in the block's own LevelDB batch.
  */
 import { readU64, writeU64 } from '../encoding/u64.js';
@@ -86,33 +90,58 @@ export function mapNodeWrites(
   const out: Array<[Uint8Array, Uint8Array]> = [];
   for (const [pos, node] of writes) {
     const value = encodeMapNode(node);
-    out.push([mapNodeKey(pos), value], [mapHistoryKey(pos, height), value]);
+    const current = new Uint8Array(value.length + 8);
+    current.set(value);
+    writeU64(current, value.length, height);
+    out.push([mapNodeKey(pos), current], [mapHistoryKey(pos, height), value]);
   }
   return out;
+}
+
+/** A 'V' value: the node and the height of the block that wrote it. */
+export function decodeCurrentNode(bytes: Uint8Array): { node: MapNode; height: number } {
+  if (bytes.length < 9)
+    fail(ErrorCode.LEDGER_CORRUPT, `a stored status map node has ${bytes.length} bytes`);
+  return {
+    node: decodeMapNode(bytes.subarray(0, bytes.length - 8)),
+    height: readU64(bytes, bytes.length - 8),
+  };
 }
 
 /** The current map, read through a synchronous raw get (LevelDB's getSync on a node). */
 export function currentMapReader(get: (key: Uint8Array) => Uint8Array | undefined): MapReader {
   return (pos) => {
     const v = get(mapNodeKey(pos));
-    return v === undefined ? undefined : decodeMapNode(v);
+    return v === undefined ? undefined : decodeCurrentNode(v).node;
   };
 }
 
-/** What the history reads need of the store: a prefix scan (LedgerStore's). */
+/** What the history reads need of the store: a prefix scan and, to skip it where it can, a synchronous raw get (LedgerStore's). */
 export interface HistoryScan {
+  getRaw?(key: Uint8Array): Uint8Array | undefined;
   scan(
     prefix: Uint8Array,
     options: { after?: Uint8Array; limit?: number; reverse?: boolean },
   ): AsyncGenerator<[Uint8Array, Uint8Array]>;
 }
 
-/** The node at `pos` as block `height` left it: the newest version written at or below that height. */
+/**
+ * The node at `pos` as block `height` left it: the newest version written at
+ * or below that height. The current node answers when it is no newer than
+ * `height` (what most reads near the head find); the history is scanned for
+ * the others. Reads of one height agree even while later blocks are written.
+ */
 export async function mapNodeAt(
   store: HistoryScan,
   pos: Uint8Array,
   height: number,
 ): Promise<MapNode | undefined> {
+  if (store.getRaw !== undefined) {
+    const now = store.getRaw(mapNodeKey(pos));
+    if (now === undefined) return undefined;
+    const current = decodeCurrentNode(now);
+    if (current.height <= height) return current.node;
+  }
   const prefix = new Uint8Array(1 + pos.length);
   prefix[0] = MAP_HISTORY_TABLE;
   prefix.set(pos, 1);

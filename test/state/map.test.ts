@@ -12,9 +12,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { equalBytes, toHex } from '../../src/crypto/bytes.js';
 import { sha256Node } from '../../src/crypto/node-crypto.js';
+import { DirchainError } from '../../src/errors.js';
 import {
   bitAt,
   checkMapProof,
+  decodeMapProof,
+  encodeMapProof,
   type MapNode,
   type MapProof,
   type MapReader,
@@ -125,6 +128,74 @@ describe('status map', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('the binary form round-trips, and a changed byte is refused (E_DECODE) or fails the check, or still tells the truth', async () => {
+    let empties = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        batches,
+        fc.array(ids, { minLength: 1, maxLength: 8 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        async (bs, asked, at, mask) => {
+          const { map, pairs, roots } = play(bs);
+          const root = roots.at(-1)!;
+          for (const id of asked) {
+            const key = keyOf(id);
+            const proof = await proveMap(h, map.read, key);
+            const bytes = encodeMapProof(h, key, proof);
+            empties += proof.siblings.filter((x) => equalBytes(x, h.empty)).length;
+            const back = decodeMapProof(h, key, bytes);
+            expect(back).toEqual(proof);
+            const truth = checkMapProof(h, root, key, proof);
+            // One byte changed, or the form cut short or grown by a byte.
+            const changed = bytes.slice();
+            changed[at % bytes.length]! ^= mask;
+            for (const variant of [
+              changed,
+              bytes.subarray(0, bytes.length - 1),
+              Uint8Array.of(...bytes, 0),
+            ]) {
+              let decoded: MapProof;
+              try {
+                decoded = decodeMapProof(h, key, variant);
+              } catch (e) {
+                expect(e).toBeInstanceOf(DirchainError);
+                expect((e as DirchainError).code).toBe('E_DECODE');
+                continue;
+              }
+              const got = checkMapProof(h, root, key, decoded);
+              if (got !== undefined) expect(got).toEqual(truth);
+            }
+            const want = pairs.get(toHex(key));
+            expect(truth).toEqual(want === undefined ? { present: false } : { present: true, value: want });
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Two keys sharing a long prefix leave a path of empty siblings: flagged, not written.
+    const a = new Uint8Array(32);
+    const b = new Uint8Array(32);
+    b[5] = 1;
+    const deep = new MemoryMap();
+    const root = deep.set([
+      { key: a, value: statusHash(1, 1) },
+      { key: b, value: statusHash(2, 1) },
+    ]);
+    const proof = await proveMap(h, deep.read, a);
+    expect(proof.siblings).toHaveLength(48);
+    const bytes = encodeMapProof(h, a, proof);
+    expect(bytes.length).toBe(2 + 6 + 32 + 32);
+    expect(checkMapProof(h, root, a, decodeMapProof(h, a, bytes))).toEqual({
+      present: true,
+      value: statusHash(1, 1),
+    });
+    // The empty branch written out instead of flagged is not the encoding.
+    const spelled = Uint8Array.of(1, 1, 0, ...h.empty, ...statusHash(1, 1));
+    expect(() => decodeMapProof(h, a, spelled)).toThrow(/without its flag/);
+    expect(empties).toBeGreaterThan(0);
   });
 
   it('a proof changed anywhere fails, or still tells the truth', async () => {
