@@ -100,8 +100,7 @@ export function mapNodeWrites(
 
 /** A 'V' value: the node and the height of the block that wrote it. */
 export function decodeCurrentNode(bytes: Uint8Array): { node: MapNode; height: number } {
-  if (bytes.length < 9)
-    fail(ErrorCode.LEDGER_CORRUPT, `a stored status map node has ${bytes.length} bytes`);
+  if (bytes.length < 9) fail(ErrorCode.LEDGER_CORRUPT, `a stored status map node has ${bytes.length} bytes`);
   return {
     node: decodeMapNode(bytes.subarray(0, bytes.length - 8)),
     height: readU64(bytes, bytes.length - 8),
