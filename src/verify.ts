@@ -8,16 +8,7 @@
  *   const report = verifyBundle(bundleJson, ['dirchain.example.gov/city+c0b0ec62+AU9l...']);
  *   if (!report.ok) console.error(report.checks.filter((c) => c.status === 'fail'));
  */
-import {
-  checkArray,
-  checkBytes,
-  checkObject,
-  checkString,
-  equalBytes,
-  show,
-  toBase64,
-  toHex,
-} from './crypto/bytes.js';
+import { checkArray, checkBytes, checkObject, checkString, equalBytes, show, toHex } from './crypto/bytes.js';
 import {
   type Cosignature,
   checkCosignatures,
@@ -30,7 +21,7 @@ import { checkLength, PUBLIC_KEY_LENGTH, verifyNoble } from './crypto/ed25519.js
 import { checkVerifier, type NoteVerifier, openNote, parseVerifierKey } from './crypto/note.js';
 import { sha256Noble } from './crypto/sha256.js';
 import { treeHasher } from './crypto/tree-hasher.js';
-import { decodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
+import { blockEntryLines, decodeBlockEntry, isBlockEntry } from './encoding/block-entry.js';
 import {
   bundleKind,
   type ConsistencyBundleBytes,
@@ -322,15 +313,29 @@ export function verifyBundle(
 export function checkStatus(
   json: unknown,
   keys: ReadonlyArray<string | NoteVerifier>,
-  policy: WitnessPolicy = {},
+  options: StatusCheckOptions = {},
 ): StatusResult {
   const b = statusBundleFromJSON(parseBundleObject(json));
   const cp = verifyCheckpoint(b.checkpoint, parseKeys(keys), {
     origin: b.origin,
-    ...(policy.witnesses === undefined ? {} : { witnesses: policy.witnesses }),
-    ...(policy.quorum === undefined ? {} : { quorum: policy.quorum }),
+    ...(options.witnesses === undefined ? {} : { witnesses: options.witnesses }),
+    ...(options.quorum === undefined ? {} : { quorum: options.quorum }),
   });
-  return checkStatusBundle(b, cp, hasher, mapHasherNoble);
+  const result = checkStatusBundle(b, cp, hasher, mapHasherNoble);
+  const want = options.expect;
+  if (want !== undefined && (result.type !== want.type || result.id !== want.id))
+    fail(
+      ErrorCode.PROOF_INVALID,
+      `the bundle proves the status of ${result.type} ${JSON.stringify(result.id)}, not of ${want.type} ${JSON.stringify(want.id)}`,
+      { hint: 'ask for the status of the entity you mean; a bundle speaks for its first item only' },
+    );
+  return result;
+}
+
+/** `checkStatus`'s options: a witness policy, and the entity the bundle must be about. */
+export interface StatusCheckOptions extends WitnessPolicy {
+  /** The entity asked about: a bundle about another (its first item) is E_PROOF_INVALID. */
+  readonly expect?: { readonly type: string; readonly id: string };
 }
 
 const mapHasherNoble = mapHasher(sha256Noble);
@@ -458,8 +463,7 @@ function checkInclusionBundle(
       const e = decodeBlockEntry(b.leaf);
       // The last leaf of a checkpoint's tree is its block's entry; the extension lines copy it.
       if (b.index === b.size - 1 && cp !== undefined && cp.extensions.length > 0) {
-        const copy = [`block ${e.height}`, `prev ${toBase64(e.prev)}`, `time ${e.time}`];
-        if (copy.some((line, i) => cp!.extensions[i] !== line))
+        if (blockEntryLines(e).some((line, i) => cp!.extensions[i] !== line))
           fail(ErrorCode.CHECKPOINT_INVALID, "the checkpoint's block lines disagree with its block entry");
       }
       return `block ${e.height} at ${isoTime(e.time)}`;

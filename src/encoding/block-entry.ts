@@ -18,7 +18,7 @@
  * The leading 1 tells it from an event ([0, position, body]) and from a
  * record envelope (whose first element is binary).
  */
-import { checkBytes, checkObject, show } from '../crypto/bytes.js';
+import { checkBytes, checkObject, show, toBase64 } from '../crypto/bytes.js';
 import { ErrorCode, fail } from '../errors.js';
 import { checkCanonical } from './canonical.js';
 import { pack, unpackChecked } from './msgpack.js';
@@ -70,4 +70,13 @@ export function decodeBlockEntry(bytes: Uint8Array): BlockEntry {
   if (state !== null && !(state instanceof Uint8Array && state.length === HASH))
     fail(ErrorCode.DECODE, 'block entry state must be 32 bytes or nil');
   return { height: height as number, time: time as number, prev, state: state as Uint8Array | null };
+}
+
+/**
+ * The checkpoint extension lines that copy a block entry (docs/formats.md):
+ * a checkpoint whose tree ends with this entry and carries block lines must
+ * carry exactly these.
+ */
+export function blockEntryLines(e: BlockEntry): string[] {
+  return [`block ${e.height}`, `prev ${toBase64(e.prev)}`, `time ${e.time}`];
 }

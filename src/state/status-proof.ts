@@ -15,7 +15,7 @@
  */
 import { equalBytes, fromBase64, show, toBase64 } from '../crypto/bytes.js';
 import type { TreeHasher } from '../crypto/tree-hasher.js';
-import { decodeBlockEntry, isBlockEntry } from '../encoding/block-entry.js';
+import { blockEntryLines, decodeBlockEntry, isBlockEntry } from '../encoding/block-entry.js';
 import { ErrorCode, fail } from '../errors.js';
 import { checkInclusion } from '../merkle/check.js';
 import { checkMapProof, type MapHasher, type MapNode, type MapProof, position, proveMap } from './map.js';
@@ -168,13 +168,14 @@ export interface StatusResult {
 
 /**
  * Checks a status bundle whose checkpoint the caller verified (its size and
- * root given): the block entry is the tree's last leaf, each item's map proof
+ * root given, and its extension lines if any): the block entry is the
+ * tree's last leaf and agrees with the block lines, each item's map proof
  * holds under its status map root and proves the value given. Throws
  * E_PROOF_INVALID naming what failed.
  */
 export function checkStatusBundle(
   b: StatusBundle,
-  checkpoint: { readonly size: number; readonly root: Uint8Array },
+  checkpoint: { readonly size: number; readonly root: Uint8Array; readonly extensions?: readonly string[] },
   tree: TreeHasher,
   map: MapHasher,
 ): StatusResult {
@@ -191,6 +192,10 @@ export function checkStatusBundle(
       `the block entry is not the last entry (${b.size - 1}) of the checkpoint's tree`,
     );
   const entry = decodeBlockEntry(b.blockEntry);
+  // The checkpoint's block lines, when it has them, copy its last entry (as for an inclusion bundle).
+  const lines = checkpoint.extensions ?? [];
+  if (lines.length > 0 && blockEntryLines(entry).some((line, i) => lines[i] !== line))
+    fail(ErrorCode.CHECKPOINT_INVALID, "the checkpoint's block lines disagree with its block entry");
   if (entry.state === null) fail(ErrorCode.PROOF_INVALID, 'the block entry commits to no status map');
   const root = entry.state;
   const proven = b.items.map((item, n) => {

@@ -7,7 +7,9 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyPair } from '../../src/crypto/keys.js';
+import { generateKeyPair, loadSigner } from '../../src/crypto/keys.js';
+import { signNote } from '../../src/crypto/note.js';
+import { blockHeaderOfNote, formatBlockHeader } from '../../src/encoding/checkpoint.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { statusBundleToJSON } from '../../src/state/status-proof.js';
 import { checkStatus, verifyBundle } from '../../src/verify.js';
@@ -117,6 +119,31 @@ describe('status bundles', () => {
     expect(report.checks.at(-1)!.detail).toMatch(/^grant "g-1" is active as of size \d+/);
     expect(verifyBundle(b, [generateKeyPair('dirchain.example.gov/city').verifierKey]).ok).toBe(false);
     expect(() => checkStatus(b, [generateKeyPair('dirchain.example.gov/city').verifierKey])).toThrow();
+  });
+
+  it('names the entity it proves; a checkpoint whose block lines disagree with its block entry fails', async () => {
+    const b = await json('grant', 'g-1');
+    expect(checkStatus(b, [key], { expect: { type: 'grant', id: 'g-1' } }).status).toBe('active');
+    // A grant's bundle with its resource's item first speaks for the resource: true, but not what was asked.
+    const swapped = { ...b, items: [b.items[1], b.items[0], b.items[2]] };
+    expect(checkStatus(swapped, [key]).type).toBe('resource');
+    expect(() => checkStatus(swapped, [key], { expect: { type: 'grant', id: 'g-1' } })).toThrow(
+      expect.objectContaining({
+        code: 'E_PROOF_INVALID',
+        message: expect.stringContaining('not of grant "g-1"'),
+      }),
+    );
+    // Signed with the sequencer's own key over the same tree, with another block time line.
+    const real = blockHeaderOfNote(b.checkpoint).header;
+    const relined = signNote(formatBlockHeader({ ...real, time: real.time + 1 }), [
+      loadSigner(a.sequencer.signerKey),
+    ]);
+    expect(() => checkStatus({ ...b, checkpoint: relined }, [key])).toThrow(
+      expect.objectContaining({
+        code: 'E_CHECKPOINT_INVALID',
+        message: expect.stringContaining('block lines'),
+      }),
+    );
   });
 
   it('any changed bit, a swapped item, or a dropped dependency fails', async () => {
