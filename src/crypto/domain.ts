@@ -27,3 +27,14 @@ export const STATE_VALUE_CONTEXT = 'dirchain/state/value/v1\n';
 export const STATE_LEAF_CONTEXT = 'dirchain/state/leaf/v1\n';
 export const STATE_INNER_CONTEXT = 'dirchain/state/inner/v1\n';
 export const STATE_EMPTY_CONTEXT = 'dirchain/state/empty/v1\n';
+
+/**
+ * Committed attributes (src/privacy/commitment.ts): a per-attribute salt and
+ * each decoy are derived from the record's secret under distinct HKDF infos;
+ * an attribute's digest and the tree over the digests hash under their own
+ * prefixes, so no digest can be read as a tree node or as any other hash here.
+ */
+export const ATTRIBUTE_SALT_INFO = 'dirchain/attribute/salt/v1\n';
+export const ATTRIBUTE_DECOY_INFO = 'dirchain/attribute/decoy/v1\n';
+export const ATTRIBUTE_DIGEST_CONTEXT = 'dirchain/attribute/digest/v1\n';
+export const ATTRIBUTE_NODE_CONTEXT = 'dirchain/attribute/node/v1\n';
