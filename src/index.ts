@@ -92,7 +92,20 @@ export {
 } from './encoding/record.js';
 export { DirchainError, ErrorCode, type ErrorCodeValue, isDirchainError } from './errors.js';
 export { Ledger } from './ledger/ledger.js';
-export { createLedger, openLedger, openReplica, type ReplicaOptions } from './ledger/open.js';
+
+import { isAbsolute, relative, resolve } from 'node:path';
+import type { SecretKeeper } from './directory/submitter.js';
+import { ErrorCode, fail } from './errors.js';
+import type { Ledger } from './ledger/ledger.js';
+import { createLedger as createLedgerIn, openLedger as openLedgerIn } from './ledger/open.js';
+import type { CreateLedgerOptions, LedgerOptions } from './ledger/types.js';
+import { type ConnectOptions, connect as connectIn, type RemoteLedger } from './node/client.js';
+import { LocalStore } from './storage/local-store.js';
+
+export type { PrivateOptions } from './directory/directory.js';
+export type { DiscloseOptions } from './directory/private-attributes.js';
+export type { SecretKeeper } from './directory/submitter.js';
+export { openReplica, type ReplicaOptions } from './ledger/open.js';
 export type {
   AppendManyOptions,
   Attribution,
@@ -124,7 +137,7 @@ export {
   tilePath,
   tileWidthAt,
 } from './merkle/tiles.js';
-export { type ConnectOptions, connect, RemoteLedger } from './node/client.js';
+export { type ConnectOptions, RemoteLedger } from './node/client.js';
 export { createNodeLog, type LogLevel, type NodeLog } from './node/log.js';
 export { type RunningServer, type ServeOptions, serveLedger, tileHandler } from './node/serve.js';
 export { type NodeOptions, type RunningNode, startNode } from './node/service.js';
@@ -148,6 +161,14 @@ export {
   SHARING,
   type Sharing,
 } from './policy/schemas.js';
+export { ATTRIBUTE_SCHEMAS, ATTRIBUTE_SLOTS } from './privacy/attribute-schemas.js';
+export {
+  DISCLOSURE_TYPE,
+  type DisclosureBundle,
+  type DisclosureResult,
+  disclosureFromJSON,
+  disclosureToJSON,
+} from './privacy/disclosure.js';
 export type { ResourceFilter } from './query/catalog.js';
 export type { DirectoryQuery, IndexedRecord, Page, PageOptions } from './query/query.js';
 export { signBatch } from './sequencer/sign-batch.js';
@@ -160,6 +181,7 @@ export {
   statusBundleFromJSON,
   statusBundleToJSON,
 } from './state/status-proof.js';
+export { LocalStore } from './storage/local-store.js';
 export type { Durability } from './storage/store.js';
 export { checkReplayEvidence } from './sync/evidence-check.js';
 export { type FollowOptions, type FollowReport, follow } from './sync/follower.js';
@@ -192,6 +214,62 @@ export {
   parseKeys,
   verifyBundle,
   verifyCheckpoint,
+  verifyDisclosure,
   verifyRecord,
 } from './verify.js';
 export { leafHash, verifyConsistency, verifyInclusion } from './verify-node.js';
+
+// ---- the local-only store, composed at the public entry ----------------------------------------
+// (Only this entry opens it: nothing that serves, publishes or replicates reaches
+// storage/local-store.ts, a rule .dependency-cruiser.cjs checks.)
+
+/** Where a process keeps the secrets of the records it authors with private attributes. */
+export interface LocalOption {
+  /**
+   * A folder of its own for the local-only store (made, mode 0700, if missing;
+   * each secret a 0600 file): outside the ledger folder, which is served,
+   * replicated and published. Private attributes and disclosures need it.
+   */
+  local?: string;
+}
+
+async function withLocal<T extends { secrets?: SecretKeeper }>(
+  options: T & LocalOption,
+  ledgerPath?: string,
+): Promise<T> {
+  const { local, ...rest } = options;
+  if (local === undefined) return rest as unknown as T;
+  if (rest.secrets !== undefined) fail(ErrorCode.INVALID_ARGUMENT, 'give local or secrets, not both');
+  if (typeof local !== 'string' || local === '')
+    fail(ErrorCode.INVALID_ARGUMENT, 'local must be a folder path');
+  if (ledgerPath !== undefined) {
+    const inside = relative(resolve(ledgerPath), resolve(local));
+    if (inside === '' || (!inside.startsWith('..') && !isAbsolute(inside)))
+      fail(
+        ErrorCode.INVALID_ARGUMENT,
+        `the local-only store ${local} is inside the ledger folder ${ledgerPath}`,
+        {
+          hint: 'the ledger folder is served, replicated and published: keep secrets in a folder beside it',
+        },
+      );
+  }
+  return { ...rest, secrets: await LocalStore.open(local, { create: true }) } as unknown as T;
+}
+
+/** Creates a ledger (`ledger/open.ts createLedger`); `local`: its author's local-only store. */
+export async function createLedger(
+  path: string,
+  options: CreateLedgerOptions & LocalOption,
+): Promise<Ledger> {
+  return createLedgerIn(path, await withLocal(options, path));
+}
+
+/** Opens a ledger folder (`ledger/open.ts openLedger`); `local`: its author's local-only store. */
+export async function openLedger(path: string, options: LedgerOptions & LocalOption = {}): Promise<Ledger> {
+  return openLedgerIn(path, await withLocal(options, path));
+}
+
+/** A client of a node (`node/client.ts connect`); `local`: the application's local-only store. */
+export async function connect(url: string, options: ConnectOptions & LocalOption): Promise<RemoteLedger> {
+  return connectIn(url, await withLocal(options));
+}

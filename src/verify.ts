@@ -41,6 +41,13 @@ import {
 import { decodeRecord, type LedgerRecord, verifyRecordSignature } from './encoding/record.js';
 import { DirchainError, ErrorCode, fail, isDirchainError } from './errors.js';
 import { type ConsistencyClaim, checkInclusion, type InclusionClaim, proofChecks } from './merkle/check.js';
+import { attributeHasher } from './privacy/commitment.js';
+import {
+  checkDisclosureBundle,
+  type DisclosureBundle,
+  type DisclosureResult,
+  disclosureFromJSON,
+} from './privacy/disclosure.js';
 import { mapHasher } from './state/map.js';
 import {
   checkStatusBundle,
@@ -202,7 +209,7 @@ export interface Check {
 
 export interface BundleReport {
   readonly ok: boolean;
-  readonly kind: 'inclusion' | 'consistency' | 'fork' | 'replay' | 'status' | 'unknown';
+  readonly kind: 'inclusion' | 'consistency' | 'fork' | 'replay' | 'status' | 'disclosure' | 'unknown';
   readonly checks: Check[];
 }
 
@@ -240,6 +247,7 @@ export function verifyBundle(
   let parsed: InclusionBundleBytes | ConsistencyBundleBytes | ForkEvidence | undefined;
   let replay: ReplayEvidence | undefined;
   let status: StatusBundle | undefined;
+  let disclosure: DisclosureBundle | undefined;
   let verifiers: NoteVerifier[] = [];
   run(checks, 'trusted keys', () => {
     verifiers = parseKeys(keys);
@@ -256,6 +264,10 @@ export function verifyBundle(
     if (kind === 'status') {
       status = statusBundleFromJSON(o);
       return 'status bundle';
+    }
+    if (kind === 'disclosure') {
+      disclosure = disclosureFromJSON(o);
+      return 'disclosure bundle';
     }
     parsed =
       kind === 'inclusion'
@@ -289,6 +301,19 @@ export function verifyBundle(
       if (cp === undefined) fail(ErrorCode.CHECKPOINT_INVALID, 'the checkpoint must verify');
       const r = checkStatusBundle(b, cp, hasher, mapHasherNoble);
       return `${r.type} ${JSON.stringify(r.id)} is ${r.status} as of size ${r.asOf.size} (block ${r.asOf.height}, ${isoTime(r.asOf.time)})${r.index === undefined ? '' : `, set by record ${r.index}`}`;
+    });
+  }
+  if (formatOk && disclosure !== undefined) {
+    const b = disclosure;
+    let cp: ReturnType<typeof verifyCheckpoint> | undefined;
+    run(checks, 'checkpoint signature', () => {
+      cp = verifyCheckpoint(b.checkpoint, verifiers, { origin: b.origin, ...witnesses });
+      return `${cp.origin} at size ${cp.size}, signed by ${cp.signers.join(', ')}`;
+    });
+    run(checks, 'disclosed attributes', () => {
+      if (cp === undefined) fail(ErrorCode.CHECKPOINT_INVALID, 'the checkpoint must verify');
+      const r = checkDisclosureBundle(b, cp, hasher, attributeHasherNoble, verifyNoble);
+      return `${Object.keys(r.values).join(', ')} of record ${r.index} (${r.kind} by ${r.author})${r.to === undefined ? '' : `, disclosed to ${r.to.member} at ${isoTime(r.to.time)}`}`;
     });
   }
   if (formatOk && parsed !== undefined) {
@@ -339,6 +364,30 @@ export interface StatusCheckOptions extends WitnessPolicy {
 }
 
 const mapHasherNoble = mapHasher(sha256Noble);
+const attributeHasherNoble = attributeHasher(sha256Noble);
+
+/**
+ * What a disclosure bundle (`dirchain-disclosure/v1`, `ledger.disclose`)
+ * shows: the disclosed attributes of its record, the record in the log at the
+ * checkpoint the trusted keys signed, and the recipient the author bound it
+ * to, if any. Throws a typed error (E_BAD_SIGNATURE, E_CHECKPOINT_INVALID,
+ * E_PROOF_INVALID, E_SCHEMA, E_DECODE) naming what failed.
+ *
+ *   const d = verifyDisclosure(bundle, [cityKey]);   // { values: { conditions: '…' }, index, kind, author, to? }
+ */
+export function verifyDisclosure(
+  json: unknown,
+  keys: ReadonlyArray<string | NoteVerifier>,
+  policy: WitnessPolicy = {},
+): DisclosureResult {
+  const b = disclosureFromJSON(parseBundleObject(json));
+  const cp = verifyCheckpoint(b.checkpoint, parseKeys(keys), {
+    origin: b.origin,
+    ...(policy.witnesses === undefined ? {} : { witnesses: policy.witnesses }),
+    ...(policy.quorum === undefined ? {} : { quorum: policy.quorum }),
+  });
+  return checkDisclosureBundle(b, cp, hasher, attributeHasherNoble, verifyNoble);
+}
 
 /**
  * Fork evidence proves a fork when both checkpoints are signed by a trusted
@@ -643,6 +692,13 @@ export {
 } from './encoding/evidence.js';
 export { decodeRecord, type LedgerRecord } from './encoding/record.js';
 export { DirchainError, ErrorCode, isDirchainError } from './errors.js';
+export { ATTRIBUTE_SCHEMAS, ATTRIBUTE_SLOTS } from './privacy/attribute-schemas.js';
+export {
+  DISCLOSURE_TYPE,
+  type DisclosureBinding,
+  disclosureFromJSON,
+  disclosureToJSON,
+} from './privacy/disclosure.js';
 export { type GrantStatus, judgeGrant, type StatusValue } from './state/status.js';
 export {
   STATUS_TYPE,
@@ -651,3 +707,4 @@ export {
   statusBundleFromJSON,
   statusBundleToJSON,
 } from './state/status-proof.js';
+export type { DisclosureBundle, DisclosureResult };

@@ -38,3 +38,6 @@ export const ATTRIBUTE_SALT_INFO = 'dirchain/attribute/salt/v1\n';
 export const ATTRIBUTE_DECOY_INFO = 'dirchain/attribute/decoy/v1\n';
 export const ATTRIBUTE_DIGEST_CONTEXT = 'dirchain/attribute/digest/v1\n';
 export const ATTRIBUTE_NODE_CONTEXT = 'dirchain/attribute/node/v1\n';
+
+/** Ed25519 message prefix for a disclosure's binding to its recipient (src/privacy/disclosure.ts). */
+export const DISCLOSURE_BINDING_CONTEXT = 'dirchain/disclosure/binding/v1\n';

@@ -12,7 +12,7 @@
 import { checkArray, checkBytes, checkObject, checkString, utf8 } from '../crypto/bytes.js';
 import { checkLength, SIGNATURE_LENGTH } from '../crypto/ed25519.js';
 import { assertPlain, type Plain, pack } from '../encoding/msgpack.js';
-import { ErrorCode, fail } from '../errors.js';
+import { ErrorCode, fail, isDirchainError } from '../errors.js';
 import type { Role } from '../policy/genesis.js';
 import {
   type Approval,
@@ -23,6 +23,7 @@ import {
   type ScenarioSpec,
 } from '../policy/schemas.js';
 import { checkMemberSigner } from './member-signer.js';
+import { prepareAttributes } from './private-attributes.js';
 import type { BatchReceipt, MemberSigner, Receipt, Submitter } from './submitter.js';
 
 /** Terms fixed as bytes, ready for approvals. */
@@ -65,6 +66,27 @@ export interface ApprovalOptions {
   approvals?: Approval[];
   approvers?: MemberSigner[];
 }
+
+/**
+ * Private attributes of a record (resource, need list, grant, access log):
+ * committed in its body, their values and secret kept in the author's
+ * local-only store (`docs/formats.md`, "Committed attributes").
+ */
+export interface PrivateOptions {
+  attributes?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Failures after which the record may still have been appended (the answer
+ * was lost, the node was busy): its secret is kept, never risked.
+ */
+const MAYBE_APPENDED = new Set<string>([
+  ErrorCode.REMOTE,
+  ErrorCode.UNAVAILABLE,
+  ErrorCode.STORAGE,
+  ErrorCode.LEDGER_CLOSED,
+  ErrorCode.INTERNAL,
+]);
 
 /** Drops undefined fields: optional fields are absent from the record, never nil. */
 function clean(o: object): Plain {
@@ -198,13 +220,42 @@ export class Directory {
     return this.#governance(by, KIND.memberRotateKey, { member, ...keys }, options);
   }
 
-  registerResource(provider: MemberSigner, resource: ResourceSpec): Promise<Receipt> {
-    return this.#ledger.submit(provider, KIND.resourceRegister, clean(resource));
+  /**
+   * Signs and submits a record whose body gets `committed` when `options`
+   * has private attributes: their opening is kept first, and dropped again
+   * only when the record was surely refused.
+   */
+  async #withPrivate(
+    kind: string,
+    options: PrivateOptions | undefined,
+    submit: (committed: Uint8Array | undefined) => Promise<Receipt>,
+  ): Promise<Receipt> {
+    if (options?.attributes === undefined) return submit(undefined);
+    const prepared = prepareAttributes(this.#ledger.secrets, kind, options.attributes);
+    await prepared.keep();
+    try {
+      return await submit(prepared.committed);
+    } catch (e) {
+      if (isDirchainError(e) && !MAYBE_APPENDED.has(e.code)) await prepared.forget();
+      throw e;
+    }
+  }
+
+  registerResource(
+    provider: MemberSigner,
+    resource: ResourceSpec,
+    options?: PrivateOptions,
+  ): Promise<Receipt> {
+    return this.#withPrivate(KIND.resourceRegister, options, (committed) =>
+      this.#ledger.submit(provider, KIND.resourceRegister, clean({ ...resource, committed })),
+    );
   }
 
   /** Publishes a new version of a resource (the whole description, not a diff). */
-  updateResource(provider: MemberSigner, resource: ResourceSpec): Promise<Receipt> {
-    return this.#ledger.submit(provider, KIND.resourceUpdate, clean(resource));
+  updateResource(provider: MemberSigner, resource: ResourceSpec, options?: PrivateOptions): Promise<Receipt> {
+    return this.#withPrivate(KIND.resourceUpdate, options, (committed) =>
+      this.#ledger.submit(provider, KIND.resourceUpdate, clean({ ...resource, committed })),
+    );
   }
 
   retireResource(provider: MemberSigner, id: string, reason?: string): Promise<Receipt> {
@@ -215,8 +266,10 @@ export class Directory {
     return this.#ledger.submit(member, KIND.scenarioRegister, clean(scenario));
   }
 
-  openRequest(consumer: MemberSigner, request: RequestInput): Promise<Receipt> {
-    return this.#ledger.submit(consumer, KIND.requestOpen, clean(request));
+  openRequest(consumer: MemberSigner, request: RequestInput, options?: PrivateOptions): Promise<Receipt> {
+    return this.#withPrivate(KIND.requestOpen, options, (committed) =>
+      this.#ledger.submit(consumer, KIND.requestOpen, clean({ ...request, committed })),
+    );
   }
 
   /**
@@ -242,8 +295,19 @@ export class Directory {
    * list (granted) in the same record. Level-4 fields need an admin among `approvers`/`approvals`
    * (the countersignature).
    */
-  issueGrant(provider: MemberSigner, grant: GrantInput, options?: ApprovalOptions): Promise<Receipt> {
-    return this.submitProposal(provider, this.propose(KIND.grantIssue, grant), options);
+  issueGrant(
+    provider: MemberSigner,
+    grant: GrantInput,
+    options?: ApprovalOptions & PrivateOptions,
+  ): Promise<Receipt> {
+    const { attributes, ...approvals } = options ?? {};
+    return this.#withPrivate(KIND.grantIssue, { attributes }, (committed) =>
+      this.submitProposal(
+        provider,
+        this.propose(KIND.grantIssue, clean({ ...grant, committed }) as object),
+        approvals,
+      ),
+    );
   }
 
   revokeGrant(member: MemberSigner, id: string, reason?: string): Promise<Receipt> {
@@ -251,8 +315,10 @@ export class Directory {
   }
 
   /** Records one use of shared data under a grant (the high-volume kind). */
-  logAccess(consumer: MemberSigner, access: AccessInput): Promise<Receipt> {
-    return this.#ledger.submit(consumer, KIND.accessLog, clean(access));
+  logAccess(consumer: MemberSigner, access: AccessInput, options?: PrivateOptions): Promise<Receipt> {
+    return this.#withPrivate(KIND.accessLog, options, (committed) =>
+      this.#ledger.submit(consumer, KIND.accessLog, clean({ ...access, committed })),
+    );
   }
 
   /**

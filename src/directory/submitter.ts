@@ -36,6 +36,19 @@ export interface Submitter {
    * node's client has none: a proposal about a member then needs its `after`).
    */
   readonly view?: StateView;
+  /** Where record secrets are kept (the author's local-only store), when there is one. */
+  readonly secrets?: SecretKeeper;
   submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt>;
   submitBatch(member: MemberSigner, kind: string, bodies: readonly Plain[]): Promise<BatchReceipt>;
+}
+
+/**
+ * The author's keeper of record secrets (the local-only store: never served,
+ * replicated or published). Names are `[a-z0-9][a-z0-9._-]*`.
+ */
+export interface SecretKeeper {
+  put(name: string, value: Uint8Array): Promise<void>;
+  get(name: string): Promise<Uint8Array | undefined>;
+  /** Whether there was one to delete. */
+  delete(name: string): Promise<boolean>;
 }

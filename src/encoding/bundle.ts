@@ -222,6 +222,7 @@ export const BUNDLE_TYPES = {
   fork: 'dirchain-fork/v1',
   replay: 'dirchain-replay/v1',
   status: 'dirchain-status/v1',
+  disclosure: 'dirchain-disclosure/v1',
 } as const;
 
 /** What a bundle is: by its `type`, or for one written before bundles had a type, by its fields. */

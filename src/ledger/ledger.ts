@@ -7,13 +7,15 @@
 import type { State } from '../chain/state.js';
 import { Directory } from '../directory/directory.js';
 import { memberSignerIn } from '../directory/member-signer.js';
-import type { BatchReceipt, MemberSigner, Receipt } from '../directory/submitter.js';
+import { type DiscloseOptions, discloseRecord, eraseOpening } from '../directory/private-attributes.js';
+import type { BatchReceipt, MemberSigner, Receipt, SecretKeeper } from '../directory/submitter.js';
 import type { SignedBatch } from '../encoding/event.js';
 import type { Plain } from '../encoding/msgpack.js';
 import type { LedgerRecord } from '../encoding/record.js';
 import { type DirchainError, ErrorCode, fail } from '../errors.js';
 import type { StateView } from '../policy/entities.js';
 import type { LedgerParams } from '../policy/genesis.js';
+import type { DisclosureBundle } from '../privacy/disclosure.js';
 import type { DirectoryQuery } from '../query/query.js';
 import { Reader } from '../reader/reader.js';
 import type { AppendManyOptions, Sequencer } from '../sequencer/sequencer.js';
@@ -47,6 +49,8 @@ export class Ledger extends Reader implements LedgerApi {
     stop?: () => Promise<void>;
     /** For a replica: the URL it follows (where writes go instead). */
     replicaOf?: string;
+    /** The local-only store of the records this process authors. */
+    secrets?: SecretKeeper;
   }) {
     super(parts.store, parts.state.committed(), parts.note);
     this.#params = parts.params;
@@ -56,7 +60,23 @@ export class Ledger extends Reader implements LedgerApi {
     this.#stop = parts.stop;
     this.#replicaOf = parts.replicaOf;
     this.query = parts.query;
+    this.secrets = parts.secrets;
     this.directory = new Directory(this);
+  }
+
+  /** The local-only store of the records this process authors (the `local` / `secrets` option). */
+  readonly secrets: SecretKeeper | undefined;
+
+  async disclose(
+    index: number,
+    names: readonly string[],
+    options?: DiscloseOptions,
+  ): Promise<DisclosureBundle> {
+    return discloseRecord(this, this.secrets, index, names, options);
+  }
+
+  async eraseOpening(index: number): Promise<boolean> {
+    return eraseOpening(this.secrets, this.getEntry(index));
   }
 
   /** The sequencer's checkpoint verifier key (C2SP note format), as named in genesis. */

@@ -294,6 +294,15 @@ function compose(
       for (const c of block.changes) if (c.type === 'resource') catalog.upsert(c.entity);
     });
   }
-  ledger = new Ledger({ store, params, state, note, query, sequencer, clock: options.clock ?? Date.now });
+  ledger = new Ledger({
+    store,
+    params,
+    state,
+    note,
+    query,
+    sequencer,
+    clock: options.clock ?? Date.now,
+    ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
+  });
   return ledger;
 }

@@ -1,7 +1,8 @@
 /** The shapes the ledger takes and returns: options, receipts, heads, proof bundles. */
 
 import type { Directory } from '../directory/directory.js';
-import type { BatchReceipt, MemberSigner, Receipt } from '../directory/submitter.js';
+import type { DiscloseOptions } from '../directory/private-attributes.js';
+import type { BatchReceipt, MemberSigner, Receipt, SecretKeeper } from '../directory/submitter.js';
 import type { Plain } from '../encoding/msgpack.js';
 import type { LedgerRecord } from '../encoding/record.js';
 import type { DirchainError } from '../errors.js';
@@ -12,7 +13,11 @@ import type { ConsistencyBundle, Head, InclusionBundle } from '../reader/types.j
 import type { AppendManyOptions, SequencerOptions } from '../sequencer/sequencer.js';
 import type { StatusBundle } from '../state/status-proof.js';
 
-export type { BatchReceipt, MemberSigner, Receipt } from '../directory/submitter.js';
+export type { DiscloseOptions } from '../directory/private-attributes.js';
+export type { BatchReceipt, MemberSigner, Receipt, SecretKeeper } from '../directory/submitter.js';
+
+import type { DisclosureBundle } from '../privacy/disclosure.js';
+
 export type { Attribution, ConsistencyBundle, Head, InclusionBundle } from '../reader/types.js';
 export type { AppendManyOptions, BlockOptions, SequencerOptions } from '../sequencer/sequencer.js';
 
@@ -20,6 +25,13 @@ export type { AppendManyOptions, BlockOptions, SequencerOptions } from '../seque
 export interface LedgerOptions extends SequencerOptions {
   /** The sequencer's signer key (`PRIVATE+KEY+...`). Without it the ledger is read-only. */
   sequencerKey?: string;
+  /**
+   * Where this process keeps the secrets of the records it authors with
+   * private attributes (the local-only store; the public entry's `local`
+   * option opens one from a folder). Without it, private attributes and
+   * disclosures are refused.
+   */
+  secrets?: SecretKeeper;
 }
 
 interface CreateLedgerBase extends LedgerOptions {
@@ -104,6 +116,14 @@ export interface LedgerApi {
   proveConsistency(size1: number, size2?: number): Promise<ConsistencyBundle>;
   /** A status bundle: the status of (`type`, `id`) at the checkpoint of `size` (default the head). */
   proveStatus(type: string, id: string, size?: number): Promise<StatusBundle>;
+  /**
+   * A disclosure bundle of the private attributes `names` of record `index`,
+   * made from the opening this process's local-only store kept when it
+   * authored the record (`to`: bound to that recipient, signed `as` the author).
+   */
+  disclose(index: number, names: readonly string[], options?: DiscloseOptions): Promise<DisclosureBundle>;
+  /** Erases the opening of record `index` from the local-only store: whether there was one. */
+  eraseOpening(index: number): Promise<boolean>;
   readonly query: LedgerQueries;
   close(): Promise<void>;
 }

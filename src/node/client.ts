@@ -10,6 +10,8 @@ import { equalBytes, utf8 } from '../crypto/bytes.js';
 import type { NoteVerifier } from '../crypto/note.js';
 import { Directory } from '../directory/directory.js';
 import { currentKeyOf, memberSigner } from '../directory/member-signer.js';
+import { type DiscloseOptions, discloseRecord, eraseOpening } from '../directory/private-attributes.js';
+import type { SecretKeeper } from '../directory/submitter.js';
 import { isBlockEntry } from '../encoding/block-entry.js';
 import { consistencyBundleFromJSON, inclusionBundleFromJSON } from '../encoding/bundle.js';
 import { blockHeaderOfNote } from '../encoding/checkpoint.js';
@@ -30,6 +32,7 @@ import type {
   Receipt,
 } from '../ledger/types.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
+import type { DisclosureBundle } from '../privacy/disclosure.js';
 import { signAs, signBatchAs } from '../sequencer/sign-batch.js';
 import { type StatusBundle, statusBundleFromJSON } from '../state/status-proof.js';
 import { parseKeys, verifyBundle, verifyCheckpoint, verifyCosignatures } from '../verify.js';
@@ -78,6 +81,12 @@ export interface ConnectOptions {
    */
   witnesses?: readonly string[];
   quorum?: number;
+  /**
+   * The local-only store of the records this application authors with
+   * private attributes (the public entry's `local` option opens one from a
+   * folder): their secrets stay here, never on the node.
+   */
+  secrets?: SecretKeeper;
 }
 
 const BACKOFF_FIRST_MS = 100;
@@ -148,6 +157,7 @@ export class RemoteLedger implements LedgerApi {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#clock = options.clock ?? Date.now;
     this.#onFork = options.onFork;
+    this.secrets = options.secrets;
     this.#witnesses =
       options.witnesses === undefined || options.witnesses.length === 0
         ? undefined
@@ -162,6 +172,23 @@ export class RemoteLedger implements LedgerApi {
 
   get origin(): string {
     return this.#known().origin;
+  }
+
+  /** The local-only store of the records this application authors (the `local` / `secrets` option). */
+  readonly secrets: SecretKeeper | undefined;
+
+  /** A disclosure bundle from this application's kept opening, the record proven by the node (verified). */
+  async disclose(
+    index: number,
+    names: readonly string[],
+    options?: DiscloseOptions,
+  ): Promise<DisclosureBundle> {
+    return discloseRecord(this, this.secrets, index, names, options);
+  }
+
+  async eraseOpening(index: number): Promise<boolean> {
+    if (this.secrets === undefined) return false;
+    return eraseOpening(this.secrets, (await this.proveInclusion(index)).leaf);
   }
 
   // ---- writes: the node answers a resubmission of the same bytes with the original receipt ----

@@ -104,21 +104,26 @@ const resourceFields = {
   sharing: oneOf(...SHARING),
   opening: str(64),
 };
-export const resourceSpec = object(resourceFields);
+/** The root of the record's committed attributes (src/privacy/commitment.ts), when it has private ones. */
+const committed = bytes(32);
+export const resourceSpec = object(resourceFields, { committed });
 export type ResourceSpec = ReturnType<typeof resourceSpec>;
 export const resourceRetireSpec = object({ id }, { reason: text });
 
 export const scenarioSpec = object({ id, name, lead: memberId, legalBasis: text }, { description: text });
 export type ScenarioSpec = ReturnType<typeof scenarioSpec>;
 
-export const requestOpenSpec = object({
-  id,
-  provider: memberId,
-  resource: id,
-  fields: fieldNames,
-  scenario: id,
-  purpose: text,
-});
+export const requestOpenSpec = object(
+  {
+    id,
+    provider: memberId,
+    resource: id,
+    fields: fieldNames,
+    scenario: id,
+    purpose: text,
+  },
+  { committed },
+);
 export type RequestOpenSpec = ReturnType<typeof requestOpenSpec>;
 export const requestAnswerSpec = object(
   { id, decision: oneOf('granted', 'refused') },
@@ -137,7 +142,7 @@ export const grantTermsSpec = object(
     validFrom: time,
     validTo: time,
   },
-  { conditions: text, request: id },
+  { conditions: text, request: id, committed },
 );
 export type GrantTerms = ReturnType<typeof grantTermsSpec>;
 export const grantRevokeSpec = object({ id }, { reason: text });
@@ -150,7 +155,7 @@ export const accessLogSpec = object(
     purpose: text,
   },
   // A caller's reference (request id, nonce): two identical uses in one millisecond differ by it.
-  { ref: str(128) },
+  { ref: str(128), committed },
 );
 export type AccessLogSpec = ReturnType<typeof accessLogSpec>;
 

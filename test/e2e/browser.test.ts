@@ -12,7 +12,9 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLedger, disclosureToJSON } from '../../src/index.js';
 import { cosignCheckpoint, generateWitnessKey } from '../../src/sync/witness.js';
+import { ORIGIN as CITY_ORIGIN, cityMembers, makeActors, resource, seed } from '../directory/city.js';
 import { repoRoot } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -56,6 +58,9 @@ let seqKey: string;
 let otherKey: string;
 let good: Record<string, unknown>;
 let status: Record<string, unknown>;
+/** A disclosure of a record's private attributes (made with the library: a local-only store is the author's). */
+let disclosure: Record<string, unknown>;
+let cityKey: string;
 const requests: string[] = [];
 const consoleErrors: string[] = [];
 
@@ -83,6 +88,33 @@ beforeAll(async () => {
   ]);
   good = JSON.parse(dirchain(['prove', dir, '--index', '5', '--json']));
   status = JSON.parse(dirchain(['prove-status', dir, '--type', 'member', '--id', 'bureau', '--json']));
+  {
+    const a = makeActors();
+    const city = await createLedger(path.join(tmp, 'private', 'ledger'), {
+      origin: CITY_ORIGIN,
+      sequencerKey: a.sequencer.signerKey,
+      members: cityMembers(a),
+      local: path.join(tmp, 'private', 'local'),
+    });
+    try {
+      await seed(city, a);
+      const { index } = await city.directory.registerResource(
+        a.civil.as,
+        resource('civil-affairs', 'civil/adoption'),
+        {
+          attributes: { description: 'adoption files, 1950 on', contact: 'archive desk' },
+        },
+      );
+      disclosure = JSON.parse(
+        JSON.stringify(
+          disclosureToJSON(await city.disclose(index, ['description'], { to: 'health', as: a.civil.as })),
+        ),
+      );
+      cityKey = a.sequencer.verifierKey;
+    } finally {
+      await city.close();
+    }
+  }
 
   context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(tmp, 'profile-')), {
     executablePath: CHROMIUM,
@@ -172,6 +204,20 @@ describe('browser verifier page (dist/verifier.html, headless Chromium, file://)
     const bad = await check({ ...status, items }, seqKey);
     expect(bad.verdict).toMatch(/^NOT verified: status at the checkpoint failed/);
     expect(bad.checks.find((c) => c.status === 'fail')!.text).toContain('E_PROOF_INVALID');
+  });
+
+  it('verifies a disclosure bundle and shows what it discloses, to whom; a changed value fails', async () => {
+    const r = await check(disclosure, cityKey);
+    expect(r.verdict).toBe('verified');
+    expect(r.checks.map((c) => c.text).join('\n')).toMatch(
+      /description of record \d+ \(resource\.register by civil-affairs\), disclosed to health/,
+    );
+    const attributes = structuredClone(disclosure.attributes) as Array<{ value: string }>;
+    const value = Buffer.from(attributes[0]!.value, 'base64');
+    value[value.length - 1]! ^= 1;
+    attributes[0]!.value = value.toString('base64');
+    const bad = await check({ ...disclosure, attributes }, cityKey);
+    expect(bad.verdict).toMatch(/^NOT verified: disclosed attributes failed/);
   });
 
   it('fails the checkpoint check under a wrong key', async () => {

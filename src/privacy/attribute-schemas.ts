@@ -1,0 +1,53 @@
+/**
+ * Which record kinds may carry committed attributes, the names each declares
+ * and the fixed leaf count of its commitment (src/privacy/commitment.ts). A
+ * name a kind does not declare is refused when committing and when checking a
+ * disclosure (SD-JWT's rule for undeclared claims). Pure: no I/O.
+ */
+
+import { unpackChecked } from '../encoding/msgpack.js';
+import { decodeRecord, type LedgerRecord } from '../encoding/record.js';
+import type { AttributeSchema } from './commitment.js';
+
+/** Every commitment has this many leaves (real attributes and decoys): its count says nothing. */
+export const ATTRIBUTE_SLOTS = 8;
+
+const schema = (...names: string[]): AttributeSchema => ({ names, slots: ATTRIBUTE_SLOTS });
+
+export const ATTRIBUTE_SCHEMAS: Readonly<Record<string, AttributeSchema>> = {
+  'resource.register': schema(
+    'description',
+    'sourceSystem',
+    'contact',
+    'fields',
+    'legalBasis',
+    'location',
+    'notes',
+  ),
+  'resource.update': schema(
+    'description',
+    'sourceSystem',
+    'contact',
+    'fields',
+    'legalBasis',
+    'location',
+    'notes',
+  ),
+  'request.open': schema('justification', 'purpose', 'subjects', 'fields', 'notes'),
+  'grant.issue': schema('conditions', 'terms', 'purpose', 'fields', 'legalBasis', 'notes'),
+  'access.log': schema('purpose', 'subject', 'query', 'result', 'notes'),
+};
+
+/**
+ * The commitment a record carries (`committed` in its body; for a grant, in
+ * its terms), or undefined when it carries none or its kind takes none.
+ */
+export function commitmentOf(record: LedgerRecord | Uint8Array): Uint8Array | undefined {
+  const r = record instanceof Uint8Array ? decodeRecord(record) : record;
+  if (ATTRIBUTE_SCHEMAS[r.kind] === undefined) return undefined;
+  let body = r.body as Record<string, unknown> | null;
+  if (r.kind === 'grant.issue' && body !== null && body.terms instanceof Uint8Array)
+    body = unpackChecked(body.terms) as Record<string, unknown>;
+  const c = body?.committed;
+  return c instanceof Uint8Array && c.length === 32 ? c : undefined;
+}
