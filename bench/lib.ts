@@ -75,7 +75,17 @@ export async function dirBytes(path: string): Promise<number> {
   for (const entry of await readdir(path, { withFileTypes: true })) {
     const p = join(path, entry.name);
     if (entry.isDirectory()) total += await dirBytes(p);
-    else if (entry.isFile()) total += (await stat(p)).size;
+    else if (entry.isFile()) {
+      // LevelDB may delete a file (a finished compaction's input) between the listing and here.
+      const size = await stat(p).then(
+        (s) => s.size,
+        (e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return 0;
+          throw e;
+        },
+      );
+      total += size;
+    }
   }
   return total;
 }

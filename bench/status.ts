@@ -626,115 +626,157 @@ async function rebuildRuns(ctx: BenchContext): Promise<{ runs: RebuildRun[]; bui
 
 // ---- the figure ---------------------------------------------------------------------------------
 
-export async function figureStatus(ctx: BenchContext): Promise<FigureResult> {
-  ctx.log('figure 8: status-changing records through submit (city load)...');
-  const load = await loadShares(ctx);
-  ctx.log('figure 8: access-log appendBatch against raw LevelDB...');
-  const batches = await batchRounds(ctx);
-  ctx.log(`figure 8: a status map of ${fmt(ctx.quick ? QUICK_KEYS : FULL_KEYS)} keys...`);
-  const cityLedger = await openLedger(load.keptPath);
-  let big: BigMap;
-  let bundles: BundleRun[];
-  try {
-    const city = planCity(makeDirectory(ctx.seed), ctx.quick ? scaledCity(QUICK_FRACTION) : FULL_CITY);
-    bundles = await bundleRuns(
-      ctx,
-      cityLedger,
-      city.grants.map((g) => g.input.id),
-    );
-    ctx.log(
-      `  status bundles: ${fmt(median(bundles.map((b) => b.provePerSec)))} proved/s, ${fmt(median(bundles.map((b) => b.checkPerSec)))} checked/s (pure JS)`,
-    );
-    big = await bigMap(ctx, cityLedger);
-  } finally {
-    await cityLedger.close();
-    await removeDir(load.keptPath);
-  }
-  ctx.log(
-    `figure 8: rebuilding ${fmt(ctx.quick ? QUICK_REBUILD_KEYS : FULL_REBUILD_KEYS)} resources from the records...`,
-  );
-  const rebuild = await rebuildRuns(ctx);
+/** Figure 8's parts, in run order (`--variants` picks some). */
+const PARTS = ['load', 'batch', 'map', 'rebuild'] as const;
 
+export async function figureStatus(ctx: BenchContext): Promise<FigureResult> {
+  for (const v of ctx.variants)
+    if (!(PARTS as readonly string[]).includes(v))
+      throw new Error(`--variants: figure 8 has no part ${v} (parts: ${PARTS.join(', ')})`);
+  const run = (part: (typeof PARTS)[number]) => ctx.variants.length === 0 || ctx.variants.includes(part);
+  let load: { runs: LoadShare[]; keptPath: string } | undefined;
+  if (run('load') || run('map')) {
+    ctx.log('figure 8: status-changing records through submit (city load)...');
+    // The map part needs a city ledger for its whole bundles: one load when the load part is not run.
+    load = await loadShares(run('load') ? ctx : { ...ctx, runs: 1 });
+  }
+  let batches: BatchRound[] = [];
+  if (run('batch')) {
+    ctx.log('figure 8: access-log appendBatch against raw LevelDB...');
+    batches = await batchRounds(ctx);
+  }
+  let big: BigMap | undefined;
+  let bundles: BundleRun[] = [];
+  if (run('map')) await mapPart();
+  else if (load !== undefined) await removeDir(load.keptPath);
+  let rebuild: { runs: RebuildRun[]; buildSeconds: number } | undefined;
+  if (run('rebuild')) {
+    ctx.log(
+      `figure 8: rebuilding ${fmt(ctx.quick ? QUICK_REBUILD_KEYS : FULL_REBUILD_KEYS)} resources from the records...`,
+    );
+    rebuild = await rebuildRuns(ctx);
+  }
+  return figureResult(ctx, run('load') ? load : undefined, batches, big, bundles, rebuild);
+
+  async function mapPart(): Promise<void> {
+    ctx.log(`figure 8: a status map of ${fmt(ctx.quick ? QUICK_KEYS : FULL_KEYS)} keys...`);
+    const cityLedger = await openLedger(load!.keptPath);
+    try {
+      const city = planCity(makeDirectory(ctx.seed), ctx.quick ? scaledCity(QUICK_FRACTION) : FULL_CITY);
+      bundles = await bundleRuns(
+        ctx,
+        cityLedger,
+        city.grants.map((g) => g.input.id),
+      );
+      ctx.log(
+        `  status bundles: ${fmt(median(bundles.map((b) => b.provePerSec)))} proved/s, ${fmt(median(bundles.map((b) => b.checkPerSec)))} checked/s (pure JS)`,
+      );
+      big = await bigMap(ctx, cityLedger);
+    } finally {
+      await cityLedger.close();
+      await removeDir(load!.keptPath);
+    }
+  }
+}
+
+function figureResult(
+  ctx: BenchContext,
+  load: { runs: LoadShare[] } | undefined,
+  batches: BatchRound[],
+  big: BigMap | undefined,
+  bundles: BundleRun[],
+  rebuild: { runs: RebuildRun[]; buildSeconds: number } | undefined,
+): FigureResult {
   const m = (xs: readonly number[]) => median(xs);
-  const share = m(load.runs.map((r) => r.mapMs / (r.statusSeconds * 1000)));
-  const rows: Row[] = [
-    {
-      figure: '8',
-      variant: 'status-changing records via directory.* (submit)',
-      recordsPerSec: m(load.runs.map((r) => r.statusPerSec)),
-      ratio: m(load.runs.map((r) => r.statusPerSec / r.accessPerSec)),
-      extra: `map ${(100 * share).toFixed(1)} % of the time; ${fmt(m(load.runs.map((r) => r.mapKeys / Math.max(1, r.mapBlocks))), 1)} keys/block`,
-    },
-    {
-      figure: '8',
-      variant: 'ref: access-log records via directory.logAccess (same load)',
-      recordsPerSec: m(load.runs.map((r) => r.accessPerSec)),
-      ratio: 1,
-      extra: `map ${Math.max(...load.runs.map((r) => r.accessMapKeys))} keys, ${fmt(Math.max(...load.runs.map((r) => r.accessMapMs)), 1)} ms`,
-    },
-    {
-      figure: '8',
-      variant: 'access-log appendBatch ×64 (64 events/batch)',
-      recordsPerSec: m(batches.map((b) => b.batchPerSec)),
-      ratio: m(batches.map((b) => b.batchPerSec / b.rawPerSec)),
-      extra: `map: ${Math.max(...batches.map((b) => b.mapBlocks))} block(s) changed it, ${Math.max(...batches.map((b) => b.mapKeys))} keys (genesis), ${fmt(Math.max(...batches.map((b) => b.mapMs)), 2)} ms in all`,
-    },
-    {
-      figure: '8',
-      variant: 'ref A: raw LevelDB on the event bytes',
-      recordsPerSec: m(batches.map((b) => b.rawPerSec)),
-      ratio: 1,
-    },
-    {
-      figure: '8',
-      variant: `map of ${fmt(big.keys)} keys: proofs generated (current version)`,
-      recordsPerSec: m(big.provePerSec),
-      peakRssMiB: big.peakRssMiB,
-      extra: `binary proof ${big.presentBytes.median} B median, ${big.presentBytes.p99} B p99 (absent: ${big.absentBytes.median} / ${big.absentBytes.p99} B); grant JSON bundle ${fmt(big.jsonBundleBytes)} B at log size ${fmt(big.logSizeOfBundle)}`,
-    },
-    {
-      figure: '8',
-      variant: 'proofs generated (a past version, history table)',
-      recordsPerSec: m(big.provePastPerSec),
-      ratio: m(big.provePastPerSec) / m(big.provePerSec),
-    },
-    {
-      figure: '8',
-      variant: 'proofs verified (node SHA-256)',
-      recordsPerSec: m(big.verifyNodePerSec),
-    },
-    {
-      figure: '8',
-      variant: 'proofs verified (pure JS, dirchain/verify)',
-      recordsPerSec: m(big.verifyJsPerSec),
-      ratio: m(big.verifyJsPerSec) / m(big.verifyNodePerSec),
-    },
-    {
-      figure: '8',
-      variant: 'grant status bundles: ledger.proveStatus at the head (city)',
-      recordsPerSec: m(bundles.map((b) => b.provePerSec)),
-      extra: `JSON ${fmt(m(bundles.map((b) => b.bytes)))} B median (3 map proofs, inclusion at the head)`,
-    },
-    {
-      figure: '8',
-      variant: 'grant status bundles: checkStatus (pure JS, dirchain/verify)',
-      recordsPerSec: m(bundles.map((b) => b.checkPerSec)),
-      ratio: m(bundles.map((b) => b.checkPerSec / b.provePerSec)),
-    },
-    {
-      figure: '8',
-      variant: `map of ${fmt(big.keys)} keys: bulk build, then changes`,
-      recordsPerSec: big.keys / big.buildSeconds,
-      diskBytesPerRecord: big.bytesPerChange,
-      extra: `built in ${big.buildSeconds.toFixed(0)} s (builder peak RSS ${fmt(big.buildPeakRssMiB)} MiB); disk ${fmt(big.diskBytes / MiB)} MiB; per status change (blocks of ${CHANGE_BLOCK}): history ${fmt(big.bytesPerChange)} B (bytes column), folder growth before compaction ${fmt(big.grownPerChange)} B`,
-    },
-    {
+  const rows: Row[] = [];
+  if (load !== undefined) {
+    const share = m(load.runs.map((r) => r.mapMs / (r.statusSeconds * 1000)));
+    rows.push(
+      {
+        figure: '8',
+        variant: 'status-changing records via directory.* (submit)',
+        recordsPerSec: m(load.runs.map((r) => r.statusPerSec)),
+        ratio: m(load.runs.map((r) => r.statusPerSec / r.accessPerSec)),
+        extra: `map ${(100 * share).toFixed(1)} % of the time; ${fmt(m(load.runs.map((r) => r.mapKeys / Math.max(1, r.mapBlocks))), 1)} keys/block`,
+      },
+      {
+        figure: '8',
+        variant: 'ref: access-log records via directory.logAccess (same load)',
+        recordsPerSec: m(load.runs.map((r) => r.accessPerSec)),
+        ratio: 1,
+        extra: `map ${Math.max(...load.runs.map((r) => r.accessMapKeys))} keys, ${fmt(Math.max(...load.runs.map((r) => r.accessMapMs)), 1)} ms`,
+      },
+    );
+  }
+  if (batches.length > 0)
+    rows.push(
+      {
+        figure: '8',
+        variant: 'access-log appendBatch ×64 (64 events/batch)',
+        recordsPerSec: m(batches.map((b) => b.batchPerSec)),
+        ratio: m(batches.map((b) => b.batchPerSec / b.rawPerSec)),
+        extra: `map: ${Math.max(...batches.map((b) => b.mapBlocks))} block(s) changed it, ${Math.max(...batches.map((b) => b.mapKeys))} keys (genesis), ${fmt(Math.max(...batches.map((b) => b.mapMs)), 2)} ms in all`,
+      },
+      {
+        figure: '8',
+        variant: 'ref A: raw LevelDB on the event bytes',
+        recordsPerSec: m(batches.map((b) => b.rawPerSec)),
+        ratio: 1,
+      },
+    );
+  if (big !== undefined)
+    rows.push(
+      {
+        figure: '8',
+        variant: `map of ${fmt(big.keys)} keys: proofs generated (current version)`,
+        recordsPerSec: m(big.provePerSec),
+        peakRssMiB: big.peakRssMiB,
+        extra: `binary proof ${big.presentBytes.median} B median, ${big.presentBytes.p99} B p99 (absent: ${big.absentBytes.median} / ${big.absentBytes.p99} B); grant JSON bundle ${fmt(big.jsonBundleBytes)} B at log size ${fmt(big.logSizeOfBundle)}`,
+      },
+      {
+        figure: '8',
+        variant: 'proofs generated (a past version, history table)',
+        recordsPerSec: m(big.provePastPerSec),
+        ratio: m(big.provePastPerSec) / m(big.provePerSec),
+      },
+      {
+        figure: '8',
+        variant: 'proofs verified (node SHA-256)',
+        recordsPerSec: m(big.verifyNodePerSec),
+      },
+      {
+        figure: '8',
+        variant: 'proofs verified (pure JS, dirchain/verify)',
+        recordsPerSec: m(big.verifyJsPerSec),
+        ratio: m(big.verifyJsPerSec) / m(big.verifyNodePerSec),
+      },
+      {
+        figure: '8',
+        variant: 'grant status bundles: ledger.proveStatus at the head (city)',
+        recordsPerSec: m(bundles.map((b) => b.provePerSec)),
+        extra: `JSON ${fmt(m(bundles.map((b) => b.bytes)))} B median (3 map proofs, inclusion at the head)`,
+      },
+      {
+        figure: '8',
+        variant: 'grant status bundles: checkStatus (pure JS, dirchain/verify)',
+        recordsPerSec: m(bundles.map((b) => b.checkPerSec)),
+        ratio: m(bundles.map((b) => b.checkPerSec / b.provePerSec)),
+      },
+      {
+        figure: '8',
+        variant: `map of ${fmt(big.keys)} keys: bulk build, then changes`,
+        recordsPerSec: big.keys / big.buildSeconds,
+        diskBytesPerRecord: big.bytesPerChange,
+        extra: `built in ${big.buildSeconds.toFixed(0)} s (builder peak RSS ${fmt(big.buildPeakRssMiB)} MiB); disk ${fmt(big.diskBytes / MiB)} MiB; per status change (blocks of ${CHANGE_BLOCK}): history ${fmt(big.bytesPerChange)} B (bytes column), folder growth before compaction ${fmt(big.grownPerChange)} B`,
+      },
+    );
+  if (rebuild !== undefined)
+    rows.push({
       figure: '8',
       variant: `rebuildState: ${fmt(rebuild.runs[0]!.keys)} records (resources)`,
       recordsPerSec: m(rebuild.runs.map((r) => r.keys / r.seconds)),
       extra: `${m(rebuild.runs.map((r) => r.seconds)).toFixed(1)} s, map ${(100 * m(rebuild.runs.map((r) => r.mapMs / (r.seconds * 1000)))).toFixed(1)} % of it`,
-    },
-  ];
+    });
   return {
     figure: '8',
     title: 'Verifiable status map',
@@ -745,6 +787,6 @@ export async function figureStatus(ctx: BenchContext): Promise<FigureResult> {
       `The big map (57 members, 31,000 resources, the rest grants): written to LevelDB in the ledger's own table layout ('V' current, 'W' history) by a bulk builder from the sorted keys (the map is canonical: the same nodes updateMap makes), then ${ctx.quick ? QUICK_CHANGE_BLOCKS : FULL_CHANGE_BLOCKS} blocks of ${CHANGE_BLOCK} grant changes by updateMap, as a ledger writes them. Disk per status change: the bytes the history table keeps for those changes (the current table's old values are overwritten and compacted away), beside the folder's growth before compaction. Proofs for ${fmt(ctx.quick ? QUICK_PROOFS : FULL_PROOFS)} sampled keys, sizes in the binary form (docs/formats.md); a past version is the map ${PAST_BLOCKS} blocks of changes before the last. The JSON bundle is a grant's three map proofs from this map with the checkpoint and block-entry inclusion proof of the city ledger. Peak RSS: while changing, proving and verifying (the builder's own peak, all keys sorted in memory, is in the JSON).`,
       'rebuildState: a ledger of resource registrations (one key each), rebuilt: state, indexes and map cleared and replayed from the records; the median of the runs (full size: no warm-up run, each takes minutes).',
     ],
-    details: { load: load.runs, batches, big, bundles, rebuild },
+    details: { load: load?.runs, batches, big, bundles, rebuild },
   };
 }

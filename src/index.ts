@@ -102,8 +102,9 @@ import type { CreateLedgerOptions, LedgerOptions } from './ledger/types.js';
 import { type ConnectOptions, connect as connectIn, type RemoteLedger } from './node/client.js';
 import { LocalStore } from './storage/local-store.js';
 
-export type { PrivateOptions } from './directory/directory.js';
+export type { PrivateOptions, SealedOptions } from './directory/directory.js';
 export type { DiscloseOptions } from './directory/private-attributes.js';
+export type { SealedInput } from './directory/sealed-records.js';
 export type { SecretKeeper } from './directory/submitter.js';
 export { openReplica, type ReplicaOptions } from './ledger/open.js';
 export type {
@@ -169,6 +170,12 @@ export {
   disclosureFromJSON,
   disclosureToJSON,
 } from './privacy/disclosure.js';
+export {
+  type EncryptionKeyPair,
+  encryptionKeyId,
+  generateEncryptionKey,
+  type Sealed,
+} from './privacy/sealed.js';
 export type { ResourceFilter } from './query/catalog.js';
 export type { DirectoryQuery, IndexedRecord, Page, PageOptions } from './query/query.js';
 export { signBatch } from './sequencer/sign-batch.js';

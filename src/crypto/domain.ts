@@ -41,3 +41,10 @@ export const ATTRIBUTE_NODE_CONTEXT = 'dirchain/attribute/node/v1\n';
 
 /** Ed25519 message prefix for a disclosure's binding to its recipient (src/privacy/disclosure.ts). */
 export const DISCLOSURE_BINDING_CONTEXT = 'dirchain/disclosure/binding/v1\n';
+
+/**
+ * Sealed payloads (src/privacy/sealed.ts): the HPKE `info` of a recipient's
+ * stanza, and the associated data of the payload's own AEAD.
+ */
+export const SEALED_INFO = 'dirchain/sealed/stanza/v1\n';
+export const SEALED_AAD = 'dirchain/sealed/payload/v1\n';

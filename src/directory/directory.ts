@@ -24,6 +24,7 @@ import {
 } from '../policy/schemas.js';
 import { checkMemberSigner } from './member-signer.js';
 import { prepareAttributes } from './private-attributes.js';
+import { type SealedInput, sealFor } from './sealed-records.js';
 import type { BatchReceipt, MemberSigner, Receipt, Submitter } from './submitter.js';
 
 /** Terms fixed as bytes, ready for approvals. */
@@ -74,6 +75,11 @@ export interface ApprovalOptions {
  */
 export interface PrivateOptions {
   attributes?: Readonly<Record<string, unknown>>;
+}
+
+/** A sealed payload for a grant or a need list: text only the members named can read. */
+export interface SealedOptions {
+  sealed?: SealedInput;
 }
 
 /**
@@ -266,10 +272,24 @@ export class Directory {
     return this.#ledger.submit(member, KIND.scenarioRegister, clean(scenario));
   }
 
-  openRequest(consumer: MemberSigner, request: RequestInput, options?: PrivateOptions): Promise<Receipt> {
-    return this.#withPrivate(KIND.requestOpen, options, (committed) =>
-      this.#ledger.submit(consumer, KIND.requestOpen, clean({ ...request, committed })),
+  openRequest(
+    consumer: MemberSigner,
+    request: RequestInput,
+    options?: PrivateOptions & SealedOptions,
+  ): Promise<Receipt> {
+    return this.#withPrivate(KIND.requestOpen, options, async (committed) =>
+      this.#ledger.submit(
+        consumer,
+        KIND.requestOpen,
+        clean({ ...request, committed, sealed: await this.#seal(KIND.requestOpen, request.id, options) }),
+      ),
     );
+  }
+
+  async #seal(kind: string, binding: string, options: SealedOptions | undefined) {
+    if (options?.sealed === undefined) return undefined;
+    const ledger = this.#ledger;
+    return sealFor(ledger.origin, kind, binding, options.sealed, ledger.encryptionKeyOf?.bind(ledger));
   }
 
   /**
@@ -298,16 +318,14 @@ export class Directory {
   issueGrant(
     provider: MemberSigner,
     grant: GrantInput,
-    options?: ApprovalOptions & PrivateOptions,
+    options?: ApprovalOptions & PrivateOptions & SealedOptions,
   ): Promise<Receipt> {
-    const { attributes, ...approvals } = options ?? {};
-    return this.#withPrivate(KIND.grantIssue, { attributes }, (committed) =>
-      this.submitProposal(
-        provider,
-        this.propose(KIND.grantIssue, clean({ ...grant, committed }) as object),
-        approvals,
-      ),
-    );
+    const { attributes, sealed, ...approvals } = options ?? {};
+    return this.#withPrivate(KIND.grantIssue, { attributes }, async (committed) => {
+      const payload = await this.#seal(KIND.grantIssue, grant.id, { sealed });
+      const terms = clean({ ...grant, committed, sealed: payload }) as object;
+      return this.submitProposal(provider, this.propose(KIND.grantIssue, terms), approvals);
+    });
   }
 
   revokeGrant(member: MemberSigner, id: string, reason?: string): Promise<Receipt> {

@@ -38,6 +38,8 @@ export interface Submitter {
   readonly view?: StateView;
   /** Where record secrets are kept (the author's local-only store), when there is one. */
   readonly secrets?: SecretKeeper;
+  /** A member's current X25519 key as the ledger knows it (for sealed payloads). */
+  encryptionKeyOf?(member: string): Promise<Uint8Array | null | undefined>;
   submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt>;
   submitBatch(member: MemberSigner, kind: string, bodies: readonly Plain[]): Promise<BatchReceipt>;
 }
@@ -51,4 +53,6 @@ export interface SecretKeeper {
   get(name: string): Promise<Uint8Array | undefined>;
   /** Whether there was one to delete. */
   delete(name: string): Promise<boolean>;
+  /** Every name kept (to find a member's encryption keys). */
+  names?(): Promise<string[]>;
 }

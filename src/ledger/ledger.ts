@@ -8,6 +8,7 @@ import type { State } from '../chain/state.js';
 import { Directory } from '../directory/directory.js';
 import { memberSignerIn } from '../directory/member-signer.js';
 import { type DiscloseOptions, discloseRecord, eraseOpening } from '../directory/private-attributes.js';
+import { keepEncryptionKey, openSealedRecord } from '../directory/sealed-records.js';
 import type { BatchReceipt, MemberSigner, Receipt, SecretKeeper } from '../directory/submitter.js';
 import type { SignedBatch } from '../encoding/event.js';
 import type { Plain } from '../encoding/msgpack.js';
@@ -16,6 +17,7 @@ import { type DirchainError, ErrorCode, fail } from '../errors.js';
 import type { StateView } from '../policy/entities.js';
 import type { LedgerParams } from '../policy/genesis.js';
 import type { DisclosureBundle } from '../privacy/disclosure.js';
+import type { EncryptionKeyPair } from '../privacy/sealed.js';
 import type { DirectoryQuery } from '../query/query.js';
 import { Reader } from '../reader/reader.js';
 import type { AppendManyOptions, Sequencer } from '../sequencer/sequencer.js';
@@ -77,6 +79,23 @@ export class Ledger extends Reader implements LedgerApi {
 
   async eraseOpening(index: number): Promise<boolean> {
     return eraseOpening(this.secrets, this.getEntry(index));
+  }
+
+  /** A member's current X25519 key, as the state holds it (what payloads are sealed to). */
+  async encryptionKeyOf(member: string): Promise<Uint8Array | null | undefined> {
+    return this.view.get('member', member)?.encryptionKey;
+  }
+
+  async keepEncryptionKey(
+    member: string,
+    pair: EncryptionKeyPair,
+    options?: { passphrase?: string },
+  ): Promise<void> {
+    return keepEncryptionKey(this.secrets, member, pair, options);
+  }
+
+  async openSealed(index: number, member: string, options?: { passphrase?: string }): Promise<Uint8Array> {
+    return openSealedRecord(this, this.secrets, index, member, options);
   }
 
   /** The sequencer's checkpoint verifier key (C2SP note format), as named in genesis. */

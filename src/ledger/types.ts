@@ -17,6 +17,7 @@ export type { DiscloseOptions } from '../directory/private-attributes.js';
 export type { BatchReceipt, MemberSigner, Receipt, SecretKeeper } from '../directory/submitter.js';
 
 import type { DisclosureBundle } from '../privacy/disclosure.js';
+import type { EncryptionKeyPair } from '../privacy/sealed.js';
 
 export type { Attribution, ConsistencyBundle, Head, InclusionBundle } from '../reader/types.js';
 export type { AppendManyOptions, BlockOptions, SequencerOptions } from '../sequencer/sequencer.js';
@@ -124,6 +125,14 @@ export interface LedgerApi {
   disclose(index: number, names: readonly string[], options?: DiscloseOptions): Promise<DisclosureBundle>;
   /** Erases the opening of record `index` from the local-only store: whether there was one. */
   eraseOpening(index: number): Promise<boolean>;
+  /** Keeps `member`'s X25519 key pair in the local-only store (under `passphrase`, scrypt, when given). */
+  keepEncryptionKey(
+    member: string,
+    pair: EncryptionKeyPair,
+    options?: { passphrase?: string },
+  ): Promise<void>;
+  /** Opens the sealed payload of record `index` as `member`, with the keys the local-only store kept. */
+  openSealed(index: number, member: string, options?: { passphrase?: string }): Promise<Uint8Array>;
   readonly query: LedgerQueries;
   close(): Promise<void>;
 }

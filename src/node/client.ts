@@ -11,6 +11,7 @@ import type { NoteVerifier } from '../crypto/note.js';
 import { Directory } from '../directory/directory.js';
 import { currentKeyOf, memberSigner } from '../directory/member-signer.js';
 import { type DiscloseOptions, discloseRecord, eraseOpening } from '../directory/private-attributes.js';
+import { keepEncryptionKey, openSealedRecord } from '../directory/sealed-records.js';
 import type { SecretKeeper } from '../directory/submitter.js';
 import { isBlockEntry } from '../encoding/block-entry.js';
 import { consistencyBundleFromJSON, inclusionBundleFromJSON } from '../encoding/bundle.js';
@@ -33,6 +34,7 @@ import type {
 } from '../ledger/types.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
 import type { DisclosureBundle } from '../privacy/disclosure.js';
+import type { EncryptionKeyPair } from '../privacy/sealed.js';
 import { signAs, signBatchAs } from '../sequencer/sign-batch.js';
 import { type StatusBundle, statusBundleFromJSON } from '../state/status-proof.js';
 import { parseKeys, verifyBundle, verifyCheckpoint, verifyCosignatures } from '../verify.js';
@@ -189,6 +191,24 @@ export class RemoteLedger implements LedgerApi {
   async eraseOpening(index: number): Promise<boolean> {
     if (this.secrets === undefined) return false;
     return eraseOpening(this.secrets, (await this.proveInclusion(index)).leaf);
+  }
+
+  /** A member's current X25519 key, read from the node with its proofs (what payloads are sealed to). */
+  async encryptionKeyOf(member: string): Promise<Uint8Array | null | undefined> {
+    return (await this.query.get('member', member))?.encryptionKey;
+  }
+
+  async keepEncryptionKey(
+    member: string,
+    pair: EncryptionKeyPair,
+    options?: { passphrase?: string },
+  ): Promise<void> {
+    return keepEncryptionKey(this.secrets, member, pair, options);
+  }
+
+  /** The sealed payload of record `index` (proven by the node), opened here with `member`'s kept keys. */
+  async openSealed(index: number, member: string, options?: { passphrase?: string }): Promise<Uint8Array> {
+    return openSealedRecord(this, this.secrets, index, member, options);
   }
 
   // ---- writes: the node answers a resubmission of the same bytes with the original receipt ----

@@ -106,6 +106,18 @@ const resourceFields = {
 };
 /** The root of the record's committed attributes (src/privacy/commitment.ts), when it has private ones. */
 const committed = bytes(32);
+/**
+ * A payload sealed to named members (src/privacy/sealed.ts): one HPKE stanza
+ * per recipient key, then the payload's nonce and ciphertext.
+ */
+const sealed = object({
+  stanzas: list(object({ to: memberId, keyId: bytes(8), enc: bytes(32), key: bytes(48) }), {
+    min: 1,
+    max: 64,
+  }),
+  nonce: bytes(12),
+  ciphertext: bytes(),
+});
 export const resourceSpec = object(resourceFields, { committed });
 export type ResourceSpec = ReturnType<typeof resourceSpec>;
 export const resourceRetireSpec = object({ id }, { reason: text });
@@ -122,7 +134,7 @@ export const requestOpenSpec = object(
     scenario: id,
     purpose: text,
   },
-  { committed },
+  { committed, sealed },
 );
 export type RequestOpenSpec = ReturnType<typeof requestOpenSpec>;
 export const requestAnswerSpec = object(
@@ -142,7 +154,7 @@ export const grantTermsSpec = object(
     validFrom: time,
     validTo: time,
   },
-  { conditions: text, request: id, committed },
+  { conditions: text, request: id, committed, sealed },
 );
 export type GrantTerms = ReturnType<typeof grantTermsSpec>;
 export const grantRevokeSpec = object({ id }, { reason: text });
