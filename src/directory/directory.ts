@@ -22,9 +22,10 @@ import {
   type ResourceSpec,
   type ScenarioSpec,
 } from '../policy/schemas.js';
+import { disclosureToJSON } from '../privacy/disclosure.js';
 import { checkMemberSigner } from './member-signer.js';
 import { prepareAttributes } from './private-attributes.js';
-import { type SealedInput, sealFor } from './sealed-records.js';
+import { grantOpeningsPayload, type SealedInput, sealFor } from './sealed-records.js';
 import type { BatchReceipt, MemberSigner, Receipt, Submitter } from './submitter.js';
 
 /** Terms fixed as bytes, ready for approvals. */
@@ -80,6 +81,15 @@ export interface PrivateOptions {
 /** A sealed payload for a grant or a need list: text only the members named can read. */
 export interface SealedOptions {
   sealed?: SealedInput;
+}
+
+/**
+ * For a grant: openings of committed attributes of a record the provider
+ * authored (its resource), disclosed to the consumer and sealed to it in the
+ * grant's own payload (`openGrantDisclosure` opens and checks them).
+ */
+export interface OpeningsOptions {
+  openings?: { index: number; names: readonly string[] };
 }
 
 /**
@@ -318,11 +328,26 @@ export class Directory {
   issueGrant(
     provider: MemberSigner,
     grant: GrantInput,
-    options?: ApprovalOptions & PrivateOptions & SealedOptions,
+    options?: ApprovalOptions & PrivateOptions & SealedOptions & OpeningsOptions,
   ): Promise<Receipt> {
-    const { attributes, sealed, ...approvals } = options ?? {};
+    const { attributes, sealed, openings, ...approvals } = options ?? {};
     return this.#withPrivate(KIND.grantIssue, { attributes }, async (committed) => {
-      const payload = await this.#seal(KIND.grantIssue, grant.id, { sealed });
+      let input = sealed;
+      if (openings !== undefined) {
+        const disclose = this.#ledger.disclose?.bind(this.#ledger);
+        if (disclose === undefined) fail(ErrorCode.INTERNAL, 'this ledger cannot make disclosures');
+        const bundle = await disclose(openings.index, openings.names, { to: grant.consumer, as: provider });
+        if (sealed !== undefined && typeof sealed.text !== 'string')
+          fail(ErrorCode.INVALID_ARGUMENT, 'with openings, the sealed text must be a string');
+        input = {
+          text: grantOpeningsPayload({
+            ...(sealed === undefined ? {} : { text: sealed.text as string }),
+            disclosure: disclosureToJSON(bundle),
+          }),
+          to: [...new Set([grant.consumer, ...(sealed?.to ?? [])])],
+        };
+      }
+      const payload = await this.#seal(KIND.grantIssue, grant.id, { sealed: input });
       const terms = clean({ ...grant, committed, sealed: payload }) as object;
       return this.submitProposal(provider, this.propose(KIND.grantIssue, terms), approvals);
     });

@@ -12,6 +12,7 @@ import { toHex, utf8 } from '../crypto/bytes.js';
 import { pack, unpackChecked } from '../encoding/msgpack.js';
 import { decodeRecord } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
+import { type DisclosureResult, disclosureFromJSON } from '../privacy/disclosure.js';
 import {
   type EncryptionKeyPair,
   encryptionKeyId,
@@ -136,4 +137,77 @@ export async function openSealedRecord(
     fail(ErrorCode.NOT_FOUND, `record ${index} (${record.kind}) carries no sealed payload`, { index });
   const keys = await keysOf(secrets, member, options.passphrase);
   return openPayload(found.context, found.sealed, member, keys);
+}
+
+/**
+ * What a grant's sealed payload holds when it carries openings for its
+ * consumer: optional text, and a disclosure bundle of the resource's
+ * committed attributes bound to the consumer (`dirchain-disclosure/v1`).
+ */
+export interface GrantOpenings {
+  readonly text?: string;
+  readonly disclosure: Record<string, unknown>;
+}
+
+/** The plaintext of a grant payload with openings (UTF-8 JSON, so any recipient can read it as text too). */
+export function grantOpeningsPayload(openings: GrantOpenings): string {
+  return JSON.stringify({ type: GRANT_OPENINGS_TYPE, ...openings });
+}
+
+export const GRANT_OPENINGS_TYPE = 'dirchain-grant-openings/v1';
+
+/** Reads a grant payload with openings; E_DECODE when it is not one. */
+export function parseGrantOpenings(plaintext: Uint8Array): GrantOpenings {
+  let o: unknown;
+  try {
+    o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext));
+  } catch (e) {
+    return fail(ErrorCode.DECODE, 'the sealed payload is not a grant’s openings (not UTF-8 JSON)', {
+      cause: e,
+    });
+  }
+  const x = o as { type?: unknown; text?: unknown; disclosure?: unknown };
+  if (typeof o !== 'object' || o === null || x.type !== GRANT_OPENINGS_TYPE)
+    fail(ErrorCode.DECODE, `the sealed payload is not a ${GRANT_OPENINGS_TYPE}`);
+  if (typeof x.disclosure !== 'object' || x.disclosure === null)
+    fail(ErrorCode.DECODE, 'the grant’s openings carry no disclosure');
+  if (x.text !== undefined && typeof x.text !== 'string')
+    fail(ErrorCode.DECODE, 'the openings’ text must be a string');
+  return x as GrantOpenings;
+}
+
+/**
+ * A grant's openings as its consumer reads them: the sealed payload of grant
+ * record `index` opened as `member`, its disclosure checked by `verify` (the
+ * pinned key: dirchain/verify's `verifyDisclosure`), bound to `member`, and of
+ * the grant's own resource.
+ */
+export async function openGrantOpenings(
+  source: InclusionSource,
+  secrets: SecretKeeper | undefined,
+  index: number,
+  member: string,
+  verify: (json: unknown) => DisclosureResult,
+  options: { passphrase?: string } = {},
+): Promise<DisclosureResult & { text?: string }> {
+  const grant = decodeRecord((await source.proveInclusion(index)).leaf);
+  if (grant.kind !== 'grant.issue') fail(ErrorCode.NOT_FOUND, `record ${index} is not a grant`, { index });
+  const terms = unpackChecked((grant.body as { terms: Uint8Array }).terms) as {
+    resource: string;
+    consumer: string;
+  };
+  const openings = parseGrantOpenings(await openSealedRecord(source, secrets, index, member, options));
+  const result = verify(openings.disclosure);
+  const disclosed = decodeRecord(disclosureFromJSON(openings.disclosure).leaf);
+  if (!disclosed.kind.startsWith('resource.') || (disclosed.body as { id?: unknown }).id !== terms.resource)
+    fail(
+      ErrorCode.PROOF_INVALID,
+      `grant ${index}'s openings disclose another record than its resource ${terms.resource}`,
+    );
+  if (result.to?.member !== member)
+    fail(
+      ErrorCode.PROOF_INVALID,
+      `grant ${index}'s openings are bound to ${result.to?.member ?? 'no one'}, not ${member}`,
+    );
+  return { ...result, ...(openings.text === undefined ? {} : { text: openings.text }) };
 }

@@ -4,6 +4,7 @@
  */
 import type { Plain } from '../encoding/msgpack.js';
 import type { StateView } from '../policy/entities.js';
+import type { DisclosureBundle } from '../privacy/disclosure.js';
 
 /** What `append` resolves to, once the record's block is durable. */
 export interface Receipt {
@@ -38,6 +39,12 @@ export interface Submitter {
   readonly view?: StateView;
   /** Where record secrets are kept (the author's local-only store), when there is one. */
   readonly secrets?: SecretKeeper;
+  /** A disclosure of a record's committed attributes (for a grant's openings). */
+  disclose?(
+    index: number,
+    names: readonly string[],
+    options?: { to?: string; as?: MemberSigner },
+  ): Promise<DisclosureBundle>;
   /** A member's current X25519 key as the ledger knows it (for sealed payloads). */
   encryptionKeyOf?(member: string): Promise<Uint8Array | null | undefined>;
   submit(member: MemberSigner, kind: string, body: Plain): Promise<Receipt>;

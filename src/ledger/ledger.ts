@@ -8,7 +8,7 @@ import type { State } from '../chain/state.js';
 import { Directory } from '../directory/directory.js';
 import { memberSignerIn } from '../directory/member-signer.js';
 import { type DiscloseOptions, discloseRecord, eraseOpening } from '../directory/private-attributes.js';
-import { keepEncryptionKey, openSealedRecord } from '../directory/sealed-records.js';
+import { keepEncryptionKey, openGrantOpenings, openSealedRecord } from '../directory/sealed-records.js';
 import type { BatchReceipt, MemberSigner, Receipt, SecretKeeper } from '../directory/submitter.js';
 import type { SignedBatch } from '../encoding/event.js';
 import type { Plain } from '../encoding/msgpack.js';
@@ -16,13 +16,14 @@ import type { LedgerRecord } from '../encoding/record.js';
 import { type DirchainError, ErrorCode, fail } from '../errors.js';
 import type { StateView } from '../policy/entities.js';
 import type { LedgerParams } from '../policy/genesis.js';
-import type { DisclosureBundle } from '../privacy/disclosure.js';
+import type { DisclosureBundle, DisclosureResult } from '../privacy/disclosure.js';
 import type { EncryptionKeyPair } from '../privacy/sealed.js';
 import type { DirectoryQuery } from '../query/query.js';
 import { Reader } from '../reader/reader.js';
 import type { AppendManyOptions, Sequencer } from '../sequencer/sequencer.js';
 import { signAs, signBatchAs } from '../sequencer/sign-batch.js';
 import type { LedgerStore } from '../storage/store.js';
+import { verifyDisclosure } from '../verify.js';
 import type { LedgerApi } from './types.js';
 
 export class Ledger extends Reader implements LedgerApi {
@@ -96,6 +97,22 @@ export class Ledger extends Reader implements LedgerApi {
 
   async openSealed(index: number, member: string, options?: { passphrase?: string }): Promise<Uint8Array> {
     return openSealedRecord(this, this.secrets, index, member, options);
+  }
+
+  /** A grant's openings for its consumer: opened as `member`, checked under this ledger's key. */
+  async openGrantDisclosure(
+    index: number,
+    member: string,
+    options?: { passphrase?: string },
+  ): Promise<DisclosureResult & { text?: string }> {
+    return openGrantOpenings(
+      this,
+      this.secrets,
+      index,
+      member,
+      (json) => verifyDisclosure(json, [this.sequencerKey]),
+      options,
+    );
   }
 
   /** The sequencer's checkpoint verifier key (C2SP note format), as named in genesis. */

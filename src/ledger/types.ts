@@ -16,7 +16,7 @@ import type { StatusBundle } from '../state/status-proof.js';
 export type { DiscloseOptions } from '../directory/private-attributes.js';
 export type { BatchReceipt, MemberSigner, Receipt, SecretKeeper } from '../directory/submitter.js';
 
-import type { DisclosureBundle } from '../privacy/disclosure.js';
+import type { DisclosureBundle, DisclosureResult } from '../privacy/disclosure.js';
 import type { EncryptionKeyPair } from '../privacy/sealed.js';
 
 export type { Attribution, ConsistencyBundle, Head, InclusionBundle } from '../reader/types.js';
@@ -133,6 +133,16 @@ export interface LedgerApi {
   ): Promise<void>;
   /** Opens the sealed payload of record `index` as `member`, with the keys the local-only store kept. */
   openSealed(index: number, member: string, options?: { passphrase?: string }): Promise<Uint8Array>;
+  /**
+   * The openings a grant's provider sealed to its consumer (`issueGrant(…, { openings })`):
+   * opened as `member`, the disclosure checked under the ledger's key, bound to `member`, of the
+   * grant's resource.
+   */
+  openGrantDisclosure(
+    index: number,
+    member: string,
+    options?: { passphrase?: string },
+  ): Promise<DisclosureResult & { text?: string }>;
   readonly query: LedgerQueries;
   close(): Promise<void>;
 }

@@ -11,7 +11,7 @@ import type { NoteVerifier } from '../crypto/note.js';
 import { Directory } from '../directory/directory.js';
 import { currentKeyOf, memberSigner } from '../directory/member-signer.js';
 import { type DiscloseOptions, discloseRecord, eraseOpening } from '../directory/private-attributes.js';
-import { keepEncryptionKey, openSealedRecord } from '../directory/sealed-records.js';
+import { keepEncryptionKey, openGrantOpenings, openSealedRecord } from '../directory/sealed-records.js';
 import type { SecretKeeper } from '../directory/submitter.js';
 import { isBlockEntry } from '../encoding/block-entry.js';
 import { consistencyBundleFromJSON, inclusionBundleFromJSON } from '../encoding/bundle.js';
@@ -33,11 +33,17 @@ import type {
   Receipt,
 } from '../ledger/types.js';
 import { encodeEntryBundle } from '../merkle/tiles.js';
-import type { DisclosureBundle } from '../privacy/disclosure.js';
+import type { DisclosureBundle, DisclosureResult } from '../privacy/disclosure.js';
 import type { EncryptionKeyPair } from '../privacy/sealed.js';
 import { signAs, signBatchAs } from '../sequencer/sign-batch.js';
 import { type StatusBundle, statusBundleFromJSON } from '../state/status-proof.js';
-import { parseKeys, verifyBundle, verifyCheckpoint, verifyCosignatures } from '../verify.js';
+import {
+  parseKeys,
+  verifyBundle,
+  verifyCheckpoint,
+  verifyCosignatures,
+  verifyDisclosure,
+} from '../verify.js';
 import { verifyInclusion } from '../verify-node.js';
 import { readCapped } from './http.js';
 import { signRequest } from './request-signature.js';
@@ -209,6 +215,22 @@ export class RemoteLedger implements LedgerApi {
   /** The sealed payload of record `index` (proven by the node), opened here with `member`'s kept keys. */
   async openSealed(index: number, member: string, options?: { passphrase?: string }): Promise<Uint8Array> {
     return openSealedRecord(this, this.secrets, index, member, options);
+  }
+
+  /** A grant's openings for its consumer: opened as `member`, checked under this ledger's key. */
+  async openGrantDisclosure(
+    index: number,
+    member: string,
+    options?: { passphrase?: string },
+  ): Promise<DisclosureResult & { text?: string }> {
+    return openGrantOpenings(
+      this,
+      this.secrets,
+      index,
+      member,
+      (json) => verifyDisclosure(json, [this.#key]),
+      options,
+    );
   }
 
   // ---- writes: the node answers a resubmission of the same bytes with the original receipt ----

@@ -14,7 +14,15 @@ import { toHex } from '../../src/crypto/bytes.js';
 import { unpackChecked } from '../../src/encoding/msgpack.js';
 import { createLedger, encryptionKeyId, generateEncryptionKey, type Ledger } from '../../src/index.js';
 import type { Sealed } from '../../src/privacy/sealed.js';
-import { type Actors, cityMembers, grantTerms, makeActors, ORIGIN, seed } from '../directory/city.js';
+import {
+  type Actors,
+  cityMembers,
+  grantTerms,
+  makeActors,
+  ORIGIN,
+  resource,
+  seed,
+} from '../directory/city.js';
 import { tempDir } from '../helpers.js';
 
 const a: Actors = makeActors();
@@ -135,6 +143,46 @@ describe('sealed payloads in records', () => {
     expect(await ledger.secrets!.delete(old!)).toBe(true);
     await expect(ledger.openSealed(grantAt, 'health')).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     expect(text(await ledger.openSealed(later, 'health'))).toBe('after the rotation');
+  });
+
+  it("a grant carries its resource's openings to its consumer: only the consumer opens them, checked against the commitment", async () => {
+    const d = ledger.directory;
+    const { index: resourceAt } = await d.registerResource(
+      a.civil.as,
+      resource('civil-affairs', 'civil/adoption'),
+      { attributes: { description: `${MARK}-description`, contact: `${MARK}-contact` } },
+    );
+    const grantWith = (
+      await d.issueGrant(
+        a.civil.as,
+        grantTerms({ id: 'g-openings', resource: 'civil/adoption', fields: ['name'] }),
+        {
+          openings: { index: resourceAt, names: ['description'] },
+          sealed: { text: 'see the description', to: [] },
+        },
+      )
+    ).index;
+    const got = await ledger.openGrantDisclosure(grantWith, 'health');
+    expect(got).toMatchObject({
+      index: resourceAt,
+      kind: 'resource.register',
+      values: { description: `${MARK}-description` },
+      to: { member: 'health' },
+      text: 'see the description',
+    });
+    expect(JSON.stringify(got)).not.toContain(`${MARK}-contact`);
+    await expect(
+      ledger.openGrantDisclosure(grantWith, 'public-security', { passphrase: 'correct horse' }),
+    ).rejects.toMatchObject({
+      code: 'E_NOT_FOUND',
+    });
+    // A grant without openings has none to give.
+    await expect(ledger.openGrantDisclosure(grantAt, 'civil-affairs')).rejects.toMatchObject({
+      code: 'E_DECODE',
+    });
+    expect(files(path).filter((f) => readFileSync(f).includes(Buffer.from(`${MARK}-description`)))).toEqual(
+      [],
+    );
   });
 
   it('a payload copied into another record does not open there', async () => {
