@@ -98,6 +98,8 @@ describe('npm pack', () => {
       'README.md',
       'LICENSE',
       'CHANGELOG.md',
+      'SECURITY.md',
+      'THREAT-MODEL.md',
       'dist/index.js',
       'dist/index.d.ts',
       'dist/index.d.cts',
