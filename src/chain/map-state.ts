@@ -11,8 +11,10 @@
  */
 import { toHex } from '../crypto/bytes.js';
 import { sha256Node } from '../crypto/node-crypto.js';
+import type { Change } from '../policy/entities.js';
 import { type MapHasher, type MapNode, mapHasher, nodeHash, updateMap } from '../state/map.js';
 import { encodeStatus, type StatusValue } from '../state/status.js';
+import { encodeEntity } from '../storage/state-table.js';
 import { decodeCurrentNode, mapNodeKey, mapNodeWrites } from '../storage/status-map-table.js';
 import type { StagedChange } from './state.js';
 
@@ -152,6 +154,15 @@ export class MapState {
  * suspension), or the entity's own index when the change came without one.
  */
 export function statusOf(change: StagedChange): StatusValue {
+  return { ...statusFields(change), entity: entityDigest(change) } as StatusValue;
+}
+
+/** SHA-256 of an entity's canonical encoding (what the status value's `entity` is). */
+export function entityDigest(change: Change): Uint8Array {
+  return sha256Node(encodeEntity(change.type, change.entity as never));
+}
+
+function statusFields(change: StagedChange): Record<string, unknown> {
   const index = change.at ?? change.entity.index;
   switch (change.type) {
     case 'member': {

@@ -48,6 +48,7 @@ export const DISCLOSURE_BINDING_CONTEXT = 'dirchain/disclosure/binding/v1\n';
  */
 export const SEALED_INFO = 'dirchain/sealed/stanza/v1\n';
 export const SEALED_AAD = 'dirchain/sealed/payload/v1\n';
+export const SEALED_KEY_CONTEXT = 'dirchain/sealed/key/v1\n';
 
 /** Blind-index search (src/privacy/blind-index.ts): an index's key derived from a department's key. */
 export const BLIND_INDEX_KEY_INFO = 'dirchain/blind-index/key/v1\n';

@@ -287,19 +287,27 @@ export class Directory {
     request: RequestInput,
     options?: PrivateOptions & SealedOptions,
   ): Promise<Receipt> {
-    return this.#withPrivate(KIND.requestOpen, options, async (committed) =>
-      this.#ledger.submit(
-        consumer,
-        KIND.requestOpen,
-        clean({ ...request, committed, sealed: await this.#seal(KIND.requestOpen, request.id, options) }),
-      ),
-    );
+    return this.#withPrivate(KIND.requestOpen, options, (committed) => {
+      // Submitted in this turn when there is nothing to seal: records of one turn share a block.
+      if (options?.sealed === undefined)
+        return this.#ledger.submit(consumer, KIND.requestOpen, clean({ ...request, committed }));
+      return this.#seal(KIND.requestOpen, consumer, request.id, options).then((sealed) =>
+        this.#ledger.submit(consumer, KIND.requestOpen, clean({ ...request, committed, sealed })),
+      );
+    });
   }
 
-  async #seal(kind: string, binding: string, options: SealedOptions | undefined) {
+  async #seal(kind: string, author: MemberSigner, binding: string, options: SealedOptions | undefined) {
     if (options?.sealed === undefined) return undefined;
     const ledger = this.#ledger;
-    return sealFor(ledger.origin, kind, binding, options.sealed, ledger.encryptionKeyOf?.bind(ledger));
+    return sealFor(
+      ledger.origin,
+      kind,
+      author.id,
+      binding,
+      options.sealed,
+      ledger.encryptionKeyOf?.bind(ledger),
+    );
   }
 
   /**
@@ -331,26 +339,65 @@ export class Directory {
     options?: ApprovalOptions & PrivateOptions & SealedOptions & OpeningsOptions,
   ): Promise<Receipt> {
     const { attributes, sealed, openings, ...approvals } = options ?? {};
-    return this.#withPrivate(KIND.grantIssue, { attributes }, async (committed) => {
-      let input = sealed;
-      if (openings !== undefined) {
-        const disclose = this.#ledger.disclose?.bind(this.#ledger);
-        if (disclose === undefined) fail(ErrorCode.INTERNAL, 'this ledger cannot make disclosures');
-        const bundle = await disclose(openings.index, openings.names, { to: grant.consumer, as: provider });
-        if (sealed !== undefined && typeof sealed.text !== 'string')
-          fail(ErrorCode.INVALID_ARGUMENT, 'with openings, the sealed text must be a string');
-        input = {
-          text: grantOpeningsPayload({
-            ...(sealed === undefined ? {} : { text: sealed.text as string }),
-            disclosure: disclosureToJSON(bundle),
-          }),
-          to: [...new Set([grant.consumer, ...(sealed?.to ?? [])])],
-        };
-      }
-      const payload = await this.#seal(KIND.grantIssue, grant.id, { sealed: input });
-      const terms = clean({ ...grant, committed, sealed: payload }) as object;
-      return this.submitProposal(provider, this.propose(KIND.grantIssue, terms), approvals);
+    return this.#withPrivate(KIND.grantIssue, { attributes }, (committed) => {
+      if (sealed === undefined && openings === undefined)
+        return this.submitProposal(
+          provider,
+          this.propose(KIND.grantIssue, clean({ ...grant, committed }) as object),
+          approvals,
+        );
+      return this.#grantProposal(provider, grant, committed, sealed, openings).then((proposal) =>
+        this.submitProposal(provider, proposal, approvals),
+      );
     });
+  }
+
+  /**
+   * A grant's terms fixed as bytes with their private attributes, sealed
+   * payload and openings already made, for approvers to countersign before
+   * `submitProposal` (the terms `issueGrant` would make, which approvals made
+   * beforehand over `propose` could not match). The attributes' opening is
+   * kept now: if the proposal is never submitted, `eraseOpening` cannot find
+   * it by record, and it stays in the local store.
+   */
+  async proposeGrant(
+    provider: MemberSigner,
+    grant: GrantInput,
+    options: PrivateOptions & SealedOptions & OpeningsOptions = {},
+  ): Promise<Proposal> {
+    let committed: Uint8Array | undefined;
+    if (options.attributes !== undefined) {
+      const prepared = prepareAttributes(this.#ledger.secrets, KIND.grantIssue, options.attributes);
+      await prepared.keep();
+      committed = prepared.committed;
+    }
+    return this.#grantProposal(provider, grant, committed, options.sealed, options.openings);
+  }
+
+  async #grantProposal(
+    provider: MemberSigner,
+    grant: GrantInput,
+    committed: Uint8Array | undefined,
+    sealed: SealedInput | undefined,
+    openings: OpeningsOptions['openings'],
+  ): Promise<Proposal> {
+    let input = sealed;
+    if (openings !== undefined) {
+      const disclose = this.#ledger.disclose?.bind(this.#ledger);
+      if (disclose === undefined) fail(ErrorCode.INTERNAL, 'this ledger cannot make disclosures');
+      const bundle = await disclose(openings.index, openings.names, { to: grant.consumer, as: provider });
+      if (sealed !== undefined && typeof sealed.text !== 'string')
+        fail(ErrorCode.INVALID_ARGUMENT, 'with openings, the sealed text must be a string');
+      input = {
+        text: grantOpeningsPayload({
+          ...(sealed === undefined ? {} : { text: sealed.text as string }),
+          disclosure: disclosureToJSON(bundle),
+        }),
+        to: [...new Set([grant.consumer, ...(sealed?.to ?? [])])],
+      };
+    }
+    const payload = await this.#seal(KIND.grantIssue, provider, grant.id, { sealed: input });
+    return this.propose(KIND.grantIssue, clean({ ...grant, committed, sealed: payload }) as object);
   }
 
   revokeGrant(member: MemberSigner, id: string, reason?: string): Promise<Receipt> {

@@ -12,6 +12,8 @@
 import { toHex } from '../crypto/bytes.js';
 import { verifyNoble } from '../crypto/ed25519.js';
 import { sha256Noble } from '../crypto/sha256.js';
+import { isBlockEntry } from '../encoding/block-entry.js';
+import { isEventEntry } from '../encoding/event.js';
 import { type Plain, pack, unpackChecked } from '../encoding/msgpack.js';
 import { decodeRecord, type LedgerRecord, verifyRecordSignature } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
@@ -165,7 +167,7 @@ export async function discloseRecord(
 
 /** Erases the opening of record `index` from the local store: every disclosure of it, for good. */
 export async function eraseOpening(secrets: SecretKeeper | undefined, entry: Uint8Array): Promise<boolean> {
-  if (secrets === undefined) return false;
+  if (secrets === undefined || isEventEntry(entry) || isBlockEntry(entry)) return false;
   const root = commitmentOf(entry);
   return root === undefined ? false : secrets.delete(secretName(root));
 }

@@ -7,11 +7,13 @@
  * rotation).
  */
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x25519 } from '@noble/curves/ed25519.js';
 import { scrypt } from '@noble/hashes/scrypt.js';
-import { toHex, utf8 } from '../crypto/bytes.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { equalBytes, toHex, utf8 } from '../crypto/bytes.js';
 import { pack, unpackChecked } from '../encoding/msgpack.js';
 import { decodeRecord } from '../encoding/record.js';
-import { ErrorCode, fail } from '../errors.js';
+import { ErrorCode, fail, isDirchainError } from '../errors.js';
 import { type DisclosureResult, disclosureFromJSON } from '../privacy/disclosure.js';
 import {
   type EncryptionKeyPair,
@@ -36,6 +38,7 @@ export type EncryptionKeyLookup = (member: string) => Promise<Uint8Array | null 
 export async function sealFor(
   origin: string,
   kind: string,
+  author: string,
   binding: string,
   input: SealedInput,
   keyOf: EncryptionKeyLookup | undefined,
@@ -53,12 +56,13 @@ export async function sealFor(
     recipients.push({ member, publicKey });
   }
   const plaintext = typeof input.text === 'string' ? utf8(input.text) : input.text;
-  return sealPayload({ origin, kind, binding }, plaintext, recipients);
+  return sealPayload({ origin, kind, author, binding }, plaintext, recipients);
 }
 
+/** A member id may be 128 characters: its file name holds a digest of it (and the value, the id). */
+const keyPrefix = (member: string): string => `enc-${toHex(sha256(utf8(member)).subarray(0, 16))}-`;
 const keyName = (member: string, publicKey: Uint8Array): string =>
-  `enc-${toHex(utf8(member))}-${toHex(encryptionKeyId(publicKey))}`;
-const keyPrefix = (member: string): string => `enc-${toHex(utf8(member))}-`;
+  `${keyPrefix(member)}${toHex(encryptionKeyId(publicKey))}`;
 
 /** scrypt parameters for a passphrase-protected key (RFC 7914; N = 2^15, r = 8, p = 1). */
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, dkLen: 32 } as const;
@@ -74,49 +78,68 @@ export async function keepEncryptionKey(
     fail(ErrorCode.INVALID_ARGUMENT, 'encryption keys are kept in a local-only store', {
       hint: 'open the ledger (or connect) with { local: <folder> }',
     });
+  checkPair(pair);
   let value: Uint8Array;
-  if (options.passphrase === undefined) value = pack(['raw', pair.publicKey, pair.privateKey]);
+  if (options.passphrase === undefined) value = pack(['raw', pair.publicKey, pair.privateKey, member]);
   else {
     const salt = globalThis.crypto.getRandomValues(new Uint8Array(16));
     const nonce = globalThis.crypto.getRandomValues(new Uint8Array(12));
     const key = scrypt(utf8(options.passphrase), salt, SCRYPT);
     const sealedKey = chacha20poly1305(key, nonce).encrypt(pair.privateKey);
-    value = pack(['scrypt', pair.publicKey, salt, SCRYPT.N, nonce, sealedKey]);
+    value = pack(['scrypt', pair.publicKey, salt, SCRYPT.N, nonce, sealedKey, member]);
   }
   await secrets.put(keyName(member, pair.publicKey), value);
 }
 
-/** Every key pair `member` kept in the store (a passphrase-protected one needs its passphrase). */
+/** A pair whose halves belong together: a mismatch would later look like a changed payload. */
+function checkPair(pair: EncryptionKeyPair): void {
+  const ok =
+    pair?.privateKey instanceof Uint8Array &&
+    pair.privateKey.length === 32 &&
+    pair.publicKey instanceof Uint8Array &&
+    equalBytes(x25519.getPublicKey(pair.privateKey), pair.publicKey);
+  if (!ok)
+    fail(ErrorCode.KEY_INVALID, 'the X25519 public key is not the private key’s', {
+      hint: 'keep a pair from generateEncryptionKey()',
+    });
+}
+
+/**
+ * Every key pair `member` kept in the store that opens: without a passphrase
+ * the unprotected ones, with one those it opens too (a key under another
+ * passphrase is skipped). `locked`: protected keys left shut.
+ */
 async function keysOf(
-  secrets: SecretKeeper & { names?: () => Promise<string[]> },
+  secrets: SecretKeeper,
   member: string,
   passphrase: string | undefined,
-): Promise<EncryptionKeyPair[]> {
+): Promise<{ keys: EncryptionKeyPair[]; locked: number }> {
   if (secrets.names === undefined) fail(ErrorCode.INTERNAL, 'this secret keeper cannot list its keys');
-  const out: EncryptionKeyPair[] = [];
+  const keys: EncryptionKeyPair[] = [];
+  let locked = 0;
   for (const name of await secrets.names()) {
     if (!name.startsWith(keyPrefix(member))) continue;
     const v = await secrets.get(name);
     if (v === undefined) continue;
     const [how, publicKey, ...rest] = unpackChecked(v) as [string, Uint8Array, ...unknown[]];
-    if (how === 'raw') out.push({ publicKey, privateKey: rest[0] as Uint8Array });
-    else if (passphrase !== undefined) {
-      const [salt, N, nonce, sealedKey] = rest as [Uint8Array, number, Uint8Array, Uint8Array];
+    if (how === 'raw') {
+      if (rest[1] === member) keys.push({ publicKey, privateKey: rest[0] as Uint8Array });
+      continue;
+    }
+    const [salt, N, nonce, sealedKey, owner] = rest as [Uint8Array, number, Uint8Array, Uint8Array, string];
+    if (owner !== member) continue;
+    if (passphrase === undefined) {
+      locked++;
+      continue;
+    }
+    try {
       const key = scrypt(utf8(passphrase), salt, { ...SCRYPT, N });
-      try {
-        out.push({ publicKey, privateKey: chacha20poly1305(key, nonce).decrypt(sealedKey) });
-      } catch (e) {
-        fail(
-          ErrorCode.KEY_INVALID,
-          `the passphrase does not open ${member}'s key ${toHex(encryptionKeyId(publicKey))}`,
-          {
-            cause: e,
-          },
-        );
-      }
+      keys.push({ publicKey, privateKey: chacha20poly1305(key, nonce).decrypt(sealedKey) });
+    } catch {
+      locked++;
     }
   }
-  return out;
+  return { keys, locked };
 }
 
 /** The sealed payload of record `index`, opened as `member` with the keys its local store kept. */
@@ -135,8 +158,18 @@ export async function openSealedRecord(
   const found = sealedOf(record);
   if (found === undefined)
     fail(ErrorCode.NOT_FOUND, `record ${index} (${record.kind}) carries no sealed payload`, { index });
-  const keys = await keysOf(secrets, member, options.passphrase);
-  return openPayload(found.context, found.sealed, member, keys);
+  const { keys, locked } = await keysOf(secrets, member, options.passphrase);
+  try {
+    return await openPayload(found.context, found.sealed, member, keys);
+  } catch (e) {
+    if (locked > 0 && isDirchainError(e) && e.code === ErrorCode.NOT_FOUND)
+      fail(
+        ErrorCode.KEY_INVALID,
+        `${member} has ${locked} passphrase-protected key(s) this ${options.passphrase === undefined ? 'call gave no passphrase for' : 'passphrase does not open'}`,
+        { hint: 'pass { passphrase } as it was given to keepEncryptionKey' },
+      );
+    throw e;
+  }
 }
 
 /**

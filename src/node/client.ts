@@ -528,7 +528,7 @@ export class RemoteLedger implements LedgerApi {
         ErrorCode.PROOF_INVALID,
         `the status proof with get ${what} at size ${head.size} is of ${first.type} ${JSON.stringify(first.id)} at size ${b.size}`,
       );
-    if (!statusAgrees(item, first.value))
+    if (!statusAgrees(String(type), item, first.value))
       fail(
         ErrorCode.PROOF_INVALID,
         item == null

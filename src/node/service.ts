@@ -720,7 +720,7 @@ class NodeService {
       const items = item === undefined ? [] : [item];
       const head = await this.#headCovering(items);
       const status = await this.#ledger.proveStatus(type as string, id as string, head.size);
-      if (statusAgrees(item, status.items[0]!.value)) {
+      if (statusAgrees(type as string, item, status.items[0]!.value)) {
         const proofs = await Promise.all(items.map((i) => this.#itemProof(i, head.size)));
         return json(
           200,

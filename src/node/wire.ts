@@ -1,11 +1,14 @@
 /**
  * The node's HTTP API as a format (docs/http-api.md): paths, content types,
  * body shapes and the error body, shared by the server (node/service.ts) and
- * the client (node/client.ts) so the two cannot drift apart. Pure: no I/O.
+ * the client (node/client.ts) so the two cannot drift apart. No I/O.
  */
-import { fromBase64, toBase64 } from '../crypto/bytes.js';
+import { equalBytes, fromBase64, toBase64 } from '../crypto/bytes.js';
+import { sha256Node } from '../crypto/node-crypto.js';
 import { type DirchainError, ErrorCode, type ErrorCodeValue, fail } from '../errors.js';
+import type { EntityType } from '../policy/entities.js';
 import { decodeStatus } from '../state/status.js';
+import { encodeEntity } from '../storage/state-table.js';
 
 /** Where the node's own API lives; the C2SP tlog-tiles paths stay at the root as `serve` has them. */
 export const API = 'dirchain/v1/';
@@ -188,21 +191,22 @@ export interface QueryAnswer {
 
 /**
  * Whether an entity as a query read it is the one a status proof commits to
- * (the value's bytes, or null: not in the map): absent in both, or every
- * field the value and the entity share equal, and the record that set the
- * value not older than the entity's own.
+ * (the value's bytes, or null: not in the map): absent in both, or the
+ * entity's canonical encoding hashes to the value's `entity` digest — every
+ * field, not only its status (a member's keys, a grant's fields).
  */
-export function statusAgrees(item: unknown, value: Uint8Array | null): boolean {
+export function statusAgrees(type: string, item: unknown, value: Uint8Array | null): boolean {
   if (item === undefined || item === null) return value === null;
   if (value === null) return false;
-  const v = decodeStatus(value) as unknown as Record<string, unknown>;
-  const e = item as Record<string, unknown>;
-  if (v.id !== e.id || typeof e.index !== 'number' || (v.index as number) < e.index) return false;
-  for (const [field, want] of Object.entries(v)) {
-    if (field === 'type' || field === 'index' || !(field in e)) continue;
-    if ((e[field] ?? null) !== want) return false;
+  const v = decodeStatus(value);
+  let digest: Uint8Array;
+  try {
+    digest = sha256Node(encodeEntity(type as EntityType, item as never));
+  } catch {
+    // Not an entity of that type at all (a field of the wrong kind): it agrees with nothing.
+    return false;
   }
-  return true;
+  return v.type === type && v.id === (item as { id?: unknown }).id && equalBytes(digest, v.entity);
 }
 
 /** Decodes a list of base64 strings, naming the field on failure (E_DECODE). */

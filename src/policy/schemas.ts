@@ -115,6 +115,7 @@ const sealed = object({
     min: 1,
     max: 64,
   }),
+  commitment: bytes(32),
   nonce: bytes(12),
   ciphertext: bytes(),
 });

@@ -122,7 +122,10 @@ export function openingsOf(secret: Uint8Array, attributes: Readonly<Record<strin
   return names.map((name) => {
     const value = attributes[name];
     assertPlain(value, `attribute ${name}`);
-    return { name, salt: attributeSalt(secret, name), value: pack(value as Plain) };
+    const bytes = pack(value as Plain);
+    // What cannot be decoded back canonically (a lone surrogate, a __proto__ key) could never be disclosed.
+    checkCanonical(bytes, `attribute ${name}`);
+    return { name, salt: attributeSalt(secret, name), value: bytes };
   });
 }
 

@@ -25,7 +25,7 @@ import { decodeRecord, verifyRecordSignature } from '../encoding/record.js';
 import { ErrorCode, fail } from '../errors.js';
 import { checkInclusion } from '../merkle/check.js';
 import { ATTRIBUTE_SCHEMAS, commitmentOf } from './attribute-schemas.js';
-import { type AttributeHasher, checkDisclosed, type DisclosedAttribute } from './commitment.js';
+import { type AttributeHasher, checkDisclosed, type DisclosedAttribute, SALT_BYTES } from './commitment.js';
 
 export const DISCLOSURE_TYPE = 'dirchain-disclosure/v1';
 
@@ -110,6 +110,7 @@ const BINDING = new Set(['member', 'time', 'key', 'signature']);
 /** Reads a disclosure bundle's JSON, strictly: a missing, unknown or mistyped field is E_DECODE. */
 export function disclosureFromJSON(o: Record<string, unknown>): DisclosureBundle {
   const bad = (why: string): never => fail(ErrorCode.DECODE, `disclosure bundle ${why}`);
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) bad('must be a JSON object');
   if (o.type !== DISCLOSURE_TYPE) bad(`has type ${show(o.type)}, not ${DISCLOSURE_TYPE}`);
   const fields = (x: unknown, allowed: Set<string>, what: string): Record<string, unknown> => {
     if (typeof x !== 'object' || x === null || Array.isArray(x)) bad(`${what} must be an object`);
@@ -133,9 +134,14 @@ export function disclosureFromJSON(o: Record<string, unknown>): DisclosureBundle
     Array.isArray(v) ? [...v] : bad(`${what} must be a list`);
   const attributes = list(o.attributes, 'attributes').map((x, n): DisclosedAttribute => {
     const a = fields(x, ATTRIBUTE, `attributes[${n}]`);
+    const name = str(a.name, `attributes[${n}].name`);
+    if (!/^[a-zA-Z][a-zA-Z0-9._-]{0,63}$/.test(name))
+      bad(`attributes[${n}].name ${show(name)} is not an attribute name`);
+    const salt = bytes(a.salt, `attributes[${n}].salt`);
+    if (salt.length !== SALT_BYTES) bad(`attributes[${n}].salt is ${salt.length} bytes, not ${SALT_BYTES}`);
     return {
-      name: str(a.name, `attributes[${n}].name`),
-      salt: bytes(a.salt, `attributes[${n}].salt`),
+      name,
+      salt,
       value: bytes(a.value, `attributes[${n}].value`),
       position: count(a.position, `attributes[${n}].position`),
       path: list(a.path, `attributes[${n}].path`).map((p, k) => bytes(p, `attributes[${n}].path[${k}]`)),

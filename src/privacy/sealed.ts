@@ -8,11 +8,12 @@
  * hand-written KEM or key schedule.
  *
  *   content key  32 random bytes, one per payload
+ *   commitment   SHA-256(SEALED_KEY_CONTEXT ‖ content key) (the AEAD is not key-committing)
  *   payload      ChaCha20-Poly1305(content key, 12 random nonce bytes, plaintext,
- *                aad = SEALED_AAD ‖ MessagePack [origin, kind, binding])
+ *                aad = SEALED_AAD ‖ MessagePack [origin, kind, author, binding])
  *   stanza       per recipient: HPKE single-shot seal of the content key to the
  *                recipient's X25519 key, info = SEALED_INFO ‖ MessagePack
- *                [origin, kind, member, keyId], aad = the same binding
+ *                [origin, kind, author, member, keyId], aad = the same
  *   keyId        the first 8 bytes of SHA-256 of the recipient's X25519 public key
  *
  * `binding` names the record the payload belongs to (its kind's subject: a
@@ -26,9 +27,9 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { checkBytes, concatBytes, equalBytes, show, utf8 } from '../crypto/bytes.js';
-import { SEALED_AAD, SEALED_INFO } from '../crypto/domain.js';
+import { SEALED_AAD, SEALED_INFO, SEALED_KEY_CONTEXT } from '../crypto/domain.js';
 import { pack, unpackChecked } from '../encoding/msgpack.js';
-import { ErrorCode, fail } from '../errors.js';
+import { ErrorCode, fail, isDirchainError } from '../errors.js';
 
 export const KEY_ID_BYTES = 8;
 
@@ -71,21 +72,29 @@ export interface Stanza {
 
 export interface Sealed {
   readonly stanzas: readonly Stanza[];
+  /**
+   * SHA-256(SEALED_KEY_CONTEXT ‖ content key): ChaCha20-Poly1305 is not key-committing, so
+   * without it a sealer could give two recipients keys that open one ciphertext to two texts.
+   */
+  readonly commitment: Uint8Array;
   readonly nonce: Uint8Array;
   readonly ciphertext: Uint8Array;
 }
 
-/** Where a payload belongs: the ledger, the record kind, and the record's subject. */
+/** Where a payload belongs: the ledger, the record kind, its author (the sealer), and the record's subject. */
 export interface SealContext {
   readonly origin: string;
   readonly kind: string;
+  readonly author: string;
   readonly binding: string;
 }
 
 const aadOf = (c: SealContext): Uint8Array =>
-  concatBytes(utf8(SEALED_AAD), pack([c.origin, c.kind, c.binding]));
+  concatBytes(utf8(SEALED_AAD), pack([c.origin, c.kind, c.author, c.binding]));
 const infoOf = (c: SealContext, member: string, keyId: Uint8Array): Uint8Array =>
-  concatBytes(utf8(SEALED_INFO), pack([c.origin, c.kind, member, keyId]));
+  concatBytes(utf8(SEALED_INFO), pack([c.origin, c.kind, c.author, member, keyId]));
+const commitmentOf = (contentKey: Uint8Array): Uint8Array =>
+  sha256(concatBytes(utf8(SEALED_KEY_CONTEXT), contentKey));
 
 /** Seals `plaintext` to each recipient (member id and X25519 public key). */
 export async function sealPayload(
@@ -111,8 +120,9 @@ export async function sealPayload(
     );
     stanzas.push({ to: r.member, keyId, enc: new Uint8Array(sealed.enc), key: new Uint8Array(sealed.ct) });
   }
+  const commitment = commitmentOf(contentKey);
   contentKey.fill(0);
-  return { stanzas, nonce, ciphertext };
+  return { stanzas, commitment, nonce, ciphertext };
 }
 
 /**
@@ -149,8 +159,17 @@ export async function openPayload(
       });
     }
     try {
+      if (
+        !(sealed.commitment instanceof Uint8Array) ||
+        !equalBytes(commitmentOf(contentKey), sealed.commitment)
+      )
+        fail(
+          ErrorCode.PROOF_INVALID,
+          `the content key ${member}'s stanza gives is not the one the payload commits to`,
+        );
       return chacha20poly1305(contentKey, sealed.nonce, aad).decrypt(sealed.ciphertext);
     } catch (e) {
+      if (isDirchainError(e)) throw e;
       return fail(ErrorCode.PROOF_INVALID, 'the sealed payload does not open', {
         hint: 'it was changed, or belongs to another record',
         cause: e,
@@ -175,6 +194,7 @@ const SEALED_SUBJECT: Readonly<Record<string, string>> = { 'grant.issue': 'id', 
 export function sealedOf(record: {
   readonly origin: string;
   readonly kind: string;
+  readonly author: string;
   readonly body: unknown;
 }): { sealed: Sealed; context: SealContext } | undefined {
   const subject = SEALED_SUBJECT[record.kind];
@@ -186,6 +206,11 @@ export function sealedOf(record: {
   if (s === undefined || typeof body?.[subject] !== 'string') return undefined;
   return {
     sealed: s,
-    context: { origin: record.origin, kind: record.kind, binding: body[subject] as string },
+    context: {
+      origin: record.origin,
+      kind: record.kind,
+      author: record.author,
+      binding: body[subject] as string,
+    },
   };
 }

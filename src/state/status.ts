@@ -4,11 +4,16 @@
  * entities it depends on. One array per type, its first two elements the
  * type and id (so a value names its key):
  *
- *   member    ["member", id, status, index]
- *   resource  ["resource", id, status, version, index, owner]
- *   scenario  ["scenario", id, "registered", index]
- *   request   ["request", id, status, index, consumer, provider, resource, grant|nil]
- *   grant     ["grant", id, status, index, provider, consumer, resource, validFrom, validTo, revokedAt|nil]
+ *   member    ["member", id, status, index, entity]
+ *   resource  ["resource", id, status, version, index, owner, entity]
+ *   scenario  ["scenario", id, "registered", index, entity]
+ *   request   ["request", id, status, index, consumer, provider, resource, grant|nil, entity]
+ *   grant     ["grant", id, status, index, provider, consumer, resource, validFrom, validTo, revokedAt|nil, entity]
+ *
+ * `entity` is SHA-256 of the entity's canonical encoding (MessagePack of its
+ * fields in their fixed order, as the state stores it): a status proof then
+ * fixes the whole entity as the ledger holds it (a member's keys, a grant's
+ * fields), so a node cannot answer with an entity of its own making.
  *
  * `index` is the log index of the record that set the value (the last one
  * that changed the entity: a grant's revocation, a member's suspension);
@@ -23,21 +28,37 @@ import { pack, unpackChecked } from '../encoding/msgpack.js';
 import { ErrorCode, fail } from '../errors.js';
 
 export type StatusValue =
-  | { readonly type: 'member'; readonly id: string; readonly status: string; readonly index: number }
+  | {
+      readonly type: 'member';
+      readonly id: string;
+      readonly status: string;
+      readonly index: number;
+      readonly entity: Uint8Array;
+    }
   | {
       readonly type: 'resource';
       readonly id: string;
       readonly status: string;
       readonly version: number;
       readonly index: number;
+      /** SHA-256 of the entity's canonical encoding: the whole entity, not just its status. */
+      readonly entity: Uint8Array;
       readonly owner: string;
     }
-  | { readonly type: 'scenario'; readonly id: string; readonly status: 'registered'; readonly index: number }
+  | {
+      readonly type: 'scenario';
+      readonly id: string;
+      readonly status: 'registered';
+      readonly index: number;
+      readonly entity: Uint8Array;
+    }
   | {
       readonly type: 'request';
       readonly id: string;
       readonly status: string;
       readonly index: number;
+      /** SHA-256 of the entity's canonical encoding: the whole entity, not just its status. */
+      readonly entity: Uint8Array;
       readonly consumer: string;
       readonly provider: string;
       readonly resource: string;
@@ -48,6 +69,8 @@ export type StatusValue =
       readonly id: string;
       readonly status: string;
       readonly index: number;
+      /** SHA-256 of the entity's canonical encoding: the whole entity, not just its status. */
+      readonly entity: Uint8Array;
       readonly provider: string;
       readonly consumer: string;
       readonly resource: string;
@@ -59,13 +82,13 @@ export type StatusValue =
 export function encodeStatus(v: StatusValue): Uint8Array {
   switch (v.type) {
     case 'member':
-      return pack([v.type, v.id, v.status, v.index]);
+      return pack([v.type, v.id, v.status, v.index, v.entity]);
     case 'resource':
-      return pack([v.type, v.id, v.status, v.version, v.index, v.owner]);
+      return pack([v.type, v.id, v.status, v.version, v.index, v.owner, v.entity]);
     case 'scenario':
-      return pack([v.type, v.id, v.status, v.index]);
+      return pack([v.type, v.id, v.status, v.index, v.entity]);
     case 'request':
-      return pack([v.type, v.id, v.status, v.index, v.consumer, v.provider, v.resource, v.grant]);
+      return pack([v.type, v.id, v.status, v.index, v.consumer, v.provider, v.resource, v.grant, v.entity]);
     case 'grant':
       return pack([
         v.type,
@@ -78,16 +101,17 @@ export function encodeStatus(v: StatusValue): Uint8Array {
         v.validFrom,
         v.validTo,
         v.revokedAt,
+        v.entity,
       ]);
   }
 }
 
 const LENGTHS: Record<StatusValue['type'], number> = {
-  member: 4,
-  resource: 6,
-  scenario: 4,
-  request: 8,
-  grant: 10,
+  member: 5,
+  resource: 7,
+  scenario: 5,
+  request: 9,
+  grant: 11,
 };
 
 /** Strictly decodes a status value: canonical MessagePack, the fields of its type, nothing else. */
@@ -116,6 +140,20 @@ export function decodeStatus(bytes: Uint8Array): StatusValue {
     return a[i] as number;
   };
   const id = str(1, 'id');
+  const digest = a[a.length - 1];
+  if (!(digest instanceof Uint8Array) || digest.length !== 32)
+    fail(ErrorCode.DECODE, 'a status value ends with the 32-byte digest of its entity');
+  const entity = Uint8Array.from(digest);
+  return { ...statusFields(type, a, id, str, num), entity } as StatusValue;
+}
+
+function statusFields(
+  type: StatusValue['type'],
+  a: unknown[],
+  id: string,
+  str: (i: number, what: string) => string,
+  num: (i: number, what: string) => number,
+): Record<string, unknown> {
   switch (type) {
     case 'member':
       return { type, id, status: str(2, 'status'), index: num(3, 'index') };

@@ -1,5 +1,5 @@
 /**
- * The LevelDB key layout (storage format `dirchain-ledger/6`, store.ts). One
+ * The LevelDB key layout (storage format `dirchain-ledger/7`, store.ts). One
  * byte of prefix per table, then a big-endian 8-byte number, so every table
  * is ordered and appends are sequential keys (LevelDB's fastest write pattern).
  *

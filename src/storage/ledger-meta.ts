@@ -13,7 +13,7 @@ import type { LevelReads } from './level-db.js';
  * a new ledger's genesis batch): the layout of keys.ts. Opening a folder in
  * any other format fails with E_LEDGER_FORMAT.
  */
-export const STORAGE_FORMAT = 'dirchain-ledger/6';
+export const STORAGE_FORMAT = 'dirchain-ledger/7';
 
 /** Meta entry: `<floor>@<size>`, no record of the first `size` entries is timestamped after `floor`. */
 export const REPLAY_FLOOR = 'replay-floor';

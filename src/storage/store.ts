@@ -1,6 +1,6 @@
 /**
  * The only module that touches the disk: a LevelDB folder in storage format
- * `dirchain-ledger/6` (keys.ts), holding entries (in pieces that join into
+ * `dirchain-ledger/7` (keys.ts), holding entries (in pieces that join into
  * bundles of 256, see bundles.ts and entry-log.ts), full pages of 256 stored
  * Merkle hashes (hash-pages.ts), block notes and meta. A block is written as
  * one chained batch, so it is on disk whole or not at all. The hash page the

@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/crypto/bytes.js';
 import { unpackChecked } from '../../src/encoding/msgpack.js';
-import { createLedger, encryptionKeyId, generateEncryptionKey, type Ledger } from '../../src/index.js';
+import {
+  approve,
+  createLedger,
+  encryptionKeyId,
+  generateEncryptionKey,
+  type Ledger,
+} from '../../src/index.js';
 import type { Sealed } from '../../src/privacy/sealed.js';
 import {
   type Actors,
@@ -116,8 +122,16 @@ describe('sealed payloads in records', () => {
       code: 'E_KEY_INVALID',
     });
     await expect(ledger.openSealed(requestAt, 'public-security')).rejects.toMatchObject({
-      code: 'E_NOT_FOUND',
+      code: 'E_KEY_INVALID',
+      message: expect.stringContaining('gave no passphrase for'),
     });
+    // A pair whose halves do not belong together is refused when kept.
+    await expect(
+      ledger.keepEncryptionKey('public-security', {
+        publicKey: keys.civil.publicKey,
+        privateKey: keys.ps.privateKey,
+      }),
+    ).rejects.toMatchObject({ code: 'E_KEY_INVALID' });
   });
 
   it('after a rotation new payloads go to the new key and old ones still open with the old key', async () => {
@@ -183,6 +197,19 @@ describe('sealed payloads in records', () => {
     expect(files(path).filter((f) => readFileSync(f).includes(Buffer.from(`${MARK}-description`)))).toEqual(
       [],
     );
+  });
+
+  it('a countersigned grant: proposed with its sealed payload, approved elsewhere, submitted', async () => {
+    const d = ledger.directory;
+    const proposal = await d.proposeGrant(
+      a.ps.as,
+      grantTerms({ id: 'g-level-4', resource: 'ps/residents', fields: ['photo'], consumer: 'health' }),
+      { sealed: { text: 'photos of adults only', to: ['health'] } },
+    );
+    // The bureau countersigns the exact terms (sealed payload included), as it would on another machine.
+    const approval = approve(proposal, a.bureau.as);
+    const { index } = await d.submitProposal(a.ps.as, proposal, { approvals: [approval] });
+    expect(text(await ledger.openSealed(index, 'health'))).toBe('photos of adults only');
   });
 
   it('a payload copied into another record does not open there', async () => {

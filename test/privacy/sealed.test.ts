@@ -80,7 +80,12 @@ describe('the HPKE suite', () => {
   });
 });
 
-const context = { origin: 'dirchain.example.gov/city', kind: 'grant.issue', binding: 'g-1' };
+const context = {
+  origin: 'dirchain.example.gov/city',
+  kind: 'grant.issue',
+  author: 'civil-affairs',
+  binding: 'g-1',
+};
 
 describe('sealed payloads', () => {
   it('every recipient opens it, with an old key after a rotation; others cannot', async () => {
@@ -128,7 +133,7 @@ describe('sealed payloads', () => {
       return x;
     };
     await fc.assert(
-      fc.asyncProperty(fc.nat(5), fc.nat(4095), async (what, bit) => {
+      fc.asyncProperty(fc.nat(6), fc.nat(4095), async (what, bit) => {
         const s = sealed.stanzas[0]!;
         const changed: Sealed =
           what === 0
@@ -139,12 +144,14 @@ describe('sealed payloads', () => {
                 ? { ...sealed, stanzas: [{ ...s, enc: flip(s.enc, bit) }] }
                 : what === 3
                   ? { ...sealed, stanzas: [{ ...s, key: flip(s.key, bit) }] }
-                  : sealed;
+                  : what === 6
+                    ? { ...sealed, commitment: flip(sealed.commitment, bit) }
+                    : sealed;
         const where =
           what === 4
             ? { ...context, binding: 'g-2' }
             : what === 5
-              ? { ...context, [bit % 2 === 0 ? 'kind' : 'origin']: 'other' }
+              ? { ...context, [['kind', 'origin', 'author'][bit % 3]!]: 'other' }
               : context;
         await expect(openPayload(where, changed, 'civil-affairs', [civil])).rejects.toBeInstanceOf(
           DirchainError,

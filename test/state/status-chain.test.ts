@@ -35,6 +35,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { entityDigest } from '../../src/chain/map-state.js';
 import { concatBytes, fromBase64, toBase64 } from '../../src/crypto/bytes.js';
 import { sha256Noble } from '../../src/crypto/sha256.js';
 import { treeHasher } from '../../src/crypto/tree-hasher.js';
@@ -43,7 +44,7 @@ import { decodeBlockEntry } from '../../src/encoding/block-entry.js';
 import { parseBundleObject } from '../../src/encoding/bundle.js';
 import type { LedgerRecord } from '../../src/encoding/record.js';
 import { DirchainError, ErrorCode, type ErrorCodeValue, isDirchainError } from '../../src/errors.js';
-import type { StateView } from '../../src/policy/entities.js';
+import type { Change, StateView } from '../../src/policy/entities.js';
 import { KIND, type ResourceSpec } from '../../src/policy/schemas.js';
 import { bitAt, mapHasher, updateMap } from '../../src/state/map.js';
 import { encodeStatus, type StatusValue } from '../../src/state/status.js';
@@ -237,6 +238,18 @@ const keyOf = (type: string, id: string): string => `${type}\u0000${id}`;
 
 type Verdict = 'accepted' | ErrorCodeValue;
 
+/** A status value without its entity digest (the model's own part; the digest is the state's entity's). */
+type Bare<V> = V extends unknown ? Omit<V, 'entity'> : never;
+type BareValue = Bare<StatusValue>;
+/** The digest a model value holds until its block ends and the state's entity is hashed. */
+const NO_DIGEST = new Uint8Array(32);
+
+/** The digest of (type, id)'s entity as `view` holds it. */
+function digestIn(view: StateView, type: Type, id: string): Uint8Array {
+  const e = view.get(type, id);
+  return e === undefined ? NO_DIGEST : entityDigest({ type, entity: e } as Change);
+}
+
 /** Each entity's status value, as the policy's rules (src/policy/) say records set them. */
 class Model {
   readonly values = new Map<string, StatusValue>();
@@ -249,15 +262,21 @@ class Model {
 
   constructor() {
     for (const id of ['sequencer', ...MEMBERS.map((m) => m.id)])
-      this.values.set(keyOf('member', id), { type: 'member', id, status: 'active', index: 0 });
+      this.values.set(keyOf('member', id), {
+        type: 'member',
+        id,
+        status: 'active',
+        index: 0,
+        entity: NO_DIGEST,
+      });
   }
 
   get<T extends StatusValue['type']>(type: T, id: string): Extract<StatusValue, { type: T }> | undefined {
     return this.values.get(keyOf(type, id)) as Extract<StatusValue, { type: T }> | undefined;
   }
 
-  #set(v: StatusValue): void {
-    this.values.set(keyOf(v.type, v.id), v);
+  #set(v: BareValue): void {
+    this.values.set(keyOf(v.type, v.id), { ...v, entity: NO_DIGEST } as StatusValue);
   }
 
   /** The verdict on `op` by `by` as record `index` of a block at `time`; an accepted one changes the values. */
@@ -392,6 +411,11 @@ function same(got: unknown, want: unknown, what: string): void {
 
 /** The state's own view of an entity, as a status value. */
 function viewValue(view: StateView, type: Type, id: string): StatusValue | undefined {
+  const v = bareViewValue(view, type, id);
+  return v === undefined ? undefined : ({ ...v, entity: digestIn(view, type, id) } as StatusValue);
+}
+
+function bareViewValue(view: StateView, type: Type, id: string): BareValue | undefined {
   switch (type) {
     case 'member': {
       const e = view.get('member', id);
@@ -566,6 +590,9 @@ async function drive(
   let time = T0;
   let seq = 0;
   const checkBlock = async (): Promise<void> => {
+    // The block is formed: each value's entity digest is its entity's as the state now holds it.
+    for (const [k, v] of model.values)
+      model.values.set(k, { ...v, entity: digestIn(ledger.chain.view, v.type, v.id) } as StatusValue);
     const s: Snapshot = {
       height: model.height,
       time: model.time,
@@ -1024,7 +1051,7 @@ const randomIdsArb = fc.array(
 );
 
 /** A status value for (type, id) that the map does not hold: what a forged inclusion would claim. */
-function forgedValue(type: Type, id: string): StatusValue {
+function forgedValue(type: Type, id: string): BareValue {
   switch (type) {
     case 'member':
       return { type, id, status: 'active', index: 2 };
@@ -1083,7 +1110,10 @@ function presenceFlips(item: ItemJSON): Array<[string, Partial<ItemJSON>]> {
       ],
     ];
   }
-  const forged = encodeStatus(forgedValue(item.type as Type, item.id));
+  const forged = encodeStatus({
+    ...forgedValue(item.type as Type, item.id),
+    entity: NO_DIGEST,
+  } as StatusValue);
   const claim = { key: toBase64(key), value: toBase64(nobleMap.value(forged)) };
   const out: Array<[string, Partial<ItemJSON>]> = [
     ['a value given', { value: toBase64(forged) }],

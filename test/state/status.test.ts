@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { statusOf } from '../../src/chain/map-state.js';
+import { entityDigest, statusOf } from '../../src/chain/map-state.js';
+import { toHex } from '../../src/crypto/bytes.js';
 import { pack } from '../../src/encoding/msgpack.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { Change } from '../../src/policy/entities.js';
@@ -13,12 +14,16 @@ import { decodeStatus, encodeStatus, judgeGrant, type StatusValue } from '../../
 
 const id = fc.string({ minLength: 1, maxLength: 12 });
 const n = fc.nat({ max: 2 ** 40 });
+const entity = fc.uint8Array({ minLength: 32, maxLength: 32 });
+/** A fixed digest for the hand-made values below (judgeGrant does not read it). */
+const E = new Uint8Array(32);
 const values: fc.Arbitrary<StatusValue> = fc.oneof(
   fc.record({
     type: fc.constant('member' as const),
     id,
     status: fc.constantFrom('active', 'suspended', 'removed'),
     index: n,
+    entity,
   }),
   fc.record({
     type: fc.constant('resource' as const),
@@ -27,12 +32,14 @@ const values: fc.Arbitrary<StatusValue> = fc.oneof(
     version: n,
     index: n,
     owner: id,
+    entity,
   }),
   fc.record({
     type: fc.constant('scenario' as const),
     id,
     status: fc.constant('registered' as const),
     index: n,
+    entity,
   }),
   fc.record({
     type: fc.constant('request' as const),
@@ -43,6 +50,7 @@ const values: fc.Arbitrary<StatusValue> = fc.oneof(
     provider: id,
     resource: id,
     grant: fc.option(id, { nil: null }),
+    entity,
   }),
   fc.record({
     type: fc.constant('grant' as const),
@@ -55,6 +63,7 @@ const values: fc.Arbitrary<StatusValue> = fc.oneof(
     validFrom: n,
     validTo: n,
     revokedAt: fc.option(n, { nil: null }),
+    entity,
   }),
 );
 
@@ -129,7 +138,11 @@ describe('status values', () => {
       validFrom: 10,
       validTo: 20,
       revokedAt: 15,
+      // The whole entity, as the state encodes it: any other field changed is another digest.
+      entity: entityDigest(grant),
     });
+    const rotated = { ...grant, entity: { ...grant.entity, fields: ['a', 'b'] } } as Change;
+    expect(toHex(statusOf(rotated).entity)).not.toBe(toHex(statusOf(grant).entity));
   });
 });
 
@@ -145,6 +158,7 @@ describe('judgeGrant', () => {
     validFrom: 100,
     validTo: 200,
     revokedAt: null,
+    entity: E,
     ...over,
   });
   const resource = (status = 'active'): StatusValue => ({
@@ -154,8 +168,15 @@ describe('judgeGrant', () => {
     version: 1,
     index: 2,
     owner: 'p',
+    entity: E,
   });
-  const consumer = (status = 'active'): StatusValue => ({ type: 'member', id: 'c', status, index: 1 });
+  const consumer = (status = 'active'): StatusValue => ({
+    type: 'member',
+    id: 'c',
+    status,
+    index: 1,
+    entity: E,
+  });
 
   it('is active only inside its window, unrevoked, on an active resource, for an active consumer', () => {
     expect(judgeGrant(grant(), resource(), consumer(), 150)).toBe('active');
@@ -183,10 +204,16 @@ describe('judgeGrant', () => {
       version: 1,
       index: 2,
       owner: 'p',
+      entity: E,
     };
     expect(judgeGrant(grant(), other, consumer(), 150)).toBe('retired');
     expect(
-      judgeGrant(grant(), resource(), { type: 'member', id: 'x', status: 'active', index: 1 }, 150),
+      judgeGrant(
+        grant(),
+        resource(),
+        { type: 'member', id: 'x', status: 'active', index: 1, entity: E },
+        150,
+      ),
     ).toBe('suspended');
   });
 });

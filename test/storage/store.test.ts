@@ -298,22 +298,22 @@ describe('the storage format', () => {
         code: 'E_LEDGER_FORMAT',
         message,
         hint: expect.stringMatching(
-          /reads only dirchain-ledger\/6: open the folder with the dirchain that wrote it/,
+          /reads only dirchain-ledger\/7: open the folder with the dirchain that wrote it/,
         ),
       });
     }
   }
 
-  it('records dirchain-ledger/6 in a new ledger and opens it', async () => {
-    expect(STORAGE_FORMAT).toBe('dirchain-ledger/6');
+  it('records dirchain-ledger/7 in a new ledger and opens it', async () => {
+    expect(STORAGE_FORMAT).toBe('dirchain-ledger/7');
     const entries = await build(dir.path, [5], 5);
     await withRawDb(dir.path, async (db) => {
-      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/6');
+      expect(new TextDecoder().decode(await db.get(metaKey('format')))).toBe('dirchain-ledger/7');
     });
     await expectEntries(dir.path, entries);
   });
 
-  it.each(['dirchain-ledger/4', 'dirchain-ledger/1', 'dirchain-ledger/5', 'dirchain-ledger/7'])(
+  it.each(['dirchain-ledger/4', 'dirchain-ledger/1', 'dirchain-ledger/5', 'dirchain-ledger/6'])(
     'refuses a folder in storage format %s, naming it, and releases it',
     async (format) => {
       const entries = await build(dir.path, [5], 5);
