@@ -14,25 +14,20 @@ export const ATTRIBUTE_SLOTS = 8;
 
 const schema = (...names: string[]): AttributeSchema => ({ names, slots: ATTRIBUTE_SLOTS });
 
+/** A resource's attributes, the same in each of its versions. */
+const RESOURCE = schema(
+  'description',
+  'sourceSystem',
+  'contact',
+  'fields',
+  'legalBasis',
+  'location',
+  'notes',
+);
+
 export const ATTRIBUTE_SCHEMAS: Readonly<Record<string, AttributeSchema>> = {
-  'resource.register': schema(
-    'description',
-    'sourceSystem',
-    'contact',
-    'fields',
-    'legalBasis',
-    'location',
-    'notes',
-  ),
-  'resource.update': schema(
-    'description',
-    'sourceSystem',
-    'contact',
-    'fields',
-    'legalBasis',
-    'location',
-    'notes',
-  ),
+  'resource.register': RESOURCE,
+  'resource.update': RESOURCE,
   'request.open': schema('justification', 'purpose', 'subjects', 'fields', 'notes'),
   'grant.issue': schema('conditions', 'terms', 'purpose', 'fields', 'legalBasis', 'notes'),
   'access.log': schema('purpose', 'subject', 'query', 'result', 'notes'),
