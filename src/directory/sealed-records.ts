@@ -14,6 +14,7 @@ import { equalBytes, toHex, utf8 } from '../crypto/bytes.js';
 import { pack, unpackChecked } from '../encoding/msgpack.js';
 import { decodeRecord } from '../encoding/record.js';
 import { ErrorCode, fail, isDirchainError } from '../errors.js';
+import { fieldsOf } from '../privacy/attribute-schemas.js';
 import { type DisclosureResult, disclosureFromJSON } from '../privacy/disclosure.js';
 import {
   type EncryptionKeyPair,
@@ -225,10 +226,7 @@ export async function openGrantOpenings(
 ): Promise<DisclosureResult & { text?: string }> {
   const grant = decodeRecord((await source.proveInclusion(index)).leaf);
   if (grant.kind !== 'grant.issue') fail(ErrorCode.NOT_FOUND, `record ${index} is not a grant`, { index });
-  const terms = unpackChecked((grant.body as { terms: Uint8Array }).terms) as {
-    resource: string;
-    consumer: string;
-  };
+  const terms = fieldsOf(grant) as { resource: string; consumer: string };
   const openings = parseGrantOpenings(await openSealedRecord(source, secrets, index, member, options));
   const result = verify(openings.disclosure);
   const disclosed = decodeRecord(disclosureFromJSON(openings.disclosure).leaf);

@@ -40,9 +40,20 @@ export const ATTRIBUTE_SCHEMAS: Readonly<Record<string, AttributeSchema>> = {
 export function commitmentOf(record: LedgerRecord | Uint8Array): Uint8Array | undefined {
   const r = record instanceof Uint8Array ? decodeRecord(record) : record;
   if (ATTRIBUTE_SCHEMAS[r.kind] === undefined) return undefined;
-  let body = r.body as Record<string, unknown> | null;
-  if (r.kind === 'grant.issue' && body !== null && body.terms instanceof Uint8Array)
-    body = unpackChecked(body.terms) as Record<string, unknown>;
-  const c = body?.committed;
+  const c = fieldsOf(r)?.committed;
   return c instanceof Uint8Array && c.length === 32 ? c : undefined;
+}
+
+/**
+ * A record's own fields: its body, or for a grant the terms its body carries
+ * as bytes (so approvals cover them). Undefined when the body is no map.
+ */
+export function fieldsOf(record: {
+  readonly kind: string;
+  readonly body: unknown;
+}): Record<string, unknown> | undefined {
+  let body = record.body as Record<string, unknown> | null;
+  if (record.kind === 'grant.issue' && body !== null && body.terms instanceof Uint8Array)
+    body = unpackChecked(body.terms) as Record<string, unknown>;
+  return typeof body === 'object' && body !== null ? body : undefined;
 }

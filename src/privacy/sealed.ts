@@ -28,8 +28,9 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { checkBytes, concatBytes, equalBytes, show, utf8 } from '../crypto/bytes.js';
 import { SEALED_AAD, SEALED_INFO, SEALED_KEY_CONTEXT } from '../crypto/domain.js';
-import { pack, unpackChecked } from '../encoding/msgpack.js';
+import { pack } from '../encoding/msgpack.js';
 import { ErrorCode, fail, isDirchainError } from '../errors.js';
+import { fieldsOf } from './attribute-schemas.js';
 
 export const KEY_ID_BYTES = 8;
 
@@ -199,9 +200,7 @@ export function sealedOf(record: {
 }): { sealed: Sealed; context: SealContext } | undefined {
   const subject = SEALED_SUBJECT[record.kind];
   if (subject === undefined) return undefined;
-  let body = record.body as Record<string, unknown> | null;
-  if (record.kind === 'grant.issue' && body !== null && body.terms instanceof Uint8Array)
-    body = unpackChecked(body.terms) as Record<string, unknown>;
+  const body = fieldsOf(record);
   const s = body?.sealed as Sealed | undefined;
   if (s === undefined || typeof body?.[subject] !== 'string') return undefined;
   return {
